@@ -1,0 +1,487 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+
+import {IAssembly} from "./interfaces/IAssembly.sol";
+import {IBondingManager, ILivepeerGovernor, IRoundsManager} from "./interfaces/ILivepeer.sol";
+import {FloorRule} from "./libraries/FloorRule.sol";
+import {GovernorClock} from "./libraries/GovernorClock.sol";
+import {LivepeerRoles} from "./libraries/LivepeerRoles.sol";
+import {Occurrences} from "./libraries/Occurrences.sol";
+
+/// @title Assembly
+/// @notice The schedule and speaking queue of Livepeer's Assembly. Who holds the floor at
+/// any instant is a pure function of this contract's state and the instant (`floorAt`), so
+/// every media node computes the same answer and no human chair is needed.
+/// @dev Gas is bounded everywhere: each occurrence's queue keeps a lazily advanced head;
+/// at most `maxQueue` (<= MAX_QUEUE_CAP) entries are ever past it, and finished entries
+/// are reached by binary search, never by a loop over user-grown storage.
+contract Assembly is IAssembly, Ownable2Step {
+    /// @notice Hard bound on any queue's length; it bounds every loop in this contract.
+    uint16 public constant MAX_QUEUE_CAP = 64;
+    /// @notice A session duration meaning "always in session".
+    uint40 public constant FOREVER = type(uint40).max;
+
+    /// @notice Livepeer's BondingManager (a proxy whose address never changes).
+    IBondingManager public immutable bondingManager;
+    /// @notice Livepeer's RoundsManager, used to turn vote deadlines into time.
+    IRoundsManager public immutable roundsManager;
+    /// @notice Livepeer's governor, whose proposals get debates.
+    ILivepeerGovernor public immutable governor;
+    /// @notice Livepeer's token; a proposal that calls it (or moves ETH) spends the treasury.
+    address public immutable livepeerToken;
+
+    /// @notice Number of sessions created; ids run from 1 to this.
+    uint256 public sessionCount;
+    Defaults internal _defaults;
+
+    mapping(uint256 sessionId => Session) internal _sessions;
+    mapping(uint256 sessionId => uint256) public proposalOf;
+    mapping(uint256 proposalId => uint256) public debateOf;
+    mapping(bytes32 queueKey => Queue) internal _queues;
+    mapping(bytes32 queueKey => mapping(uint256 index => Entry)) internal _entries;
+    /// Where an address's live entry is (index + 1, so 0 means none), per session.
+    mapping(uint256 sessionId => mapping(address => Ticket)) internal _tickets;
+
+    struct Ticket {
+        uint32 occurrence;
+        uint32 index;
+    }
+
+    /// @param owner_ Governance: Livepeer's treasury timelock on Arbitrum One, the deployer locally.
+    /// @param bondingManager_ Livepeer's BondingManager.
+    /// @param roundsManager_ Livepeer's RoundsManager.
+    /// @param governor_ Livepeer's governor.
+    /// @param livepeerToken_ Livepeer's LPT token.
+    /// @param defaults_ Initial defaults.
+    constructor(
+        address owner_,
+        IBondingManager bondingManager_,
+        IRoundsManager roundsManager_,
+        ILivepeerGovernor governor_,
+        address livepeerToken_,
+        Defaults memory defaults_
+    ) Ownable(owner_) {
+        if (address(bondingManager_).code.length == 0) revert NotAContract(address(bondingManager_));
+        if (address(roundsManager_).code.length == 0) revert NotAContract(address(roundsManager_));
+        if (address(governor_).code.length == 0) revert NotAContract(address(governor_));
+        bondingManager = bondingManager_;
+        roundsManager = roundsManager_;
+        governor = governor_;
+        livepeerToken = livepeerToken_;
+        _setDefaults(defaults_);
+    }
+
+    // ------------------------------------------------------------------ governance
+
+    /// @notice Schedule a session (one-off, recurring or always-on). Governance only.
+    /// @param p The schedule; zero `slotLength`/`maxQueue` take the defaults.
+    /// @return sessionId The new session's id.
+    function createSession(SessionParams calldata p) external onlyOwner returns (uint256 sessionId) {
+        if (p.kind == Kind.OpenFloor) {
+            if (p.proposalId != 0) revert OpenFloorHasProposal(p.proposalId);
+        } else {
+            if (p.proposalId == 0) revert DebateNeedsProposal(p.kind);
+            uint256 existing = debateOf[p.proposalId];
+            if (existing != 0) revert DebateExists(p.proposalId, existing);
+        }
+        return _createSession(p);
+    }
+
+    /// @notice Cancel a session: nobody holds its floor from now on. Governance only.
+    /// @param sessionId The session.
+    function cancelSession(uint256 sessionId) external onlyOwner {
+        Session memory s = _session(sessionId);
+        if (s.cancelledAt != 0) revert SessionIsCancelled(sessionId);
+        (bool live,) = Occurrences.currentOrNext(s, block.timestamp);
+        if (!live) revert SessionOver(sessionId);
+        _sessions[sessionId].cancelledAt = uint40(block.timestamp);
+        emit SessionCancelled(sessionId, uint40(block.timestamp));
+    }
+
+    /// @notice Replace the defaults. Governance only.
+    /// @param d The new defaults.
+    function setDefaults(Defaults calldata d) external onlyOwner {
+        _setDefaults(d);
+    }
+
+    // ------------------------------------------------------------------ debates
+
+    /// @notice Schedule the debate of a governance proposal; anyone may call it, and calling
+    /// it again returns the same session. The proposal is named by its actions (from its
+    /// `ProposalCreated` event) rather than its id: the governor hashes them into the id, so
+    /// the caller cannot lie about them, and they tell a treasury spend (a call to the LPT
+    /// token, or ETH moved) from a protocol change (an LIP).
+    /// @dev The debate ends `debateLead` before the vote closes (see `GovernorClock`), lasts
+    /// `debateDuration`, and starts no sooner than `debateNotice` from now.
+    /// @return sessionId The debate's session.
+    function openDebate(
+        address[] calldata targets,
+        uint256[] calldata values,
+        bytes[] calldata calldatas,
+        bytes32 descriptionHash
+    ) external returns (uint256 sessionId) {
+        if (targets.length == 0 || targets.length != values.length || targets.length != calldatas.length) {
+            revert MalformedProposal();
+        }
+        uint256 proposalId = governor.hashProposal(targets, values, calldatas, descriptionHash);
+        sessionId = debateOf[proposalId];
+        if (sessionId != 0) return sessionId;
+
+        ILivepeerGovernor.ProposalState state;
+        try governor.state(proposalId) returns (ILivepeerGovernor.ProposalState st) {
+            state = st;
+        } catch {
+            revert UnknownProposal(proposalId);
+        }
+        if (state != ILivepeerGovernor.ProposalState.Pending && state != ILivepeerGovernor.ProposalState.Active) {
+            revert ProposalNotOpen(proposalId, state);
+        }
+
+        (uint256 start, uint256 end, uint256 closesAt) = _debateWindow(proposalId);
+        Kind kind = _classify(targets, values);
+        sessionId = _createSession(
+            SessionParams({
+                start: uint40(start),
+                duration: uint40(end - start),
+                period: 0,
+                count: 1,
+                slotLength: 0,
+                maxQueue: 0,
+                speakers: _defaults.debateSpeakers,
+                kind: kind,
+                proposalId: proposalId
+            })
+        );
+        emit DebateOpened(proposalId, sessionId, uint64(closesAt));
+    }
+
+    // ------------------------------------------------------------------ the queue
+
+    /// @notice Ask for the floor in the session's current occurrence (or its next one, if
+    /// none is in progress). Eligibility is read from Livepeer's BondingManager now.
+    /// @param sessionId The session.
+    /// @return occurrence The occurrence queued for.
+    /// @return index The entry's position in that occurrence's queue.
+    function enqueue(uint256 sessionId) external returns (uint32 occurrence, uint32 index) {
+        Session memory s = _session(sessionId);
+        if (s.cancelledAt != 0) revert SessionIsCancelled(sessionId);
+        bool found;
+        (found, occurrence) = Occurrences.currentOrNext(s, block.timestamp);
+        if (!found) revert SessionOver(sessionId);
+        bool orchestrator =
+            LivepeerRoles.requireEligible(bondingManager, msg.sender, s.speakers, _defaults.minDelegatorStake);
+
+        bytes32 key = _queueKey(sessionId, occurrence);
+        Queue memory q = _advance(key, s, occurrence);
+        Ticket memory t = _tickets[sessionId][msg.sender];
+        if (t.index != 0 && t.occurrence == occurrence && t.index - 1 >= q.head) {
+            revert AlreadyQueued(sessionId, occurrence, t.index - 1);
+        }
+        if (q.tail - q.head >= s.maxQueue) revert QueueFull(sessionId, occurrence, s.maxQueue);
+
+        index = q.tail;
+        _entries[key][index] = Entry({speaker: msg.sender, time: uint40(block.timestamp), yieldedAt: 0, withdrawn: false});
+        _tickets[sessionId][msg.sender] = Ticket({occurrence: occurrence, index: index + 1});
+        q.tail = index + 1;
+        _queues[key] = q;
+        emit Enqueued(sessionId, occurrence, index, msg.sender, uint40(block.timestamp), orchestrator);
+    }
+
+    /// @notice Leave the queue before your slot starts (once it has, use `yieldFloor`).
+    /// @param sessionId The session.
+    function withdraw(uint256 sessionId) external {
+        Session memory s = _session(sessionId);
+        if (s.cancelledAt != 0) revert SessionIsCancelled(sessionId);
+        Ticket memory t = _tickets[sessionId][msg.sender];
+        if (t.index == 0) revert NotQueued(sessionId, msg.sender);
+        bytes32 key = _queueKey(sessionId, t.occurrence);
+        Queue memory q = _advance(key, s, t.occurrence);
+        uint32 index = t.index - 1;
+        if (index < q.head) revert NotQueued(sessionId, msg.sender);
+
+        (uint256 start,) = _slotOf(key, q, _span(s, t.occurrence), index);
+        if (start <= block.timestamp) revert SlotAlreadyStarted(sessionId, index, uint64(start));
+
+        _entries[key][index].withdrawn = true;
+        delete _tickets[sessionId][msg.sender];
+        emit Withdrawn(sessionId, t.occurrence, index, msg.sender, uint40(block.timestamp));
+    }
+
+    /// @notice End your own slot now, handing the floor to the next in line.
+    /// @param sessionId The session.
+    function yieldFloor(uint256 sessionId) external {
+        Session memory s = _session(sessionId);
+        (bool found, uint32 occurrence) = Occurrences.containing(s, block.timestamp);
+        if (!found) revert NotInSession(sessionId, uint64(block.timestamp));
+        bytes32 key = _queueKey(sessionId, occurrence);
+        Queue memory q = _advance(key, s, occurrence);
+        if (q.head == q.tail) revert NotFloorHolder(sessionId, msg.sender, address(0));
+
+        Entry storage e = _entries[key][q.head];
+        (uint256 occStart, uint256 occEnd) = Occurrences.bounds(s, occurrence);
+        (uint256 start,) = FloorRule.slot(q.cursor, occStart, occEnd, e.time, 0, s.slotLength);
+        address holder = start <= block.timestamp ? e.speaker : address(0);
+        if (holder != msg.sender) revert NotFloorHolder(sessionId, msg.sender, holder);
+
+        // The slot is over: settle it here rather than leave it to the next caller.
+        e.yieldedAt = uint40(block.timestamp);
+        e.time = uint40(start);
+        q.cursor = uint40(block.timestamp);
+        ++q.head;
+        _queues[key] = q;
+        emit Yielded(sessionId, occurrence, q.head - 1, msg.sender, uint40(block.timestamp));
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice Who holds the floor of `sessionId` at instant `t` (unix seconds), by the rule
+    /// in `FloorRule`. For past instants the answer is final; for future ones it is what
+    /// the present queue implies (later requests, yields and withdrawals may change it).
+    /// @param sessionId The session.
+    /// @param t The instant.
+    /// @return f The holder and slot, or a zero speaker when nobody holds the floor.
+    function floorAt(uint256 sessionId, uint256 t) public view returns (Floor memory f) {
+        Session memory s = _session(sessionId);
+        (bool found, uint32 occurrence) = Occurrences.containing(s, t);
+        if (!found) return f;
+        bytes32 key = _queueKey(sessionId, occurrence);
+        Queue memory q = _queues[key];
+        // Settled history (t before the cursor) is sorted, so it is binary searched; the
+        // rest is at most `maxQueue` entries past the head.
+        if (t < q.cursor) f = _settledFloorAt(key, q, _span(s, occurrence), t);
+        else f = _liveFloorAt(key, q, _span(s, occurrence), t);
+        f.occurrence = occurrence;
+    }
+
+    /// @notice The slot the rule gives entry `index` of an occurrence's queue: final once
+    /// settled, otherwise as things stand. A withdrawn entry has an empty slot.
+    /// @return start Slot start.
+    /// @return end Slot end (exclusive); equal to `start` for an empty slot.
+    function slotOf(uint256 sessionId, uint32 occurrence, uint32 index) external view returns (uint64 start, uint64 end) {
+        Session memory s = _session(sessionId);
+        bytes32 key = _queueKey(sessionId, occurrence);
+        Queue memory q = _queues[key];
+        if (index >= q.tail) revert UnknownEntry(sessionId, occurrence, index);
+        (uint256 a, uint256 b) = _slotOf(key, q, _span(s, occurrence), index);
+        return (uint64(a), uint64(b));
+    }
+
+    /// @notice Who holds the floor of `sessionId` now.
+    function floorNow(uint256 sessionId) external view returns (Floor memory) {
+        return floorAt(sessionId, block.timestamp);
+    }
+
+    /// @notice A session's schedule.
+    function getSession(uint256 sessionId) external view returns (Session memory) {
+        return _session(sessionId);
+    }
+
+    /// @notice Bounds of an occurrence of a session (its end cut at cancellation).
+    function occurrenceBounds(uint256 sessionId, uint32 occurrence) external view returns (uint64 start, uint64 end) {
+        (uint256 a, uint256 b) = Occurrences.bounds(_session(sessionId), occurrence);
+        return (uint64(a), uint64(b));
+    }
+
+    /// @notice The queue of one occurrence.
+    function getQueue(uint256 sessionId, uint32 occurrence) external view returns (Queue memory) {
+        return _queues[_queueKey(sessionId, occurrence)];
+    }
+
+    /// @notice One entry of an occurrence's queue.
+    function getEntry(uint256 sessionId, uint32 occurrence, uint32 index) external view returns (Entry memory) {
+        return _entries[_queueKey(sessionId, occurrence)][index];
+    }
+
+    /// @notice The defaults in force.
+    function defaults() external view returns (Defaults memory) {
+        return _defaults;
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _createSession(SessionParams memory p) internal returns (uint256 sessionId) {
+        Defaults memory d = _defaults;
+        uint32 slotLength = p.slotLength == 0 ? d.slotLength : p.slotLength;
+        uint16 maxQueue = p.maxQueue == 0 ? d.maxQueue : p.maxQueue;
+        if (p.duration == 0) revert ZeroDuration();
+        if (p.start < block.timestamp) revert StartInPast(p.start, uint64(block.timestamp));
+        if (p.period != 0 && p.duration > p.period) revert OccurrencesOverlap(p.duration, p.period);
+        if (maxQueue > MAX_QUEUE_CAP) revert MaxQueueOutOfRange(maxQueue, MAX_QUEUE_CAP);
+        uint32 count = p.period == 0 ? 1 : p.count;
+
+        sessionId = ++sessionCount;
+        _sessions[sessionId] = Session({
+            start: p.start,
+            duration: p.duration,
+            period: p.period,
+            count: count,
+            slotLength: slotLength,
+            maxQueue: maxQueue,
+            speakers: p.speakers,
+            kind: p.kind,
+            cancelledAt: 0
+        });
+        if (p.proposalId != 0) {
+            proposalOf[sessionId] = p.proposalId;
+            debateOf[p.proposalId] = sessionId;
+        }
+        emit SessionCreated(
+            sessionId, p.kind, p.proposalId, p.start, p.duration, p.period, count, slotLength, maxQueue, p.speakers
+        );
+    }
+
+    /// When a debate of `proposalId` runs: it ends `debateLead` before the vote closes,
+    /// lasts up to `debateDuration`, and starts no sooner than `debateNotice` from now.
+    function _debateWindow(uint256 proposalId) internal view returns (uint256 start, uint256 end, uint256 closesAt) {
+        Defaults memory d = _defaults;
+        closesAt = GovernorClock.voteClosesAt(governor, roundsManager, proposalId, d.l1BlockTime);
+        end = closesAt > d.debateLead ? closesAt - d.debateLead : 0;
+        start = end > d.debateDuration ? end - d.debateDuration : 0;
+        if (start < block.timestamp + d.debateNotice) start = block.timestamp + d.debateNotice;
+        if (end < start + d.slotLength) revert VoteClosesTooSoon(proposalId, uint64(closesAt));
+    }
+
+    /// A proposal that calls the LPT token or moves ETH spends the treasury; any other
+    /// changes the protocol, which is what LIPs do.
+    function _classify(address[] calldata targets, uint256[] calldata values) internal view returns (Kind) {
+        for (uint256 i; i < targets.length; ++i) {
+            if (targets[i] == livepeerToken || values[i] != 0) return Kind.TreasuryDebate;
+        }
+        return Kind.LipDebate;
+    }
+
+    function _setDefaults(Defaults memory d) internal {
+        if (
+            d.slotLength == 0 || d.maxQueue == 0 || d.maxQueue > MAX_QUEUE_CAP || d.debateDuration < d.slotLength
+                || d.l1BlockTime == 0
+        ) revert InvalidDefaults();
+        _defaults = d;
+        emit DefaultsChanged(d);
+    }
+
+    /// Settles every entry whose slot is over by now, so at most `maxQueue` entries stay
+    /// past the head. Returns the queue (stored only if it moved; callers store it anyway
+    /// when they change it).
+    function _advance(bytes32 key, Session memory s, uint32 occurrence) internal returns (Queue memory q) {
+        q = _queues[key];
+        if (q.head == q.tail) return q;
+        (uint256 occStart, uint256 occEnd) = Occurrences.bounds(s, occurrence);
+        uint32 head = q.head;
+        uint256 cursor = q.cursor;
+        while (head < q.tail) {
+            Entry storage e = _entries[key][head];
+            if (e.withdrawn) {
+                // A withdrawn entry settles as an empty slot at the cursor, which keeps
+                // settled times sorted for `floorAt`'s binary search.
+                e.time = uint40(cursor);
+            } else {
+                (uint256 start, uint256 end) =
+                    FloorRule.slot(cursor, occStart, occEnd, e.time, e.yieldedAt, s.slotLength);
+                if (end > block.timestamp) break;
+                e.time = uint40(start);
+                cursor = end;
+            }
+            ++head;
+        }
+        if (head != q.head) {
+            q.head = head;
+            q.cursor = uint40(cursor);
+            _queues[key] = q;
+        }
+    }
+
+    /// `span` is [occurrence start, occurrence end, slot length].
+    function _settledFloorAt(bytes32 key, Queue memory q, uint256[3] memory span, uint256 t)
+        internal
+        view
+        returns (Floor memory f)
+    {
+        uint256 lo;
+        uint256 hi = q.head;
+        while (lo < hi) {
+            uint256 mid = (lo + hi) / 2;
+            if (_entries[key][mid].time <= t) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo == 0) return f;
+        Entry memory e = _entries[key][lo - 1];
+        if (e.withdrawn) return f;
+        (uint256 start, uint256 end) = FloorRule.slot(e.time, span[0], span[1], e.time, e.yieldedAt, span[2]);
+        if (t >= start && t < end) f = _floor(e.speaker, start, end, 0, lo - 1);
+    }
+
+    function _liveFloorAt(bytes32 key, Queue memory q, uint256[3] memory span, uint256 t)
+        internal
+        view
+        returns (Floor memory f)
+    {
+        uint256 cursor = q.cursor;
+        for (uint256 i = q.head; i < q.tail; ++i) {
+            Entry memory e = _entries[key][i];
+            if (e.withdrawn) continue;
+            (uint256 start, uint256 end) = FloorRule.slot(cursor, span[0], span[1], e.time, e.yieldedAt, span[2]);
+            if (t < start) break;
+            if (t < end) return _floor(e.speaker, start, end, 0, i);
+            cursor = end;
+        }
+    }
+
+    /// The slot the rule gives entry `index`: read back if settled, else walked to from the
+    /// head (at most `maxQueue` steps). A withdrawn entry gets an empty slot.
+    function _slotOf(bytes32 key, Queue memory q, uint256[3] memory span, uint256 index)
+        internal
+        view
+        returns (uint256 start, uint256 end)
+    {
+        if (index < q.head) {
+            Entry memory e = _entries[key][index];
+            if (e.withdrawn) return (e.time, e.time);
+            return FloorRule.slot(e.time, span[0], span[1], e.time, e.yieldedAt, span[2]);
+        }
+        uint256 cursor = q.cursor;
+        for (uint256 i = q.head; i <= index; ++i) {
+            Entry memory e = _entries[key][i];
+            if (e.withdrawn) {
+                (start, end) = (cursor, cursor);
+                continue;
+            }
+            (start, end) = FloorRule.slot(cursor, span[0], span[1], e.time, e.yieldedAt, span[2]);
+            cursor = end;
+        }
+    }
+
+    /// [occurrence start, occurrence end, slot length]: what the rule needs of a session.
+    function _span(Session memory s, uint32 occurrence) internal pure returns (uint256[3] memory span) {
+        (span[0], span[1]) = Occurrences.bounds(s, occurrence);
+        span[2] = s.slotLength;
+    }
+
+    function _session(uint256 sessionId) internal view returns (Session memory s) {
+        s = _sessions[sessionId];
+        if (s.duration == 0) revert UnknownSession(sessionId);
+    }
+
+    function _queueKey(uint256 sessionId, uint32 occurrence) internal pure returns (bytes32 key) {
+        assembly ("memory-safe") {
+            mstore(0x00, sessionId)
+            mstore(0x20, occurrence)
+            key := keccak256(0x00, 0x40)
+        }
+    }
+
+    function _floor(address speaker, uint256 start, uint256 end, uint32 occurrence, uint256 index)
+        internal
+        pure
+        returns (Floor memory)
+    {
+        return Floor({
+            speaker: speaker,
+            start: uint64(start),
+            end: uint64(end),
+            occurrence: occurrence,
+            index: uint32(index)
+        });
+    }
+}

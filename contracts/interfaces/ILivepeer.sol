@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+// The narrow slices of Livepeer's protocol contracts that Assembly reads. Livepeer's own
+// sources declare much more; Assembly depends on nothing beyond these functions, so a
+// protocol upgrade that keeps them keeps Assembly working.
+
+/// @notice Livepeer's Controller: the registry through which protocol contracts are found.
+interface ILivepeerController {
+    /// @notice The address registered under `id` (keccak256 of the contract's name).
+    function getContract(bytes32 id) external view returns (address);
+}
+
+/// @notice Livepeer's BondingManager: who is an active orchestrator, and who has bonded stake.
+interface IBondingManager {
+    /// @notice True when `transcoder` is in the active set of the current round.
+    function isActiveTranscoder(address transcoder) external view returns (bool);
+
+    /// @notice A delegator's bonding state; Assembly uses only `bondedAmount`.
+    function getDelegator(address delegator)
+        external
+        view
+        returns (
+            uint256 bondedAmount,
+            uint256 fees,
+            address delegateAddress,
+            uint256 delegatedAmount,
+            uint256 startRound,
+            uint256 lastClaimRound,
+            uint256 nextUnbondingLockId
+        );
+}
+
+/// @notice Livepeer's RoundsManager: rounds are counted in L1 blocks.
+interface IRoundsManager {
+    /// @notice The current round number.
+    function currentRound() external view returns (uint256);
+    /// @notice The L1 block at which the current round started.
+    function currentRoundStartBlock() external view returns (uint256);
+    /// @notice The length of a round, in L1 blocks.
+    function roundLength() external view returns (uint256);
+    /// @notice The L1 block number RoundsManager counts rounds with (on Arbitrum, the L1 block).
+    function blockNum() external view returns (uint256);
+}
+
+/// @notice Livepeer's governor (an OpenZeppelin Governor whose clock is the Livepeer round).
+interface ILivepeerGovernor {
+    /// @notice OpenZeppelin's ProposalState, in its declaration order.
+    enum ProposalState {
+        Pending,
+        Active,
+        Canceled,
+        Defeated,
+        Succeeded,
+        Queued,
+        Expired,
+        Executed
+    }
+
+    /// @notice The proposal's state; reverts for a proposal the governor does not know.
+    function state(uint256 proposalId) external view returns (ProposalState);
+    /// @notice The round at whose end voting closes (voting is open while clock() <= deadline).
+    function proposalDeadline(uint256 proposalId) external view returns (uint256);
+    /// @notice The id a proposal with these actions and description hash has.
+    function hashProposal(
+        address[] calldata targets,
+        uint256[] calldata values,
+        bytes[] calldata calldatas,
+        bytes32 descriptionHash
+    ) external pure returns (uint256);
+}
