@@ -51,8 +51,8 @@ contract AssemblyTest is Fixture {
         floor.createSession(p);
 
         p = params(uint40(T0), 10);
-        p.maxQueue = 65;
-        vm.expectRevert(abi.encodeWithSelector(IAssembly.MaxQueueOutOfRange.selector, 65, 64));
+        p.maxQueue = 33;
+        vm.expectRevert(abi.encodeWithSelector(IAssembly.MaxQueueOutOfRange.selector, 33, 32));
         floor.createSession(p);
 
         p = params(uint40(T0), 10);
@@ -117,7 +117,7 @@ contract AssemblyTest is Fixture {
         vm.expectRevert(IAssembly.InvalidDefaults.selector);
         floor.setDefaults(d);
         d = defaults();
-        d.maxQueue = 65;
+        d.maxQueue = 33;
         vm.expectRevert(IAssembly.InvalidDefaults.selector);
         floor.setDefaults(d);
         d = defaults();

@@ -53,11 +53,14 @@ interface IAssembly {
 
     /// @notice Per-occurrence queue state. Entries below `head` are settled: their slot is
     /// over and `Entry.time` holds the slot's start. `cursor` is the end of the last
-    /// settled slot, the earliest the head entry may start.
+    /// settled slot, the earliest the head entry may start. `present` is a one-hash Bloom
+    /// filter of who has asked since the queue was last empty: a clear bit proves an address
+    /// has no live entry, which spares most requests a scan of the queue.
     struct Queue {
         uint32 head;
         uint32 tail;
         uint40 cursor;
+        uint152 present;
     }
 
     /// @notice One request for the floor. `time` is the enqueue time until the entry is
