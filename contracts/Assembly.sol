@@ -168,7 +168,7 @@ contract Assembly is IAssembly, Ownable2Step {
         bytes32 key = _queueKey(sessionId, occurrence);
         Queue memory q = _advance(key, s, occurrence);
         if (q.head == q.tail) q.present = 0;
-        uint152 bit = uint152(1) << (uint160(msg.sender) % 152);
+        uint152 bit = uint152(1) << uint8(uint160(msg.sender) % 152);
         if (q.present & bit != 0) {
             (bool queued, uint32 existing) = _find(key, q, msg.sender);
             if (queued) revert AlreadyQueued(sessionId, occurrence, existing);

@@ -22,6 +22,9 @@ interface Vm {
     function expectEmit() external;
     function assume(bool condition) external pure;
     function addr(uint256 privateKey) external pure returns (address);
+    function deriveKey(string calldata mnemonic, uint32 index) external pure returns (uint256 privateKey);
+    function envOr(string calldata name, bool defaultValue) external view returns (bool);
+    function getChainId() external view returns (uint256);
     function label(address account, string calldata newLabel) external;
     function snapshotGasLastCall(string calldata name) external returns (uint256 gasUsed);
     function snapshotValue(string calldata name, uint256 value) external;

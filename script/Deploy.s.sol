@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Assembly} from "../contracts/Assembly.sol";
+import {IAssembly} from "../contracts/interfaces/IAssembly.sol";
+import {
+    IBondingManager,
+    ILivepeerController,
+    ILivepeerGovernor,
+    IRoundsManager
+} from "../contracts/interfaces/ILivepeer.sol";
+import {MockBondingManager} from "../contracts/mocks/MockBondingManager.sol";
+import {MockController} from "../contracts/mocks/MockController.sol";
+import {MockGovernor} from "../contracts/mocks/MockGovernor.sol";
+import {MockLivepeerToken} from "../contracts/mocks/MockLivepeerToken.sol";
+import {MockRoundsManager} from "../contracts/mocks/MockRoundsManager.sol";
+import {vm} from "../test/utils/Vm.sol";
+
+/// @notice What both deployments share: Livepeer's contracts are found through its
+/// Controller, Assembly is deployed against them, and a deployment file records where
+/// everything is for the indexer and node (which never hard-code addresses).
+abstract contract DeployBase {
+    string internal constant ANVIL_MNEMONIC = "test test test test test test test test test test test junk";
+
+    struct Livepeer {
+        ILivepeerController controller;
+        IBondingManager bondingManager;
+        IRoundsManager roundsManager;
+        ILivepeerGovernor governor;
+        address token;
+    }
+
+    /// Resolves Livepeer's contracts by their Controller names; the governor may be given
+    /// explicitly (`LIVEPEER_GOVERNOR`) where the Controller does not list it.
+    function resolve(ILivepeerController controller) internal view returns (Livepeer memory lp) {
+        lp.controller = controller;
+        lp.bondingManager = IBondingManager(controller.getContract(keccak256("BondingManager")));
+        lp.roundsManager = IRoundsManager(controller.getContract(keccak256("RoundsManager")));
+        lp.token = controller.getContract(keccak256("LivepeerToken"));
+        lp.governor = ILivepeerGovernor(
+            vm.envOr("LIVEPEER_GOVERNOR", controller.getContract(keccak256("LivepeerGovernor")))
+        );
+    }
+
+    function writeDeployment(string memory name, Livepeer memory lp, Assembly floor, uint256 deployBlock)
+        internal
+        returns (string memory json)
+    {
+        string memory k = "deployment";
+        vm.serializeString(k, "network", name);
+        vm.serializeUint(k, "chainId", block.chainid);
+        vm.serializeUint(k, "deployBlock", deployBlock);
+        vm.serializeAddress(k, "assembly", address(floor));
+        vm.serializeAddress(k, "controller", address(lp.controller));
+        vm.serializeAddress(k, "bondingManager", address(lp.bondingManager));
+        vm.serializeAddress(k, "roundsManager", address(lp.roundsManager));
+        vm.serializeAddress(k, "governor", address(lp.governor));
+        json = vm.serializeAddress(k, "livepeerToken", lp.token);
+    }
+
+    function save(string memory name, string memory json) internal {
+        vm.writeJson(json, string.concat(vm.projectRoot(), "/deployments/", name, ".json"));
+    }
+
+    /// The next Thursday 16:00 UTC after `t` (1970-01-01 was a Thursday).
+    function nextThursday1600(uint256 t) internal pure returns (uint256 next) {
+        uint256 week = 7 days;
+        uint256 anchor = 16 hours;
+        next = t - ((t - anchor) % week) + week;
+    }
+}
+
+/// @notice Local chain (anvil): mocks of Livepeer behind a mock Controller, three demo
+/// orchestrators and two delegators (anvil's accounts 1-5), an always-open floor, a weekly
+/// Thursday session, and a sample treasury proposal with its debate.
+/// @dev `forge script script/Deploy.s.sol:DeployLocal --rpc-url $RPC --broadcast`
+contract DeployLocal is DeployBase {
+    function run() external returns (Assembly floor) {
+        uint256 deployer = vm.envOr("DEPLOYER_KEY", vm.deriveKey(ANVIL_MNEMONIC, 0));
+        uint256 deployBlock = block.number;
+        address[] memory orchestrators = new address[](3);
+        address[] memory delegators = new address[](2);
+        for (uint32 i; i < 3; ++i) orchestrators[i] = vm.addr(vm.deriveKey(ANVIL_MNEMONIC, 1 + i));
+        for (uint32 i; i < 2; ++i) delegators[i] = vm.addr(vm.deriveKey(ANVIL_MNEMONIC, 4 + i));
+
+        vm.startBroadcast(deployer);
+        Livepeer memory lp = deployMocks(orchestrators, delegators);
+        floor = new Assembly(vm.addr(deployer), lp.bondingManager, lp.roundsManager, lp.governor, lp.token, localDefaults());
+        uint256[3] memory sessions = demoSessions(floor, lp, orchestrators[0]);
+        vm.stopBroadcast();
+
+        string memory k = "deployment";
+        vm.serializeAddress(k, "orchestrators", orchestrators);
+        vm.serializeAddress(k, "delegators", delegators);
+        vm.serializeUint(k, "alwaysOnSession", sessions[0]);
+        vm.serializeUint(k, "weeklySession", sessions[1]);
+        vm.serializeUint(k, "debateSession", sessions[2]);
+        save("local", writeDeployment("local", lp, floor, deployBlock));
+    }
+
+    /// An open floor that is always in session, the weekly Thursday assembly, and the debate
+    /// of a sample treasury proposal (opened here by the deployer; anyone could).
+    function demoSessions(Assembly floor, Livepeer memory lp, address recipient)
+        internal
+        returns (uint256[3] memory ids)
+    {
+        IAssembly.SessionParams memory p;
+        p.start = uint40(block.timestamp + 30);
+        p.duration = floor.FOREVER();
+        p.speakers = IAssembly.Speakers.Orchestrators;
+        ids[0] = floor.createSession(p);
+        p.start = uint40(nextThursday1600(block.timestamp));
+        p.duration = 1 hours;
+        p.period = 7 days;
+        p.speakers = IAssembly.Speakers.OrchestratorsAndDelegators;
+        ids[1] = floor.createSession(p);
+
+        (address[] memory targets, uint256[] memory values, bytes[] memory calldatas, string memory description) =
+            sampleProposal(lp.token, recipient);
+        MockGovernor(address(lp.governor)).propose(targets, values, calldatas, description);
+        ids[2] = floor.openDebate(targets, values, calldatas, keccak256(bytes(description)));
+    }
+
+    function deployMocks(address[] memory orchestrators, address[] memory delegators)
+        internal
+        returns (Livepeer memory)
+    {
+        MockController controller = new MockController();
+        // Livepeer's Arbitrum rounds: 5760 L1 blocks (about 19 hours).
+        MockRoundsManager rounds = new MockRoundsManager(5760, 3000);
+        MockBondingManager bonding = new MockBondingManager();
+        MockGovernor governor = new MockGovernor(rounds, 1, 10);
+        MockLivepeerToken token = new MockLivepeerToken();
+        controller.setContractInfo(keccak256("BondingManager"), address(bonding), bytes20(0));
+        controller.setContractInfo(keccak256("RoundsManager"), address(rounds), bytes20(0));
+        controller.setContractInfo(keccak256("LivepeerToken"), address(token), bytes20(0));
+        controller.setContractInfo(keccak256("LivepeerGovernor"), address(governor), bytes20(0));
+        for (uint256 i; i < orchestrators.length; ++i) {
+            token.mint(orchestrators[i], 10_000 ether);
+            bonding.setBonded(orchestrators[i], orchestrators[i], (10_000 + 5_000 * i) * 1 ether);
+            bonding.setActive(orchestrators[i], true);
+        }
+        for (uint256 i; i < delegators.length; ++i) {
+            token.mint(delegators[i], 1_000 ether);
+            bonding.setBonded(delegators[i], orchestrators[i], (500 + 250 * i) * 1 ether);
+        }
+        token.mint(address(governor), 100_000 ether);
+        return resolve(controller);
+    }
+
+    function sampleProposal(address token, address recipient)
+        internal
+        pure
+        returns (address[] memory targets, uint256[] memory values, bytes[] memory calldatas, string memory description)
+    {
+        targets = new address[](1);
+        targets[0] = token;
+        values = new uint256[](1);
+        calldatas = new bytes[](1);
+        calldatas[0] = abi.encodeWithSignature("transfer(address,uint256)", recipient, 2_500 ether);
+        description = "# Fund Assembly transcription\nPay orchestrators running the Hansard's speech-to-text.";
+    }
+
+    function localDefaults() internal pure returns (IAssembly.Defaults memory) {
+        return IAssembly.Defaults({
+            slotLength: 120,
+            maxQueue: 16,
+            debateDuration: 1 hours,
+            debateLead: 1 hours,
+            debateNotice: 5 minutes,
+            l1BlockTime: 12,
+            debateSpeakers: IAssembly.Speakers.OrchestratorsAndDelegators,
+            minDelegatorStake: 1 ether
+        });
+    }
+}
+
+/// @notice Arbitrum One: Assembly against Livepeer's live contracts, found through its
+/// Controller. Governance (`ASSEMBLY_OWNER`) is meant to be Livepeer's treasury timelock,
+/// so sessions are then created by governance proposals.
+/// @dev `ASSEMBLY_OWNER=0x... forge script script/Deploy.s.sol:DeployArbitrum --rpc-url $ARB --broadcast`
+contract DeployArbitrum is DeployBase {
+    /// Livepeer's Controller on Arbitrum One.
+    address internal constant CONTROLLER = 0xD8E8328501E9645d16Cf49539efC04f734606ee4;
+
+    error WrongChain(uint256 chainId);
+    error MissingOwner();
+    error Unresolved(string name);
+
+    function run() external returns (Assembly floor) {
+        if (block.chainid != 42161) revert WrongChain(block.chainid);
+        address owner = vm.envOr("ASSEMBLY_OWNER", address(0));
+        if (owner == address(0)) revert MissingOwner();
+        Livepeer memory lp = resolve(ILivepeerController(vm.envOr("LIVEPEER_CONTROLLER", CONTROLLER)));
+        if (address(lp.bondingManager) == address(0)) revert Unresolved("BondingManager");
+        if (address(lp.roundsManager) == address(0)) revert Unresolved("RoundsManager");
+        if (address(lp.governor) == address(0)) revert Unresolved("LivepeerGovernor");
+        if (lp.token == address(0)) revert Unresolved("LivepeerToken");
+
+        uint256 deployBlock = block.number;
+        vm.startBroadcast(vm.envUint("DEPLOYER_KEY"));
+        floor = new Assembly(owner, lp.bondingManager, lp.roundsManager, lp.governor, lp.token, defaults());
+        vm.stopBroadcast();
+        save("arbitrum-one", writeDeployment("arbitrum-one", lp, floor, deployBlock));
+    }
+
+    function defaults() internal pure returns (IAssembly.Defaults memory) {
+        return IAssembly.Defaults({
+            slotLength: 3 minutes,
+            maxQueue: 16,
+            debateDuration: 2 hours,
+            debateLead: 1 days,
+            debateNotice: 1 days,
+            l1BlockTime: 12,
+            debateSpeakers: IAssembly.Speakers.Orchestrators,
+            minDelegatorStake: 100 ether
+        });
+    }
+}
