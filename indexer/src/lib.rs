@@ -1,1 +1,19 @@
-//! Assembly's indexer.
+//! Assembly's indexer: follows the Assembly contract's events exactly once — backfill, then
+//! live — through reorgs and restarts, keeps its state in SQLite, and turns it into the
+//! floor timeline (who holds the floor from when to when) by the rule in [`floor`].
+//!
+//! - [`bindings`]: `sol!` bindings generated from the forge artifacts.
+//! - [`deployment`]: the deployment file written by `script/Deploy.s.sol`.
+//! - [`events`]: chain logs decoded into the events the store applies.
+//! - [`store`]: the embedded database: blocks, events, sessions, queues; rollback on reorg.
+//! - [`sync`]: the follower: batched backfill, live follow, reorg detection, retries.
+//! - [`api`]: the read-only HTTP/JSON API and change stream served to media nodes.
+//! - [`floor`]: the floor rule.
+
+pub mod api;
+pub mod bindings;
+pub mod deployment;
+pub mod events;
+pub mod floor;
+pub mod store;
+pub mod sync;

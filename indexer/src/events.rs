@@ -1,0 +1,239 @@
+//! Chain logs decoded into the events the store applies. A log that is not one of
+//! Assembly's events, or does not decode, is an error the caller logs and skips; it never
+//! panics and never stops the indexer.
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::rpc::types::Log;
+use alloy::sol_types::SolEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::Assembly;
+
+/// What a session is for (the contract's `Kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    OpenFloor,
+    LipDebate,
+    TreasuryDebate,
+}
+
+/// Who may ask for the floor (the contract's `Speakers`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Speakers {
+    Orchestrators,
+    OrchestratorsAndDelegators,
+}
+
+/// One of Assembly's state changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    SessionCreated {
+        session: u64,
+        kind: Kind,
+        proposal_id: U256,
+        start: u64,
+        duration: u64,
+        period: u64,
+        count: u32,
+        slot_length: u64,
+        max_queue: u16,
+        speakers: Speakers,
+    },
+    SessionCancelled { session: u64, at: u64 },
+    Enqueued { session: u64, occurrence: u32, index: u32, speaker: Address, at: u64, orchestrator: bool },
+    Withdrawn { session: u64, occurrence: u32, index: u32, speaker: Address, at: u64 },
+    Yielded { session: u64, occurrence: u32, index: u32, speaker: Address, at: u64 },
+    DebateOpened { proposal_id: U256, session: u64, vote_closes_at: u64 },
+    /// Defaults, ownership: recorded, with no effect on sessions or the floor.
+    Governance { name: String },
+}
+
+/// Where a log sits in the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub block: u64,
+    pub block_hash: B256,
+    pub log_index: u64,
+    pub tx_hash: B256,
+}
+
+/// Why a log could not be applied.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("log is missing its {0}")]
+    MissingField(&'static str),
+    #[error("log has no topics")]
+    NoTopics,
+    #[error("unknown event with topic {0}")]
+    UnknownEvent(B256),
+    #[error("malformed {event} log: {reason}")]
+    Malformed { event: &'static str, reason: String },
+    #[error("{event} log has a value out of range: {field}")]
+    OutOfRange { event: &'static str, field: &'static str },
+}
+
+/// Where `log` is; every log the indexer applies must say.
+pub fn position(log: &Log) -> Result<Position, DecodeError> {
+    Ok(Position {
+        block: log.block_number.ok_or(DecodeError::MissingField("block number"))?,
+        block_hash: log.block_hash.ok_or(DecodeError::MissingField("block hash"))?,
+        log_index: log.log_index.ok_or(DecodeError::MissingField("log index"))?,
+        tx_hash: log.transaction_hash.ok_or(DecodeError::MissingField("transaction hash"))?,
+    })
+}
+
+fn decoded<E: SolEvent>(log: &Log) -> Result<E, DecodeError> {
+    E::decode_log_data(log.data()).map_err(|e| DecodeError::Malformed { event: E::SIGNATURE, reason: e.to_string() })
+}
+
+fn u64_of(v: U256, event: &'static str, field: &'static str) -> Result<u64, DecodeError> {
+    u64::try_from(v).map_err(|_| DecodeError::OutOfRange { event, field })
+}
+
+fn kind(k: u8) -> Result<Kind, DecodeError> {
+    match k {
+        0 => Ok(Kind::OpenFloor),
+        1 => Ok(Kind::LipDebate),
+        2 => Ok(Kind::TreasuryDebate),
+        _ => Err(DecodeError::OutOfRange { event: "SessionCreated", field: "kind" }),
+    }
+}
+
+fn speakers(s: u8) -> Result<Speakers, DecodeError> {
+    match s {
+        0 => Ok(Speakers::Orchestrators),
+        1 => Ok(Speakers::OrchestratorsAndDelegators),
+        _ => Err(DecodeError::OutOfRange { event: "SessionCreated", field: "speakers" }),
+    }
+}
+
+/// Decodes one of Assembly's logs.
+pub fn decode(log: &Log) -> Result<Event, DecodeError> {
+    let topic0 = *log.topic0().ok_or(DecodeError::NoTopics)?;
+    Ok(match topic0 {
+        Assembly::SessionCreated::SIGNATURE_HASH => {
+            let e: Assembly::SessionCreated = decoded(log)?;
+            Event::SessionCreated {
+                session: u64_of(e.sessionId, "SessionCreated", "sessionId")?,
+                kind: kind(e.kind)?,
+                proposal_id: e.proposalId,
+                start: e.start.to(),
+                duration: e.duration.to(),
+                period: e.period.to(),
+                count: e.count,
+                slot_length: u64::from(e.slotLength),
+                max_queue: e.maxQueue,
+                speakers: speakers(e.speakers)?,
+            }
+        }
+        Assembly::SessionCancelled::SIGNATURE_HASH => {
+            let e: Assembly::SessionCancelled = decoded(log)?;
+            Event::SessionCancelled { session: u64_of(e.sessionId, "SessionCancelled", "sessionId")?, at: e.at.to() }
+        }
+        Assembly::Enqueued::SIGNATURE_HASH => {
+            let e: Assembly::Enqueued = decoded(log)?;
+            Event::Enqueued {
+                session: u64_of(e.sessionId, "Enqueued", "sessionId")?,
+                occurrence: e.occurrence,
+                index: e.index,
+                speaker: e.speaker,
+                at: e.at.to(),
+                orchestrator: e.orchestrator,
+            }
+        }
+        Assembly::Withdrawn::SIGNATURE_HASH => {
+            let e: Assembly::Withdrawn = decoded(log)?;
+            Event::Withdrawn {
+                session: u64_of(e.sessionId, "Withdrawn", "sessionId")?,
+                occurrence: e.occurrence,
+                index: e.index,
+                speaker: e.speaker,
+                at: e.at.to(),
+            }
+        }
+        Assembly::Yielded::SIGNATURE_HASH => {
+            let e: Assembly::Yielded = decoded(log)?;
+            Event::Yielded {
+                session: u64_of(e.sessionId, "Yielded", "sessionId")?,
+                occurrence: e.occurrence,
+                index: e.index,
+                speaker: e.speaker,
+                at: e.at.to(),
+            }
+        }
+        Assembly::DebateOpened::SIGNATURE_HASH => {
+            let e: Assembly::DebateOpened = decoded(log)?;
+            Event::DebateOpened {
+                proposal_id: e.proposalId,
+                session: u64_of(e.sessionId, "DebateOpened", "sessionId")?,
+                vote_closes_at: e.voteClosesAt,
+            }
+        }
+        Assembly::DefaultsChanged::SIGNATURE_HASH => {
+            decoded::<Assembly::DefaultsChanged>(log)?;
+            Event::Governance { name: "DefaultsChanged".into() }
+        }
+        Assembly::OwnershipTransferred::SIGNATURE_HASH => {
+            decoded::<Assembly::OwnershipTransferred>(log)?;
+            Event::Governance { name: "OwnershipTransferred".into() }
+        }
+        Assembly::OwnershipTransferStarted::SIGNATURE_HASH => {
+            decoded::<Assembly::OwnershipTransferStarted>(log)?;
+            Event::Governance { name: "OwnershipTransferStarted".into() }
+        }
+        other => return Err(DecodeError::UnknownEvent(other)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::{Bytes, LogData};
+
+    fn log_with(topics: Vec<B256>, data: Vec<u8>) -> Log {
+        Log {
+            inner: alloy::primitives::Log {
+                address: Address::ZERO,
+                data: LogData::new_unchecked(topics, Bytes::from(data)),
+            },
+            block_number: Some(1),
+            block_hash: Some(B256::ZERO),
+            log_index: Some(0),
+            transaction_hash: Some(B256::ZERO),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn unknown_and_malformed_logs_are_errors_not_panics() {
+        assert_eq!(decode(&log_with(vec![], vec![])), Err(DecodeError::NoTopics));
+        let unknown = B256::repeat_byte(7);
+        assert_eq!(decode(&log_with(vec![unknown], vec![])), Err(DecodeError::UnknownEvent(unknown)));
+        let truncated = log_with(vec![Assembly::Enqueued::SIGNATURE_HASH], vec![1, 2, 3]);
+        assert!(matches!(decode(&truncated), Err(DecodeError::Malformed { .. })));
+        let mut no_block = log_with(vec![unknown], vec![]);
+        no_block.block_number = None;
+        assert_eq!(position(&no_block), Err(DecodeError::MissingField("block number")));
+    }
+
+    #[test]
+    fn decodes_an_enqueue() {
+        let e = Assembly::Enqueued {
+            sessionId: U256::from(3),
+            occurrence: 1,
+            index: 2,
+            speaker: Address::repeat_byte(9),
+            at: alloy::primitives::Uint::from(77u64),
+            orchestrator: true,
+        };
+        let data = e.encode_log_data();
+        let log = log_with(data.topics().to_vec(), data.data.to_vec());
+        assert_eq!(
+            decode(&log),
+            Ok(Event::Enqueued { session: 3, occurrence: 1, index: 2, speaker: Address::repeat_byte(9), at: 77, orchestrator: true })
+        );
+    }
+}

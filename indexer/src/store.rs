@@ -1,0 +1,498 @@
+//! The embedded database (SQLite). Every applied block commits in one transaction together
+//! with its checkpoint, so a process killed at any point restarts from a consistent state,
+//! and the `logs` ledger (keyed by block and log index) makes applying a log twice
+//! impossible. Every row remembers the block that wrote it, so a reorg is undone by
+//! deleting or clearing what blocks above the fork wrote.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use alloy::primitives::{Address, B256, U256};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+
+use crate::events::{Event, Kind, Position, Speakers};
+use crate::floor::{self, Request, Schedule, Slot, Span};
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("database belongs to {found}, not {expected}")]
+    WrongDeployment { expected: String, found: String },
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// A block the store knows: the checkpoint and the recent window used to detect reorgs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockRef {
+    pub number: u64,
+    pub hash: B256,
+    pub parent_hash: B256,
+    pub timestamp: u64,
+}
+
+/// A session as the events built it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRow {
+    pub id: u64,
+    pub kind: Kind,
+    pub proposal_id: U256,
+    pub speakers: Speakers,
+    pub max_queue: u16,
+    pub schedule: Schedule,
+    pub created_block: u64,
+    pub cancelled_block: Option<u64>,
+}
+
+/// A request for the floor with the block that made it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRow {
+    pub index: u32,
+    pub request: Request,
+    pub orchestrator: bool,
+    pub block: u64,
+    /// The latest block that changed this request (enqueue, withdrawal or yield).
+    pub last_block: u64,
+}
+
+/// Counts, for status and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub logs: u64,
+    pub sessions: u64,
+    pub requests: u64,
+    pub skipped: u64,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (
+    number INTEGER PRIMARY KEY, hash BLOB NOT NULL, parent BLOB NOT NULL, timestamp INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS logs (
+    block INTEGER NOT NULL, log_index INTEGER NOT NULL, block_hash BLOB NOT NULL, tx_hash BLOB NOT NULL,
+    event TEXT NOT NULL, PRIMARY KEY (block, log_index));
+CREATE TABLE IF NOT EXISTS skipped (
+    block INTEGER NOT NULL, log_index INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (block, log_index));
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, proposal_id TEXT NOT NULL, start INTEGER NOT NULL,
+    duration INTEGER NOT NULL, period INTEGER NOT NULL, count INTEGER NOT NULL, slot_length INTEGER NOT NULL,
+    max_queue INTEGER NOT NULL, speakers TEXT NOT NULL, created_block INTEGER NOT NULL,
+    cancelled_at INTEGER, cancelled_block INTEGER);
+CREATE TABLE IF NOT EXISTS requests (
+    session INTEGER NOT NULL, occurrence INTEGER NOT NULL, idx INTEGER NOT NULL, speaker BLOB NOT NULL,
+    enqueued_at INTEGER NOT NULL, orchestrator INTEGER NOT NULL, block INTEGER NOT NULL,
+    withdrawn_at INTEGER, withdrawn_block INTEGER, yielded_at INTEGER, yielded_block INTEGER,
+    PRIMARY KEY (session, occurrence, idx));
+CREATE TABLE IF NOT EXISTS debates (
+    proposal_id TEXT PRIMARY KEY, session INTEGER NOT NULL, vote_closes_at INTEGER NOT NULL, block INTEGER NOT NULL);
+"#;
+
+/// The indexer's database.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+fn kind_str(k: Kind) -> &'static str {
+    match k {
+        Kind::OpenFloor => "open_floor",
+        Kind::LipDebate => "lip_debate",
+        Kind::TreasuryDebate => "treasury_debate",
+    }
+}
+
+fn kind_of(s: &str) -> Result<Kind> {
+    Ok(match s {
+        "open_floor" => Kind::OpenFloor,
+        "lip_debate" => Kind::LipDebate,
+        "treasury_debate" => Kind::TreasuryDebate,
+        other => return Err(StoreError::Corrupt(format!("session kind {other}"))),
+    })
+}
+
+fn speakers_str(s: Speakers) -> &'static str {
+    match s {
+        Speakers::Orchestrators => "orchestrators",
+        Speakers::OrchestratorsAndDelegators => "orchestrators_and_delegators",
+    }
+}
+
+fn speakers_of(s: &str) -> Result<Speakers> {
+    Ok(match s {
+        "orchestrators" => Speakers::Orchestrators,
+        "orchestrators_and_delegators" => Speakers::OrchestratorsAndDelegators,
+        other => return Err(StoreError::Corrupt(format!("speakers {other}"))),
+    })
+}
+
+fn b256(v: Vec<u8>) -> Result<B256> {
+    B256::try_from(v.as_slice()).map_err(|_| StoreError::Corrupt("hash".into()))
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::init(Connection::open(path)?)
+    }
+
+    /// A database in memory, for tests and benchmarks.
+    pub fn in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self> {
+        // WAL with NORMAL sync survives a killed process (not a power cut, which a restart
+        // recovers from by re-reading the chain above the last durable checkpoint).
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-applied block (transactions
+        // roll back on drop), so a poisoned lock is safe to keep using.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Binds the database to one deployment, refusing one made for another.
+    pub fn bind(&self, chain_id: u64, assembly: Address) -> Result<()> {
+        let expected = format!("{chain_id}:{assembly}");
+        let conn = self.conn();
+        let found: Option<String> =
+            conn.query_row("SELECT value FROM meta WHERE key = 'deployment'", [], |r| r.get(0)).optional()?;
+        match found {
+            Some(found) if found != expected => Err(StoreError::WrongDeployment { expected, found }),
+            Some(_) => Ok(()),
+            None => {
+                conn.execute("INSERT INTO meta (key, value) VALUES ('deployment', ?1)", [expected])?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The last applied block, if any.
+    pub fn head(&self) -> Result<Option<BlockRef>> {
+        let conn = self.conn();
+        Self::head_in(&conn)
+    }
+
+    fn head_in(conn: &Connection) -> Result<Option<BlockRef>> {
+        let row = conn
+            .query_row(
+                "SELECT number, hash, parent, timestamp FROM blocks ORDER BY number DESC LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, i64>(3)?)),
+            )
+            .optional()?;
+        row.map(|(n, h, p, t)| {
+            Ok(BlockRef { number: n as u64, hash: b256(h)?, parent_hash: b256(p)?, timestamp: t as u64 })
+        })
+        .transpose()
+    }
+
+    /// The highest stored block below `number` (where to roll back to when `number` is orphaned).
+    pub fn block_below(&self, number: u64) -> Result<Option<BlockRef>> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT number, hash, parent, timestamp FROM blocks WHERE number < ?1 ORDER BY number DESC LIMIT 1",
+                [number as i64],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, i64>(3)?)),
+            )
+            .optional()?;
+        row.map(|(n, h, p, t)| {
+            Ok(BlockRef { number: n as u64, hash: b256(h)?, parent_hash: b256(p)?, timestamp: t as u64 })
+        })
+        .transpose()
+    }
+
+    /// Applies the logs of blocks up to and including `checkpoint`, and records the
+    /// checkpoint, atomically. Logs that do not decode are recorded as skipped with their
+    /// reason. Returns the number of events applied.
+    pub fn apply(
+        &self,
+        checkpoint: BlockRef,
+        logs: &[(Position, std::result::Result<Event, String>)],
+        keep_blocks: u64,
+    ) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut applied = 0;
+        for (pos, event) in logs {
+            match event {
+                Ok(event) => {
+                    if Self::apply_one(&tx, pos, event)? {
+                        applied += 1;
+                    }
+                }
+                Err(reason) => {
+                    tx.prepare_cached("INSERT OR IGNORE INTO skipped (block, log_index, reason) VALUES (?1, ?2, ?3)")?
+                        .execute(params![pos.block as i64, pos.log_index as i64, reason])?;
+                }
+            }
+        }
+        tx.prepare_cached("INSERT OR REPLACE INTO blocks (number, hash, parent, timestamp) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![
+                checkpoint.number as i64,
+                checkpoint.hash.as_slice(),
+                checkpoint.parent_hash.as_slice(),
+                checkpoint.timestamp as i64
+            ])?;
+        // Old block hashes are only needed as far back as a reorg can reach.
+        tx.prepare_cached("DELETE FROM blocks WHERE number < ?1")?
+            .execute([checkpoint.number.saturating_sub(keep_blocks) as i64])?;
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    /// Applies one event; false if this log was already applied (never expected: the
+    /// checkpoint commits with the logs, so a restart never replays a committed block).
+    fn apply_one(tx: &Transaction<'_>, pos: &Position, event: &Event) -> Result<bool> {
+        let json = serde_json::to_string(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let inserted = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO logs (block, log_index, block_hash, tx_hash, event) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                pos.block as i64,
+                pos.log_index as i64,
+                pos.block_hash.as_slice(),
+                pos.tx_hash.as_slice(),
+                json
+            ])?;
+        if inserted == 0 {
+            tracing::warn!(block = pos.block, log_index = pos.log_index, "log already applied; ignored");
+            return Ok(false);
+        }
+        let block = pos.block as i64;
+        match event {
+            Event::SessionCreated {
+                session,
+                kind,
+                proposal_id,
+                start,
+                duration,
+                period,
+                count,
+                slot_length,
+                max_queue,
+                speakers,
+            } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO sessions (id, kind, proposal_id, start, duration, period, count, slot_length,
+                     max_queue, speakers, created_block) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )?
+                .execute(params![
+                    *session as i64,
+                    kind_str(*kind),
+                    proposal_id.to_string(),
+                    *start as i64,
+                    *duration as i64,
+                    *period as i64,
+                    *count as i64,
+                    *slot_length as i64,
+                    *max_queue as i64,
+                    speakers_str(*speakers),
+                    block
+                ])?;
+            }
+            Event::SessionCancelled { session, at } => {
+                tx.prepare_cached("UPDATE sessions SET cancelled_at = ?2, cancelled_block = ?3 WHERE id = ?1")?
+                    .execute(params![*session as i64, *at as i64, block])?;
+            }
+            Event::Enqueued { session, occurrence, index, speaker, at, orchestrator } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO requests (session, occurrence, idx, speaker, enqueued_at, orchestrator, block)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    *session as i64,
+                    *occurrence as i64,
+                    *index as i64,
+                    speaker.as_slice(),
+                    *at as i64,
+                    *orchestrator,
+                    block
+                ])?;
+            }
+            Event::Withdrawn { session, occurrence, index, at, .. } => {
+                tx.prepare_cached(
+                    "UPDATE requests SET withdrawn_at = ?4, withdrawn_block = ?5
+                     WHERE session = ?1 AND occurrence = ?2 AND idx = ?3",
+                )?
+                .execute(params![*session as i64, *occurrence as i64, *index as i64, *at as i64, block])?;
+            }
+            Event::Yielded { session, occurrence, index, at, .. } => {
+                tx.prepare_cached(
+                    "UPDATE requests SET yielded_at = ?4, yielded_block = ?5
+                     WHERE session = ?1 AND occurrence = ?2 AND idx = ?3",
+                )?
+                .execute(params![*session as i64, *occurrence as i64, *index as i64, *at as i64, block])?;
+            }
+            Event::DebateOpened { proposal_id, session, vote_closes_at } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO debates (proposal_id, session, vote_closes_at, block) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![proposal_id.to_string(), *session as i64, *vote_closes_at as i64, block])?;
+            }
+            Event::Governance { .. } => {}
+        }
+        Ok(true)
+    }
+
+    /// Undoes everything blocks above `number` wrote.
+    pub fn rollback_to(&self, number: u64) -> Result<()> {
+        let n = number as i64;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM sessions WHERE created_block > ?1", [n])?;
+        tx.execute("UPDATE sessions SET cancelled_at = NULL, cancelled_block = NULL WHERE cancelled_block > ?1", [n])?;
+        tx.execute("DELETE FROM requests WHERE block > ?1", [n])?;
+        tx.execute("UPDATE requests SET withdrawn_at = NULL, withdrawn_block = NULL WHERE withdrawn_block > ?1", [n])?;
+        tx.execute("UPDATE requests SET yielded_at = NULL, yielded_block = NULL WHERE yielded_block > ?1", [n])?;
+        tx.execute("DELETE FROM debates WHERE block > ?1", [n])?;
+        tx.execute("DELETE FROM logs WHERE block > ?1", [n])?;
+        tx.execute("DELETE FROM skipped WHERE block > ?1", [n])?;
+        tx.execute("DELETE FROM blocks WHERE number > ?1", [n])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Counts of what has been applied.
+    pub fn stats(&self) -> Result<Stats> {
+        let conn = self.conn();
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|v| v as u64);
+        Ok(Stats {
+            logs: count("SELECT COUNT(*) FROM logs")?,
+            sessions: count("SELECT COUNT(*) FROM sessions")?,
+            requests: count("SELECT COUNT(*) FROM requests")?,
+            skipped: count("SELECT COUNT(*) FROM skipped")?,
+        })
+    }
+
+    /// Every applied event in chain order, for comparing two indexers' histories.
+    pub fn events(&self) -> Result<Vec<(u64, u64, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT block, log_index, event FROM logs ORDER BY block, log_index")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64, r.get(2)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// All sessions, by id.
+    pub fn sessions(&self) -> Result<Vec<SessionRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, kind, proposal_id, start, duration, period, count, slot_length, max_queue, speakers,
+             created_block, cancelled_at, cancelled_block FROM sessions ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], Self::session_row)?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// One session.
+    pub fn session(&self, id: u64) -> Result<Option<SessionRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, kind, proposal_id, start, duration, period, count, slot_length, max_queue, speakers,
+             created_block, cancelled_at, cancelled_block FROM sessions WHERE id = ?1",
+        )?;
+        stmt.query_row([id as i64], Self::session_row).optional()?.transpose()
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<SessionRow>> {
+        let kind: String = r.get(1)?;
+        let proposal: String = r.get(2)?;
+        let speakers: String = r.get(9)?;
+        let schedule = Schedule {
+            start: r.get::<_, i64>(3)? as u64,
+            duration: r.get::<_, i64>(4)? as u64,
+            period: r.get::<_, i64>(5)? as u64,
+            count: r.get::<_, i64>(6)? as u32,
+            slot_length: r.get::<_, i64>(7)? as u64,
+            cancelled_at: r.get::<_, Option<i64>>(11)?.map(|v| v as u64),
+        };
+        let id = r.get::<_, i64>(0)? as u64;
+        let max_queue = r.get::<_, i64>(8)? as u16;
+        let created_block = r.get::<_, i64>(10)? as u64;
+        let cancelled_block = r.get::<_, Option<i64>>(12)?.map(|v| v as u64);
+        Ok((|| {
+            Ok(SessionRow {
+                id,
+                kind: kind_of(&kind)?,
+                proposal_id: proposal.parse().map_err(|_| StoreError::Corrupt(format!("proposal id {proposal}")))?,
+                speakers: speakers_of(&speakers)?,
+                max_queue,
+                schedule,
+                created_block,
+                cancelled_block,
+            })
+        })())
+    }
+
+    /// The requests of one occurrence, in queue order.
+    pub fn requests(&self, session: u64, occurrence: u32) -> Result<Vec<RequestRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT idx, speaker, enqueued_at, orchestrator, block, withdrawn_at, withdrawn_block, yielded_at, yielded_block
+             FROM requests WHERE session = ?1 AND occurrence = ?2 ORDER BY idx",
+        )?;
+        let rows = stmt.query_map(params![session as i64, occurrence as i64], |r| {
+            let speaker: Vec<u8> = r.get(1)?;
+            let block = r.get::<_, i64>(4)? as u64;
+            let withdrawn_block = r.get::<_, Option<i64>>(6)?.map(|v| v as u64);
+            let yielded_block = r.get::<_, Option<i64>>(8)?.map(|v| v as u64);
+            Ok((
+                r.get::<_, i64>(0)? as u32,
+                speaker,
+                r.get::<_, i64>(2)? as u64,
+                r.get::<_, bool>(3)?,
+                block,
+                r.get::<_, Option<i64>>(5)?.is_some(),
+                r.get::<_, Option<i64>>(7)?.map(|v| v as u64),
+                block.max(withdrawn_block.unwrap_or(0)).max(yielded_block.unwrap_or(0)),
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (index, speaker, enqueued_at, orchestrator, block, withdrawn, yielded_at, last_block) = row?;
+            if index as usize != out.len() {
+                return Err(StoreError::Corrupt(format!("queue of session {session} skips index {index}")));
+            }
+            let speaker =
+                Address::try_from(speaker.as_slice()).map_err(|_| StoreError::Corrupt("speaker address".into()))?;
+            out.push(RequestRow {
+                index,
+                request: Request { speaker, enqueued_at, yielded_at, withdrawn },
+                orchestrator,
+                block,
+                last_block,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The floor timeline of one occurrence: every request's slot, by the rule.
+    pub fn timeline(&self, session: &SessionRow, occurrence: u32) -> Result<(Span, Vec<Slot>, Vec<RequestRow>)> {
+        let rows = self.requests(session.id, occurrence)?;
+        let span = session.schedule.span(occurrence);
+        let requests: Vec<Request> = rows.iter().map(|r| r.request).collect();
+        Ok((span, floor::timeline(span, &requests), rows))
+    }
+
+    /// The debate session of a proposal, if one was opened.
+    pub fn debate_of(&self, proposal_id: U256) -> Result<Option<u64>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row("SELECT session FROM debates WHERE proposal_id = ?1", [proposal_id.to_string()], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()?
+            .map(|v| v as u64))
+    }
+}

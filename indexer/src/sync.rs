@@ -1,0 +1,364 @@
+//! The follower. Each step either backfills a batch of final blocks with one `eth_getLogs`
+//! over a range, follows one unconfirmed block by hash, or rolls back one orphaned block;
+//! every step is idempotent and commits atomically with its checkpoint, so any error (a
+//! dropped connection, a rate limit, a timeout, a process killed) is handled the same way:
+//! back off and take the step again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::eips::BlockNumberOrTag;
+use alloy::primitives::B256;
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::{Filter, Log};
+use futures::StreamExt;
+use serde::Serialize;
+use tokio::sync::{broadcast, watch};
+
+use crate::deployment::Deployment;
+use crate::events::{self, Event, Position};
+use crate::store::{BlockRef, Store, StoreError};
+
+/// How the follower behaves.
+#[derive(Clone, Debug)]
+pub struct SyncConfig {
+    /// Blocks below `latest - confirmations` are final: backfilled by range, never rolled back.
+    pub confirmations: u64,
+    /// The largest block range asked of `eth_getLogs`; halved when the RPC refuses a range.
+    pub max_batch: u64,
+    /// How often to look for new blocks without a subscription.
+    pub poll_interval: Duration,
+    /// How long any one RPC call may take before it counts as failed.
+    pub rpc_timeout: Duration,
+    /// Longest pause between retries.
+    pub max_backoff: Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            confirmations: 12,
+            max_batch: 5_000,
+            poll_interval: Duration::from_millis(500),
+            rpc_timeout: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a step failed; every one is retried.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("rpc: {0}")]
+    Rpc(String),
+    #[error("rpc call timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("rpc returned no block {0}")]
+    MissingBlock(u64),
+    #[error("rpc is on chain {found}, the deployment is on chain {expected}")]
+    WrongChain { expected: u64, found: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("store task failed: {0}")]
+    Join(String),
+}
+
+/// What changed, for whoever follows the indexer (the node, the HTTP change stream).
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    /// Blocks up to `block` are applied; `events` are the events they held.
+    Applied { block: u64, hash: B256, timestamp: u64, finalized: u64, events: Vec<Event> },
+    /// Blocks above `block` were orphaned and their effects undone.
+    RolledBack { block: u64 },
+}
+
+/// Progress, observable while the follower runs.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Progress {
+    pub head: Option<u64>,
+    pub latest: u64,
+    pub finalized: u64,
+    pub caught_up: bool,
+}
+
+/// What a step did.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Backfilled(u64),
+    Followed(u64),
+    RolledBack(u64),
+    CaughtUp,
+}
+
+/// Follows one deployment into one store.
+pub struct Follower {
+    provider: DynProvider,
+    store: Arc<Store>,
+    deployment: Deployment,
+    config: SyncConfig,
+    batch: u64,
+    changes: broadcast::Sender<Change>,
+    progress: watch::Sender<Progress>,
+    websocket: bool,
+}
+
+impl Follower {
+    /// Connects to `rpc_url` (http(s) or ws(s)) and checks it serves the deployment's chain.
+    pub async fn connect(
+        rpc_url: &str,
+        store: Arc<Store>,
+        deployment: Deployment,
+        config: SyncConfig,
+    ) -> Result<Self, SyncError> {
+        let provider = ProviderBuilder::new()
+            .connect(rpc_url)
+            .await
+            .map_err(|e| SyncError::Rpc(format!("connecting to {rpc_url}: {e}")))?
+            .erased();
+        let found = timeout(config.rpc_timeout, provider.get_chain_id()).await?;
+        if found != deployment.chain_id {
+            return Err(SyncError::WrongChain { expected: deployment.chain_id, found });
+        }
+        let store2 = store.clone();
+        let (chain, assembly) = (deployment.chain_id, deployment.assembly);
+        blocking(move || store2.bind(chain, assembly)).await?;
+        let websocket = rpc_url.starts_with("ws");
+        Ok(Self::new(provider, store, deployment, config, websocket))
+    }
+
+    /// A follower over an existing provider.
+    pub fn new(
+        provider: DynProvider,
+        store: Arc<Store>,
+        deployment: Deployment,
+        config: SyncConfig,
+        websocket: bool,
+    ) -> Self {
+        let (changes, _) = broadcast::channel(1024);
+        let (progress, _) = watch::channel(Progress::default());
+        let batch = config.max_batch;
+        Self { provider, store, deployment, config, batch, changes, progress, websocket }
+    }
+
+    /// Changes as they are applied.
+    pub fn changes(&self) -> broadcast::Sender<Change> {
+        self.changes.clone()
+    }
+
+    /// Progress as it is made.
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.subscribe()
+    }
+
+    /// Runs until `shutdown` fires: steps, backing off after errors, waiting for new blocks
+    /// (from a subscription when the RPC offers one, by polling otherwise) once caught up.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(100);
+        let mut heads = None;
+        if self.websocket {
+            match self.provider.subscribe_blocks().await {
+                Ok(sub) => heads = Some(sub.into_stream()),
+                Err(e) => tracing::warn!(error = %e, "no block subscription; polling instead"),
+            }
+        }
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            match self.step().await {
+                Ok(Step::CaughtUp) => {
+                    backoff = Duration::from_millis(100);
+                    let wait = tokio::time::sleep(self.config.poll_interval);
+                    tokio::select! {
+                        _ = wait => {}
+                        _ = shutdown.changed() => {}
+                        Some(_) = async { match heads.as_mut() { Some(h) => h.next().await, None => std::future::pending().await } } => {}
+                    }
+                }
+                Ok(_) => backoff = Duration::from_millis(100),
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "indexer step failed");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(self.config.max_backoff);
+                }
+            }
+        }
+    }
+
+    /// Steps until caught up with the chain head; for tests, tools and benchmarks.
+    pub async fn sync_to_head(&mut self) -> Result<Progress, SyncError> {
+        let mut failures = 0;
+        loop {
+            match self.step().await {
+                Ok(Step::CaughtUp) => return Ok(*self.progress.borrow()),
+                Ok(_) => failures = 0,
+                Err(e) if failures < 20 => {
+                    failures += 1;
+                    tracing::debug!(error = %e, "step failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(20 * failures)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn step(&mut self) -> Result<Step, SyncError> {
+        let t = self.config.rpc_timeout;
+        let latest = timeout(t, self.provider.get_block_number()).await?;
+        let store = self.store.clone();
+        let head = blocking(move || store.head()).await?;
+        let next = head.map_or(self.deployment.deploy_block, |h| h.number + 1);
+        let finalized = latest.saturating_sub(self.config.confirmations);
+        let report = |caught_up| Progress { head: head.map(|h| h.number), latest, finalized, caught_up };
+
+        if next > latest {
+            // The chain may have shrunk under us (a reorg to a shorter chain).
+            if let Some(h) = head {
+                let canonical = self.header(h.number).await;
+                if !matches!(canonical, Ok(ref b) if b.hash == h.hash) {
+                    return self.roll_back(h.number).await;
+                }
+            }
+            self.progress.send_replace(report(true));
+            return Ok(Step::CaughtUp);
+        }
+
+        if next <= finalized && head.is_none_or(|h| h.number < finalized) {
+            // Backfill final blocks by range. A range that reaches past a stored head must
+            // still continue that head's chain: checked through the range end's ancestry
+            // below (by the follow step) when blocks are unconfirmed, and here by confirming
+            // the head is still canonical.
+            if let Some(h) = head {
+                let canonical = self.header(h.number).await?;
+                if canonical.hash != h.hash {
+                    return self.roll_back(h.number).await;
+                }
+            }
+            let to = finalized.min(next + self.batch - 1);
+            let filter = Filter::new().address(self.deployment.assembly).from_block(next).to_block(to);
+            let logs = match timeout(t, self.provider.get_logs(&filter)).await {
+                Ok(logs) => {
+                    self.batch = (self.batch * 2).min(self.config.max_batch);
+                    logs
+                }
+                Err(e) => {
+                    // Providers refuse wide ranges or big answers; ask for less next time.
+                    self.batch = (self.batch / 2).max(1);
+                    return Err(e);
+                }
+            };
+            let end = self.header(to).await?;
+            let events = decode_all(&logs, |p| p.block >= next && p.block <= to);
+            self.commit(end, events, finalized).await?;
+            self.progress.send_replace(report(false));
+            return Ok(Step::Backfilled(to));
+        }
+
+        // Follow one unconfirmed block, by hash, after checking it extends our head.
+        let block = self.header(next).await?;
+        if let Some(h) = head {
+            if block.parent_hash != h.hash {
+                return self.roll_back(h.number).await;
+            }
+        }
+        let filter = Filter::new().address(self.deployment.assembly).at_block_hash(block.hash);
+        let logs = timeout(t, self.provider.get_logs(&filter)).await?;
+        let events = decode_all(&logs, |p| p.block == block.number && p.block_hash == block.hash);
+        self.commit(block, events, finalized).await?;
+        self.progress.send_replace(report(next == latest));
+        Ok(Step::Followed(next))
+    }
+
+    async fn commit(
+        &self,
+        end: BlockRef,
+        events: Vec<(Position, Result<Event, String>)>,
+        finalized: u64,
+    ) -> Result<(), SyncError> {
+        let store = self.store.clone();
+        let keep = self.config.confirmations.max(64) * 2;
+        let applied: Vec<Event> = events.iter().filter_map(|(_, e)| e.as_ref().ok().cloned()).collect();
+        blocking(move || store.apply(end, &events, keep)).await?;
+        let _ = self.changes.send(Change::Applied {
+            block: end.number,
+            hash: end.hash,
+            timestamp: end.timestamp,
+            finalized,
+            events: applied,
+        });
+        Ok(())
+    }
+
+    /// Undoes block `number` (orphaned), back to the highest stored block below it.
+    async fn roll_back(&self, number: u64) -> Result<Step, SyncError> {
+        let store = self.store.clone();
+        let to = blocking(move || {
+            let to = store.block_below(number)?.map_or(0, |b| b.number);
+            store.rollback_to(to)?;
+            Ok(to)
+        })
+        .await?;
+        let to = if to == 0 { self.deployment.deploy_block.saturating_sub(1) } else { to };
+        tracing::warn!(orphaned = number, back_to = to, "reorg: rolled back");
+        let _ = self.changes.send(Change::RolledBack { block: to });
+        Ok(Step::RolledBack(to))
+    }
+
+    async fn header(&self, number: u64) -> Result<BlockRef, SyncError> {
+        let block = timeout(self.config.rpc_timeout, self.provider.get_block_by_number(BlockNumberOrTag::Number(number)))
+            .await?
+            .ok_or(SyncError::MissingBlock(number))?;
+        Ok(BlockRef {
+            number,
+            hash: block.header.hash,
+            parent_hash: block.header.parent_hash,
+            timestamp: block.header.timestamp,
+        })
+    }
+}
+
+/// Decodes logs, keeping those `belongs` accepts; a log that does not decode is kept as an
+/// error (recorded as skipped, with its reason) rather than stopping the indexer.
+fn decode_all(logs: &[Log], belongs: impl Fn(&Position) -> bool) -> Vec<(Position, Result<Event, String>)> {
+    let mut out = Vec::with_capacity(logs.len());
+    for log in logs {
+        let pos = match events::position(log) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "log without a position skipped");
+                continue;
+            }
+        };
+        if !belongs(&pos) || log.removed {
+            tracing::warn!(block = pos.block, "rpc returned a log outside the request; ignored");
+            continue;
+        }
+        let event = events::decode(log).map_err(|e| {
+            tracing::error!(block = pos.block, log_index = pos.log_index, error = %e, "log skipped");
+            e.to_string()
+        });
+        out.push((pos, event));
+    }
+    out
+}
+
+async fn timeout<T, E: std::fmt::Display>(
+    limit: Duration,
+    fut: impl std::future::IntoFuture<Output = Result<T, E>>,
+) -> Result<T, SyncError> {
+    match tokio::time::timeout(limit, fut.into_future()).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(SyncError::Rpc(e.to_string())),
+        Err(_) => Err(SyncError::Timeout(limit)),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, SyncError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| SyncError::Join(e.to_string()))?.map_err(SyncError::from)
+}

@@ -1,0 +1,197 @@
+//! A real anvil per test, with Livepeer's mocks and Assembly deployed from the forge
+//! artifacts' bytecode, and a clock the test controls.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use alloy::network::EthereumWallet;
+use alloy::node_bindings::{Anvil, AnvilInstance};
+use alloy::primitives::{Address, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use assembly_indexer::bindings::mocks::{MockBondingManager, MockGovernor, MockRoundsManager};
+use assembly_indexer::bindings::{Assembly, IAssembly};
+use assembly_indexer::deployment::Deployment;
+use assembly_indexer::store::Store;
+use assembly_indexer::sync::{Follower, SyncConfig};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A Foundry binary installed by `script/setup` (the native one, not npm's launcher, so
+/// that killing it kills the node).
+pub fn foundry(tool: &str) -> PathBuf {
+    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+    let os = if cfg!(target_os = "macos") { "darwin" } else { "linux" };
+    let p = repo().join(format!("tools/node_modules/@foundry-rs/{tool}-{os}-{arch}/bin/{tool}"));
+    assert!(p.exists(), "{} missing: run script/setup", p.display());
+    p
+}
+
+pub struct TestChain {
+    pub anvil: AnvilInstance,
+    pub provider: DynProvider,
+    pub deployment: Deployment,
+    pub assembly: Assembly::AssemblyInstance<DynProvider>,
+    pub bonding: MockBondingManager::MockBondingManagerInstance<DynProvider>,
+    pub governor: MockGovernor::MockGovernorInstance<DynProvider>,
+    /// anvil's accounts; 0 deploys and governs, 1..=5 are orchestrators.
+    pub accounts: Vec<Address>,
+    /// The next block's timestamp.
+    pub clock: u64,
+}
+
+pub const T0: u64 = 2_000_000_000;
+
+impl TestChain {
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    pub async fn start_with(args: &[&str]) -> Self {
+        let anvil = Anvil::new().path(foundry("anvil")).args(args.iter().copied()).spawn();
+        let keys: Vec<PrivateKeySigner> = anvil.keys().iter().map(|k| PrivateKeySigner::from(k.clone())).collect();
+        let mut wallet = EthereumWallet::new(keys[0].clone());
+        for k in &keys[1..] {
+            wallet.register_signer(k.clone());
+        }
+        // Nonces fetched per transaction: a cached nonce would be spent by a request the
+        // chain refuses at estimation, leaving a gap that strands every later transaction.
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_simple_nonce_management()
+            .with_gas_estimation()
+            .fetch_chain_id()
+            .wallet(wallet)
+            .connect_http(anvil.endpoint_url())
+            .erased();
+        let accounts: Vec<Address> = keys.iter().map(|k| k.address()).collect();
+        let mut chain = Self::deploy(anvil, provider, accounts).await;
+        for o in chain.accounts[1..=5].to_vec() {
+            chain.bonding.setActive(o, true).send().await.unwrap().get_receipt().await.unwrap();
+        }
+        chain.clock = T0;
+        chain
+    }
+
+    async fn deploy(anvil: AnvilInstance, provider: DynProvider, accounts: Vec<Address>) -> Self {
+        provider.raw_request::<_, ()>("evm_setNextBlockTimestamp".into(), (T0 - 1000,)).await.unwrap();
+        let rounds = MockRoundsManager::deploy(provider.clone(), U256::from(100), U256::from(4000)).await.unwrap();
+        let bonding = MockBondingManager::deploy(provider.clone()).await.unwrap();
+        let governor = MockGovernor::deploy(provider.clone(), *rounds.address(), U256::from(1), U256::from(10))
+            .await
+            .unwrap();
+        let token = Address::repeat_byte(0x77);
+        let defaults = IAssembly::Defaults {
+            slotLength: 120,
+            maxQueue: 16,
+            debateDuration: 3600,
+            debateLead: 1800,
+            debateNotice: 600,
+            l1BlockTime: 12,
+            debateSpeakers: 1,
+            minDelegatorStake: alloy::primitives::Uint::from(1u64),
+        };
+        let deploy_block = provider.get_block_number().await.unwrap() + 1;
+        let assembly = Assembly::deploy(
+            provider.clone(),
+            accounts[0],
+            *bonding.address(),
+            *rounds.address(),
+            *governor.address(),
+            token,
+            defaults,
+        )
+        .await
+        .unwrap();
+        let deployment = Deployment {
+            network: "test".into(),
+            chain_id: provider.get_chain_id().await.unwrap(),
+            deploy_block,
+            assembly: *assembly.address(),
+            bonding_manager: *bonding.address(),
+            rounds_manager: *rounds.address(),
+            governor: *governor.address(),
+            livepeer_token: token,
+            controller: None,
+            orchestrators: accounts[1..=3].to_vec(),
+            delegators: vec![],
+        };
+        Self { anvil, provider, deployment, assembly, bonding, governor, accounts, clock: T0 }
+    }
+
+    /// Sets the next block's timestamp `dt` seconds on.
+    pub async fn advance(&mut self, dt: u64) {
+        self.clock += dt.max(1);
+        self.provider
+            .raw_request::<_, ()>("evm_setNextBlockTimestamp".into(), (self.clock,))
+            .await
+            .unwrap();
+    }
+
+    /// Mines an empty block at the clock.
+    pub async fn mine(&mut self) {
+        self.provider.raw_request::<_, String>("evm_mine".into(), ()).await.unwrap();
+    }
+
+    /// A one-off open floor for orchestrators.
+    pub async fn create_session(&mut self, start: u64, duration: u64, slot: u32, max_queue: u16) -> u64 {
+        let p = IAssembly::SessionParams {
+            start: alloy::primitives::Uint::from(start),
+            duration: alloy::primitives::Uint::from(duration),
+            period: alloy::primitives::Uint::from(0u64),
+            count: 0,
+            slotLength: slot,
+            maxQueue: max_queue,
+            speakers: 0,
+            kind: 0,
+            proposalId: U256::ZERO,
+        };
+        self.advance(1).await;
+        self.assembly.createSession(p).send().await.unwrap().get_receipt().await.unwrap();
+        self.assembly.sessionCount().call().await.unwrap().to::<u64>()
+    }
+
+    /// Sends `call` from `from`; false if the chain refused it.
+    pub async fn try_send(&self, call: alloy::contract::CallBuilder<&DynProvider, std::marker::PhantomData<impl alloy::sol_types::SolCall>>, from: Address) -> bool {
+        match call.from(from).send().await {
+            Ok(pending) => pending.get_receipt().await.map(|r| r.status()).unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    pub fn store(&self) -> Arc<Store> {
+        Arc::new(Store::in_memory().unwrap())
+    }
+
+    pub fn follower(&self, store: Arc<Store>, config: SyncConfig) -> Follower {
+        Follower::new(self.provider.clone(), store, self.deployment.clone(), config, false)
+    }
+
+    /// Indexes the whole chain into a fresh store.
+    pub async fn fresh_index(&self) -> Arc<Store> {
+        let store = self.store();
+        let mut f = self.follower(store.clone(), SyncConfig { confirmations: 0, ..SyncConfig::default() });
+        f.sync_to_head().await.unwrap();
+        store
+    }
+}
+
+/// A small deterministic generator, so a failing history can be replayed from its seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
