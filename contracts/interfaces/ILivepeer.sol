@@ -16,6 +16,9 @@ interface IBondingManager {
     /// @notice True when `transcoder` is in the active set of the current round.
     function isActiveTranscoder(address transcoder) external view returns (bool);
 
+    /// @notice An orchestrator's total stake (its own and its delegators'), shown to others.
+    function transcoderTotalStake(address transcoder) external view returns (uint256);
+
     /// @notice A delegator's bonding state; Assembly uses only `bondedAmount`.
     function getDelegator(address delegator)
         external

@@ -10,6 +10,7 @@ contract MockBondingManager is IBondingManager {
     mapping(address => bool) public active;
     mapping(address => uint256) public bonded;
     mapping(address => address) public delegateOf;
+    mapping(address => uint256) public totalStake;
 
     event TranscoderActivated(address indexed transcoder, uint256 activationRound);
     event TranscoderDeactivated(address indexed transcoder, uint256 deactivationRound);
@@ -34,8 +35,10 @@ contract MockBondingManager is IBondingManager {
     /// @notice Set `delegator`'s bonded stake (delegated to `delegate`).
     function setBonded(address delegator, address delegate, uint256 amount) external {
         uint256 previous = bonded[delegator];
+        totalStake[delegateOf[delegator]] -= previous;
         bonded[delegator] = amount;
         delegateOf[delegator] = delegate;
+        totalStake[delegate] += amount;
         if (amount >= previous) emit Bond(delegate, delegate, delegator, amount - previous, amount);
         else emit Unbond(delegate, delegator, 0, previous - amount, 0);
     }
@@ -43,6 +46,11 @@ contract MockBondingManager is IBondingManager {
     /// @inheritdoc IBondingManager
     function isActiveTranscoder(address transcoder) external view returns (bool) {
         return active[transcoder];
+    }
+
+    /// @inheritdoc IBondingManager
+    function transcoderTotalStake(address transcoder) external view returns (uint256) {
+        return totalStake[transcoder];
     }
 
     /// @inheritdoc IBondingManager

@@ -7,6 +7,7 @@
 //! | `GET /v1/sessions/{id}` | one session and its upcoming occurrences |
 //! | `GET /v1/sessions/{id}/occurrences/{n}` | the occurrence's queue and floor timeline |
 //! | `GET /v1/sessions/{id}/floor?at=` | who holds the floor at `at` (unix seconds; default now) |
+//! | `GET /v1/roles/{address}` | the address's role and stake from the eligibility cache |
 //! | `GET /v1/changes` | server-sent events: every change as it is applied |
 //!
 //! Everything derived from blocks above the finalized height carries `"final": false`.
@@ -30,6 +31,7 @@ use tokio_stream::StreamExt;
 
 use crate::events::{Kind, Speakers};
 use crate::floor::{self, Span};
+use crate::roles::{Roles, Standing};
 use crate::store::{SessionRow, Stats, Store, StoreError};
 use crate::sync::{Change, Progress};
 
@@ -39,6 +41,7 @@ pub struct ApiState {
     pub store: Arc<Store>,
     pub changes: broadcast::Sender<Change>,
     pub progress: watch::Receiver<Progress>,
+    pub roles: Option<Arc<Roles>>,
 }
 
 /// API failures, each with its status.
@@ -48,6 +51,10 @@ pub enum ApiError {
     UnknownSession(u64),
     #[error("session {0} has no occurrence {1}")]
     UnknownOccurrence(u64, u32),
+    #[error("role lookups are not configured")]
+    NoRoles,
+    #[error("chain: {0}")]
+    Chain(String),
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error("store: {0}")]
@@ -61,9 +68,15 @@ impl IntoResponse for ApiError {
         let status = match self {
             ApiError::UnknownSession(_) | ApiError::UnknownOccurrence(..) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NoRoles => StatusCode::NOT_IMPLEMENTED,
+            ApiError::Chain(_) => StatusCode::BAD_GATEWAY,
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
     }
 }
 
@@ -75,16 +88,24 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/sessions/{id}", get(session))
         .route("/v1/sessions/{id}/occurrences/{n}", get(occurrence))
         .route("/v1/sessions/{id}/floor", get(floor_at))
+        .route("/v1/roles/{address}", get(role))
         .route("/v1/changes", get(changes))
         .with_state(state)
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::Internal(e.to_string()))?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
 #[derive(Serialize)]
@@ -148,7 +169,11 @@ fn session_view(row: &SessionRow, from: u64, to: u64, finalized: u64) -> Session
         occurrences: s
             .occurrences(from, to, 10)
             .into_iter()
-            .map(|(occurrence, start, end)| OccurrenceView { occurrence, start, end })
+            .map(|(occurrence, start, end)| OccurrenceView {
+                occurrence,
+                start,
+                end,
+            })
             .collect(),
         is_final: row.created_block.max(row.cancelled_block.unwrap_or(0)) <= finalized,
     }
@@ -171,12 +196,19 @@ impl Window {
     }
 }
 
-async fn sessions(State(s): State<ApiState>, Query(w): Query<Window>) -> Result<Json<Vec<SessionView>>, ApiError> {
+async fn sessions(
+    State(s): State<ApiState>,
+    Query(w): Query<Window>,
+) -> Result<Json<Vec<SessionView>>, ApiError> {
     let (from, to) = w.resolve()?;
     let finalized = s.progress.borrow().finalized;
     let store = s.store.clone();
     let rows = blocking(move || Ok(store.sessions()?)).await?;
-    Ok(Json(rows.iter().map(|r| session_view(r, from, to, finalized)).collect()))
+    Ok(Json(
+        rows.iter()
+            .map(|r| session_view(r, from, to, finalized))
+            .collect(),
+    ))
 }
 
 async fn session(
@@ -223,7 +255,8 @@ async fn occurrence(
     let store = s.store.clone();
     blocking(move || {
         let row = store.session(id)?.ok_or(ApiError::UnknownSession(id))?;
-        if row.schedule.period == 0 && n != 0 || row.schedule.count != 0 && n >= row.schedule.count {
+        if row.schedule.period == 0 && n != 0 || row.schedule.count != 0 && n >= row.schedule.count
+        {
             return Err(ApiError::UnknownOccurrence(id, n));
         }
         let (span, slots, rows) = store.timeline(&row, n)?;
@@ -242,7 +275,12 @@ async fn occurrence(
                 is_final: r.last_block <= finalized,
             })
             .collect();
-        Ok(Json(OccurrenceBody { session: id, occurrence: n, span, slots }))
+        Ok(Json(OccurrenceBody {
+            session: id,
+            occurrence: n,
+            span,
+            slots,
+        }))
     })
     .await
 }
@@ -266,10 +304,21 @@ pub struct FloorBody {
 
 /// The floor of `session` at `t`, by the rule, from the store.
 pub fn floor_of(store: &Store, session: u64, t: u64) -> Result<FloorBody, ApiError> {
-    let row = store.session(session)?.ok_or(ApiError::UnknownSession(session))?;
-    let mut body =
-        FloorBody { session, at: t, occurrence: None, speaker: None, index: None, start: None, end: None };
-    let Some(occ) = row.schedule.containing(t) else { return Ok(body) };
+    let row = store
+        .session(session)?
+        .ok_or(ApiError::UnknownSession(session))?;
+    let mut body = FloorBody {
+        session,
+        at: t,
+        occurrence: None,
+        speaker: None,
+        index: None,
+        start: None,
+        end: None,
+    };
+    let Some(occ) = row.schedule.containing(t) else {
+        return Ok(body);
+    };
     body.occurrence = Some(occ);
     let (_, slots, _) = store.timeline(&row, occ)?;
     if let Some(slot) = floor::holder_at(&slots, t) {
@@ -291,10 +340,29 @@ async fn floor_at(
     blocking(move || floor_of(&store, id, t)).await.map(Json)
 }
 
-async fn changes(State(s): State<ApiState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+async fn role(
+    State(s): State<ApiState>,
+    Path(address): Path<String>,
+) -> Result<Json<Standing>, ApiError> {
+    let address: Address = address
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("{address} is not an address")))?;
+    let roles = s.roles.ok_or(ApiError::NoRoles)?;
+    roles
+        .standing(address)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::Chain(e.to_string()))
+}
+
+async fn changes(
+    State(s): State<ApiState>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let stream = BroadcastStream::new(s.changes.subscribe()).map(|change| {
         Ok(match change {
-            Ok(c) => SseEvent::default().json_data(&c).unwrap_or_else(|_| SseEvent::default().comment("unencodable")),
+            Ok(c) => SseEvent::default()
+                .json_data(&c)
+                .unwrap_or_else(|_| SseEvent::default().comment("unencodable")),
             // A slow reader missed changes: tell it to re-read state rather than drift.
             Err(_) => SseEvent::default().event("lagged").data("re-read state"),
         })

@@ -15,15 +15,36 @@ mod assembly {
 /// Mocks of Livepeer's contracts, deployed on local chains.
 pub mod mocks {
     mod bonding {
-        alloy::sol!(#[sol(rpc, all_derives)] MockBondingManager, "abi/MockBondingManager.json");
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            MockBondingManager,
+            "abi/MockBondingManager.json"
+        );
     }
     mod governor {
-        alloy::sol!(#[sol(rpc, all_derives)] MockGovernor, "abi/MockGovernor.json");
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            MockGovernor,
+            "abi/MockGovernor.json"
+        );
     }
     mod rounds {
-        alloy::sol!(#[sol(rpc, all_derives)] MockRoundsManager, "abi/MockRoundsManager.json");
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            MockRoundsManager,
+            "abi/MockRoundsManager.json"
+        );
+    }
+    mod flood {
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            SessionFlood,
+            "abi/SessionFlood.json"
+        );
     }
     pub use bonding::MockBondingManager;
+    /// Benchmark helper (test/bench/SessionFlood.sol): many sessions per transaction.
+    pub use flood::SessionFlood;
     pub use governor::MockGovernor;
     pub use rounds::MockRoundsManager;
 }

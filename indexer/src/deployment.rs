@@ -10,9 +10,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum DeploymentError {
     #[error("cannot read deployment file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("deployment file {path} is not valid: {source}")]
-    Parse { path: String, source: serde_json::Error },
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
 }
 
 /// Addresses and the first block of a deployment.
@@ -41,8 +47,13 @@ impl Deployment {
     /// Reads a deployment file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, DeploymentError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| DeploymentError::Read { path: path.display().to_string(), source })?;
-        serde_json::from_str(&text).map_err(|source| DeploymentError::Parse { path: path.display().to_string(), source })
+        let text = std::fs::read_to_string(path).map_err(|source| DeploymentError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| DeploymentError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
     }
 }

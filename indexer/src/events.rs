@@ -7,7 +7,9 @@ use alloy::rpc::types::Log;
 use alloy::sol_types::SolEvent;
 use serde::{Deserialize, Serialize};
 
+use crate::bindings::mocks::{MockBondingManager, MockGovernor};
 use crate::bindings::Assembly;
+use crate::deployment::Deployment;
 
 /// What a session is for (the contract's `Kind`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,13 +44,59 @@ pub enum Event {
         max_queue: u16,
         speakers: Speakers,
     },
-    SessionCancelled { session: u64, at: u64 },
-    Enqueued { session: u64, occurrence: u32, index: u32, speaker: Address, at: u64, orchestrator: bool },
-    Withdrawn { session: u64, occurrence: u32, index: u32, speaker: Address, at: u64 },
-    Yielded { session: u64, occurrence: u32, index: u32, speaker: Address, at: u64 },
-    DebateOpened { proposal_id: U256, session: u64, vote_closes_at: u64 },
+    SessionCancelled {
+        session: u64,
+        at: u64,
+    },
+    Enqueued {
+        session: u64,
+        occurrence: u32,
+        index: u32,
+        speaker: Address,
+        at: u64,
+        orchestrator: bool,
+    },
+    Withdrawn {
+        session: u64,
+        occurrence: u32,
+        index: u32,
+        speaker: Address,
+        at: u64,
+    },
+    Yielded {
+        session: u64,
+        occurrence: u32,
+        index: u32,
+        speaker: Address,
+        at: u64,
+    },
+    DebateOpened {
+        proposal_id: U256,
+        session: u64,
+        vote_closes_at: u64,
+    },
     /// Defaults, ownership: recorded, with no effect on sessions or the floor.
-    Governance { name: String },
+    Governance {
+        name: String,
+    },
+    /// A governor proposal, with the actions `openDebate` needs to name it.
+    ProposalCreated {
+        proposal_id: U256,
+        targets: Vec<Address>,
+        values: Vec<U256>,
+        calldatas: Vec<alloy::primitives::Bytes>,
+        description_hash: B256,
+        vote_end: u64,
+    },
+    ProposalCanceled {
+        proposal_id: U256,
+    },
+    /// Livepeer's BondingManager changed `account`'s role or stake (activation,
+    /// deactivation, bond, unbond): cached eligibility for it is stale.
+    RoleChanged {
+        account: Address,
+        reason: String,
+    },
 }
 
 /// Where a log sits in the chain.
@@ -72,21 +120,35 @@ pub enum DecodeError {
     #[error("malformed {event} log: {reason}")]
     Malformed { event: &'static str, reason: String },
     #[error("{event} log has a value out of range: {field}")]
-    OutOfRange { event: &'static str, field: &'static str },
+    OutOfRange {
+        event: &'static str,
+        field: &'static str,
+    },
 }
 
 /// Where `log` is; every log the indexer applies must say.
 pub fn position(log: &Log) -> Result<Position, DecodeError> {
     Ok(Position {
-        block: log.block_number.ok_or(DecodeError::MissingField("block number"))?,
-        block_hash: log.block_hash.ok_or(DecodeError::MissingField("block hash"))?,
-        log_index: log.log_index.ok_or(DecodeError::MissingField("log index"))?,
-        tx_hash: log.transaction_hash.ok_or(DecodeError::MissingField("transaction hash"))?,
+        block: log
+            .block_number
+            .ok_or(DecodeError::MissingField("block number"))?,
+        block_hash: log
+            .block_hash
+            .ok_or(DecodeError::MissingField("block hash"))?,
+        log_index: log
+            .log_index
+            .ok_or(DecodeError::MissingField("log index"))?,
+        tx_hash: log
+            .transaction_hash
+            .ok_or(DecodeError::MissingField("transaction hash"))?,
     })
 }
 
 fn decoded<E: SolEvent>(log: &Log) -> Result<E, DecodeError> {
-    E::decode_log_data(log.data()).map_err(|e| DecodeError::Malformed { event: E::SIGNATURE, reason: e.to_string() })
+    E::decode_log_data(log.data()).map_err(|e| DecodeError::Malformed {
+        event: E::SIGNATURE,
+        reason: e.to_string(),
+    })
 }
 
 fn u64_of(v: U256, event: &'static str, field: &'static str) -> Result<u64, DecodeError> {
@@ -98,7 +160,10 @@ fn kind(k: u8) -> Result<Kind, DecodeError> {
         0 => Ok(Kind::OpenFloor),
         1 => Ok(Kind::LipDebate),
         2 => Ok(Kind::TreasuryDebate),
-        _ => Err(DecodeError::OutOfRange { event: "SessionCreated", field: "kind" }),
+        _ => Err(DecodeError::OutOfRange {
+            event: "SessionCreated",
+            field: "kind",
+        }),
     }
 }
 
@@ -106,8 +171,81 @@ fn speakers(s: u8) -> Result<Speakers, DecodeError> {
     match s {
         0 => Ok(Speakers::Orchestrators),
         1 => Ok(Speakers::OrchestratorsAndDelegators),
-        _ => Err(DecodeError::OutOfRange { event: "SessionCreated", field: "speakers" }),
+        _ => Err(DecodeError::OutOfRange {
+            event: "SessionCreated",
+            field: "speakers",
+        }),
     }
+}
+
+/// Decodes a log of any contract the indexer follows, chosen by its address.
+pub fn decode_from(log: &Log, deployment: &Deployment) -> Result<Event, DecodeError> {
+    let address = log.address();
+    if address == deployment.governor {
+        decode_governor(log)
+    } else if address == deployment.bonding_manager {
+        decode_bonding(log)
+    } else {
+        decode(log)
+    }
+}
+
+/// Decodes a log of Livepeer's governor (OpenZeppelin's event signatures).
+pub fn decode_governor(log: &Log) -> Result<Event, DecodeError> {
+    let topic0 = *log.topic0().ok_or(DecodeError::NoTopics)?;
+    Ok(match topic0 {
+        MockGovernor::ProposalCreated::SIGNATURE_HASH => {
+            let e: MockGovernor::ProposalCreated = decoded(log)?;
+            if e.targets.len() != e.values.len() || e.targets.len() != e.calldatas.len() {
+                return Err(DecodeError::Malformed {
+                    event: "ProposalCreated",
+                    reason: "action arrays differ in length".into(),
+                });
+            }
+            Event::ProposalCreated {
+                proposal_id: e.proposalId,
+                targets: e.targets,
+                values: e.values,
+                calldatas: e.calldatas,
+                description_hash: alloy::primitives::keccak256(e.description.as_bytes()),
+                vote_end: u64_of(e.voteEnd, "ProposalCreated", "voteEnd")?,
+            }
+        }
+        MockGovernor::ProposalCanceled::SIGNATURE_HASH => {
+            let e: MockGovernor::ProposalCanceled = decoded(log)?;
+            Event::ProposalCanceled {
+                proposal_id: e.proposalId,
+            }
+        }
+        other => return Err(DecodeError::UnknownEvent(other)),
+    })
+}
+
+/// Decodes a log of Livepeer's BondingManager that changes someone's role or stake.
+pub fn decode_bonding(log: &Log) -> Result<Event, DecodeError> {
+    let topic0 = *log.topic0().ok_or(DecodeError::NoTopics)?;
+    let (account, reason) = match topic0 {
+        MockBondingManager::TranscoderActivated::SIGNATURE_HASH => (
+            decoded::<MockBondingManager::TranscoderActivated>(log)?.transcoder,
+            "activated",
+        ),
+        MockBondingManager::TranscoderDeactivated::SIGNATURE_HASH => (
+            decoded::<MockBondingManager::TranscoderDeactivated>(log)?.transcoder,
+            "deactivated",
+        ),
+        MockBondingManager::Bond::SIGNATURE_HASH => {
+            (decoded::<MockBondingManager::Bond>(log)?.delegator, "bond")
+        }
+        MockBondingManager::Unbond::SIGNATURE_HASH => (
+            decoded::<MockBondingManager::Unbond>(log)?.delegator,
+            "unbond",
+        ),
+        other => return Err(DecodeError::UnknownEvent(other)),
+    };
+    Ok(Event::RoleChanged {
+        account,
+        reason: reason.into(),
+    })
 }
 
 /// Decodes one of Assembly's logs.
@@ -131,7 +269,10 @@ pub fn decode(log: &Log) -> Result<Event, DecodeError> {
         }
         Assembly::SessionCancelled::SIGNATURE_HASH => {
             let e: Assembly::SessionCancelled = decoded(log)?;
-            Event::SessionCancelled { session: u64_of(e.sessionId, "SessionCancelled", "sessionId")?, at: e.at.to() }
+            Event::SessionCancelled {
+                session: u64_of(e.sessionId, "SessionCancelled", "sessionId")?,
+                at: e.at.to(),
+            }
         }
         Assembly::Enqueued::SIGNATURE_HASH => {
             let e: Assembly::Enqueued = decoded(log)?;
@@ -174,15 +315,21 @@ pub fn decode(log: &Log) -> Result<Event, DecodeError> {
         }
         Assembly::DefaultsChanged::SIGNATURE_HASH => {
             decoded::<Assembly::DefaultsChanged>(log)?;
-            Event::Governance { name: "DefaultsChanged".into() }
+            Event::Governance {
+                name: "DefaultsChanged".into(),
+            }
         }
         Assembly::OwnershipTransferred::SIGNATURE_HASH => {
             decoded::<Assembly::OwnershipTransferred>(log)?;
-            Event::Governance { name: "OwnershipTransferred".into() }
+            Event::Governance {
+                name: "OwnershipTransferred".into(),
+            }
         }
         Assembly::OwnershipTransferStarted::SIGNATURE_HASH => {
             decoded::<Assembly::OwnershipTransferStarted>(log)?;
-            Event::Governance { name: "OwnershipTransferStarted".into() }
+            Event::Governance {
+                name: "OwnershipTransferStarted".into(),
+            }
         }
         other => return Err(DecodeError::UnknownEvent(other)),
     })
@@ -209,14 +356,26 @@ mod tests {
 
     #[test]
     fn unknown_and_malformed_logs_are_errors_not_panics() {
-        assert_eq!(decode(&log_with(vec![], vec![])), Err(DecodeError::NoTopics));
+        assert_eq!(
+            decode(&log_with(vec![], vec![])),
+            Err(DecodeError::NoTopics)
+        );
         let unknown = B256::repeat_byte(7);
-        assert_eq!(decode(&log_with(vec![unknown], vec![])), Err(DecodeError::UnknownEvent(unknown)));
+        assert_eq!(
+            decode(&log_with(vec![unknown], vec![])),
+            Err(DecodeError::UnknownEvent(unknown))
+        );
         let truncated = log_with(vec![Assembly::Enqueued::SIGNATURE_HASH], vec![1, 2, 3]);
-        assert!(matches!(decode(&truncated), Err(DecodeError::Malformed { .. })));
+        assert!(matches!(
+            decode(&truncated),
+            Err(DecodeError::Malformed { .. })
+        ));
         let mut no_block = log_with(vec![unknown], vec![]);
         no_block.block_number = None;
-        assert_eq!(position(&no_block), Err(DecodeError::MissingField("block number")));
+        assert_eq!(
+            position(&no_block),
+            Err(DecodeError::MissingField("block number"))
+        );
     }
 
     #[test]
@@ -233,7 +392,14 @@ mod tests {
         let log = log_with(data.topics().to_vec(), data.data.to_vec());
         assert_eq!(
             decode(&log),
-            Ok(Event::Enqueued { session: 3, occurrence: 1, index: 2, speaker: Address::repeat_byte(9), at: 77, orchestrator: true })
+            Ok(Event::Enqueued {
+                session: 3,
+                occurrence: 1,
+                index: 2,
+                speaker: Address::repeat_byte(9),
+                at: 77,
+                orchestrator: true
+            })
         );
     }
 }

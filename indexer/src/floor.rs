@@ -90,7 +90,13 @@ pub fn timeline(span: Span, requests: &[Request]) -> Vec<Slot> {
                 cursor = e;
                 (s, e)
             };
-            Slot { index: i as u32, speaker: r.speaker, start, end, withdrawn: r.withdrawn }
+            Slot {
+                index: i as u32,
+                speaker: r.speaker,
+                start,
+                end,
+                withdrawn: r.withdrawn,
+            }
         })
         .collect()
 }
@@ -99,7 +105,11 @@ pub fn timeline(span: Span, requests: &[Request]) -> Vec<Slot> {
 /// this is a binary search.
 pub fn holder_at(timeline: &[Slot], t: u64) -> Option<&Slot> {
     let after = timeline.partition_point(|s| s.start <= t);
-    timeline[..after].iter().rev().find(|s| !s.withdrawn && s.start < s.end).filter(|s| s.contains(t))
+    timeline[..after]
+        .iter()
+        .rev()
+        .find(|s| !s.withdrawn && s.start < s.end)
+        .filter(|s| s.contains(t))
 }
 
 impl Schedule {
@@ -124,7 +134,11 @@ impl Schedule {
     /// The span of occurrence `i`.
     pub fn span(&self, i: u32) -> Span {
         let (start, end) = self.bounds(i);
-        Span { start, end, slot_length: self.slot_length }
+        Span {
+            start,
+            end,
+            slot_length: self.slot_length,
+        }
     }
 
     /// The occurrence in progress at `t`, if any.
@@ -132,7 +146,8 @@ impl Schedule {
         if t < self.start {
             return None;
         }
-        let n = if self.period == 0 { 0 } else { (t - self.start) / self.period };
+        // A single occurrence (period 0) is occurrence 0.
+        let n = (t - self.start).checked_div(self.period).unwrap_or(0);
         if !self.exists(n) {
             return None;
         }
@@ -146,7 +161,11 @@ impl Schedule {
         let mut n = 0;
         if t >= self.start && self.period != 0 {
             n = (t - self.start) / self.period;
-            if u128::from(t) >= u128::from(self.start) + u128::from(n) * u128::from(self.period) + u128::from(self.duration) {
+            if u128::from(t)
+                >= u128::from(self.start)
+                    + u128::from(n) * u128::from(self.period)
+                    + u128::from(self.duration)
+            {
                 n += 1;
             }
         } else if u128::from(t) >= u128::from(self.start) + u128::from(self.duration) {
@@ -194,17 +213,30 @@ mod tests {
     const B: Address = Address::repeat_byte(0xb);
 
     fn req(speaker: Address, at: u64) -> Request {
-        Request { speaker, enqueued_at: at, yielded_at: None, withdrawn: false }
+        Request {
+            speaker,
+            enqueued_at: at,
+            yielded_at: None,
+            withdrawn: false,
+        }
     }
 
     #[test]
     fn fifo_with_gap_and_cut() {
-        let span = Span { start: 100, end: 400, slot_length: 120 };
+        let span = Span {
+            start: 100,
+            end: 400,
+            slot_length: 120,
+        };
         let mut rs = vec![req(A, 0), req(B, 10), req(A, 360)];
         let t = timeline(span, &rs);
         assert_eq!((t[0].start, t[0].end), (100, 220));
         assert_eq!((t[1].start, t[1].end), (220, 340));
-        assert_eq!((t[2].start, t[2].end), (360, 400), "late request starts at once, cut at the end");
+        assert_eq!(
+            (t[2].start, t[2].end),
+            (360, 400),
+            "late request starts at once, cut at the end"
+        );
         assert_eq!(holder_at(&t, 350), None, "idle floor");
         assert_eq!(holder_at(&t, 219).map(|s| s.speaker), Some(A));
         rs[0].yielded_at = Some(130);
@@ -217,19 +249,37 @@ mod tests {
 
     #[test]
     fn recurring_calendar() {
-        let s = Schedule { start: 1000, duration: 100, period: 1000, count: 3, slot_length: 60, cancelled_at: None };
+        let s = Schedule {
+            start: 1000,
+            duration: 100,
+            period: 1000,
+            count: 3,
+            slot_length: 60,
+            cancelled_at: None,
+        };
         assert_eq!(s.containing(2050), Some(1));
         assert_eq!(s.containing(2150), None);
         assert_eq!(s.current_or_next(2150), Some(2));
         assert_eq!(s.current_or_next(3150), None, "only three");
         assert_eq!(s.occurrences(0, 10_000, 10).len(), 3);
-        let c = Schedule { cancelled_at: Some(2050), ..s };
+        let c = Schedule {
+            cancelled_at: Some(2050),
+            ..s
+        };
         assert_eq!(c.bounds(1), (2000, 2050));
         assert_eq!(c.containing(2060), None);
     }
 
     fn arb_requests() -> impl Strategy<Value = Vec<(u8, u64, Option<u64>, bool)>> {
-        proptest::collection::vec((0u8..4, 0u64..2000, proptest::option::of(0u64..300), any::<bool>()), 0..24)
+        proptest::collection::vec(
+            (
+                0u8..4,
+                0u64..2000,
+                proptest::option::of(0u64..300),
+                any::<bool>(),
+            ),
+            0..24,
+        )
     }
 
     proptest! {

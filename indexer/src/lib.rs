@@ -8,6 +8,8 @@
 //! - [`store`]: the embedded database: blocks, events, sessions, queues; rollback on reorg.
 //! - [`sync`]: the follower: batched backfill, live follow, reorg detection, retries.
 //! - [`api`]: the read-only HTTP/JSON API and change stream served to media nodes.
+//! - [`roles`]: the eligibility cache (orchestrator / delegator / observer, with stake).
+//! - [`keeper`]: opens the debate of every new governance proposal.
 //! - [`floor`]: the floor rule.
 
 pub mod api;
@@ -15,5 +17,7 @@ pub mod bindings;
 pub mod deployment;
 pub mod events;
 pub mod floor;
+pub mod keeper;
+pub mod roles;
 pub mod store;
 pub mod sync;

@@ -11,14 +11,20 @@
 //! | `ASSEMBLY_CONFIRMATIONS` | `2` |
 //! | `ASSEMBLY_MAX_BATCH` | `5000` |
 //! | `ASSEMBLY_POLL_MS` | `500` |
+//! | `ASSEMBLY_KEEPER_KEY` | unset: keeper off. A hex private key: open a debate for every new proposal |
 //! | `RUST_LOG` | `info`; `ASSEMBLY_LOG_FORMAT=json` for JSON lines |
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use alloy::network::EthereumWallet;
+use alloy::providers::{Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
 use anyhow::Context;
 use assembly_indexer::api::{self, ApiState};
 use assembly_indexer::deployment::Deployment;
+use assembly_indexer::keeper::Keeper;
+use assembly_indexer::roles::Roles;
 use assembly_indexer::store::Store;
 use assembly_indexer::sync::{Follower, SyncConfig};
 use tokio::sync::watch;
@@ -29,7 +35,9 @@ fn env_or(name: &str, default: &str) -> String {
 
 fn env_num<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
     match std::env::var(name) {
-        Ok(v) => v.parse().map_err(|_| anyhow::anyhow!("{name}={v} is not a number")),
+        Ok(v) => v
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name}={v} is not a number")),
         Err(_) => Ok(default),
     }
 }
@@ -40,9 +48,13 @@ async fn main() -> anyhow::Result<()> {
         println!("assembly-indexer: follows Assembly's contracts; configured by ASSEMBLY_* variables (see the crate docs)");
         return Ok(());
     }
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     if env_or("ASSEMBLY_LOG_FORMAT", "text") == "json" {
-        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
@@ -61,14 +73,47 @@ async fn main() -> anyhow::Result<()> {
     let follower = Follower::connect(&rpc, store.clone(), deployment.clone(), config)
         .await
         .with_context(|| format!("following {} on {rpc}", deployment.assembly))?;
-    let state = ApiState { store, changes: follower.changes(), progress: follower.progress() };
+    let reader = ProviderBuilder::new()
+        .connect(&rpc)
+        .await
+        .with_context(|| format!("connecting to {rpc}"))?
+        .erased();
+    let roles = Arc::new(Roles::new(reader, &deployment));
+    let state = ApiState {
+        store: store.clone(),
+        changes: follower.changes(),
+        progress: follower.progress(),
+        roles: Some(roles.clone()),
+    };
 
     let listen = env_or("ASSEMBLY_INDEXER_LISTEN", "127.0.0.1:8600");
-    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(%listen, assembly = %deployment.assembly, %rpc, db, "indexer started");
 
     let (stop, stopped) = watch::channel(false);
+    let changes = follower.changes().subscribe();
     let follow = tokio::spawn(follower.run(stopped.clone()));
+    tokio::spawn(roles.maintain(changes, Duration::from_secs(30), stopped.clone()));
+    if let Ok(key) = std::env::var("ASSEMBLY_KEEPER_KEY") {
+        let signer: PrivateKeySigner = key
+            .trim()
+            .parse()
+            .context("ASSEMBLY_KEEPER_KEY is not a private key")?;
+        tracing::info!(keeper = %signer.address(), "keeper on");
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_simple_nonce_management()
+            .with_gas_estimation()
+            .fetch_chain_id()
+            .wallet(EthereumWallet::new(signer))
+            .connect(&rpc)
+            .await?
+            .erased();
+        let keeper = Keeper::new(provider, deployment.assembly, store);
+        tokio::spawn(keeper.run(Duration::from_secs(5), stopped.clone()));
+    }
     let mut on_stop = stopped.clone();
     let serve = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
         let _ = on_stop.changed().await;
@@ -88,7 +133,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -88,6 +88,11 @@ CREATE TABLE IF NOT EXISTS requests (
     enqueued_at INTEGER NOT NULL, orchestrator INTEGER NOT NULL, block INTEGER NOT NULL,
     withdrawn_at INTEGER, withdrawn_block INTEGER, yielded_at INTEGER, yielded_block INTEGER,
     PRIMARY KEY (session, occurrence, idx));
+CREATE TABLE IF NOT EXISTS proposals (
+    proposal_id TEXT PRIMARY KEY, actions TEXT NOT NULL, vote_end INTEGER NOT NULL, block INTEGER NOT NULL,
+    canceled_block INTEGER);
+CREATE TABLE IF NOT EXISTS keeper (
+    proposal_id TEXT PRIMARY KEY, attempts INTEGER NOT NULL, outcome TEXT NOT NULL, final INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS debates (
     proposal_id TEXT PRIMARY KEY, session INTEGER NOT NULL, vote_closes_at INTEGER NOT NULL, block INTEGER NOT NULL);
 "#;
@@ -150,7 +155,9 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -163,13 +170,21 @@ impl Store {
     pub fn bind(&self, chain_id: u64, assembly: Address) -> Result<()> {
         let expected = format!("{chain_id}:{assembly}");
         let conn = self.conn();
-        let found: Option<String> =
-            conn.query_row("SELECT value FROM meta WHERE key = 'deployment'", [], |r| r.get(0)).optional()?;
+        let found: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'deployment'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
         match found {
-            Some(found) if found != expected => Err(StoreError::WrongDeployment { expected, found }),
+            Some(found) if found != expected => {
+                Err(StoreError::WrongDeployment { expected, found })
+            }
             Some(_) => Ok(()),
             None => {
-                conn.execute("INSERT INTO meta (key, value) VALUES ('deployment', ?1)", [expected])?;
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('deployment', ?1)",
+                    [expected],
+                )?;
                 Ok(())
             }
         }
@@ -186,11 +201,23 @@ impl Store {
             .query_row(
                 "SELECT number, hash, parent, timestamp FROM blocks ORDER BY number DESC LIMIT 1",
                 [],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, i64>(3)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                },
             )
             .optional()?;
         row.map(|(n, h, p, t)| {
-            Ok(BlockRef { number: n as u64, hash: b256(h)?, parent_hash: b256(p)?, timestamp: t as u64 })
+            Ok(BlockRef {
+                number: n as u64,
+                hash: b256(h)?,
+                parent_hash: b256(p)?,
+                timestamp: t as u64,
+            })
         })
         .transpose()
     }
@@ -206,7 +233,12 @@ impl Store {
             )
             .optional()?;
         row.map(|(n, h, p, t)| {
-            Ok(BlockRef { number: n as u64, hash: b256(h)?, parent_hash: b256(p)?, timestamp: t as u64 })
+            Ok(BlockRef {
+                number: n as u64,
+                hash: b256(h)?,
+                parent_hash: b256(p)?,
+                timestamp: t as u64,
+            })
         })
         .transpose()
     }
@@ -266,7 +298,11 @@ impl Store {
                 json
             ])?;
         if inserted == 0 {
-            tracing::warn!(block = pos.block, log_index = pos.log_index, "log already applied; ignored");
+            tracing::warn!(
+                block = pos.block,
+                log_index = pos.log_index,
+                "log already applied; ignored"
+            );
             return Ok(false);
         }
         let block = pos.block as i64;
@@ -302,10 +338,19 @@ impl Store {
                 ])?;
             }
             Event::SessionCancelled { session, at } => {
-                tx.prepare_cached("UPDATE sessions SET cancelled_at = ?2, cancelled_block = ?3 WHERE id = ?1")?
-                    .execute(params![*session as i64, *at as i64, block])?;
+                tx.prepare_cached(
+                    "UPDATE sessions SET cancelled_at = ?2, cancelled_block = ?3 WHERE id = ?1",
+                )?
+                .execute(params![*session as i64, *at as i64, block])?;
             }
-            Event::Enqueued { session, occurrence, index, speaker, at, orchestrator } => {
+            Event::Enqueued {
+                session,
+                occurrence,
+                index,
+                speaker,
+                at,
+                orchestrator,
+            } => {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO requests (session, occurrence, idx, speaker, enqueued_at, orchestrator, block)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -320,27 +365,71 @@ impl Store {
                     block
                 ])?;
             }
-            Event::Withdrawn { session, occurrence, index, at, .. } => {
+            Event::Withdrawn {
+                session,
+                occurrence,
+                index,
+                at,
+                ..
+            } => {
                 tx.prepare_cached(
                     "UPDATE requests SET withdrawn_at = ?4, withdrawn_block = ?5
                      WHERE session = ?1 AND occurrence = ?2 AND idx = ?3",
                 )?
-                .execute(params![*session as i64, *occurrence as i64, *index as i64, *at as i64, block])?;
+                .execute(params![
+                    *session as i64,
+                    *occurrence as i64,
+                    *index as i64,
+                    *at as i64,
+                    block
+                ])?;
             }
-            Event::Yielded { session, occurrence, index, at, .. } => {
+            Event::Yielded {
+                session,
+                occurrence,
+                index,
+                at,
+                ..
+            } => {
                 tx.prepare_cached(
                     "UPDATE requests SET yielded_at = ?4, yielded_block = ?5
                      WHERE session = ?1 AND occurrence = ?2 AND idx = ?3",
                 )?
-                .execute(params![*session as i64, *occurrence as i64, *index as i64, *at as i64, block])?;
+                .execute(params![
+                    *session as i64,
+                    *occurrence as i64,
+                    *index as i64,
+                    *at as i64,
+                    block
+                ])?;
             }
-            Event::DebateOpened { proposal_id, session, vote_closes_at } => {
+            Event::DebateOpened {
+                proposal_id,
+                session,
+                vote_closes_at,
+            } => {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO debates (proposal_id, session, vote_closes_at, block) VALUES (?1, ?2, ?3, ?4)",
                 )?
                 .execute(params![proposal_id.to_string(), *session as i64, *vote_closes_at as i64, block])?;
             }
-            Event::Governance { .. } => {}
+            Event::ProposalCreated {
+                proposal_id,
+                vote_end,
+                ..
+            } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO proposals (proposal_id, actions, vote_end, block) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![proposal_id.to_string(), json, *vote_end as i64, block])?;
+            }
+            Event::ProposalCanceled { proposal_id } => {
+                tx.prepare_cached(
+                    "UPDATE proposals SET canceled_block = ?2 WHERE proposal_id = ?1",
+                )?
+                .execute(params![proposal_id.to_string(), block])?;
+            }
+            Event::Governance { .. } | Event::RoleChanged { .. } => {}
         }
         Ok(true)
     }
@@ -354,8 +443,16 @@ impl Store {
         tx.execute("UPDATE sessions SET cancelled_at = NULL, cancelled_block = NULL WHERE cancelled_block > ?1", [n])?;
         tx.execute("DELETE FROM requests WHERE block > ?1", [n])?;
         tx.execute("UPDATE requests SET withdrawn_at = NULL, withdrawn_block = NULL WHERE withdrawn_block > ?1", [n])?;
-        tx.execute("UPDATE requests SET yielded_at = NULL, yielded_block = NULL WHERE yielded_block > ?1", [n])?;
+        tx.execute(
+            "UPDATE requests SET yielded_at = NULL, yielded_block = NULL WHERE yielded_block > ?1",
+            [n],
+        )?;
         tx.execute("DELETE FROM debates WHERE block > ?1", [n])?;
+        tx.execute("DELETE FROM proposals WHERE block > ?1", [n])?;
+        tx.execute(
+            "UPDATE proposals SET canceled_block = NULL WHERE canceled_block > ?1",
+            [n],
+        )?;
         tx.execute("DELETE FROM logs WHERE block > ?1", [n])?;
         tx.execute("DELETE FROM skipped WHERE block > ?1", [n])?;
         tx.execute("DELETE FROM blocks WHERE number > ?1", [n])?;
@@ -366,7 +463,10 @@ impl Store {
     /// Counts of what has been applied.
     pub fn stats(&self) -> Result<Stats> {
         let conn = self.conn();
-        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|v| v as u64);
+        let count = |sql: &str| {
+            conn.query_row(sql, [], |r| r.get::<_, i64>(0))
+                .map(|v| v as u64)
+        };
         Ok(Stats {
             logs: count("SELECT COUNT(*) FROM logs")?,
             sessions: count("SELECT COUNT(*) FROM sessions")?,
@@ -378,8 +478,15 @@ impl Store {
     /// Every applied event in chain order, for comparing two indexers' histories.
     pub fn events(&self) -> Result<Vec<(u64, u64, String)>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT block, log_index, event FROM logs ORDER BY block, log_index")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64, r.get(2)?)))?;
+        let mut stmt =
+            conn.prepare("SELECT block, log_index, event FROM logs ORDER BY block, log_index")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, i64>(1)? as u64,
+                r.get(2)?,
+            ))
+        })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
@@ -401,7 +508,9 @@ impl Store {
             "SELECT id, kind, proposal_id, start, duration, period, count, slot_length, max_queue, speakers,
              created_block, cancelled_at, cancelled_block FROM sessions WHERE id = ?1",
         )?;
-        stmt.query_row([id as i64], Self::session_row).optional()?.transpose()
+        stmt.query_row([id as i64], Self::session_row)
+            .optional()?
+            .transpose()
     }
 
     #[allow(clippy::type_complexity)]
@@ -425,7 +534,9 @@ impl Store {
             Ok(SessionRow {
                 id,
                 kind: kind_of(&kind)?,
-                proposal_id: proposal.parse().map_err(|_| StoreError::Corrupt(format!("proposal id {proposal}")))?,
+                proposal_id: proposal
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("proposal id {proposal}")))?,
                 speakers: speakers_of(&speakers)?,
                 max_queue,
                 schedule,
@@ -455,20 +566,38 @@ impl Store {
                 block,
                 r.get::<_, Option<i64>>(5)?.is_some(),
                 r.get::<_, Option<i64>>(7)?.map(|v| v as u64),
-                block.max(withdrawn_block.unwrap_or(0)).max(yielded_block.unwrap_or(0)),
+                block
+                    .max(withdrawn_block.unwrap_or(0))
+                    .max(yielded_block.unwrap_or(0)),
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (index, speaker, enqueued_at, orchestrator, block, withdrawn, yielded_at, last_block) = row?;
+            let (
+                index,
+                speaker,
+                enqueued_at,
+                orchestrator,
+                block,
+                withdrawn,
+                yielded_at,
+                last_block,
+            ) = row?;
             if index as usize != out.len() {
-                return Err(StoreError::Corrupt(format!("queue of session {session} skips index {index}")));
+                return Err(StoreError::Corrupt(format!(
+                    "queue of session {session} skips index {index}"
+                )));
             }
-            let speaker =
-                Address::try_from(speaker.as_slice()).map_err(|_| StoreError::Corrupt("speaker address".into()))?;
+            let speaker = Address::try_from(speaker.as_slice())
+                .map_err(|_| StoreError::Corrupt("speaker address".into()))?;
             out.push(RequestRow {
                 index,
-                request: Request { speaker, enqueued_at, yielded_at, withdrawn },
+                request: Request {
+                    speaker,
+                    enqueued_at,
+                    yielded_at,
+                    withdrawn,
+                },
                 orchestrator,
                 block,
                 last_block,
@@ -478,20 +607,63 @@ impl Store {
     }
 
     /// The floor timeline of one occurrence: every request's slot, by the rule.
-    pub fn timeline(&self, session: &SessionRow, occurrence: u32) -> Result<(Span, Vec<Slot>, Vec<RequestRow>)> {
+    pub fn timeline(
+        &self,
+        session: &SessionRow,
+        occurrence: u32,
+    ) -> Result<(Span, Vec<Slot>, Vec<RequestRow>)> {
         let rows = self.requests(session.id, occurrence)?;
         let span = session.schedule.span(occurrence);
         let requests: Vec<Request> = rows.iter().map(|r| r.request).collect();
         Ok((span, floor::timeline(span, &requests), rows))
     }
 
+    /// Proposals that are not cancelled and have no debate yet, oldest first: what the
+    /// keeper should open debates for.
+    pub fn proposals_without_debate(&self) -> Result<Vec<Event>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT p.actions FROM proposals p LEFT JOIN debates d ON d.proposal_id = p.proposal_id
+             WHERE d.session IS NULL AND p.canceled_block IS NULL ORDER BY p.block",
+        )?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|r| serde_json::from_str(&r?).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    /// Records what the keeper did about a proposal; `final_` means never try it again.
+    pub fn keeper_record(&self, proposal_id: U256, outcome: &str, final_: bool) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO keeper (proposal_id, attempts, outcome, final) VALUES (?1, 1, ?2, ?3)
+             ON CONFLICT(proposal_id) DO UPDATE SET attempts = attempts + 1, outcome = ?2, final = ?3",
+            params![proposal_id.to_string(), outcome, final_],
+        )?;
+        Ok(())
+    }
+
+    /// Whether the keeper is done with a proposal, and how many times it tried.
+    pub fn keeper_state(&self, proposal_id: U256) -> Result<(bool, u32)> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT final, attempts FROM keeper WHERE proposal_id = ?1",
+                [proposal_id.to_string()],
+                |r| Ok((r.get::<_, bool>(0)?, r.get::<_, i64>(1)? as u32)),
+            )
+            .optional()?
+            .unwrap_or((false, 0)))
+    }
+
     /// The debate session of a proposal, if one was opened.
     pub fn debate_of(&self, proposal_id: U256) -> Result<Option<u64>> {
         let conn = self.conn();
         Ok(conn
-            .query_row("SELECT session FROM debates WHERE proposal_id = ?1", [proposal_id.to_string()], |r| {
-                r.get::<_, i64>(0)
-            })
+            .query_row(
+                "SELECT session FROM debates WHERE proposal_id = ?1",
+                [proposal_id.to_string()],
+                |r| r.get::<_, i64>(0),
+            )
             .optional()?
             .map(|v| v as u64))
     }

@@ -68,7 +68,13 @@ pub enum SyncError {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
     /// Blocks up to `block` are applied; `events` are the events they held.
-    Applied { block: u64, hash: B256, timestamp: u64, finalized: u64, events: Vec<Event> },
+    Applied {
+        block: u64,
+        hash: B256,
+        timestamp: u64,
+        finalized: u64,
+        events: Vec<Event>,
+    },
     /// Blocks above `block` were orphaned and their effects undone.
     RolledBack { block: u64 },
 }
@@ -118,7 +124,10 @@ impl Follower {
             .erased();
         let found = timeout(config.rpc_timeout, provider.get_chain_id()).await?;
         if found != deployment.chain_id {
-            return Err(SyncError::WrongChain { expected: deployment.chain_id, found });
+            return Err(SyncError::WrongChain {
+                expected: deployment.chain_id,
+                found,
+            });
         }
         let store2 = store.clone();
         let (chain, assembly) = (deployment.chain_id, deployment.assembly);
@@ -138,7 +147,16 @@ impl Follower {
         let (changes, _) = broadcast::channel(1024);
         let (progress, _) = watch::channel(Progress::default());
         let batch = config.max_batch;
-        Self { provider, store, deployment, config, batch, changes, progress, websocket }
+        Self {
+            provider,
+            store,
+            deployment,
+            config,
+            batch,
+            changes,
+            progress,
+            websocket,
+        }
     }
 
     /// Changes as they are applied.
@@ -213,7 +231,12 @@ impl Follower {
         let head = blocking(move || store.head()).await?;
         let next = head.map_or(self.deployment.deploy_block, |h| h.number + 1);
         let finalized = latest.saturating_sub(self.config.confirmations);
-        let report = |caught_up| Progress { head: head.map(|h| h.number), latest, finalized, caught_up };
+        let report = |caught_up| Progress {
+            head: head.map(|h| h.number),
+            latest,
+            finalized,
+            caught_up,
+        };
 
         if next > latest {
             // The chain may have shrunk under us (a reorg to a shorter chain).
@@ -239,7 +262,10 @@ impl Follower {
                 }
             }
             let to = finalized.min(next + self.batch - 1);
-            let filter = Filter::new().address(self.deployment.assembly).from_block(next).to_block(to);
+            let filter = Filter::new()
+                .address(self.followed())
+                .from_block(next)
+                .to_block(to);
             let logs = match timeout(t, self.provider.get_logs(&filter)).await {
                 Ok(logs) => {
                     self.batch = (self.batch * 2).min(self.config.max_batch);
@@ -252,7 +278,9 @@ impl Follower {
                 }
             };
             let end = self.header(to).await?;
-            let events = decode_all(&logs, |p| p.block >= next && p.block <= to);
+            let events = decode_all(&logs, &self.deployment, |p| {
+                p.block >= next && p.block <= to
+            });
             self.commit(end, events, finalized).await?;
             self.progress.send_replace(report(false));
             return Ok(Step::Backfilled(to));
@@ -265,12 +293,26 @@ impl Follower {
                 return self.roll_back(h.number).await;
             }
         }
-        let filter = Filter::new().address(self.deployment.assembly).at_block_hash(block.hash);
+        let filter = Filter::new()
+            .address(self.followed())
+            .at_block_hash(block.hash);
         let logs = timeout(t, self.provider.get_logs(&filter)).await?;
-        let events = decode_all(&logs, |p| p.block == block.number && p.block_hash == block.hash);
+        let events = decode_all(&logs, &self.deployment, |p| {
+            p.block == block.number && p.block_hash == block.hash
+        });
         self.commit(block, events, finalized).await?;
         self.progress.send_replace(report(next == latest));
         Ok(Step::Followed(next))
+    }
+
+    /// Assembly, and the Livepeer contracts whose events matter to it: the governor (new
+    /// proposals to debate) and the BondingManager (roles that change).
+    fn followed(&self) -> Vec<alloy::primitives::Address> {
+        vec![
+            self.deployment.assembly,
+            self.deployment.governor,
+            self.deployment.bonding_manager,
+        ]
     }
 
     async fn commit(
@@ -281,7 +323,10 @@ impl Follower {
     ) -> Result<(), SyncError> {
         let store = self.store.clone();
         let keep = self.config.confirmations.max(64) * 2;
-        let applied: Vec<Event> = events.iter().filter_map(|(_, e)| e.as_ref().ok().cloned()).collect();
+        let applied: Vec<Event> = events
+            .iter()
+            .filter_map(|(_, e)| e.as_ref().ok().cloned())
+            .collect();
         blocking(move || store.apply(end, &events, keep)).await?;
         let _ = self.changes.send(Change::Applied {
             block: end.number,
@@ -302,16 +347,24 @@ impl Follower {
             Ok(to)
         })
         .await?;
-        let to = if to == 0 { self.deployment.deploy_block.saturating_sub(1) } else { to };
+        let to = if to == 0 {
+            self.deployment.deploy_block.saturating_sub(1)
+        } else {
+            to
+        };
         tracing::warn!(orphaned = number, back_to = to, "reorg: rolled back");
         let _ = self.changes.send(Change::RolledBack { block: to });
         Ok(Step::RolledBack(to))
     }
 
     async fn header(&self, number: u64) -> Result<BlockRef, SyncError> {
-        let block = timeout(self.config.rpc_timeout, self.provider.get_block_by_number(BlockNumberOrTag::Number(number)))
-            .await?
-            .ok_or(SyncError::MissingBlock(number))?;
+        let block = timeout(
+            self.config.rpc_timeout,
+            self.provider
+                .get_block_by_number(BlockNumberOrTag::Number(number)),
+        )
+        .await?
+        .ok_or(SyncError::MissingBlock(number))?;
         Ok(BlockRef {
             number,
             hash: block.header.hash,
@@ -323,7 +376,11 @@ impl Follower {
 
 /// Decodes logs, keeping those `belongs` accepts; a log that does not decode is kept as an
 /// error (recorded as skipped, with its reason) rather than stopping the indexer.
-fn decode_all(logs: &[Log], belongs: impl Fn(&Position) -> bool) -> Vec<(Position, Result<Event, String>)> {
+fn decode_all(
+    logs: &[Log],
+    deployment: &Deployment,
+    belongs: impl Fn(&Position) -> bool,
+) -> Vec<(Position, Result<Event, String>)> {
     let mut out = Vec::with_capacity(logs.len());
     for log in logs {
         let pos = match events::position(log) {
@@ -334,10 +391,13 @@ fn decode_all(logs: &[Log], belongs: impl Fn(&Position) -> bool) -> Vec<(Positio
             }
         };
         if !belongs(&pos) || log.removed {
-            tracing::warn!(block = pos.block, "rpc returned a log outside the request; ignored");
+            tracing::warn!(
+                block = pos.block,
+                "rpc returned a log outside the request; ignored"
+            );
             continue;
         }
-        let event = events::decode(log).map_err(|e| {
+        let event = events::decode_from(log, deployment).map_err(|e| {
             tracing::error!(block = pos.block, log_index = pos.log_index, error = %e, "log skipped");
             e.to_string()
         });
@@ -360,5 +420,8 @@ async fn timeout<T, E: std::fmt::Display>(
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, SyncError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| SyncError::Join(e.to_string()))?.map_err(SyncError::from)
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SyncError::Join(e.to_string()))?
+        .map_err(SyncError::from)
 }

@@ -29,16 +29,31 @@ async fn history(seed: u64) {
     }
     chain.advance(duration).await;
     chain.mine().await;
-    assert!(applied >= 3, "seed {seed}: history too thin ({applied} transactions)");
+    assert!(
+        applied >= 3,
+        "seed {seed}: history too thin ({applied} transactions)"
+    );
 
     let store = chain.fresh_index().await;
     let mut probes: Vec<u64> = (start - 20..start + duration + 40).step_by(13).collect();
-    let (_, slots, _) = store.timeline(&store.session(id).unwrap().unwrap(), 0).unwrap();
+    let (_, slots, _) = store
+        .timeline(&store.session(id).unwrap().unwrap(), 0)
+        .unwrap();
     for s in &slots {
-        probes.extend([s.start.saturating_sub(1), s.start, s.end.saturating_sub(1), s.end]);
+        probes.extend([
+            s.start.saturating_sub(1),
+            s.start,
+            s.end.saturating_sub(1),
+            s.end,
+        ]);
     }
     for t in probes {
-        let want = chain.assembly.floorAt(U256::from(id), U256::from(t)).call().await.unwrap();
+        let want = chain
+            .assembly
+            .floorAt(U256::from(id), U256::from(t))
+            .call()
+            .await
+            .unwrap();
         let got = floor_of(&store, id, t).unwrap();
         let speaker = (!want.speaker.is_zero()).then_some(want.speaker);
         assert_eq!(got.speaker, speaker, "seed {seed}, t = {t}");

@@ -40,24 +40,36 @@ async fn live_follow_equals_fresh_backfill() {
 
     // Backfill what exists, then follow while more happens.
     let store = chain.store();
-    let config = SyncConfig { confirmations: 3, max_batch: 4, poll_interval: Duration::from_millis(20), ..Default::default() };
+    let config = SyncConfig {
+        confirmations: 3,
+        max_batch: 4,
+        poll_interval: Duration::from_millis(20),
+        ..Default::default()
+    };
     let follower = chain.follower(store.clone(), config);
     let mut progress = follower.progress();
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(follower.run(stopped));
     activity(&mut chain, id, &mut rng, 30).await;
     let latest = chain.provider.get_block_number().await.unwrap();
-    tokio::time::timeout(Duration::from_secs(30), progress.wait_for(|p| p.caught_up && p.head == Some(latest)))
-        .await
-        .expect("follower caught up")
-        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        progress.wait_for(|p| p.caught_up && p.head == Some(latest)),
+    )
+    .await
+    .expect("follower caught up")
+    .unwrap();
     stop.send(true).unwrap();
     task.await.unwrap();
 
     let fresh = chain.fresh_index().await;
     let followed = history_of(&store);
     assert!(followed.len() > 20, "{} events", followed.len());
-    assert_eq!(followed, history_of(&fresh), "followed and backfilled histories differ");
+    assert_eq!(
+        followed,
+        history_of(&fresh),
+        "followed and backfilled histories differ"
+    );
     assert_eq!(store.stats().unwrap(), fresh.stats().unwrap());
 }
 
@@ -69,18 +81,32 @@ async fn reorg_rolls_back_and_reapplies() {
     activity(&mut chain, id, &mut rng, 6).await;
 
     let store = chain.store();
-    let mut follower =
-        chain.follower(store.clone(), SyncConfig { confirmations: 50, max_batch: 1000, ..Default::default() });
+    let mut follower = chain.follower(
+        store.clone(),
+        SyncConfig {
+            confirmations: 50,
+            max_batch: 1000,
+            ..Default::default()
+        },
+    );
     let mut changes = follower.changes().subscribe();
     follower.sync_to_head().await.unwrap();
 
     // Fork: blocks the indexer has applied (unconfirmed) are replaced by a longer chain.
-    let snapshot: U256 = chain.provider.raw_request("evm_snapshot".into(), ()).await.unwrap();
+    let snapshot: U256 = chain
+        .provider
+        .raw_request("evm_snapshot".into(), ())
+        .await
+        .unwrap();
     let fork_time = chain.clock;
     activity(&mut chain, id, &mut rng, 8).await;
     follower.sync_to_head().await.unwrap();
     let orphaned = history_of(&store);
-    let _: bool = chain.provider.raw_request("evm_revert".into(), (snapshot,)).await.unwrap();
+    let _: bool = chain
+        .provider
+        .raw_request("evm_revert".into(), (snapshot,))
+        .await
+        .unwrap();
     chain.clock = fork_time;
     let mut other = Rng(12345);
     activity(&mut chain, id, &mut other, 12).await;
@@ -93,6 +119,10 @@ async fn reorg_rolls_back_and_reapplies() {
     assert!(rolled_back, "the follower saw the reorg");
     let fresh = chain.fresh_index().await;
     assert_ne!(orphaned, history_of(&fresh), "the fork changed history");
-    assert_eq!(history_of(&store), history_of(&fresh), "state after the reorg equals a fresh index");
+    assert_eq!(
+        history_of(&store),
+        history_of(&fresh),
+        "state after the reorg equals a fresh index"
+    );
     assert_eq!(store.stats().unwrap(), fresh.stats().unwrap());
 }

@@ -25,9 +25,19 @@ pub fn repo() -> PathBuf {
 /// A Foundry binary installed by `script/setup` (the native one, not npm's launcher, so
 /// that killing it kills the node).
 pub fn foundry(tool: &str) -> PathBuf {
-    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
-    let os = if cfg!(target_os = "macos") { "darwin" } else { "linux" };
-    let p = repo().join(format!("tools/node_modules/@foundry-rs/{tool}-{os}-{arch}/bin/{tool}"));
+    let arch = if cfg!(target_arch = "aarch64") {
+        "arm64"
+    } else {
+        "amd64"
+    };
+    let os = if cfg!(target_os = "macos") {
+        "darwin"
+    } else {
+        "linux"
+    };
+    let p = repo().join(format!(
+        "tools/node_modules/@foundry-rs/{tool}-{os}-{arch}/bin/{tool}"
+    ));
     assert!(p.exists(), "{} missing: run script/setup", p.display());
     p
 }
@@ -53,8 +63,15 @@ impl TestChain {
     }
 
     pub async fn start_with(args: &[&str]) -> Self {
-        let anvil = Anvil::new().path(foundry("anvil")).args(args.iter().copied()).spawn();
-        let keys: Vec<PrivateKeySigner> = anvil.keys().iter().map(|k| PrivateKeySigner::from(k.clone())).collect();
+        let anvil = Anvil::new()
+            .path(foundry("anvil"))
+            .args(args.iter().copied())
+            .spawn();
+        let keys: Vec<PrivateKeySigner> = anvil
+            .keys()
+            .iter()
+            .map(|k| PrivateKeySigner::from(k.clone()))
+            .collect();
         let mut wallet = EthereumWallet::new(keys[0].clone());
         for k in &keys[1..] {
             wallet.register_signer(k.clone());
@@ -71,20 +88,39 @@ impl TestChain {
             .erased();
         let accounts: Vec<Address> = keys.iter().map(|k| k.address()).collect();
         let mut chain = Self::deploy(anvil, provider, accounts).await;
-        for o in chain.accounts[1..=5].to_vec() {
-            chain.bonding.setActive(o, true).send().await.unwrap().get_receipt().await.unwrap();
+        let orchestrators: Vec<Address> = chain.accounts[1..=5].iter().copied().collect();
+        for o in orchestrators {
+            chain
+                .bonding
+                .setActive(o, true)
+                .send()
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap();
         }
         chain.clock = T0;
         chain
     }
 
     async fn deploy(anvil: AnvilInstance, provider: DynProvider, accounts: Vec<Address>) -> Self {
-        provider.raw_request::<_, ()>("evm_setNextBlockTimestamp".into(), (T0 - 1000,)).await.unwrap();
-        let rounds = MockRoundsManager::deploy(provider.clone(), U256::from(100), U256::from(4000)).await.unwrap();
-        let bonding = MockBondingManager::deploy(provider.clone()).await.unwrap();
-        let governor = MockGovernor::deploy(provider.clone(), *rounds.address(), U256::from(1), U256::from(10))
+        provider
+            .raw_request::<_, ()>("evm_setNextBlockTimestamp".into(), (T0 - 1000,))
             .await
             .unwrap();
+        let rounds = MockRoundsManager::deploy(provider.clone(), U256::from(100), U256::from(4000))
+            .await
+            .unwrap();
+        let bonding = MockBondingManager::deploy(provider.clone()).await.unwrap();
+        let governor = MockGovernor::deploy(
+            provider.clone(),
+            *rounds.address(),
+            U256::from(1),
+            U256::from(10),
+        )
+        .await
+        .unwrap();
         let token = Address::repeat_byte(0x77);
         let defaults = IAssembly::Defaults {
             slotLength: 120,
@@ -121,7 +157,16 @@ impl TestChain {
             orchestrators: accounts[1..=3].to_vec(),
             delegators: vec![],
         };
-        Self { anvil, provider, deployment, assembly, bonding, governor, accounts, clock: T0 }
+        Self {
+            anvil,
+            provider,
+            deployment,
+            assembly,
+            bonding,
+            governor,
+            accounts,
+            clock: T0,
+        }
     }
 
     /// Sets the next block's timestamp `dt` seconds on.
@@ -135,11 +180,20 @@ impl TestChain {
 
     /// Mines an empty block at the clock.
     pub async fn mine(&mut self) {
-        self.provider.raw_request::<_, String>("evm_mine".into(), ()).await.unwrap();
+        self.provider
+            .raw_request::<_, String>("evm_mine".into(), ())
+            .await
+            .unwrap();
     }
 
     /// A one-off open floor for orchestrators.
-    pub async fn create_session(&mut self, start: u64, duration: u64, slot: u32, max_queue: u16) -> u64 {
+    pub async fn create_session(
+        &mut self,
+        start: u64,
+        duration: u64,
+        slot: u32,
+        max_queue: u16,
+    ) -> u64 {
         let p = IAssembly::SessionParams {
             start: alloy::primitives::Uint::from(start),
             duration: alloy::primitives::Uint::from(duration),
@@ -152,14 +206,37 @@ impl TestChain {
             proposalId: U256::ZERO,
         };
         self.advance(1).await;
-        self.assembly.createSession(p).send().await.unwrap().get_receipt().await.unwrap();
-        self.assembly.sessionCount().call().await.unwrap().to::<u64>()
+        self.assembly
+            .createSession(p)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        self.assembly
+            .sessionCount()
+            .call()
+            .await
+            .unwrap()
+            .to::<u64>()
     }
 
     /// Sends `call` from `from`; false if the chain refused it.
-    pub async fn try_send(&self, call: alloy::contract::CallBuilder<&DynProvider, std::marker::PhantomData<impl alloy::sol_types::SolCall>>, from: Address) -> bool {
+    pub async fn try_send(
+        &self,
+        call: alloy::contract::CallBuilder<
+            &DynProvider,
+            std::marker::PhantomData<impl alloy::sol_types::SolCall>,
+        >,
+        from: Address,
+    ) -> bool {
         match call.from(from).send().await {
-            Ok(pending) => pending.get_receipt().await.map(|r| r.status()).unwrap_or(false),
+            Ok(pending) => pending
+                .get_receipt()
+                .await
+                .map(|r| r.status())
+                .unwrap_or(false),
             Err(_) => false,
         }
     }
@@ -169,13 +246,25 @@ impl TestChain {
     }
 
     pub fn follower(&self, store: Arc<Store>, config: SyncConfig) -> Follower {
-        Follower::new(self.provider.clone(), store, self.deployment.clone(), config, false)
+        Follower::new(
+            self.provider.clone(),
+            store,
+            self.deployment.clone(),
+            config,
+            false,
+        )
     }
 
     /// Indexes the whole chain into a fresh store.
     pub async fn fresh_index(&self) -> Arc<Store> {
         let store = self.store();
-        let mut f = self.follower(store.clone(), SyncConfig { confirmations: 0, ..SyncConfig::default() });
+        let mut f = self.follower(
+            store.clone(),
+            SyncConfig {
+                confirmations: 0,
+                ..SyncConfig::default()
+            },
+        );
         f.sync_to_head().await.unwrap();
         store
     }

@@ -1,0 +1,169 @@
+//! The keeper: makes debates open themselves. For every governor proposal the follower has
+//! seen that has no debate yet, it sends `openDebate` (permissionless, idempotent on chain).
+//! Off unless given a signer key. What it did is persisted, so a proposal the chain refused
+//! for good (cancelled, finished, too late) is never tried again, across restarts; one it
+//! could not send is retried a bounded number of times.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::U256;
+use alloy::providers::DynProvider;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::bindings::Assembly;
+use crate::events::Event;
+use crate::store::{Store, StoreError};
+
+/// Attempts after which a proposal that keeps failing (not refused) is given up on.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// What happened to one proposal in one pass.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// `openDebate` was mined.
+    Opened { tx: String },
+    /// The chain already has its debate (another keeper, or a governance session).
+    AlreadyOpen,
+    /// The chain refused it for good, with the contract's reason.
+    Refused { reason: String },
+    /// Sending failed; it will be tried again.
+    Failed { reason: String },
+}
+
+/// Keeper failures that stop a pass (not those of a single proposal).
+#[derive(Debug, thiserror::Error)]
+pub enum KeeperError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("store task: {0}")]
+    Join(String),
+}
+
+/// Sends `openDebate` for proposals without a debate.
+pub struct Keeper {
+    assembly: Assembly::AssemblyInstance<DynProvider>,
+    store: Arc<Store>,
+}
+
+impl Keeper {
+    /// `provider` must sign with the keeper's key.
+    pub fn new(
+        provider: DynProvider,
+        assembly: alloy::primitives::Address,
+        store: Arc<Store>,
+    ) -> Self {
+        Self {
+            assembly: Assembly::new(assembly, provider),
+            store,
+        }
+    }
+
+    /// One pass over the proposals without a debate.
+    pub async fn tick(&self) -> Result<Vec<(U256, Outcome)>, KeeperError> {
+        let store = self.store.clone();
+        let pending = tokio::task::spawn_blocking(move || store.proposals_without_debate())
+            .await
+            .map_err(|e| KeeperError::Join(e.to_string()))??;
+        let mut done = Vec::new();
+        for proposal in pending {
+            let Event::ProposalCreated {
+                proposal_id,
+                targets,
+                values,
+                calldatas,
+                description_hash,
+                ..
+            } = proposal
+            else {
+                continue;
+            };
+            let (finished, attempts) = self.store.keeper_state(proposal_id)?;
+            if finished {
+                continue;
+            }
+            let outcome = self
+                .open(targets, values, calldatas, description_hash, proposal_id)
+                .await;
+            let final_ = match &outcome {
+                Outcome::Opened { .. } | Outcome::AlreadyOpen | Outcome::Refused { .. } => true,
+                Outcome::Failed { .. } => attempts + 1 >= MAX_ATTEMPTS,
+            };
+            let text = serde_json::to_string(&outcome).unwrap_or_default();
+            self.store.keeper_record(proposal_id, &text, final_)?;
+            tracing::info!(%proposal_id, outcome = %text, "keeper");
+            done.push((proposal_id, outcome));
+        }
+        Ok(done)
+    }
+
+    async fn open(
+        &self,
+        targets: Vec<alloy::primitives::Address>,
+        values: Vec<U256>,
+        calldatas: Vec<alloy::primitives::Bytes>,
+        description_hash: alloy::primitives::B256,
+        proposal_id: U256,
+    ) -> Outcome {
+        match self.assembly.debateOf(proposal_id).call().await {
+            Ok(session) if !session.is_zero() => return Outcome::AlreadyOpen,
+            Ok(_) => {}
+            Err(e) => {
+                return Outcome::Failed {
+                    reason: e.to_string(),
+                }
+            }
+        }
+        let call = self
+            .assembly
+            .openDebate(targets, values, calldatas, description_hash);
+        match call.send().await {
+            Ok(pending) => {
+                match tokio::time::timeout(Duration::from_secs(120), pending.get_receipt()).await {
+                    Ok(Ok(r)) if r.status() => Outcome::Opened {
+                        tx: r.transaction_hash.to_string(),
+                    },
+                    Ok(Ok(r)) => Outcome::Failed {
+                        reason: format!("reverted in {}", r.transaction_hash),
+                    },
+                    Ok(Err(e)) => Outcome::Failed {
+                        reason: e.to_string(),
+                    },
+                    Err(_) => Outcome::Failed {
+                        reason: "no receipt within 120 s".into(),
+                    },
+                }
+            }
+            Err(e) => match e.as_decoded_interface_error::<Assembly::AssemblyErrors>() {
+                Some(
+                    err @ (Assembly::AssemblyErrors::ProposalNotOpen(_)
+                    | Assembly::AssemblyErrors::VoteClosesTooSoon(_)
+                    | Assembly::AssemblyErrors::UnknownProposal(_)
+                    | Assembly::AssemblyErrors::MalformedProposal(_)),
+                ) => Outcome::Refused {
+                    reason: format!("{err:?}"),
+                },
+                _ => Outcome::Failed {
+                    reason: e.to_string(),
+                },
+            },
+        }
+    }
+
+    /// Passes every `interval` until `shutdown`.
+    pub async fn run(self, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = self.tick().await {
+                        tracing::warn!(error = %e, "keeper pass failed");
+                    }
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
