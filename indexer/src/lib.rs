@@ -10,6 +10,7 @@
 //! - [`api`]: the read-only HTTP/JSON API and change stream served to media nodes.
 //! - [`roles`]: the eligibility cache (orchestrator / delegator / observer, with stake).
 //! - [`keeper`]: opens the debate of every new governance proposal.
+//! - [`recurrence`]: cron expressions turned into recurring session schedules.
 //! - [`floor`]: the floor rule.
 
 pub mod api;
@@ -18,6 +19,7 @@ pub mod deployment;
 pub mod events;
 pub mod floor;
 pub mod keeper;
+pub mod recurrence;
 pub mod roles;
 pub mod store;
 pub mod sync;

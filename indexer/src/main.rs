@@ -44,8 +44,21 @@ fn env_num<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if std::env::args().any(|a| a == "--help" || a == "-h") {
-        println!("assembly-indexer: follows Assembly's contracts; configured by ASSEMBLY_* variables (see the crate docs)");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!(
+            "assembly-indexer                         follow Assembly's contracts and serve the API (ASSEMBLY_* variables)\n\
+             assembly-indexer plan-session CRON SECS  createSession parameters for a cron schedule (UTC)"
+        );
+        return Ok(());
+    }
+    if args.first().map(String::as_str) == Some("plan-session") {
+        let (Some(expr), Some(duration)) = (args.get(1), args.get(2)) else {
+            anyhow::bail!("usage: assembly-indexer plan-session '0 0 16 * * Thu *' 3600");
+        };
+        let duration: u64 = duration.parse().context("duration is seconds")?;
+        let plan = assembly_indexer::recurrence::from_cron(expr, chrono::Utc::now(), duration)?;
+        println!("{}", serde_json::to_string_pretty(&plan)?);
         return Ok(());
     }
     let filter =

@@ -88,7 +88,7 @@ impl TestChain {
             .erased();
         let accounts: Vec<Address> = keys.iter().map(|k| k.address()).collect();
         let mut chain = Self::deploy(anvil, provider, accounts).await;
-        let orchestrators: Vec<Address> = chain.accounts[1..=5].iter().copied().collect();
+        let orchestrators = chain.accounts[1..=5].to_vec();
         for o in orchestrators {
             chain
                 .bonding
