@@ -2,7 +2,8 @@
 //!
 //! 1. backfill throughput: a local anvil holding `ASSEMBLY_BENCH_EVENTS` (default 100,000)
 //!    real Assembly events is indexed from scratch into a file-backed SQLite store;
-//! 2. lag: with the follower live (polling every 25 ms, and over a WebSocket subscription),
+//! 2. lag: with a follower live on that store (polling every 25 ms, then over a WebSocket
+//!    subscription),
 //!    the time from sending a transaction (anvil mines it at once) to the store — which the
 //!    API reads — holding its event, over 200 transactions each.
 //!
@@ -25,13 +26,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// Lag samples with a follower that starts caught up on `store`.
 async fn lag(
     chain: &TestChain,
     flood: &SessionFlood::SessionFloodInstance<alloy::providers::DynProvider>,
     websocket: bool,
+    store: Arc<Store>,
 ) -> Vec<f64> {
-    let dir = tempdir("lag");
-    let store = Arc::new(Store::open(dir.join("lag.sqlite")).unwrap());
     let config = SyncConfig {
         confirmations: 0,
         poll_interval: Duration::from_millis(25),
@@ -50,22 +51,23 @@ async fn lag(
     let task = tokio::spawn(follower.run(stopped));
     let mut samples = Vec::new();
     for _ in 0..200 {
-        let before = store.stats().unwrap().sessions;
-        let sent = Instant::now();
-        flood
+        // Session ids are sequential: the next one is the one this transaction creates.
+        let expected = store.stats().unwrap().sessions + 1;
+        let call = flood
             .flood(
                 *chain.assembly.address(),
                 alloy::primitives::U256::from(1),
                 alloy::primitives::Uint::from(T0 + 100_000),
             )
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        while store.stats().unwrap().sessions == before {
-            tokio::time::sleep(Duration::from_micros(200)).await;
+            .gas(500_000);
+        // Built, priced and signed first, so the clock starts when anvil gets the
+        // transaction, which it mines at once (waiting for the receipt would add the
+        // client's 250 ms receipt polling, which is not the indexer's lag).
+        let envelope = call.into_transaction_request();
+        let sent = Instant::now();
+        let _pending = chain.provider.send_transaction(envelope).await.unwrap();
+        while store.session(expected).unwrap().is_none() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         samples.push(sent.elapsed().as_secs_f64() * 1000.0);
     }
@@ -84,11 +86,14 @@ fn tempdir(name: &str) -> std::path::PathBuf {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if std::env::var("RUST_LOG").is_ok() {
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    }
     let target: u64 = std::env::var("ASSEMBLY_BENCH_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let per_tx = 2_000u64;
+    let per_tx: u64 = std::env::var("ASSEMBLY_BENCH_PER_TX").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
     let mut chain = TestChain::start_with(&["--gas-limit", "2000000000"]).await;
     let flood = SessionFlood::deploy(chain.provider.clone()).await.unwrap();
     chain
@@ -136,6 +141,18 @@ async fn main() {
         generated.elapsed().as_secs_f64()
     );
 
+    // How fast the node itself answers eth_getLogs, for comparison with the indexer's rate.
+    if std::env::var("ASSEMBLY_BENCH_PROBE").is_ok() {
+        let mut from = chain.deployment.deploy_block;
+        while from <= blocks {
+            let filter = alloy::rpc::types::Filter::new().address(vec![chain.deployment.assembly, chain.deployment.governor, chain.deployment.bonding_manager]).from_block(from).to_block(from + 4);
+            let t = Instant::now();
+            let logs = chain.provider.get_logs(&filter).await.unwrap();
+            eprintln!("eth_getLogs {from}..{}: {} logs in {:.3} s", from + 4, logs.len(), t.elapsed().as_secs_f64());
+            from += 5;
+        }
+    }
+
     let dir = tempdir("backfill");
     let store = Arc::new(Store::open(dir.join("backfill.sqlite")).unwrap());
     let config = SyncConfig {
@@ -157,8 +174,8 @@ async fn main() {
     let events = store.stats().unwrap().logs;
     let rate = events as f64 / secs;
 
-    let polling = lag(&chain, &flood, false).await;
-    let ws = lag(&chain, &flood, true).await;
+    let polling = lag(&chain, &flood, false, store.clone()).await;
+    let ws = lag(&chain, &flood, true, store.clone()).await;
     let report = serde_json::json!({
         "backfill": { "events": events, "seconds": secs, "events_per_second": rate },
         "lag_ms_polling_25ms": { "p50": percentile(&polling, 0.5), "p99": percentile(&polling, 0.99), "max": polling[polling.len() - 1] },

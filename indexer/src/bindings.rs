@@ -35,6 +35,11 @@ pub mod mocks {
             "abi/MockRoundsManager.json"
         );
     }
+    mod wallet {
+        alloy::sol!(#[sol(rpc, all_derives)] MockSmartWallet, "abi/MockSmartWallet.json");
+    }
+    /// An EIP-1271 contract wallet with one owner.
+    pub use wallet::MockSmartWallet;
     mod flood {
         alloy::sol!(
             #[sol(rpc, all_derives)]

@@ -1,1 +1,32 @@
-fn main() {}
+//! `assembly-node`: see the crate docs and `config` for configuration.
+
+use anyhow::Context;
+use assembly_node::app;
+use assembly_node::config::NodeConfig;
+use tokio::sync::watch;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if std::env::var("ASSEMBLY_LOG_FORMAT").as_deref() == Ok("json") {
+        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let config = NodeConfig::load()?;
+    let secret = config.secret()?;
+    let (stop, stopped) = watch::channel(false);
+    let app = app::start(&config, secret, stopped.clone()).await?;
+    let listener =
+        tokio::net::TcpListener::bind(&config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+    tracing::info!(listen = %config.listen, domain = %config.domain, rpc = %config.rpc_url, "node started");
+    let mut on_stop = stopped.clone();
+    let serve = axum::serve(listener, app.router).with_graceful_shutdown(async move {
+        let _ = on_stop.changed().await;
+    });
+    let server = tokio::spawn(async move { serve.await });
+    let _ = tokio::signal::ctrl_c().await;
+    let _ = stop.send(true);
+    server.await??;
+    Ok(())
+}

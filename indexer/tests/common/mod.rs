@@ -63,6 +63,11 @@ impl TestChain {
     }
 
     pub async fn start_with(args: &[&str]) -> Self {
+        Self::start_at(args, T0).await
+    }
+
+    /// A chain whose clock starts at `t0` (tests of wall-clock services use the present).
+    pub async fn start_at(args: &[&str], t0: u64) -> Self {
         let anvil = Anvil::new()
             .path(foundry("anvil"))
             .args(args.iter().copied())
@@ -87,7 +92,7 @@ impl TestChain {
             .connect_http(anvil.endpoint_url())
             .erased();
         let accounts: Vec<Address> = keys.iter().map(|k| k.address()).collect();
-        let mut chain = Self::deploy(anvil, provider, accounts).await;
+        let mut chain = Self::deploy(anvil, provider, accounts, t0).await;
         let orchestrators = chain.accounts[1..=5].to_vec();
         for o in orchestrators {
             chain
@@ -100,13 +105,13 @@ impl TestChain {
                 .await
                 .unwrap();
         }
-        chain.clock = T0;
+        chain.clock = t0;
         chain
     }
 
-    async fn deploy(anvil: AnvilInstance, provider: DynProvider, accounts: Vec<Address>) -> Self {
+    async fn deploy(anvil: AnvilInstance, provider: DynProvider, accounts: Vec<Address>, t0: u64) -> Self {
         provider
-            .raw_request::<_, ()>("evm_setNextBlockTimestamp".into(), (T0 - 1000,))
+            .raw_request::<_, ()>("evm_setNextBlockTimestamp".into(), (t0 - 1000,))
             .await
             .unwrap();
         let rounds = MockRoundsManager::deploy(provider.clone(), U256::from(100), U256::from(4000))
@@ -165,7 +170,7 @@ impl TestChain {
             bonding,
             governor,
             accounts,
-            clock: T0,
+            clock: t0,
         }
     }
 

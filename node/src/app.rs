@@ -1,0 +1,77 @@
+//! Wiring: the embedded indexer (follower, store, roles), the hub, auth, and the router.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::providers::{Provider, ProviderBuilder};
+use anyhow::Context;
+use assembly_indexer::api::{self as chain_api, ApiState};
+use assembly_indexer::deployment::Deployment;
+use assembly_indexer::roles::Roles;
+use assembly_indexer::store::Store;
+use assembly_indexer::sync::{Follower, SyncConfig};
+use tokio::sync::watch;
+
+use crate::auth::{Auth, AuthConfig};
+use crate::config::NodeConfig;
+use crate::http::{self, AppState};
+use crate::live::Hub;
+use crate::metrics::Metrics;
+use crate::reactions::Reactions;
+
+/// A running node's parts, for tests and `main`.
+pub struct App {
+    pub router: axum::Router,
+    pub hub: Arc<Hub>,
+    pub store: Arc<Store>,
+}
+
+/// Builds the node and starts its background tasks (until `shutdown`).
+pub async fn start(config: &NodeConfig, secret: Vec<u8>, shutdown: watch::Receiver<bool>) -> anyhow::Result<App> {
+    start_with(config, secret, shutdown, Duration::from_millis(500)).await
+}
+
+/// As [`start`], polling the chain every `poll` when it offers no subscription.
+pub async fn start_with(
+    config: &NodeConfig,
+    secret: Vec<u8>,
+    shutdown: watch::Receiver<bool>,
+    poll: Duration,
+) -> anyhow::Result<App> {
+    let deployment = Deployment::load(&config.deployment)?;
+    let store = Arc::new(Store::open(&config.db).with_context(|| format!("opening {}", config.db.display()))?);
+    let sync = SyncConfig { confirmations: config.confirmations, poll_interval: poll, ..SyncConfig::default() };
+    let follower = Follower::connect(&config.rpc_url, store.clone(), deployment.clone(), sync)
+        .await
+        .with_context(|| format!("following {} on {}", deployment.assembly, config.rpc_url))?;
+    let provider = ProviderBuilder::new().connect(&config.rpc_url).await.context("connecting to the chain")?.erased();
+    let roles = Arc::new(Roles::new(provider.clone(), &deployment));
+    let metrics = Arc::new(Metrics::default());
+    let hub = Arc::new(Hub::new(store.clone(), roles.clone(), metrics, Reactions::new(5.0, 10.0)));
+    let auth = Arc::new(Auth::new(
+        AuthConfig {
+            domain: config.domain.clone(),
+            uri_prefix: config.public_url.clone(),
+            chain_id: deployment.chain_id,
+            max_message_age: Duration::from_secs(600),
+            nonce_ttl: Duration::from_secs(600),
+            session_ttl: Duration::from_secs(config.session_hours * 3600),
+            secret,
+        },
+        provider,
+    ));
+
+    let chain = chain_api::router(ApiState {
+        store: store.clone(),
+        changes: follower.changes(),
+        progress: follower.progress(),
+        roles: Some(roles.clone()),
+    });
+    let changes = follower.changes();
+    tokio::spawn(roles.clone().maintain(changes.subscribe(), Duration::from_secs(30), shutdown.clone()));
+    tokio::spawn(hub.clone().run(changes.subscribe(), Duration::from_secs(1), Duration::from_millis(250), shutdown.clone()));
+    tokio::spawn(follower.run(shutdown.clone()));
+    hub.publish().await;
+    let state = AppState { auth, hub: hub.clone(), secure_cookies: config.secure_cookies };
+    Ok(App { router: http::router(state, chain), hub, store })
+}

@@ -1,0 +1,95 @@
+//! Configuration: defaults for the local chain `script/start` runs, then a TOML file
+//! (`ASSEMBLY_NODE_CONFIG`, optional), then environment variables, each overriding the last.
+//!
+//! | key (file) | variable | default |
+//! |---|---|---|
+//! | `listen` | `ASSEMBLY_NODE_LISTEN` | `127.0.0.1:8700` |
+//! | `rpc_url` | `ASSEMBLY_RPC_URL` | `ws://127.0.0.1:8545` |
+//! | `deployment` | `ASSEMBLY_DEPLOYMENT` | `deployments/local.json` |
+//! | `db` | `ASSEMBLY_DB` | `assembly-node.sqlite` |
+//! | `domain` | `ASSEMBLY_DOMAIN` | `localhost:8700` (what SIWE messages must name) |
+//! | `public_url` | `ASSEMBLY_PUBLIC_URL` | `http://localhost:8700` (prefix of their URI) |
+//! | `session_hours` | `ASSEMBLY_SESSION_HOURS` | `24` |
+//! | `secret_file` | `ASSEMBLY_SECRET_FILE` | `assembly-node.secret` (created if missing) |
+//! | `confirmations` | `ASSEMBLY_CONFIRMATIONS` | `2` |
+//! | `secure_cookies` | `ASSEMBLY_SECURE_COOKIES` | `false` (set `true` behind HTTPS) |
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// The node's configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    pub listen: String,
+    pub rpc_url: String,
+    pub deployment: PathBuf,
+    pub db: PathBuf,
+    pub domain: String,
+    pub public_url: String,
+    pub session_hours: u64,
+    pub secret_file: PathBuf,
+    pub confirmations: u64,
+    pub secure_cookies: bool,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8700".into(),
+            rpc_url: "ws://127.0.0.1:8545".into(),
+            deployment: "deployments/local.json".into(),
+            db: "assembly-node.sqlite".into(),
+            domain: "localhost:8700".into(),
+            public_url: "http://localhost:8700".into(),
+            session_hours: 24,
+            secret_file: "assembly-node.secret".into(),
+            confirmations: 2,
+            secure_cookies: false,
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Defaults, the file, then the environment.
+    pub fn load() -> anyhow::Result<Self> {
+        let mut c = match std::env::var("ASSEMBLY_NODE_CONFIG") {
+            Ok(path) => {
+                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+                toml::from_str(&text).with_context(|| format!("parsing {path}"))?
+            }
+            Err(_) => NodeConfig::default(),
+        };
+        let var = |k: &str| std::env::var(k).ok();
+        if let Some(v) = var("ASSEMBLY_NODE_LISTEN") { c.listen = v; }
+        if let Some(v) = var("ASSEMBLY_RPC_URL") { c.rpc_url = v; }
+        if let Some(v) = var("ASSEMBLY_DEPLOYMENT") { c.deployment = v.into(); }
+        if let Some(v) = var("ASSEMBLY_DB") { c.db = v.into(); }
+        if let Some(v) = var("ASSEMBLY_DOMAIN") { c.domain = v; }
+        if let Some(v) = var("ASSEMBLY_PUBLIC_URL") { c.public_url = v; }
+        if let Some(v) = var("ASSEMBLY_SECRET_FILE") { c.secret_file = v.into(); }
+        if let Some(v) = var("ASSEMBLY_SESSION_HOURS") { c.session_hours = v.parse().context("ASSEMBLY_SESSION_HOURS")?; }
+        if let Some(v) = var("ASSEMBLY_CONFIRMATIONS") { c.confirmations = v.parse().context("ASSEMBLY_CONFIRMATIONS")?; }
+        if let Some(v) = var("ASSEMBLY_SECURE_COOKIES") { c.secure_cookies = v.parse().context("ASSEMBLY_SECURE_COOKIES")?; }
+        Ok(c)
+    }
+
+    /// The session-token key: from the secret file, created with 32 random bytes if missing.
+    pub fn secret(&self) -> anyhow::Result<Vec<u8>> {
+        if let Ok(bytes) = std::fs::read(&self.secret_file) {
+            anyhow::ensure!(bytes.len() >= 32, "{} holds fewer than 32 bytes", self.secret_file.display());
+            return Ok(bytes);
+        }
+        let mut bytes = vec![0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        std::fs::write(&self.secret_file, &bytes).with_context(|| format!("writing {}", self.secret_file.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&self.secret_file, std::fs::Permissions::from_mode(0o600));
+        }
+        Ok(bytes)
+    }
+}

@@ -1,0 +1,217 @@
+//! The node's HTTP front door. Every route the web client uses is in the OpenAPI document
+//! served at `/openapi.json` (`node/openapi.json`).
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Query, State, WebSocketUpgrade};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{Auth, AuthError, Identity};
+use crate::live::{unix_now, Hub};
+use crate::reactions::REACTIONS;
+use crate::ws;
+
+/// Largest request body accepted (a SIWE message and its signature are well under 4 KB).
+pub const MAX_BODY: usize = 16 * 1024;
+/// The session cookie.
+pub const COOKIE_NAME: &str = "assembly_session";
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: Arc<Auth>,
+    pub hub: Arc<Hub>,
+    /// Whether the session cookie is marked `Secure` (off only for plain-HTTP local use).
+    pub secure_cookies: bool,
+}
+
+/// Front-door failures, each a clear status and message.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("not signed in")]
+    Unauthenticated,
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::Auth(AuthError::Chain(_)) => StatusCode::BAD_GATEWAY,
+            ApiError::Auth(AuthError::BadToken) | ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Auth(_) => StatusCode::BAD_REQUEST,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+    }
+}
+
+/// The routes (the embedded indexer's read API is nested under `/chain`).
+pub fn router(state: AppState, chain: Router) -> Router {
+    Router::new()
+        .route("/api/v1/auth/nonce", get(nonce))
+        .route("/api/v1/auth/sign-in", post(sign_in))
+        .route("/api/v1/auth/sign-out", post(sign_out))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/state", get(live_state))
+        .route("/api/v1/live", get(live_socket))
+        .route("/api/v1/reactions", get(reactions))
+        .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(state)
+        .nest("/chain", chain)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+/// The session token a request carries: bearer header, cookie, or (for WebSockets, which
+/// browsers open without custom headers) the `token` query parameter.
+fn token_of(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    if let Some(v) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        if let Some(t) = v.strip_prefix("Bearer ") {
+            return Some(t.trim().to_string());
+        }
+    }
+    for v in headers.get_all(COOKIE) {
+        if let Ok(v) = v.to_str() {
+            for part in v.split(';') {
+                if let Some(t) = part.trim().strip_prefix(&format!("{COOKIE_NAME}=")) {
+                    return Some(t.to_string());
+                }
+            }
+        }
+    }
+    query.map(str::to_string)
+}
+
+fn identify(state: &AppState, headers: &HeaderMap, query: Option<&str>) -> Result<Option<Identity>, ApiError> {
+    match token_of(headers, query) {
+        None => Ok(None),
+        Some(t) => Ok(Some(state.auth.identify(&t, unix_now())?)),
+    }
+}
+
+#[derive(Serialize)]
+struct NonceBody {
+    nonce: String,
+    domain: String,
+    uri: String,
+    chain_id: u64,
+}
+
+async fn nonce(State(s): State<AppState>) -> Json<NonceBody> {
+    let c = s.auth.config();
+    Json(NonceBody { nonce: s.auth.nonce(), domain: c.domain.clone(), uri: c.uri_prefix.clone(), chain_id: c.chain_id })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    message: String,
+    signature: String,
+}
+
+#[derive(Serialize)]
+struct Me {
+    address: alloy::primitives::Address,
+    expires_at: u64,
+    role: assembly_indexer::roles::Role,
+    stake: alloy::primitives::U256,
+    token: Option<String>,
+}
+
+async fn sign_in(State(s): State<AppState>, body: Result<Json<SignIn>, axum::extract::rejection::JsonRejection>) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return (e.status(), Json(serde_json::json!({ "error": e.body_text() }))).into_response(),
+    };
+    let result = s.auth.sign_in(&body.message, &body.signature, chrono::Utc::now()).await;
+    let metrics = &s.hub.metrics;
+    let (token, identity) = match result {
+        Ok(ok) => {
+            metrics.sign_ins_ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            ok
+        }
+        Err(e) => {
+            metrics.sign_ins_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(error = %e, "sign-in refused");
+            return ApiError::from(e).into_response();
+        }
+    };
+    let standing = match s.hub.roles.standing(identity.address).await {
+        Ok(st) => st,
+        Err(e) => return ApiError::Internal(e.to_string()).into_response(),
+    };
+    let max_age = identity.expires_at.saturating_sub(unix_now());
+    let secure = if s.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}");
+    let body = Me { address: identity.address, expires_at: identity.expires_at, role: standing.role, stake: standing.stake, token: Some(token) };
+    let mut response = Json(body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(SET_COOKIE, v);
+    }
+    response
+}
+
+async fn sign_out() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_static("assembly_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    response
+}
+
+async fn me(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, ApiError> {
+    let id = identify(&s, &headers, None)?.ok_or(ApiError::Unauthenticated)?;
+    // Read from the chain's present state, not from sign-in time.
+    let standing = s.hub.roles.standing(id.address).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(Me { address: id.address, expires_at: id.expires_at, role: standing.role, stake: standing.stake, token: None }))
+}
+
+async fn live_state(State(s): State<AppState>) -> Response {
+    ([(CONTENT_TYPE, "application/json")], s.hub.latest().to_string()).into_response()
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+async fn live_socket(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let identity = identify(&s, &headers, q.token.as_deref())?;
+    let hub = s.hub.clone();
+    Ok(upgrade
+        .max_message_size(ws::MAX_CLIENT_MESSAGE * 4)
+        .on_upgrade(move |socket| ws::serve(socket, hub, identity)))
+}
+
+#[derive(Serialize)]
+struct ReactionInfo {
+    name: &'static str,
+    emoji: &'static str,
+}
+
+async fn reactions() -> Json<Vec<ReactionInfo>> {
+    Json(REACTIONS.iter().map(|(name, emoji)| ReactionInfo { name, emoji }).collect())
+}
+
+async fn openapi() -> Response {
+    ([(CONTENT_TYPE, "application/json")], include_str!("../openapi.json")).into_response()
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], s.hub.metrics.render()).into_response()
+}

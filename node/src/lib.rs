@@ -1,0 +1,23 @@
+//! Assembly's node: where people arrive. It signs them in with their wallet (SIWE, with
+//! EIP-1271 for contract wallets), reads their role from chain state through the embedded
+//! indexer, and pushes the assembly's live state and reactions over one WebSocket.
+//!
+//! - [`siwe`]: the EIP-4361 message.
+//! - [`auth`]: nonces, signature checks, session tokens.
+//! - [`live`]: the live state and its fan-out.
+//! - [`ws`]: the WebSocket protocol.
+//! - [`reactions`]: the reaction set, rate limits, bursts.
+//! - [`http`]: routes.
+//! - [`metrics`]: Prometheus exposition.
+//! - [`config`]: configuration.
+//! - [`app`]: wiring it all together.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod live;
+pub mod metrics;
+pub mod reactions;
+pub mod siwe;
+pub mod ws;

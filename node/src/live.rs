@@ -1,0 +1,285 @@
+//! Live state: what every client sees — the sessions in progress with their floor and
+//! queue, upcoming sessions, listener counts by role, and the server's clock — computed
+//! from the embedded indexer, serialized once, and fanned out to every WebSocket. It is
+//! recomputed the moment the indexer applies a block and at least every second (slots
+//! begin and end with time, not only with blocks); it is sent only when it changed.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use alloy::primitives::{Address, U256};
+use assembly_indexer::events::{Kind, Speakers};
+use assembly_indexer::floor;
+use assembly_indexer::roles::{Role, Roles};
+use assembly_indexer::store::Store;
+use assembly_indexer::sync::Change;
+use serde::Serialize;
+use tokio::sync::{broadcast, watch};
+
+use crate::metrics::Metrics;
+use crate::reactions::Reactions;
+
+/// Seconds since the epoch, now.
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn unix_now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Someone on the floor or in the queue.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Speaker {
+    pub address: Address,
+    pub role: Role,
+    pub stake: U256,
+}
+
+/// One slot of a live queue.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct QueueEntry {
+    pub index: u32,
+    pub speaker: Address,
+    pub start: u64,
+    pub end: u64,
+    /// From blocks deep enough to be final.
+    #[serde(rename = "final")]
+    pub is_final: bool,
+}
+
+/// A session in progress.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct LiveSession {
+    pub session: u64,
+    pub occurrence: u32,
+    pub kind: Kind,
+    pub speakers: Speakers,
+    pub proposal_id: Option<String>,
+    pub start: u64,
+    pub end: Option<u64>,
+    pub slot_length: u64,
+    /// Who holds the floor now, and until when.
+    pub floor: Option<(Speaker, u64, u64)>,
+    /// The holder and everyone waiting, in order.
+    pub queue: Vec<QueueEntry>,
+}
+
+/// A coming occurrence.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Upcoming {
+    pub session: u64,
+    pub occurrence: u32,
+    pub kind: Kind,
+    pub proposal_id: Option<String>,
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Open connections by role.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Listeners {
+    pub orchestrators: i64,
+    pub delegators: i64,
+    pub observers: i64,
+}
+
+/// The live state, without the clock.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct LiveState {
+    /// The session clients should show first: a debate over a scheduled floor over the
+    /// always-open one.
+    pub current: Option<u64>,
+    pub live: Vec<LiveSession>,
+    pub upcoming: Vec<Upcoming>,
+    pub listeners: Listeners,
+    pub head_block: Option<u64>,
+}
+
+/// A message to clients.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Outgoing<'a> {
+    State { server_time_ms: u64, #[serde(flatten)] state: &'a LiveState },
+    Reactions { server_time_ms: u64, #[serde(flatten)] burst: &'a crate::reactions::Burst },
+}
+
+/// The fan-out point.
+pub struct Hub {
+    pub store: Arc<Store>,
+    pub roles: Arc<Roles>,
+    pub metrics: Arc<Metrics>,
+    pub reactions: Reactions,
+    tx: broadcast::Sender<Arc<str>>,
+    latest: RwLock<(Option<LiveState>, Arc<str>)>,
+}
+
+fn priority(kind: Kind, always_on: bool) -> u8 {
+    match (kind, always_on) {
+        (Kind::LipDebate | Kind::TreasuryDebate, _) => 3,
+        (Kind::OpenFloor, false) => 2,
+        (Kind::OpenFloor, true) => 1,
+    }
+}
+
+impl Hub {
+    pub fn new(store: Arc<Store>, roles: Arc<Roles>, metrics: Arc<Metrics>, reactions: Reactions) -> Self {
+        let (tx, _) = broadcast::channel(256);
+        Self { store, roles, metrics, reactions, tx, latest: RwLock::new((None, Arc::from("{}"))) }
+    }
+
+    /// Messages for one client, from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+        self.tx.subscribe()
+    }
+
+    /// The last state message sent.
+    pub fn latest(&self) -> Arc<str> {
+        self.latest.read().unwrap_or_else(|p| p.into_inner()).1.clone()
+    }
+
+    async fn speaker(&self, address: Address) -> Speaker {
+        match self.roles.standing(address).await {
+            Ok(s) => Speaker { address, role: s.role, stake: s.stake },
+            Err(e) => {
+                tracing::warn!(%address, error = %e, "role lookup failed");
+                Speaker { address, role: Role::Observer, stake: U256::ZERO }
+            }
+        }
+    }
+
+    /// Computes the state at `now` from the store.
+    pub async fn compute(&self, now: u64) -> anyhow::Result<LiveState> {
+        let store = self.store.clone();
+        let rows = tokio::task::spawn_blocking(move || store.sessions()).await??;
+        let head = self.store.head()?.map(|b| b.number);
+        let mut live = Vec::new();
+        let mut upcoming = Vec::new();
+        let mut best: Option<(u8, u64)> = None;
+        for row in &rows {
+            let s = row.schedule;
+            let always_on = s.duration == floor::FOREVER;
+            let proposal_id = (!row.proposal_id.is_zero()).then(|| row.proposal_id.to_string());
+            for (occurrence, start, end) in s.occurrences(now, now + 14 * 86_400, 3) {
+                if start > now {
+                    upcoming.push(Upcoming { session: row.id, occurrence, kind: row.kind, proposal_id: proposal_id.clone(), start, end });
+                }
+            }
+            let Some(occurrence) = s.containing(now) else { continue };
+            let (span, slots, requests) = self.store.timeline(row, occurrence)?;
+            let finalized = head.unwrap_or(0).saturating_sub(2);
+            let queue: Vec<QueueEntry> = slots
+                .iter()
+                .zip(&requests)
+                .filter(|(slot, _)| !slot.withdrawn && slot.end > now && slot.start < slot.end)
+                .map(|(slot, r)| QueueEntry {
+                    index: slot.index,
+                    speaker: slot.speaker,
+                    start: slot.start,
+                    end: slot.end,
+                    is_final: r.last_block <= finalized,
+                })
+                .collect();
+            let floor = match floor::holder_at(&slots, now) {
+                Some(slot) => Some((self.speaker(slot.speaker).await, slot.start, slot.end)),
+                None => None,
+            };
+            let p = priority(row.kind, always_on);
+            if best.is_none_or(|(bp, _)| p > bp) {
+                best = Some((p, row.id));
+            }
+            live.push(LiveSession {
+                session: row.id,
+                occurrence,
+                kind: row.kind,
+                speakers: row.speakers,
+                proposal_id,
+                start: span.start,
+                end: (!always_on).then_some(span.end),
+                slot_length: s.slot_length,
+                floor,
+                queue,
+            });
+        }
+        upcoming.sort_by_key(|u| u.start);
+        upcoming.truncate(10);
+        let m = &self.metrics;
+        let listeners = Listeners {
+            orchestrators: m.ws_orchestrators.load(Relaxed),
+            delegators: m.ws_delegators.load(Relaxed),
+            observers: m.ws_observers.load(Relaxed),
+        };
+        Ok(LiveState { current: best.map(|(_, id)| id), live, upcoming, listeners, head_block: head })
+    }
+
+    /// Recomputes and, if anything changed, sends the state to everyone.
+    pub async fn publish(&self) {
+        let state = match self.compute(unix_now()).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "live state not computed");
+                return;
+            }
+        };
+        if self.latest.read().unwrap_or_else(|p| p.into_inner()).0.as_ref() == Some(&state) {
+            return;
+        }
+        let text: Arc<str> = match serde_json::to_string(&Outgoing::State { server_time_ms: unix_now_ms(), state: &state }) {
+            Ok(t) => t.into(),
+            Err(_) => return,
+        };
+        *self.latest.write().unwrap_or_else(|p| p.into_inner()) = (Some(state), text.clone());
+        self.metrics.state_broadcasts.fetch_add(1, Relaxed);
+        let _ = self.tx.send(text);
+    }
+
+    fn send_burst(&self) {
+        if let Some(burst) = self.reactions.drain() {
+            if let Ok(t) = serde_json::to_string(&Outgoing::Reactions { server_time_ms: unix_now_ms(), burst: &burst }) {
+                self.metrics.reaction_bursts.fetch_add(1, Relaxed);
+                let _ = self.tx.send(t.into());
+            }
+        }
+    }
+
+    /// Drives the hub until `shutdown`: indexer changes publish at once, the clock at least
+    /// every `tick`, reactions every `burst_every`.
+    pub async fn run(
+        self: Arc<Self>,
+        mut changes: broadcast::Receiver<Change>,
+        tick: Duration,
+        burst_every: Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut clock = tokio::time::interval(tick);
+        let mut bursts = tokio::time::interval(burst_every);
+        let mut pruned = Instant::now();
+        loop {
+            tokio::select! {
+                c = changes.recv() => {
+                    match c {
+                        Ok(change) => {
+                            self.roles.observe(&change);
+                            if let Change::Applied { block, .. } = change {
+                                self.metrics.indexer_head.store(block, Relaxed);
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    }
+                    self.publish().await;
+                }
+                _ = clock.tick() => {
+                    self.publish().await;
+                    if pruned.elapsed() > Duration::from_secs(60) {
+                        self.reactions.prune(Instant::now());
+                        pruned = Instant::now();
+                    }
+                }
+                _ = bursts.tick() => self.send_burst(),
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}

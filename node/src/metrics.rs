@@ -1,0 +1,67 @@
+//! Prometheus metrics, exposed at `/metrics` in the text format. A handful of counters and
+//! gauges kept as atomics: the node needs no metrics framework to say what it does.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+/// The node's metrics.
+#[derive(Default)]
+pub struct Metrics {
+    pub sign_ins_ok: AtomicU64,
+    pub sign_ins_refused: AtomicU64,
+    pub ws_orchestrators: AtomicI64,
+    pub ws_delegators: AtomicI64,
+    pub ws_observers: AtomicI64,
+    pub ws_bad_messages: AtomicU64,
+    pub reactions_accepted: AtomicU64,
+    pub reactions_rate_limited: AtomicU64,
+    pub reactions_refused: AtomicU64,
+    pub state_broadcasts: AtomicU64,
+    pub reaction_bursts: AtomicU64,
+    pub indexer_head: AtomicU64,
+}
+
+impl Metrics {
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let mut family = |name: &str, kind: &str, help: &str, samples: &[(&str, i64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, v) in samples {
+                let _ = writeln!(out, "{name}{labels} {v}");
+            }
+        };
+        let g = |a: &AtomicU64| a.load(Relaxed) as i64;
+        family(
+            "assembly_sign_ins_total",
+            "counter",
+            "Sign-in attempts by result.",
+            &[("{result=\"ok\"}", g(&self.sign_ins_ok)), ("{result=\"refused\"}", g(&self.sign_ins_refused))],
+        );
+        family(
+            "assembly_live_connections",
+            "gauge",
+            "Open live-state WebSockets by role.",
+            &[
+                ("{role=\"orchestrator\"}", self.ws_orchestrators.load(Relaxed)),
+                ("{role=\"delegator\"}", self.ws_delegators.load(Relaxed)),
+                ("{role=\"observer\"}", self.ws_observers.load(Relaxed)),
+            ],
+        );
+        family("assembly_ws_bad_messages_total", "counter", "WebSocket messages refused as malformed.", &[("", g(&self.ws_bad_messages))]);
+        family(
+            "assembly_reactions_total",
+            "counter",
+            "Reactions by outcome.",
+            &[
+                ("{outcome=\"accepted\"}", g(&self.reactions_accepted)),
+                ("{outcome=\"rate_limited\"}", g(&self.reactions_rate_limited)),
+                ("{outcome=\"refused\"}", g(&self.reactions_refused)),
+            ],
+        );
+        family("assembly_state_broadcasts_total", "counter", "Live-state updates sent to all clients.", &[("", g(&self.state_broadcasts))]);
+        family("assembly_reaction_bursts_total", "counter", "Aggregated reaction bursts sent.", &[("", g(&self.reaction_bursts))]);
+        family("assembly_indexer_head_block", "gauge", "Last block the embedded indexer applied.", &[("", g(&self.indexer_head))]);
+        out
+    }
+}

@@ -1,0 +1,271 @@
+//! Sign-In with Ethereum (EIP-4361): the message format, parsed strictly, and its checks.
+//! Parsing is total: any input yields a message or a [`SiweError`], never a panic
+//! (`tests/fuzz_siwe.rs` holds it to that).
+
+use std::fmt;
+
+use alloy::primitives::Address;
+use chrono::{DateTime, Utc};
+
+/// A parsed EIP-4361 message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiweMessage {
+    pub scheme: Option<String>,
+    pub domain: String,
+    pub address: Address,
+    pub statement: Option<String>,
+    pub uri: String,
+    pub version: String,
+    pub chain_id: u64,
+    pub nonce: String,
+    pub issued_at: DateTime<Utc>,
+    pub expiration_time: Option<DateTime<Utc>>,
+    pub not_before: Option<DateTime<Utc>>,
+    pub request_id: Option<String>,
+    pub resources: Vec<String>,
+}
+
+/// Why a message is not acceptable. Each maps to a 4xx with this text.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SiweError {
+    #[error("malformed sign-in message: {0}")]
+    Malformed(&'static str),
+    #[error("address is not EIP-55 checksummed")]
+    Checksum,
+    #[error("message is for domain {0}, not this one")]
+    WrongDomain(String),
+    #[error("message is for URI {0}, not this one")]
+    WrongUri(String),
+    #[error("message is for chain {0}, not this one")]
+    WrongChain(u64),
+    #[error("unsupported SIWE version {0}")]
+    Version(String),
+    #[error("message expired")]
+    Expired,
+    #[error("message is not valid yet")]
+    NotYetValid,
+    #[error("message was issued in the future")]
+    IssuedInFuture,
+    #[error("message was issued too long ago")]
+    TooOld,
+}
+
+const HEADER: &str = " wants you to sign in with your Ethereum account:";
+
+fn time(v: &str) -> Result<DateTime<Utc>, SiweError> {
+    DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc)).map_err(|_| SiweError::Malformed("timestamp"))
+}
+
+fn field<'a>(line: Option<&'a str>, tag: &'static str) -> Result<&'a str, SiweError> {
+    line.and_then(|l| l.strip_prefix(tag)).ok_or(SiweError::Malformed(tag))
+}
+
+impl SiweMessage {
+    /// Parses the exact text a wallet signed.
+    pub fn parse(text: &str) -> Result<Self, SiweError> {
+        let mut lines = text.split('\n');
+        let header = lines.next().ok_or(SiweError::Malformed("header"))?;
+        let origin = header.strip_suffix(HEADER).ok_or(SiweError::Malformed("header"))?;
+        let (scheme, domain) = match origin.split_once("://") {
+            Some((s, d)) => (Some(s.to_string()), d),
+            None => (None, origin),
+        };
+        if domain.is_empty() || domain.contains(char::is_whitespace) {
+            return Err(SiweError::Malformed("domain"));
+        }
+        let address_text = lines.next().ok_or(SiweError::Malformed("address"))?;
+        if !address_text.starts_with("0x") || address_text.len() != 42 {
+            return Err(SiweError::Malformed("address"));
+        }
+        let address = Address::parse_checksummed(address_text, None).map_err(|_| SiweError::Checksum)?;
+        if lines.next() != Some("") {
+            return Err(SiweError::Malformed("blank line after address"));
+        }
+        let statement = match lines.next() {
+            Some("") => None,
+            Some(s) if !s.starts_with("URI: ") => {
+                if lines.next() != Some("") {
+                    return Err(SiweError::Malformed("blank line after statement"));
+                }
+                Some(s.to_string())
+            }
+            _ => return Err(SiweError::Malformed("statement")),
+        };
+        let uri = field(lines.next(), "URI: ")?.to_string();
+        let version = field(lines.next(), "Version: ")?.to_string();
+        let chain_id = field(lines.next(), "Chain ID: ")?.parse().map_err(|_| SiweError::Malformed("Chain ID"))?;
+        let nonce = field(lines.next(), "Nonce: ")?.to_string();
+        if nonce.len() < 8 || !nonce.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(SiweError::Malformed("nonce"));
+        }
+        let issued_at = time(field(lines.next(), "Issued At: ")?)?;
+        let mut msg = SiweMessage {
+            scheme,
+            domain: domain.to_string(),
+            address,
+            statement,
+            uri,
+            version,
+            chain_id,
+            nonce,
+            issued_at,
+            expiration_time: None,
+            not_before: None,
+            request_id: None,
+            resources: Vec::new(),
+        };
+        let mut rest = lines.peekable();
+        if let Some(v) = rest.peek().and_then(|l| l.strip_prefix("Expiration Time: ")) {
+            msg.expiration_time = Some(time(v)?);
+            rest.next();
+        }
+        if let Some(v) = rest.peek().and_then(|l| l.strip_prefix("Not Before: ")) {
+            msg.not_before = Some(time(v)?);
+            rest.next();
+        }
+        if let Some(v) = rest.peek().and_then(|l| l.strip_prefix("Request ID: ")) {
+            msg.request_id = Some(v.to_string());
+            rest.next();
+        }
+        if rest.peek() == Some(&"Resources:") {
+            rest.next();
+            for line in rest.by_ref() {
+                let r = line.strip_prefix("- ").ok_or(SiweError::Malformed("resource"))?;
+                msg.resources.push(r.to_string());
+            }
+        }
+        if rest.next().is_some() {
+            return Err(SiweError::Malformed("trailing lines"));
+        }
+        if msg.uri.is_empty() || msg.uri.contains(char::is_whitespace) {
+            return Err(SiweError::Malformed("URI"));
+        }
+        Ok(msg)
+    }
+
+    /// Checks everything but the signature and the nonce: domain, URI, chain, version, and
+    /// that `now` lies within the message's validity (issued no more than `max_age` ago).
+    pub fn check(
+        &self,
+        domain: &str,
+        uri_prefix: &str,
+        chain_id: u64,
+        now: DateTime<Utc>,
+        max_age: chrono::Duration,
+    ) -> Result<(), SiweError> {
+        if self.domain != domain {
+            return Err(SiweError::WrongDomain(self.domain.clone()));
+        }
+        if !self.uri.starts_with(uri_prefix) {
+            return Err(SiweError::WrongUri(self.uri.clone()));
+        }
+        if self.chain_id != chain_id {
+            return Err(SiweError::WrongChain(self.chain_id));
+        }
+        if self.version != "1" {
+            return Err(SiweError::Version(self.version.clone()));
+        }
+        // A minute of clock skew between wallet and node is tolerated.
+        if self.issued_at > now + chrono::Duration::seconds(60) {
+            return Err(SiweError::IssuedInFuture);
+        }
+        if now - self.issued_at > max_age {
+            return Err(SiweError::TooOld);
+        }
+        if self.expiration_time.is_some_and(|t| now >= t) {
+            return Err(SiweError::Expired);
+        }
+        if self.not_before.is_some_and(|t| now < t) {
+            return Err(SiweError::NotYetValid);
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for SiweMessage {
+    /// The canonical text, as a wallet is asked to sign it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(s) = &self.scheme {
+            write!(f, "{s}://")?;
+        }
+        writeln!(f, "{}{HEADER}", self.domain)?;
+        writeln!(f, "{}", self.address.to_checksum(None))?;
+        writeln!(f)?;
+        if let Some(s) = &self.statement {
+            writeln!(f, "{s}")?;
+        }
+        writeln!(f)?;
+        writeln!(f, "URI: {}", self.uri)?;
+        writeln!(f, "Version: {}", self.version)?;
+        writeln!(f, "Chain ID: {}", self.chain_id)?;
+        writeln!(f, "Nonce: {}", self.nonce)?;
+        write!(f, "Issued At: {}", self.issued_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))?;
+        if let Some(t) = self.expiration_time {
+            write!(f, "\nExpiration Time: {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))?;
+        }
+        if let Some(t) = self.not_before {
+            write!(f, "\nNot Before: {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))?;
+        }
+        if let Some(r) = &self.request_id {
+            write!(f, "\nRequest ID: {r}")?;
+        }
+        if !self.resources.is_empty() {
+            write!(f, "\nResources:")?;
+            for r in &self.resources {
+                write!(f, "\n- {r}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> SiweMessage {
+        SiweMessage {
+            scheme: None,
+            domain: "assembly.local".into(),
+            address: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8".parse().unwrap(),
+            statement: Some("Sign in to Assembly.".into()),
+            uri: "http://assembly.local/".into(),
+            version: "1".into(),
+            chain_id: 31337,
+            nonce: "abcdef0123456789".into(),
+            issued_at: "2026-11-24T12:00:00Z".parse().unwrap(),
+            expiration_time: Some("2026-11-24T12:10:00Z".parse().unwrap()),
+            not_before: None,
+            request_id: None,
+            resources: vec!["https://livepeer.org".into()],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let m = sample();
+        assert_eq!(SiweMessage::parse(&m.to_string()), Ok(m.clone()));
+        let bare = SiweMessage { statement: None, expiration_time: None, resources: vec![], ..m };
+        assert_eq!(SiweMessage::parse(&bare.to_string()), Ok(bare));
+    }
+
+    #[test]
+    fn checks() {
+        let m = sample();
+        let now: DateTime<Utc> = "2026-11-24T12:01:00Z".parse().unwrap();
+        let age = chrono::Duration::minutes(10);
+        assert_eq!(m.check("assembly.local", "http://assembly.local", 31337, now, age), Ok(()));
+        assert!(matches!(m.check("evil.example", "http://assembly.local", 31337, now, age), Err(SiweError::WrongDomain(_))));
+        assert_eq!(m.check("assembly.local", "http://assembly.local", 1, now, age), Err(SiweError::WrongChain(31337)));
+        let late: DateTime<Utc> = "2026-11-24T12:10:00Z".parse().unwrap();
+        assert_eq!(m.check("assembly.local", "http://assembly.local", 31337, late, age), Err(SiweError::Expired));
+    }
+
+    #[test]
+    fn rejects_lowercase_addresses_and_garbage() {
+        let text = sample().to_string().replace("0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x70997970c51812dc3a010c7d01b50e0d17dc79c8");
+        assert_eq!(SiweMessage::parse(&text), Err(SiweError::Checksum));
+        assert!(SiweMessage::parse("").is_err());
+        assert!(SiweMessage::parse("hello").is_err());
+    }
+}

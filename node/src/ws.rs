@@ -1,0 +1,195 @@
+//! The live-state WebSocket: what clients may send, decoded strictly, and the connection
+//! loop. A message that is not understood gets an error frame and changes nothing.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Instant;
+
+use assembly_indexer::roles::Role;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::auth::Identity;
+use crate::live::Hub;
+use crate::reactions::{self, Bucket};
+
+/// The largest message a client may send.
+pub const MAX_CLIENT_MESSAGE: usize = 1024;
+
+/// What a client may send.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// React to what is being said (signed-in orchestrators and delegators).
+    React { reaction: String },
+    /// Ask for the current state again.
+    Refresh,
+    Ping,
+}
+
+/// Why a client message was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum WsError {
+    #[error("message is larger than {MAX_CLIENT_MESSAGE} bytes")]
+    TooLarge,
+    #[error("message is not JSON")]
+    NotJson,
+    #[error("message is not one of: react, refresh, ping")]
+    UnknownMessage,
+    #[error("unknown reaction (see GET /api/v1/reactions)")]
+    UnknownReaction,
+    #[error("sign in as an orchestrator or a delegator to react")]
+    NotAllowed,
+    #[error("too many reactions; retry in {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u64 },
+    #[error("binary frames are not understood")]
+    Binary,
+}
+
+/// Decodes a client's text frame.
+pub fn decode(text: &str) -> Result<ClientMessage, WsError> {
+    if text.len() > MAX_CLIENT_MESSAGE {
+        return Err(WsError::TooLarge);
+    }
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| WsError::NotJson)?;
+    let msg: ClientMessage = serde_json::from_value(value).map_err(|_| WsError::UnknownMessage)?;
+    if let ClientMessage::React { reaction } = &msg {
+        if !reactions::known(reaction) {
+            return Err(WsError::UnknownReaction);
+        }
+    }
+    Ok(msg)
+}
+
+fn error_frame(e: &WsError) -> Message {
+    let body = serde_json::json!({ "type": "error", "error": e, "message": e.to_string() });
+    Message::Text(Utf8Bytes::from(body.to_string()))
+}
+
+/// Serves one connection until it closes.
+pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, identity: Option<Identity>) {
+    let role = match identity {
+        Some(id) => hub.roles.standing(id.address).await.map(|s| s.role).unwrap_or(Role::Observer),
+        None => Role::Observer,
+    };
+    let gauge = match role {
+        Role::Orchestrator => &hub.metrics.ws_orchestrators,
+        Role::Delegator => &hub.metrics.ws_delegators,
+        Role::Observer => &hub.metrics.ws_observers,
+    };
+    gauge.fetch_add(1, Relaxed);
+    let mut updates = hub.subscribe();
+    // Counts changed: let everyone (this client included) see it.
+    hub.publish().await;
+    let mut connection_bucket = Bucket::new(10.0, 20.0);
+    if socket.send(Message::Text(Utf8Bytes::from(hub.latest().to_string()))).await.is_ok() {
+        loop {
+            tokio::select! {
+                incoming = socket.recv() => {
+                    let Some(Ok(frame)) = incoming else { break };
+                    let reply = match frame {
+                        Message::Text(t) => handle(&hub, identity, &mut connection_bucket, t.as_str()).await,
+                        Message::Binary(_) => Some(error_frame(&WsError::Binary)),
+                        Message::Close(_) => break,
+                        _ => None,
+                    };
+                    if let Some(r) = reply {
+                        if socket.send(r).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                update = updates.recv() => {
+                    let text = match update {
+                        Ok(t) => t,
+                        // Too slow to keep up: skip to the present.
+                        Err(broadcast::error::RecvError::Lagged(_)) => hub.latest(),
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    };
+                    if socket.send(Message::Text(Utf8Bytes::from(text.to_string()))).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    gauge.fetch_sub(1, Relaxed);
+    hub.publish().await;
+}
+
+async fn handle(hub: &Hub, identity: Option<Identity>, bucket: &mut Bucket, text: &str) -> Option<Message> {
+    let msg = match decode(text) {
+        Ok(m) => m,
+        Err(e) => {
+            hub.metrics.ws_bad_messages.fetch_add(1, Relaxed);
+            if e == WsError::UnknownReaction {
+                hub.metrics.reactions_refused.fetch_add(1, Relaxed);
+            }
+            return Some(error_frame(&e));
+        }
+    };
+    match msg {
+        ClientMessage::Ping => Some(Message::Text(Utf8Bytes::from_static("{\"type\":\"pong\"}"))),
+        ClientMessage::Refresh => Some(Message::Text(Utf8Bytes::from(hub.latest().to_string()))),
+        ClientMessage::React { reaction } => {
+            let refuse = |e: WsError| {
+                let counter = if matches!(e, WsError::RateLimited { .. }) {
+                    &hub.metrics.reactions_rate_limited
+                } else {
+                    &hub.metrics.reactions_refused
+                };
+                counter.fetch_add(1, Relaxed);
+                Some(error_frame(&e))
+            };
+            let Some(id) = identity else { return refuse(WsError::NotAllowed) };
+            // The role is read now, so one lost on chain is lost here too.
+            let standing = match hub.roles.standing(id.address).await {
+                Ok(s) if s.role != Role::Observer => s,
+                _ => return refuse(WsError::NotAllowed),
+            };
+            let now = Instant::now();
+            if let Err(wait) = bucket.take(now) {
+                return refuse(WsError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
+            }
+            match hub.reactions.react(id.address, standing.stake, &reaction, now) {
+                Ok(()) => {
+                    hub.metrics.reactions_accepted.fetch_add(1, Relaxed);
+                    None
+                }
+                Err(wait) => refuse(WsError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 }),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn decodes_and_refuses() {
+        assert_eq!(decode(r#"{"type":"react","reaction":"clap"}"#), Ok(ClientMessage::React { reaction: "clap".into() }));
+        assert_eq!(decode(r#"{"type":"ping"}"#), Ok(ClientMessage::Ping));
+        assert_eq!(decode("clap"), Err(WsError::NotJson));
+        assert_eq!(decode(r#"{"type":"shout"}"#), Err(WsError::UnknownMessage));
+        assert_eq!(decode(r#"{"type":"react","reaction":"poop"}"#), Err(WsError::UnknownReaction));
+        assert_eq!(decode(r#"{"type":"react","reaction":"clap","x":1}"#), Err(WsError::UnknownMessage));
+        assert_eq!(decode(&"x".repeat(2000)), Err(WsError::TooLarge));
+    }
+
+    proptest! {
+        /// The decoder is total: any text yields a message or an error, never a panic.
+        #[test]
+        fn decoder_never_panics(text in ".{0,1200}") {
+            let _ = decode(&text);
+        }
+
+        #[test]
+        fn decoder_never_panics_on_jsonish(kind in "[a-z]{0,8}", reaction in ".{0,16}") {
+            let _ = decode(&format!(r#"{{"type":"{kind}","reaction":{}}}"#, serde_json::Value::String(reaction)));
+        }
+    }
+}
