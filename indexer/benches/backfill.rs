@@ -87,13 +87,18 @@ fn tempdir(name: &str) -> std::path::PathBuf {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     if std::env::var("RUST_LOG").is_ok() {
-        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .init();
     }
     let target: u64 = std::env::var("ASSEMBLY_BENCH_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let per_tx: u64 = std::env::var("ASSEMBLY_BENCH_PER_TX").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
+    let per_tx: u64 = std::env::var("ASSEMBLY_BENCH_PER_TX")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
     let mut chain = TestChain::start_with(&["--gas-limit", "2000000000"]).await;
     let flood = SessionFlood::deploy(chain.provider.clone()).await.unwrap();
     chain
@@ -145,10 +150,22 @@ async fn main() {
     if std::env::var("ASSEMBLY_BENCH_PROBE").is_ok() {
         let mut from = chain.deployment.deploy_block;
         while from <= blocks {
-            let filter = alloy::rpc::types::Filter::new().address(vec![chain.deployment.assembly, chain.deployment.governor, chain.deployment.bonding_manager]).from_block(from).to_block(from + 4);
+            let filter = alloy::rpc::types::Filter::new()
+                .address(vec![
+                    chain.deployment.assembly,
+                    chain.deployment.governor,
+                    chain.deployment.bonding_manager,
+                ])
+                .from_block(from)
+                .to_block(from + 4);
             let t = Instant::now();
             let logs = chain.provider.get_logs(&filter).await.unwrap();
-            eprintln!("eth_getLogs {from}..{}: {} logs in {:.3} s", from + 4, logs.len(), t.elapsed().as_secs_f64());
+            eprintln!(
+                "eth_getLogs {from}..{}: {} logs in {:.3} s",
+                from + 4,
+                logs.len(),
+                t.elapsed().as_secs_f64()
+            );
             from += 5;
         }
     }

@@ -36,7 +36,11 @@ pub mod mocks {
         );
     }
     mod wallet {
-        alloy::sol!(#[sol(rpc, all_derives)] MockSmartWallet, "abi/MockSmartWallet.json");
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            MockSmartWallet,
+            "abi/MockSmartWallet.json"
+        );
     }
     /// An EIP-1271 contract wallet with one owner.
     pub use wallet::MockSmartWallet;

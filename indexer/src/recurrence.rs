@@ -49,22 +49,38 @@ pub enum RecurrenceError {
 
 /// The recurrence `expr` describes, from the first firing after `after`, with occurrences
 /// lasting `duration` seconds.
-pub fn from_cron(expr: &str, after: DateTime<Utc>, duration: u64) -> Result<Recurrence, RecurrenceError> {
-    let schedule = cron::Schedule::from_str(expr).map_err(|e| RecurrenceError::Parse(e.to_string()))?;
-    let firings: Vec<u64> = schedule.after(&after).take(CHECKED).map(|t| t.timestamp() as u64).collect();
+pub fn from_cron(
+    expr: &str,
+    after: DateTime<Utc>,
+    duration: u64,
+) -> Result<Recurrence, RecurrenceError> {
+    let schedule =
+        cron::Schedule::from_str(expr).map_err(|e| RecurrenceError::Parse(e.to_string()))?;
+    let firings: Vec<u64> = schedule
+        .after(&after)
+        .take(CHECKED)
+        .map(|t| t.timestamp() as u64)
+        .collect();
     let (&first, rest) = firings.split_first().ok_or(RecurrenceError::NeverFires)?;
     let &second = rest.first().ok_or(RecurrenceError::FiresOnce)?;
     let period = second - first;
     for pair in firings.windows(2) {
         let gap = pair[1] - pair[0];
         if gap != period {
-            return Err(RecurrenceError::Irregular { first: period, later: gap });
+            return Err(RecurrenceError::Irregular {
+                first: period,
+                later: gap,
+            });
         }
     }
     if duration > period {
         return Err(RecurrenceError::Overlap { duration, period });
     }
-    Ok(Recurrence { start: first, period, duration })
+    Ok(Recurrence {
+        start: first,
+        period,
+        duration,
+    })
 }
 
 #[cfg(test)]
@@ -77,17 +93,41 @@ mod tests {
         let after = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap(); // a Tuesday
         let r = from_cron("0 0 16 * * Thu *", after, 3600).unwrap();
         assert_eq!(r.period, 7 * 86_400);
-        assert_eq!(r.start, Utc.with_ymd_and_hms(2026, 11, 26, 16, 0, 0).unwrap().timestamp() as u64);
-        assert_eq!(r.start % (7 * 86_400), 16 * 3600, "Thursdays 16:00 UTC are 16 h past a weekly epoch boundary");
+        assert_eq!(
+            r.start,
+            Utc.with_ymd_and_hms(2026, 11, 26, 16, 0, 0)
+                .unwrap()
+                .timestamp() as u64
+        );
+        assert_eq!(
+            r.start % (7 * 86_400),
+            16 * 3600,
+            "Thursdays 16:00 UTC are 16 h past a weekly epoch boundary"
+        );
     }
 
     #[test]
     fn refuses_what_a_period_cannot_say() {
         let after = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        assert!(matches!(from_cron("0 0 16 1-7 * Mon *", after, 3600), Err(RecurrenceError::Irregular { .. })));
-        assert!(matches!(from_cron("0 0 16 * * * *", after, 2 * 86_400), Err(RecurrenceError::Overlap { .. })));
-        assert!(matches!(from_cron("every thursday", after, 60), Err(RecurrenceError::Parse(_))));
-        assert_eq!(from_cron("0 0 16 1 1 * 2027", after, 60), Err(RecurrenceError::FiresOnce));
-        assert_eq!(from_cron("0 0 16 1 1 * 2020", after, 60), Err(RecurrenceError::NeverFires));
+        assert!(matches!(
+            from_cron("0 0 16 1-7 * Mon *", after, 3600),
+            Err(RecurrenceError::Irregular { .. })
+        ));
+        assert!(matches!(
+            from_cron("0 0 16 * * * *", after, 2 * 86_400),
+            Err(RecurrenceError::Overlap { .. })
+        ));
+        assert!(matches!(
+            from_cron("every thursday", after, 60),
+            Err(RecurrenceError::Parse(_))
+        ));
+        assert_eq!(
+            from_cron("0 0 16 1 1 * 2027", after, 60),
+            Err(RecurrenceError::FiresOnce)
+        );
+        assert_eq!(
+            from_cron("0 0 16 1 1 * 2020", after, 60),
+            Err(RecurrenceError::NeverFires)
+        );
     }
 }

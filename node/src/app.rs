@@ -27,7 +27,11 @@ pub struct App {
 }
 
 /// Builds the node and starts its background tasks (until `shutdown`).
-pub async fn start(config: &NodeConfig, secret: Vec<u8>, shutdown: watch::Receiver<bool>) -> anyhow::Result<App> {
+pub async fn start(
+    config: &NodeConfig,
+    secret: Vec<u8>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<App> {
     start_with(config, secret, shutdown, Duration::from_millis(500)).await
 }
 
@@ -39,15 +43,30 @@ pub async fn start_with(
     poll: Duration,
 ) -> anyhow::Result<App> {
     let deployment = Deployment::load(&config.deployment)?;
-    let store = Arc::new(Store::open(&config.db).with_context(|| format!("opening {}", config.db.display()))?);
-    let sync = SyncConfig { confirmations: config.confirmations, poll_interval: poll, ..SyncConfig::default() };
+    let store = Arc::new(
+        Store::open(&config.db).with_context(|| format!("opening {}", config.db.display()))?,
+    );
+    let sync = SyncConfig {
+        confirmations: config.confirmations,
+        poll_interval: poll,
+        ..SyncConfig::default()
+    };
     let follower = Follower::connect(&config.rpc_url, store.clone(), deployment.clone(), sync)
         .await
         .with_context(|| format!("following {} on {}", deployment.assembly, config.rpc_url))?;
-    let provider = ProviderBuilder::new().connect(&config.rpc_url).await.context("connecting to the chain")?.erased();
+    let provider = ProviderBuilder::new()
+        .connect(&config.rpc_url)
+        .await
+        .context("connecting to the chain")?
+        .erased();
     let roles = Arc::new(Roles::new(provider.clone(), &deployment));
     let metrics = Arc::new(Metrics::default());
-    let hub = Arc::new(Hub::new(store.clone(), roles.clone(), metrics, Reactions::new(5.0, 10.0)));
+    let hub = Arc::new(Hub::new(
+        store.clone(),
+        roles.clone(),
+        metrics,
+        Reactions::new(5.0, 10.0),
+    ));
     let auth = Arc::new(Auth::new(
         AuthConfig {
             domain: config.domain.clone(),
@@ -68,10 +87,27 @@ pub async fn start_with(
         roles: Some(roles.clone()),
     });
     let changes = follower.changes();
-    tokio::spawn(roles.clone().maintain(changes.subscribe(), Duration::from_secs(30), shutdown.clone()));
-    tokio::spawn(hub.clone().run(changes.subscribe(), Duration::from_secs(1), Duration::from_millis(250), shutdown.clone()));
+    tokio::spawn(roles.clone().maintain(
+        changes.subscribe(),
+        Duration::from_secs(30),
+        shutdown.clone(),
+    ));
+    tokio::spawn(hub.clone().run(
+        changes.subscribe(),
+        Duration::from_secs(1),
+        Duration::from_millis(250),
+        shutdown.clone(),
+    ));
     tokio::spawn(follower.run(shutdown.clone()));
     hub.publish().await;
-    let state = AppState { auth, hub: hub.clone(), secure_cookies: config.secure_cookies };
-    Ok(App { router: http::router(state, chain), hub, store })
+    let state = AppState {
+        auth,
+        hub: hub.clone(),
+        secure_cookies: config.secure_cookies,
+    };
+    Ok(App {
+        router: http::router(state, chain),
+        hub,
+        store,
+    })
 }

@@ -83,7 +83,11 @@ const MAX_NONCES: usize = 100_000;
 
 impl Auth {
     pub fn new(config: AuthConfig, provider: DynProvider) -> Self {
-        Self { config, nonces: Mutex::new(HashMap::new()), provider }
+        Self {
+            config,
+            nonces: Mutex::new(HashMap::new()),
+            provider,
+        }
     }
 
     pub fn config(&self) -> &AuthConfig {
@@ -100,7 +104,11 @@ impl Auth {
         if nonces.len() >= MAX_NONCES {
             nonces.retain(|_, issued| now.duration_since(*issued) < self.config.nonce_ttl);
             if nonces.len() >= MAX_NONCES {
-                if let Some(oldest) = nonces.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone()) {
+                if let Some(oldest) = nonces
+                    .iter()
+                    .min_by_key(|(_, t)| **t)
+                    .map(|(k, _)| k.clone())
+                {
                     nonces.remove(&oldest);
                 }
             }
@@ -112,23 +120,44 @@ impl Auth {
     /// Spends a nonce: true if it was issued here, unused and unexpired.
     fn spend(&self, nonce: &str) -> bool {
         let mut nonces = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
-        nonces.remove(nonce).is_some_and(|issued| issued.elapsed() < self.config.nonce_ttl)
+        nonces
+            .remove(nonce)
+            .is_some_and(|issued| issued.elapsed() < self.config.nonce_ttl)
     }
 
     /// Verifies a signed SIWE message and returns a session token.
-    pub async fn sign_in(&self, message: &str, signature: &str, now: DateTime<Utc>) -> Result<(String, Identity), AuthError> {
+    pub async fn sign_in(
+        &self,
+        message: &str,
+        signature: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Identity), AuthError> {
         let msg = SiweMessage::parse(message)?;
-        let age = chrono::Duration::from_std(self.config.max_message_age).unwrap_or(chrono::Duration::minutes(10));
-        msg.check(&self.config.domain, &self.config.uri_prefix, self.config.chain_id, now, age)?;
+        let age = chrono::Duration::from_std(self.config.max_message_age)
+            .unwrap_or(chrono::Duration::minutes(10));
+        msg.check(
+            &self.config.domain,
+            &self.config.uri_prefix,
+            self.config.chain_id,
+            now,
+            age,
+        )?;
         // The nonce is spent whatever happens next, so a captured message is good once.
         if !self.spend(&msg.nonce) {
             return Err(AuthError::Nonce);
         }
-        let sig: Bytes = signature.parse().map_err(|_| AuthError::MalformedSignature)?;
+        let sig: Bytes = signature
+            .parse()
+            .map_err(|_| AuthError::MalformedSignature)?;
         self.verify(&msg, message, &sig).await?;
         let expires_at = (now.timestamp() as u64) + self.config.session_ttl.as_secs();
-        let expires_at = msg.expiration_time.map_or(expires_at, |t| expires_at.min(t.timestamp() as u64));
-        let identity = Identity { address: msg.address, expires_at };
+        let expires_at = msg
+            .expiration_time
+            .map_or(expires_at, |t| expires_at.min(t.timestamp() as u64));
+        let identity = Identity {
+            address: msg.address,
+            expires_at,
+        };
         Ok((self.token(&identity), identity))
     }
 
@@ -145,7 +174,11 @@ impl Auth {
             .await
             .map_err(|e| AuthError::Chain(e.to_string()))?;
         if code.is_empty() {
-            return if sig.len() == 65 { Err(AuthError::WrongSigner(msg.address)) } else { Err(AuthError::MalformedSignature) };
+            return if sig.len() == 65 {
+                Err(AuthError::WrongSigner(msg.address))
+            } else {
+                Err(AuthError::MalformedSignature)
+            };
         }
         let hash = alloy::primitives::eip191_hash_message(text);
         let wallet = IERC1271::new(msg.address, self.provider.clone());
@@ -153,13 +186,16 @@ impl Auth {
             Ok(magic) if magic == FixedBytes(ERC1271_MAGIC) => Ok(()),
             Ok(_) => Err(AuthError::WrongSigner(msg.address)),
             // A wallet that reverts is refusing the signature.
-            Err(alloy::contract::Error::TransportError(e)) if !e.is_error_resp() => Err(AuthError::Chain(e.to_string())),
+            Err(alloy::contract::Error::TransportError(e)) if !e.is_error_resp() => {
+                Err(AuthError::Chain(e.to_string()))
+            }
             Err(_) => Err(AuthError::WrongSigner(msg.address)),
         }
     }
 
     fn mac(&self, payload: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.config.secret).expect("HMAC takes any key length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.config.secret).expect("HMAC takes any key length");
         mac.update(payload.as_bytes());
         alloy::hex::encode(mac.finalize().into_bytes())
     }
@@ -175,7 +211,8 @@ impl Auth {
         let (payload, mac) = token.rsplit_once('.').ok_or(AuthError::BadToken)?;
         let expected = self.mac(payload);
         // Constant-time comparison: the MAC is the secret's witness.
-        let mut m = Hmac::<Sha256>::new_from_slice(&self.config.secret).expect("HMAC takes any key length");
+        let mut m =
+            Hmac::<Sha256>::new_from_slice(&self.config.secret).expect("HMAC takes any key length");
         m.update(payload.as_bytes());
         let given = alloy::hex::decode(mac).map_err(|_| AuthError::BadToken)?;
         m.verify_slice(&given).map_err(|_| AuthError::BadToken)?;
@@ -186,6 +223,9 @@ impl Auth {
         if now >= expires_at {
             return Err(AuthError::BadToken);
         }
-        Ok(Identity { address, expires_at })
+        Ok(Identity {
+            address,
+            expires_at,
+        })
     }
 }

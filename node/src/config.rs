@@ -57,38 +57,65 @@ impl NodeConfig {
     pub fn load() -> anyhow::Result<Self> {
         let mut c = match std::env::var("ASSEMBLY_NODE_CONFIG") {
             Ok(path) => {
-                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+                let text =
+                    std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
                 toml::from_str(&text).with_context(|| format!("parsing {path}"))?
             }
             Err(_) => NodeConfig::default(),
         };
         let var = |k: &str| std::env::var(k).ok();
-        if let Some(v) = var("ASSEMBLY_NODE_LISTEN") { c.listen = v; }
-        if let Some(v) = var("ASSEMBLY_RPC_URL") { c.rpc_url = v; }
-        if let Some(v) = var("ASSEMBLY_DEPLOYMENT") { c.deployment = v.into(); }
-        if let Some(v) = var("ASSEMBLY_DB") { c.db = v.into(); }
-        if let Some(v) = var("ASSEMBLY_DOMAIN") { c.domain = v; }
-        if let Some(v) = var("ASSEMBLY_PUBLIC_URL") { c.public_url = v; }
-        if let Some(v) = var("ASSEMBLY_SECRET_FILE") { c.secret_file = v.into(); }
-        if let Some(v) = var("ASSEMBLY_SESSION_HOURS") { c.session_hours = v.parse().context("ASSEMBLY_SESSION_HOURS")?; }
-        if let Some(v) = var("ASSEMBLY_CONFIRMATIONS") { c.confirmations = v.parse().context("ASSEMBLY_CONFIRMATIONS")?; }
-        if let Some(v) = var("ASSEMBLY_SECURE_COOKIES") { c.secure_cookies = v.parse().context("ASSEMBLY_SECURE_COOKIES")?; }
+        if let Some(v) = var("ASSEMBLY_NODE_LISTEN") {
+            c.listen = v;
+        }
+        if let Some(v) = var("ASSEMBLY_RPC_URL") {
+            c.rpc_url = v;
+        }
+        if let Some(v) = var("ASSEMBLY_DEPLOYMENT") {
+            c.deployment = v.into();
+        }
+        if let Some(v) = var("ASSEMBLY_DB") {
+            c.db = v.into();
+        }
+        if let Some(v) = var("ASSEMBLY_DOMAIN") {
+            c.domain = v;
+        }
+        if let Some(v) = var("ASSEMBLY_PUBLIC_URL") {
+            c.public_url = v;
+        }
+        if let Some(v) = var("ASSEMBLY_SECRET_FILE") {
+            c.secret_file = v.into();
+        }
+        if let Some(v) = var("ASSEMBLY_SESSION_HOURS") {
+            c.session_hours = v.parse().context("ASSEMBLY_SESSION_HOURS")?;
+        }
+        if let Some(v) = var("ASSEMBLY_CONFIRMATIONS") {
+            c.confirmations = v.parse().context("ASSEMBLY_CONFIRMATIONS")?;
+        }
+        if let Some(v) = var("ASSEMBLY_SECURE_COOKIES") {
+            c.secure_cookies = v.parse().context("ASSEMBLY_SECURE_COOKIES")?;
+        }
         Ok(c)
     }
 
     /// The session-token key: from the secret file, created with 32 random bytes if missing.
     pub fn secret(&self) -> anyhow::Result<Vec<u8>> {
         if let Ok(bytes) = std::fs::read(&self.secret_file) {
-            anyhow::ensure!(bytes.len() >= 32, "{} holds fewer than 32 bytes", self.secret_file.display());
+            anyhow::ensure!(
+                bytes.len() >= 32,
+                "{} holds fewer than 32 bytes",
+                self.secret_file.display()
+            );
             return Ok(bytes);
         }
         let mut bytes = vec![0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-        std::fs::write(&self.secret_file, &bytes).with_context(|| format!("writing {}", self.secret_file.display()))?;
+        std::fs::write(&self.secret_file, &bytes)
+            .with_context(|| format!("writing {}", self.secret_file.display()))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&self.secret_file, std::fs::Permissions::from_mode(0o600));
+            let _ =
+                std::fs::set_permissions(&self.secret_file, std::fs::Permissions::from_mode(0o600));
         }
         Ok(bytes)
     }

@@ -45,11 +45,17 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             ApiError::Auth(AuthError::Chain(_)) => StatusCode::BAD_GATEWAY,
-            ApiError::Auth(AuthError::BadToken) | ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Auth(AuthError::BadToken) | ApiError::Unauthenticated => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Auth(_) => StatusCode::BAD_REQUEST,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
     }
 }
 
@@ -91,7 +97,11 @@ fn token_of(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
     query.map(str::to_string)
 }
 
-fn identify(state: &AppState, headers: &HeaderMap, query: Option<&str>) -> Result<Option<Identity>, ApiError> {
+fn identify(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Option<Identity>, ApiError> {
     match token_of(headers, query) {
         None => Ok(None),
         Some(t) => Ok(Some(state.auth.identify(&t, unix_now())?)),
@@ -108,7 +118,12 @@ struct NonceBody {
 
 async fn nonce(State(s): State<AppState>) -> Json<NonceBody> {
     let c = s.auth.config();
-    Json(NonceBody { nonce: s.auth.nonce(), domain: c.domain.clone(), uri: c.uri_prefix.clone(), chain_id: c.chain_id })
+    Json(NonceBody {
+        nonce: s.auth.nonce(),
+        domain: c.domain.clone(),
+        uri: c.uri_prefix.clone(),
+        chain_id: c.chain_id,
+    })
 }
 
 #[derive(Deserialize)]
@@ -127,20 +142,36 @@ struct Me {
     token: Option<String>,
 }
 
-async fn sign_in(State(s): State<AppState>, body: Result<Json<SignIn>, axum::extract::rejection::JsonRejection>) -> Response {
+async fn sign_in(
+    State(s): State<AppState>,
+    body: Result<Json<SignIn>, axum::extract::rejection::JsonRejection>,
+) -> Response {
     let Json(body) = match body {
         Ok(b) => b,
-        Err(e) => return (e.status(), Json(serde_json::json!({ "error": e.body_text() }))).into_response(),
+        Err(e) => {
+            return (
+                e.status(),
+                Json(serde_json::json!({ "error": e.body_text() })),
+            )
+                .into_response()
+        }
     };
-    let result = s.auth.sign_in(&body.message, &body.signature, chrono::Utc::now()).await;
+    let result = s
+        .auth
+        .sign_in(&body.message, &body.signature, chrono::Utc::now())
+        .await;
     let metrics = &s.hub.metrics;
     let (token, identity) = match result {
         Ok(ok) => {
-            metrics.sign_ins_ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            metrics
+                .sign_ins_ok
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             ok
         }
         Err(e) => {
-            metrics.sign_ins_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            metrics
+                .sign_ins_refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(error = %e, "sign-in refused");
             return ApiError::from(e).into_response();
         }
@@ -151,8 +182,16 @@ async fn sign_in(State(s): State<AppState>, body: Result<Json<SignIn>, axum::ext
     };
     let max_age = identity.expires_at.saturating_sub(unix_now());
     let secure = if s.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}");
-    let body = Me { address: identity.address, expires_at: identity.expires_at, role: standing.role, stake: standing.stake, token: Some(token) };
+    let cookie = format!(
+        "{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
+    );
+    let body = Me {
+        address: identity.address,
+        expires_at: identity.expires_at,
+        role: standing.role,
+        stake: standing.stake,
+        token: Some(token),
+    };
     let mut response = Json(body).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(SET_COOKIE, v);
@@ -172,12 +211,27 @@ async fn sign_out() -> Response {
 async fn me(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, ApiError> {
     let id = identify(&s, &headers, None)?.ok_or(ApiError::Unauthenticated)?;
     // Read from the chain's present state, not from sign-in time.
-    let standing = s.hub.roles.standing(id.address).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Json(Me { address: id.address, expires_at: id.expires_at, role: standing.role, stake: standing.stake, token: None }))
+    let standing = s
+        .hub
+        .roles
+        .standing(id.address)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(Me {
+        address: id.address,
+        expires_at: id.expires_at,
+        role: standing.role,
+        stake: standing.stake,
+        token: None,
+    }))
 }
 
 async fn live_state(State(s): State<AppState>) -> Response {
-    ([(CONTENT_TYPE, "application/json")], s.hub.latest().to_string()).into_response()
+    (
+        [(CONTENT_TYPE, "application/json")],
+        s.hub.latest().to_string(),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -205,13 +259,26 @@ struct ReactionInfo {
 }
 
 async fn reactions() -> Json<Vec<ReactionInfo>> {
-    Json(REACTIONS.iter().map(|(name, emoji)| ReactionInfo { name, emoji }).collect())
+    Json(
+        REACTIONS
+            .iter()
+            .map(|(name, emoji)| ReactionInfo { name, emoji })
+            .collect(),
+    )
 }
 
 async fn openapi() -> Response {
-    ([(CONTENT_TYPE, "application/json")], include_str!("../openapi.json")).into_response()
+    (
+        [(CONTENT_TYPE, "application/json")],
+        include_str!("../openapi.json"),
+    )
+        .into_response()
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], s.hub.metrics.render()).into_response()
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.hub.metrics.render(),
+    )
+        .into_response()
 }

@@ -22,11 +22,17 @@ use crate::reactions::Reactions;
 
 /// Seconds since the epoch, now.
 pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn unix_now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Someone on the floor or in the queue.
@@ -101,8 +107,16 @@ pub struct LiveState {
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Outgoing<'a> {
-    State { server_time_ms: u64, #[serde(flatten)] state: &'a LiveState },
-    Reactions { server_time_ms: u64, #[serde(flatten)] burst: &'a crate::reactions::Burst },
+    State {
+        server_time_ms: u64,
+        #[serde(flatten)]
+        state: &'a LiveState,
+    },
+    Reactions {
+        server_time_ms: u64,
+        #[serde(flatten)]
+        burst: &'a crate::reactions::Burst,
+    },
 }
 
 /// The fan-out point.
@@ -124,9 +138,21 @@ fn priority(kind: Kind, always_on: bool) -> u8 {
 }
 
 impl Hub {
-    pub fn new(store: Arc<Store>, roles: Arc<Roles>, metrics: Arc<Metrics>, reactions: Reactions) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        roles: Arc<Roles>,
+        metrics: Arc<Metrics>,
+        reactions: Reactions,
+    ) -> Self {
         let (tx, _) = broadcast::channel(256);
-        Self { store, roles, metrics, reactions, tx, latest: RwLock::new((None, Arc::from("{}"))) }
+        Self {
+            store,
+            roles,
+            metrics,
+            reactions,
+            tx,
+            latest: RwLock::new((None, Arc::from("{}"))),
+        }
     }
 
     /// Messages for one client, from now on.
@@ -136,15 +162,27 @@ impl Hub {
 
     /// The last state message sent.
     pub fn latest(&self) -> Arc<str> {
-        self.latest.read().unwrap_or_else(|p| p.into_inner()).1.clone()
+        self.latest
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .clone()
     }
 
     async fn speaker(&self, address: Address) -> Speaker {
         match self.roles.standing(address).await {
-            Ok(s) => Speaker { address, role: s.role, stake: s.stake },
+            Ok(s) => Speaker {
+                address,
+                role: s.role,
+                stake: s.stake,
+            },
             Err(e) => {
                 tracing::warn!(%address, error = %e, "role lookup failed");
-                Speaker { address, role: Role::Observer, stake: U256::ZERO }
+                Speaker {
+                    address,
+                    role: Role::Observer,
+                    stake: U256::ZERO,
+                }
             }
         }
     }
@@ -163,10 +201,19 @@ impl Hub {
             let proposal_id = (!row.proposal_id.is_zero()).then(|| row.proposal_id.to_string());
             for (occurrence, start, end) in s.occurrences(now, now + 14 * 86_400, 3) {
                 if start > now {
-                    upcoming.push(Upcoming { session: row.id, occurrence, kind: row.kind, proposal_id: proposal_id.clone(), start, end });
+                    upcoming.push(Upcoming {
+                        session: row.id,
+                        occurrence,
+                        kind: row.kind,
+                        proposal_id: proposal_id.clone(),
+                        start,
+                        end,
+                    });
                 }
             }
-            let Some(occurrence) = s.containing(now) else { continue };
+            let Some(occurrence) = s.containing(now) else {
+                continue;
+            };
             let (span, slots, requests) = self.store.timeline(row, occurrence)?;
             let finalized = head.unwrap_or(0).saturating_sub(2);
             let queue: Vec<QueueEntry> = slots
@@ -210,7 +257,13 @@ impl Hub {
             delegators: m.ws_delegators.load(Relaxed),
             observers: m.ws_observers.load(Relaxed),
         };
-        Ok(LiveState { current: best.map(|(_, id)| id), live, upcoming, listeners, head_block: head })
+        Ok(LiveState {
+            current: best.map(|(_, id)| id),
+            live,
+            upcoming,
+            listeners,
+            head_block: head,
+        })
     }
 
     /// Recomputes and, if anything changed, sends the state to everyone.
@@ -222,10 +275,20 @@ impl Hub {
                 return;
             }
         };
-        if self.latest.read().unwrap_or_else(|p| p.into_inner()).0.as_ref() == Some(&state) {
+        if self
+            .latest
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .as_ref()
+            == Some(&state)
+        {
             return;
         }
-        let text: Arc<str> = match serde_json::to_string(&Outgoing::State { server_time_ms: unix_now_ms(), state: &state }) {
+        let text: Arc<str> = match serde_json::to_string(&Outgoing::State {
+            server_time_ms: unix_now_ms(),
+            state: &state,
+        }) {
             Ok(t) => t.into(),
             Err(_) => return,
         };
@@ -236,7 +299,10 @@ impl Hub {
 
     fn send_burst(&self) {
         if let Some(burst) = self.reactions.drain() {
-            if let Ok(t) = serde_json::to_string(&Outgoing::Reactions { server_time_ms: unix_now_ms(), burst: &burst }) {
+            if let Ok(t) = serde_json::to_string(&Outgoing::Reactions {
+                server_time_ms: unix_now_ms(),
+                burst: &burst,
+            }) {
                 self.metrics.reaction_bursts.fetch_add(1, Relaxed);
                 let _ = self.tx.send(t.into());
             }

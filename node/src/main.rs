@@ -7,9 +7,13 @@ use tokio::sync::watch;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     if std::env::var("ASSEMBLY_LOG_FORMAT").as_deref() == Ok("json") {
-        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
@@ -17,8 +21,9 @@ async fn main() -> anyhow::Result<()> {
     let secret = config.secret()?;
     let (stop, stopped) = watch::channel(false);
     let app = app::start(&config, secret, stopped.clone()).await?;
-    let listener =
-        tokio::net::TcpListener::bind(&config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
     tracing::info!(listen = %config.listen, domain = %config.domain, rpc = %config.rpc_url, "node started");
     let mut on_stop = stopped.clone();
     let serve = axum::serve(listener, app.router).with_graceful_shutdown(async move {

@@ -36,32 +36,61 @@ impl Metrics {
             "assembly_sign_ins_total",
             "counter",
             "Sign-in attempts by result.",
-            &[("{result=\"ok\"}", g(&self.sign_ins_ok)), ("{result=\"refused\"}", g(&self.sign_ins_refused))],
+            &[
+                ("{result=\"ok\"}", g(&self.sign_ins_ok)),
+                ("{result=\"refused\"}", g(&self.sign_ins_refused)),
+            ],
         );
         family(
             "assembly_live_connections",
             "gauge",
             "Open live-state WebSockets by role.",
             &[
-                ("{role=\"orchestrator\"}", self.ws_orchestrators.load(Relaxed)),
+                (
+                    "{role=\"orchestrator\"}",
+                    self.ws_orchestrators.load(Relaxed),
+                ),
                 ("{role=\"delegator\"}", self.ws_delegators.load(Relaxed)),
                 ("{role=\"observer\"}", self.ws_observers.load(Relaxed)),
             ],
         );
-        family("assembly_ws_bad_messages_total", "counter", "WebSocket messages refused as malformed.", &[("", g(&self.ws_bad_messages))]);
+        family(
+            "assembly_ws_bad_messages_total",
+            "counter",
+            "WebSocket messages refused as malformed.",
+            &[("", g(&self.ws_bad_messages))],
+        );
         family(
             "assembly_reactions_total",
             "counter",
             "Reactions by outcome.",
             &[
                 ("{outcome=\"accepted\"}", g(&self.reactions_accepted)),
-                ("{outcome=\"rate_limited\"}", g(&self.reactions_rate_limited)),
+                (
+                    "{outcome=\"rate_limited\"}",
+                    g(&self.reactions_rate_limited),
+                ),
                 ("{outcome=\"refused\"}", g(&self.reactions_refused)),
             ],
         );
-        family("assembly_state_broadcasts_total", "counter", "Live-state updates sent to all clients.", &[("", g(&self.state_broadcasts))]);
-        family("assembly_reaction_bursts_total", "counter", "Aggregated reaction bursts sent.", &[("", g(&self.reaction_bursts))]);
-        family("assembly_indexer_head_block", "gauge", "Last block the embedded indexer applied.", &[("", g(&self.indexer_head))]);
+        family(
+            "assembly_state_broadcasts_total",
+            "counter",
+            "Live-state updates sent to all clients.",
+            &[("", g(&self.state_broadcasts))],
+        );
+        family(
+            "assembly_reaction_bursts_total",
+            "counter",
+            "Aggregated reaction bursts sent.",
+            &[("", g(&self.reaction_bursts))],
+        );
+        family(
+            "assembly_indexer_head_block",
+            "gauge",
+            "Last block the embedded indexer applied.",
+            &[("", g(&self.indexer_head))],
+        );
         out
     }
 }

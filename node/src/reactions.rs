@@ -37,12 +37,18 @@ pub struct Bucket {
 
 impl Bucket {
     pub fn new(rate: f64, burst: f64) -> Self {
-        Self { tokens: burst, last: Instant::now(), rate, burst }
+        Self {
+            tokens: burst,
+            last: Instant::now(),
+            rate,
+            burst,
+        }
     }
 
     /// Takes a token, or says how long until one is free.
     pub fn take(&mut self, now: Instant) -> Result<(), Duration> {
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -73,14 +79,27 @@ pub struct Reactions {
 impl Reactions {
     /// `rate` reactions per second per address, `burst` at once.
     pub fn new(rate: f64, burst: f64) -> Self {
-        Self { per_address: Mutex::new(HashMap::new()), pending: Mutex::new(Default::default()), rate, burst }
+        Self {
+            per_address: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Default::default()),
+            rate,
+            burst,
+        }
     }
 
     /// Records a reaction by `who` (holding `stake`), or says how long to wait.
-    pub fn react(&self, who: Address, stake: U256, name: &str, now: Instant) -> Result<(), Duration> {
+    pub fn react(
+        &self,
+        who: Address,
+        stake: U256,
+        name: &str,
+        now: Instant,
+    ) -> Result<(), Duration> {
         {
             let mut buckets = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
-            let b = buckets.entry(who).or_insert_with(|| Bucket::new(self.rate, self.burst));
+            let b = buckets
+                .entry(who)
+                .or_insert_with(|| Bucket::new(self.rate, self.burst));
             b.take(now)?;
         }
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -92,14 +111,20 @@ impl Reactions {
 
     /// The burst gathered since the last call, if any.
     pub fn drain(&self) -> Option<Burst> {
-        let (counts, stakes) = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        let (counts, stakes) =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
         if counts.is_empty() {
             return None;
         }
-        let total = stakes.values().fold(U256::ZERO, |a, b| a.saturating_add(*b));
+        let total = stakes
+            .values()
+            .fold(U256::ZERO, |a, b| a.saturating_add(*b));
         Some(Burst {
             counts,
-            stake: stakes.into_iter().map(|(k, v)| (k, v.to_string())).collect(),
+            stake: stakes
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect(),
             total_stake: total.to_string(),
         })
     }
@@ -107,7 +132,10 @@ impl Reactions {
     /// Forgets buckets idle long enough to be full again.
     pub fn prune(&self, now: Instant) {
         let full_after = Duration::from_secs_f64(self.burst / self.rate);
-        self.per_address.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, b| now.duration_since(b.last) < full_after);
+        self.per_address
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, b| now.duration_since(b.last) < full_after);
     }
 }
 
@@ -129,9 +157,12 @@ mod tests {
     fn bursts_aggregate_counts_and_stake() {
         let r = Reactions::new(5.0, 10.0);
         let t = Instant::now();
-        r.react(Address::repeat_byte(1), U256::from(10), "clap", t).unwrap();
-        r.react(Address::repeat_byte(2), U256::from(5), "clap", t).unwrap();
-        r.react(Address::repeat_byte(2), U256::from(5), "fire", t).unwrap();
+        r.react(Address::repeat_byte(1), U256::from(10), "clap", t)
+            .unwrap();
+        r.react(Address::repeat_byte(2), U256::from(5), "clap", t)
+            .unwrap();
+        r.react(Address::repeat_byte(2), U256::from(5), "fire", t)
+            .unwrap();
         let b = r.drain().unwrap();
         assert_eq!(b.counts["clap"], 2);
         assert_eq!(b.stake["clap"], "15");

@@ -53,11 +53,14 @@ pub enum SiweError {
 const HEADER: &str = " wants you to sign in with your Ethereum account:";
 
 fn time(v: &str) -> Result<DateTime<Utc>, SiweError> {
-    DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc)).map_err(|_| SiweError::Malformed("timestamp"))
+    DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| SiweError::Malformed("timestamp"))
 }
 
 fn field<'a>(line: Option<&'a str>, tag: &'static str) -> Result<&'a str, SiweError> {
-    line.and_then(|l| l.strip_prefix(tag)).ok_or(SiweError::Malformed(tag))
+    line.and_then(|l| l.strip_prefix(tag))
+        .ok_or(SiweError::Malformed(tag))
 }
 
 impl SiweMessage {
@@ -65,7 +68,9 @@ impl SiweMessage {
     pub fn parse(text: &str) -> Result<Self, SiweError> {
         let mut lines = text.split('\n');
         let header = lines.next().ok_or(SiweError::Malformed("header"))?;
-        let origin = header.strip_suffix(HEADER).ok_or(SiweError::Malformed("header"))?;
+        let origin = header
+            .strip_suffix(HEADER)
+            .ok_or(SiweError::Malformed("header"))?;
         let (scheme, domain) = match origin.split_once("://") {
             Some((s, d)) => (Some(s.to_string()), d),
             None => (None, origin),
@@ -77,7 +82,8 @@ impl SiweMessage {
         if !address_text.starts_with("0x") || address_text.len() != 42 {
             return Err(SiweError::Malformed("address"));
         }
-        let address = Address::parse_checksummed(address_text, None).map_err(|_| SiweError::Checksum)?;
+        let address =
+            Address::parse_checksummed(address_text, None).map_err(|_| SiweError::Checksum)?;
         if lines.next() != Some("") {
             return Err(SiweError::Malformed("blank line after address"));
         }
@@ -93,7 +99,9 @@ impl SiweMessage {
         };
         let uri = field(lines.next(), "URI: ")?.to_string();
         let version = field(lines.next(), "Version: ")?.to_string();
-        let chain_id = field(lines.next(), "Chain ID: ")?.parse().map_err(|_| SiweError::Malformed("Chain ID"))?;
+        let chain_id = field(lines.next(), "Chain ID: ")?
+            .parse()
+            .map_err(|_| SiweError::Malformed("Chain ID"))?;
         let nonce = field(lines.next(), "Nonce: ")?.to_string();
         if nonce.len() < 8 || !nonce.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(SiweError::Malformed("nonce"));
@@ -115,7 +123,10 @@ impl SiweMessage {
             resources: Vec::new(),
         };
         let mut rest = lines.peekable();
-        if let Some(v) = rest.peek().and_then(|l| l.strip_prefix("Expiration Time: ")) {
+        if let Some(v) = rest
+            .peek()
+            .and_then(|l| l.strip_prefix("Expiration Time: "))
+        {
             msg.expiration_time = Some(time(v)?);
             rest.next();
         }
@@ -130,7 +141,9 @@ impl SiweMessage {
         if rest.peek() == Some(&"Resources:") {
             rest.next();
             for line in rest.by_ref() {
-                let r = line.strip_prefix("- ").ok_or(SiweError::Malformed("resource"))?;
+                let r = line
+                    .strip_prefix("- ")
+                    .ok_or(SiweError::Malformed("resource"))?;
                 msg.resources.push(r.to_string());
             }
         }
@@ -199,12 +212,25 @@ impl fmt::Display for SiweMessage {
         writeln!(f, "Version: {}", self.version)?;
         writeln!(f, "Chain ID: {}", self.chain_id)?;
         writeln!(f, "Nonce: {}", self.nonce)?;
-        write!(f, "Issued At: {}", self.issued_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))?;
+        write!(
+            f,
+            "Issued At: {}",
+            self.issued_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )?;
         if let Some(t) = self.expiration_time {
-            write!(f, "\nExpiration Time: {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))?;
+            write!(
+                f,
+                "\nExpiration Time: {}",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )?;
         }
         if let Some(t) = self.not_before {
-            write!(f, "\nNot Before: {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))?;
+            write!(
+                f,
+                "\nNot Before: {}",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )?;
         }
         if let Some(r) = &self.request_id {
             write!(f, "\nRequest ID: {r}")?;
@@ -227,7 +253,9 @@ mod tests {
         SiweMessage {
             scheme: None,
             domain: "assembly.local".into(),
-            address: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8".parse().unwrap(),
+            address: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+                .parse()
+                .unwrap(),
             statement: Some("Sign in to Assembly.".into()),
             uri: "http://assembly.local/".into(),
             version: "1".into(),
@@ -245,7 +273,12 @@ mod tests {
     fn round_trips() {
         let m = sample();
         assert_eq!(SiweMessage::parse(&m.to_string()), Ok(m.clone()));
-        let bare = SiweMessage { statement: None, expiration_time: None, resources: vec![], ..m };
+        let bare = SiweMessage {
+            statement: None,
+            expiration_time: None,
+            resources: vec![],
+            ..m
+        };
         assert_eq!(SiweMessage::parse(&bare.to_string()), Ok(bare));
     }
 
@@ -254,16 +287,31 @@ mod tests {
         let m = sample();
         let now: DateTime<Utc> = "2026-11-24T12:01:00Z".parse().unwrap();
         let age = chrono::Duration::minutes(10);
-        assert_eq!(m.check("assembly.local", "http://assembly.local", 31337, now, age), Ok(()));
-        assert!(matches!(m.check("evil.example", "http://assembly.local", 31337, now, age), Err(SiweError::WrongDomain(_))));
-        assert_eq!(m.check("assembly.local", "http://assembly.local", 1, now, age), Err(SiweError::WrongChain(31337)));
+        assert_eq!(
+            m.check("assembly.local", "http://assembly.local", 31337, now, age),
+            Ok(())
+        );
+        assert!(matches!(
+            m.check("evil.example", "http://assembly.local", 31337, now, age),
+            Err(SiweError::WrongDomain(_))
+        ));
+        assert_eq!(
+            m.check("assembly.local", "http://assembly.local", 1, now, age),
+            Err(SiweError::WrongChain(31337))
+        );
         let late: DateTime<Utc> = "2026-11-24T12:10:00Z".parse().unwrap();
-        assert_eq!(m.check("assembly.local", "http://assembly.local", 31337, late, age), Err(SiweError::Expired));
+        assert_eq!(
+            m.check("assembly.local", "http://assembly.local", 31337, late, age),
+            Err(SiweError::Expired)
+        );
     }
 
     #[test]
     fn rejects_lowercase_addresses_and_garbage() {
-        let text = sample().to_string().replace("0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x70997970c51812dc3a010c7d01b50e0d17dc79c8");
+        let text = sample().to_string().replace(
+            "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+            "0x70997970c51812dc3a010c7d01b50e0d17dc79c8",
+        );
         assert_eq!(SiweMessage::parse(&text), Err(SiweError::Checksum));
         assert!(SiweMessage::parse("").is_err());
         assert!(SiweMessage::parse("hello").is_err());

@@ -22,7 +22,9 @@ pub const MAX_CLIENT_MESSAGE: usize = 1024;
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
     /// React to what is being said (signed-in orchestrators and delegators).
-    React { reaction: String },
+    React {
+        reaction: String,
+    },
     /// Ask for the current state again.
     Refresh,
     Ping,
@@ -71,7 +73,12 @@ fn error_frame(e: &WsError) -> Message {
 /// Serves one connection until it closes.
 pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, identity: Option<Identity>) {
     let role = match identity {
-        Some(id) => hub.roles.standing(id.address).await.map(|s| s.role).unwrap_or(Role::Observer),
+        Some(id) => hub
+            .roles
+            .standing(id.address)
+            .await
+            .map(|s| s.role)
+            .unwrap_or(Role::Observer),
         None => Role::Observer,
     };
     let gauge = match role {
@@ -84,7 +91,11 @@ pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, identity: Option<Identi
     // Counts changed: let everyone (this client included) see it.
     hub.publish().await;
     let mut connection_bucket = Bucket::new(10.0, 20.0);
-    if socket.send(Message::Text(Utf8Bytes::from(hub.latest().to_string()))).await.is_ok() {
+    if socket
+        .send(Message::Text(Utf8Bytes::from(hub.latest().to_string())))
+        .await
+        .is_ok()
+    {
         loop {
             tokio::select! {
                 incoming = socket.recv() => {
@@ -119,7 +130,12 @@ pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, identity: Option<Identi
     hub.publish().await;
 }
 
-async fn handle(hub: &Hub, identity: Option<Identity>, bucket: &mut Bucket, text: &str) -> Option<Message> {
+async fn handle(
+    hub: &Hub,
+    identity: Option<Identity>,
+    bucket: &mut Bucket,
+    text: &str,
+) -> Option<Message> {
     let msg = match decode(text) {
         Ok(m) => m,
         Err(e) => {
@@ -143,7 +159,9 @@ async fn handle(hub: &Hub, identity: Option<Identity>, bucket: &mut Bucket, text
                 counter.fetch_add(1, Relaxed);
                 Some(error_frame(&e))
             };
-            let Some(id) = identity else { return refuse(WsError::NotAllowed) };
+            let Some(id) = identity else {
+                return refuse(WsError::NotAllowed);
+            };
             // The role is read now, so one lost on chain is lost here too.
             let standing = match hub.roles.standing(id.address).await {
                 Ok(s) if s.role != Role::Observer => s,
@@ -151,14 +169,21 @@ async fn handle(hub: &Hub, identity: Option<Identity>, bucket: &mut Bucket, text
             };
             let now = Instant::now();
             if let Err(wait) = bucket.take(now) {
-                return refuse(WsError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 });
+                return refuse(WsError::RateLimited {
+                    retry_after_ms: wait.as_millis().max(1) as u64,
+                });
             }
-            match hub.reactions.react(id.address, standing.stake, &reaction, now) {
+            match hub
+                .reactions
+                .react(id.address, standing.stake, &reaction, now)
+            {
                 Ok(()) => {
                     hub.metrics.reactions_accepted.fetch_add(1, Relaxed);
                     None
                 }
-                Err(wait) => refuse(WsError::RateLimited { retry_after_ms: wait.as_millis().max(1) as u64 }),
+                Err(wait) => refuse(WsError::RateLimited {
+                    retry_after_ms: wait.as_millis().max(1) as u64,
+                }),
             }
         }
     }
@@ -171,12 +196,23 @@ mod tests {
 
     #[test]
     fn decodes_and_refuses() {
-        assert_eq!(decode(r#"{"type":"react","reaction":"clap"}"#), Ok(ClientMessage::React { reaction: "clap".into() }));
+        assert_eq!(
+            decode(r#"{"type":"react","reaction":"clap"}"#),
+            Ok(ClientMessage::React {
+                reaction: "clap".into()
+            })
+        );
         assert_eq!(decode(r#"{"type":"ping"}"#), Ok(ClientMessage::Ping));
         assert_eq!(decode("clap"), Err(WsError::NotJson));
         assert_eq!(decode(r#"{"type":"shout"}"#), Err(WsError::UnknownMessage));
-        assert_eq!(decode(r#"{"type":"react","reaction":"poop"}"#), Err(WsError::UnknownReaction));
-        assert_eq!(decode(r#"{"type":"react","reaction":"clap","x":1}"#), Err(WsError::UnknownMessage));
+        assert_eq!(
+            decode(r#"{"type":"react","reaction":"poop"}"#),
+            Err(WsError::UnknownReaction)
+        );
+        assert_eq!(
+            decode(r#"{"type":"react","reaction":"clap","x":1}"#),
+            Err(WsError::UnknownMessage)
+        );
         assert_eq!(decode(&"x".repeat(2000)), Err(WsError::TooLarge));
     }
 

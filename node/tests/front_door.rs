@@ -25,7 +25,10 @@ const DOMAIN: &str = "assembly.test";
 const URI: &str = "http://assembly.test";
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 struct Node {
@@ -36,9 +39,17 @@ struct Node {
 }
 
 async fn node(chain: &TestChain) -> Node {
-    let dir = std::env::temp_dir().join(format!("assembly-node-{}-{}", std::process::id(), chain.anvil.port()));
+    let dir = std::env::temp_dir().join(format!(
+        "assembly-node-{}-{}",
+        std::process::id(),
+        chain.anvil.port()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("deployment.json"), serde_json::to_vec(&chain.deployment).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("deployment.json"),
+        serde_json::to_vec(&chain.deployment).unwrap(),
+    )
+    .unwrap();
     let config = NodeConfig {
         rpc_url: chain.anvil.endpoint(),
         deployment: dir.join("deployment.json"),
@@ -49,34 +60,65 @@ async fn node(chain: &TestChain) -> Node {
         ..NodeConfig::default()
     };
     let (stop, stopped) = watch::channel(false);
-    let app = app::start_with(&config, vec![7; 32], stopped, Duration::from_millis(50)).await.unwrap();
+    let app = app::start_with(&config, vec![7; 32], stopped, Duration::from_millis(50))
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app.router).await });
-    Node { base, client: reqwest::Client::new(), _stop: stop, _dir: dir }
+    Node {
+        base,
+        client: reqwest::Client::new(),
+        _stop: stop,
+        _dir: dir,
+    }
 }
 
 impl Node {
     async fn nonce(&self) -> String {
-        let v: Value = self.client.get(format!("{}/api/v1/auth/nonce", self.base)).send().await.unwrap().json().await.unwrap();
+        let v: Value = self
+            .client
+            .get(format!("{}/api/v1/auth/nonce", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         v["nonce"].as_str().unwrap().to_string()
     }
 
     async fn post(&self, body: Value) -> (u16, Value, Option<String>) {
-        let r = self.client.post(format!("{}/api/v1/auth/sign-in", self.base)).json(&body).send().await.unwrap();
+        let r = self
+            .client
+            .post(format!("{}/api/v1/auth/sign-in", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
-        let cookie = r.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_string());
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().to_string());
         (status, r.json().await.unwrap_or(Value::Null), cookie)
     }
 
     async fn me(&self, token: &str) -> (u16, Value) {
-        let r = self.client.get(format!("{}/api/v1/me", self.base)).bearer_auth(token).send().await.unwrap();
+        let r = self
+            .client
+            .get(format!("{}/api/v1/me", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 }
 
 fn message(address: Address, nonce: &str) -> SiweMessage {
-    let issued: chrono::DateTime<chrono::Utc> = chrono::DateTime::from_timestamp(now() as i64, 0).unwrap();
+    let issued: chrono::DateTime<chrono::Utc> =
+        chrono::DateTime::from_timestamp(now() as i64, 0).unwrap();
     SiweMessage {
         scheme: None,
         domain: DOMAIN.into(),
@@ -106,10 +148,15 @@ fn key(chain: &TestChain, i: usize) -> PrivateKeySigner {
 
 async fn sign_in(node: &Node, chain: &TestChain, i: usize) -> (String, Value) {
     let k = key(chain, i);
-    let (status, body, cookie) = node.post(signed(&k, &message(k.address(), &node.nonce().await)).await).await;
+    let (status, body, cookie) = node
+        .post(signed(&k, &message(k.address(), &node.nonce().await)).await)
+        .await;
     assert_eq!(status, 200, "{body}");
     let cookie = cookie.expect("session cookie");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     (body["token"].as_str().unwrap().to_string(), body)
 }
 
@@ -127,7 +174,15 @@ async fn wait_for(mut check: impl AsyncFnMut() -> bool, what: &str) {
 async fn sign_in_roles_and_bad_input() {
     let chain = TestChain::start_at(&[], now()).await;
     let delegator = chain.accounts[7];
-    chain.bonding.setBonded(delegator, chain.accounts[1], U256::from(700)).send().await.unwrap().get_receipt().await.unwrap();
+    chain
+        .bonding
+        .setBonded(delegator, chain.accounts[1], U256::from(700))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     let node = node(&chain).await;
 
     let (orch_token, body) = sign_in(&node, &chain, 1).await;
@@ -138,17 +193,44 @@ async fn sign_in_roles_and_bad_input() {
     assert_eq!(body["role"], "observer");
 
     // A contract wallet (EIP-1271) owned by account 3 signs in as itself.
-    let wallet = MockSmartWallet::deploy(chain.provider.clone(), chain.accounts[3]).await.unwrap();
+    let wallet = MockSmartWallet::deploy(chain.provider.clone(), chain.accounts[3])
+        .await
+        .unwrap();
     let owner = key(&chain, 3);
-    let (status, body, _) = node.post(signed(&owner, &message(*wallet.address(), &node.nonce().await)).await).await;
+    let (status, body, _) = node
+        .post(signed(&owner, &message(*wallet.address(), &node.nonce().await)).await)
+        .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["address"].as_str().unwrap().to_lowercase(), wallet.address().to_string().to_lowercase());
-    let (status, _, _) = node.post(signed(&key(&chain, 4), &message(*wallet.address(), &node.nonce().await)).await).await;
+    assert_eq!(
+        body["address"].as_str().unwrap().to_lowercase(),
+        wallet.address().to_string().to_lowercase()
+    );
+    let (status, _, _) = node
+        .post(
+            signed(
+                &key(&chain, 4),
+                &message(*wallet.address(), &node.nonce().await),
+            )
+            .await,
+        )
+        .await;
     assert_eq!(status, 400, "a wallet refuses a stranger's signature");
 
     // Losing the active set on chain loses the role, with the same session.
-    chain.bonding.setActive(chain.accounts[1], false).send().await.unwrap().get_receipt().await.unwrap();
-    wait_for(async || node.me(&orch_token).await.1["role"] != "orchestrator", "the role to follow the chain").await;
+    chain
+        .bonding
+        .setActive(chain.accounts[1], false)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    wait_for(
+        async || node.me(&orch_token).await.1["role"] != "orchestrator",
+        "the role to follow the chain",
+    )
+    .await;
     assert_eq!(node.me(&orch_token).await.0, 200);
 
     // Bad input: a clear 4xx each.
@@ -158,7 +240,10 @@ async fn sign_in_roles_and_bad_input() {
         assert_eq!(s, status, "{why}: {b}");
         assert!(cookie.is_none(), "{why}: no session");
         if s == 400 {
-            assert!(b["error"].as_str().is_some_and(|e| !e.is_empty()), "{why}: a reason");
+            assert!(
+                b["error"].as_str().is_some_and(|e| !e.is_empty()),
+                "{why}: a reason"
+            );
         }
     };
     let mut m = message(k.address(), &node.nonce().await);
@@ -172,27 +257,73 @@ async fn sign_in_roles_and_bad_input() {
     m.expiration_time = Some(m.issued_at + chrono::Duration::minutes(5));
     refuse(signed(&k, &m).await, 400, "expired").await;
     let m = message(k.address(), &node.nonce().await);
-    refuse(signed(&key(&chain, 5), &m).await, 400, "signed by another key").await;
-    refuse(signed(&k, &m).await, 400, "nonce already spent by the failed attempt").await;
+    refuse(
+        signed(&key(&chain, 5), &m).await,
+        400,
+        "signed by another key",
+    )
+    .await;
+    refuse(
+        signed(&k, &m).await,
+        400,
+        "nonce already spent by the failed attempt",
+    )
+    .await;
     let m = message(k.address(), "neverissued123");
     refuse(signed(&k, &m).await, 400, "unknown nonce").await;
     let good = signed(&k, &message(k.address(), &node.nonce().await)).await;
     assert_eq!(node.post(good.clone()).await.0, 200);
     refuse(good, 400, "reused nonce").await;
-    refuse(json!({ "message": "hello", "signature": "0x00" }), 400, "malformed message").await;
-    refuse(json!({ "message": "x".repeat(20_000), "signature": "0x00" }), 413, "oversized body").await;
+    refuse(
+        json!({ "message": "hello", "signature": "0x00" }),
+        400,
+        "malformed message",
+    )
+    .await;
+    refuse(
+        json!({ "message": "x".repeat(20_000), "signature": "0x00" }),
+        413,
+        "oversized body",
+    )
+    .await;
     refuse(json!({ "msg": "x" }), 422, "wrong shape").await;
-    let r = node.client.post(format!("{}/api/v1/auth/sign-in", node.base)).body("not json").send().await.unwrap();
+    let r = node
+        .client
+        .post(format!("{}/api/v1/auth/sign-in", node.base))
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 415);
     assert_eq!(node.me("forged.token.value").await.0, 401);
 
-    let metrics = node.client.get(format!("{}/metrics", node.base)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("assembly_sign_ins_total{result=\"ok\"} 5"), "{metrics}");
-    let spec: Value = node.client.get(format!("{}/openapi.json", node.base)).send().await.unwrap().json().await.unwrap();
+    let metrics = node
+        .client
+        .get(format!("{}/metrics", node.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("assembly_sign_ins_total{result=\"ok\"} 5"),
+        "{metrics}"
+    );
+    let spec: Value = node
+        .client
+        .get(format!("{}/openapi.json", node.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(spec["paths"]["/api/v1/auth/sign-in"].is_object());
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(node: &Node, token: Option<&str>) -> Ws {
     let url = match token {
@@ -206,7 +337,9 @@ async fn connect(node: &Node, token: Option<&str>) -> Ws {
 async fn next(ws: &mut Ws, kind: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            let Some(Ok(Message::Text(t))) = ws.next().await else { panic!("socket closed") };
+            let Some(Ok(Message::Text(t))) = ws.next().await else {
+                panic!("socket closed")
+            };
             let v: Value = serde_json::from_str(&t).unwrap();
             if v["type"] == kind && pred(&v) {
                 return v;
@@ -220,7 +353,7 @@ async fn next(ws: &mut Ws, kind: &str, mut pred: impl FnMut(&Value) -> bool) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_state_and_reactions() {
     let mut chain = TestChain::start_at(&[], now()).await;
-    let start = now() + 2;
+    let start = chain.clock + 2;
     let id = chain.create_session(start, 3600, 60, 16).await;
     let node = node(&chain).await;
     let (orch, _) = sign_in(&node, &chain, 1).await;
@@ -229,40 +362,89 @@ async fn live_state_and_reactions() {
     let first = next(&mut observer, "state", |_| true).await;
     assert!(first["server_time_ms"].as_u64().unwrap() > 0);
     let mut speaker = connect(&node, Some(&orch)).await;
-    next(&mut observer, "state", |v| v["listeners"]["orchestrators"] == 1 && v["listeners"]["observers"] == 1).await;
+    next(&mut observer, "state", |v| {
+        v["listeners"]["orchestrators"] == 1 && v["listeners"]["observers"] == 1
+    })
+    .await;
 
     // A request for the floor on chain reaches the clients.
-    chain.try_send(chain.assembly.enqueue(U256::from(id)), chain.accounts[2]).await;
+    chain
+        .try_send(chain.assembly.enqueue(U256::from(id)), chain.accounts[2])
+        .await;
     let state = next(&mut observer, "state", |v| {
-        v["live"].as_array().is_some_and(|l| l.iter().any(|s| s["session"] == id && !s["queue"].as_array().unwrap().is_empty()))
+        v["live"].as_array().is_some_and(|l| {
+            l.iter()
+                .any(|s| s["session"] == id && !s["queue"].as_array().unwrap().is_empty())
+        })
     })
     .await;
     assert_eq!(state["current"], id);
 
     // Reactions: fanned out in bursts with the stake behind them.
     for _ in 0..3 {
-        speaker.send(Message::text(r#"{"type":"react","reaction":"clap"}"#)).await.unwrap();
+        speaker
+            .send(Message::text(r#"{"type":"react","reaction":"clap"}"#))
+            .await
+            .unwrap();
     }
-    let burst = next(&mut observer, "reactions", |v| v["counts"]["clap"].as_u64().unwrap_or(0) >= 1).await;
+    let burst = next(&mut observer, "reactions", |v| {
+        v["counts"]["clap"].as_u64().unwrap_or(0) >= 1
+    })
+    .await;
     assert!(burst["total_stake"].is_string());
 
     // Bad messages: an error frame each, the connection and the session unaffected.
     speaker.send(Message::text("not json")).await.unwrap();
-    assert_eq!(next(&mut speaker, "error", |_| true).await["error"]["code"], "not_json");
-    speaker.send(Message::text(r#"{"type":"react","reaction":"poop"}"#)).await.unwrap();
-    assert_eq!(next(&mut speaker, "error", |_| true).await["error"]["code"], "unknown_reaction");
-    observer.send(Message::text(r#"{"type":"react","reaction":"clap"}"#)).await.unwrap();
-    assert_eq!(next(&mut observer, "error", |_| true).await["error"]["code"], "not_allowed");
+    assert_eq!(
+        next(&mut speaker, "error", |_| true).await["error"]["code"],
+        "not_json"
+    );
+    speaker
+        .send(Message::text(r#"{"type":"react","reaction":"poop"}"#))
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut speaker, "error", |_| true).await["error"]["code"],
+        "unknown_reaction"
+    );
+    observer
+        .send(Message::text(r#"{"type":"react","reaction":"clap"}"#))
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut observer, "error", |_| true).await["error"]["code"],
+        "not_allowed"
+    );
     for _ in 0..40 {
-        speaker.send(Message::text(r#"{"type":"react","reaction":"fire"}"#)).await.unwrap();
+        speaker
+            .send(Message::text(r#"{"type":"react","reaction":"fire"}"#))
+            .await
+            .unwrap();
     }
-    let limited = next(&mut speaker, "error", |v| v["error"]["code"] == "rate_limited").await;
+    let limited = next(&mut speaker, "error", |v| {
+        v["error"]["code"] == "rate_limited"
+    })
+    .await;
     assert!(limited["error"]["retry_after_ms"].as_u64().unwrap() > 0);
-    speaker.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
+    speaker
+        .send(Message::text(r#"{"type":"ping"}"#))
+        .await
+        .unwrap();
     next(&mut speaker, "pong", |_| true).await;
 
-    let metrics = node.client.get(format!("{}/metrics", node.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = node
+        .client
+        .get(format!("{}/metrics", node.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("assembly_reactions_total{outcome=\"rate_limited\"}"));
-    assert!(!metrics.contains("assembly_reactions_total{outcome=\"rate_limited\"} 0"), "{metrics}");
+    assert!(
+        !metrics.contains("assembly_reactions_total{outcome=\"rate_limited\"} 0"),
+        "{metrics}"
+    );
     let _ = Address::ZERO;
 }

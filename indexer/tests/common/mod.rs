@@ -109,11 +109,25 @@ impl TestChain {
         chain
     }
 
-    async fn deploy(anvil: AnvilInstance, provider: DynProvider, accounts: Vec<Address>, t0: u64) -> Self {
-        provider
-            .raw_request::<_, ()>("evm_setNextBlockTimestamp".into(), (t0 - 1000,))
+    async fn deploy(
+        anvil: AnvilInstance,
+        provider: DynProvider,
+        accounts: Vec<Address>,
+        t0: u64,
+    ) -> Self {
+        // Deploy a little before `t0`, unless the chain is already past that (a chain
+        // started at the present keeps the present).
+        let genesis = provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
             .await
+            .unwrap()
             .unwrap();
+        if genesis.header.timestamp < t0 - 1000 {
+            provider
+                .raw_request::<_, ()>("evm_setNextBlockTimestamp".into(), (t0 - 1000,))
+                .await
+                .unwrap();
+        }
         let rounds = MockRoundsManager::deploy(provider.clone(), U256::from(100), U256::from(4000))
             .await
             .unwrap();
