@@ -2,16 +2,16 @@
 //! live — through reorgs and restarts, keeps its state in SQLite, and turns it into the
 //! floor timeline (who holds the floor from when to when) by the rule in [`floor`].
 //!
-//! - [`bindings`]: `sol!` bindings generated from the forge artifacts.
-//! - [`deployment`]: the deployment file written by `script/Deploy.s.sol`.
-//! - [`events`]: chain logs decoded into the events the store applies.
-//! - [`store`]: the embedded database: blocks, events, sessions, queues; rollback on reorg.
-//! - [`sync`]: the follower: batched backfill, live follow, reorg detection, retries.
-//! - [`api`]: the read-only HTTP/JSON API and change stream served to media nodes.
-//! - [`roles`]: the eligibility cache (orchestrator / delegator / observer, with stake).
-//! - [`keeper`]: opens the debate of every new governance proposal.
-//! - [`recurrence`]: cron expressions turned into recurring session schedules.
-//! - [`floor`]: the floor rule.
+//! - [`bindings`] — `sol!` bindings generated from the forge artifacts.
+//! - [`deployment`] — the deployment file written by `script/Deploy.s.sol`.
+//! - [`events`] — chain logs decoded into the events the store applies.
+//! - [`store`] — the embedded database: blocks, events, sessions, queues; rollback on reorg.
+//! - [`sync`] — the follower: batched backfill, live follow, reorg detection, retries.
+//! - [`api`] — the read-only HTTP/JSON API and change stream served to media nodes.
+//! - [`roles`] — the eligibility cache (orchestrator / delegator / observer, with stake).
+//! - [`keeper`] — opens the debate of every new governance proposal.
+//! - [`recurrence`] — cron expressions turned into recurring session schedules.
+//! - [`floor`] — the floor rule.
 
 pub mod api;
 pub mod bindings;

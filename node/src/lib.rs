@@ -2,15 +2,15 @@
 //! EIP-1271 for contract wallets), reads their role from chain state through the embedded
 //! indexer, and pushes the assembly's live state and reactions over one WebSocket.
 //!
-//! - [`siwe`]: the EIP-4361 message.
-//! - [`auth`]: nonces, signature checks, session tokens.
-//! - [`live`]: the live state and its fan-out.
-//! - [`ws`]: the WebSocket protocol.
-//! - [`reactions`]: the reaction set, rate limits, bursts.
-//! - [`http`]: routes.
-//! - [`metrics`]: Prometheus exposition.
-//! - [`config`]: configuration.
-//! - [`app`]: wiring it all together.
+//! - [`siwe`] — the EIP-4361 message.
+//! - [`auth`] — nonces, signature checks, session tokens.
+//! - [`live`] — the live state and its fan-out.
+//! - [`ws`] — the WebSocket protocol.
+//! - [`reactions`] — the reaction set, rate limits, bursts.
+//! - [`http`] — routes.
+//! - [`metrics`] — Prometheus exposition.
+//! - [`config`] — configuration.
+//! - [`app`] — wiring it all together.
 
 pub mod app;
 pub mod auth;

@@ -14,6 +14,7 @@ use assembly_indexer::floor;
 use assembly_indexer::roles::{Role, Roles};
 use assembly_indexer::store::Store;
 use assembly_indexer::sync::Change;
+use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
@@ -125,8 +126,9 @@ pub struct Hub {
     pub roles: Arc<Roles>,
     pub metrics: Arc<Metrics>,
     pub reactions: Reactions,
-    tx: broadcast::Sender<Arc<str>>,
-    latest: RwLock<(Option<LiveState>, Arc<str>)>,
+    // Messages are serialized once and shared: a clone is a reference count, not a copy.
+    tx: broadcast::Sender<Utf8Bytes>,
+    latest: RwLock<(Option<LiveState>, Utf8Bytes)>,
 }
 
 fn priority(kind: Kind, always_on: bool) -> u8 {
@@ -151,17 +153,17 @@ impl Hub {
             metrics,
             reactions,
             tx,
-            latest: RwLock::new((None, Arc::from("{}"))),
+            latest: RwLock::new((None, Utf8Bytes::from_static("{}"))),
         }
     }
 
     /// Messages for one client, from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Utf8Bytes> {
         self.tx.subscribe()
     }
 
     /// The last state message sent.
-    pub fn latest(&self) -> Arc<str> {
+    pub fn latest(&self) -> Utf8Bytes {
         self.latest
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -285,7 +287,7 @@ impl Hub {
         {
             return;
         }
-        let text: Arc<str> = match serde_json::to_string(&Outgoing::State {
+        let text: Utf8Bytes = match serde_json::to_string(&Outgoing::State {
             server_time_ms: unix_now_ms(),
             state: &state,
         }) {

@@ -86,13 +86,13 @@ pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, identity: Option<Identi
         Role::Delegator => &hub.metrics.ws_delegators,
         Role::Observer => &hub.metrics.ws_observers,
     };
+    // Listener counts reach everyone with the next clock tick (at most a second): publishing
+    // on every connect would cost N broadcasts for N arrivals.
     gauge.fetch_add(1, Relaxed);
     let mut updates = hub.subscribe();
-    // Counts changed: let everyone (this client included) see it.
-    hub.publish().await;
     let mut connection_bucket = Bucket::new(10.0, 20.0);
     if socket
-        .send(Message::Text(Utf8Bytes::from(hub.latest().to_string())))
+        .send(Message::Text(hub.latest()))
         .await
         .is_ok()
     {
@@ -119,7 +119,7 @@ pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, identity: Option<Identi
                         Err(broadcast::error::RecvError::Lagged(_)) => hub.latest(),
                         Err(broadcast::error::RecvError::Closed) => break,
                     };
-                    if socket.send(Message::Text(Utf8Bytes::from(text.to_string()))).await.is_err() {
+                    if socket.send(Message::Text(text)).await.is_err() {
                         break;
                     }
                 }
@@ -127,7 +127,6 @@ pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, identity: Option<Identi
         }
     }
     gauge.fetch_sub(1, Relaxed);
-    hub.publish().await;
 }
 
 async fn handle(
@@ -148,7 +147,7 @@ async fn handle(
     };
     match msg {
         ClientMessage::Ping => Some(Message::Text(Utf8Bytes::from_static("{\"type\":\"pong\"}"))),
-        ClientMessage::Refresh => Some(Message::Text(Utf8Bytes::from(hub.latest().to_string()))),
+        ClientMessage::Refresh => Some(Message::Text(hub.latest())),
         ClientMessage::React { reaction } => {
             let refuse = |e: WsError| {
                 let counter = if matches!(e, WsError::RateLimited { .. }) {

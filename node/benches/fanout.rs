@@ -1,0 +1,148 @@
+//! Fan-out benchmark (`cargo bench -p assembly-node --bench fanout`): a node on a local
+//! anvil, `ASSEMBLY_BENCH_CLIENTS` (default 5,000) WebSocket clients connected as observers,
+//! and one orchestrator reacting every 300 ms. Each reaction burst carries the server's
+//! clock when it was serialized; every client records how long the burst took to reach it.
+//! Reports clients held, bursts delivered, and the p50/p99/max fan-out delay, and writes
+//! them to `$CARGO_TARGET_DIR/bench-fanout.json`. Load generator and node share the machine.
+
+#[path = "../../indexer/tests/common/mod.rs"]
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use alloy::signers::local::PrivateKeySigner;
+use alloy::signers::Signer;
+use assembly_node::app;
+use assembly_node::config::NodeConfig;
+use assembly_node::siwe::SiweMessage;
+use common::TestChain;
+use futures::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let clients: usize = std::env::var("ASSEMBLY_BENCH_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000);
+    let rounds = 20;
+    let chain = TestChain::start_at(&[], now_ms() / 1000).await;
+    let dir = std::env::temp_dir().join(format!("assembly-fanout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("deployment.json"), serde_json::to_vec(&chain.deployment).unwrap()).unwrap();
+    let config = NodeConfig {
+        rpc_url: chain.anvil.endpoint(),
+        deployment: dir.join("deployment.json"),
+        db: dir.join("node.sqlite"),
+        domain: "bench.local".into(),
+        public_url: "http://bench.local".into(),
+        confirmations: 0,
+        ..NodeConfig::default()
+    };
+    let (_stop, stopped) = watch::channel(false);
+    let node = app::start_with(&config, vec![1; 32], stopped, Duration::from_millis(100)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, node.router).await });
+
+    // The reacting orchestrator signs in.
+    let http = reqwest::Client::new();
+    let key = PrivateKeySigner::from(chain.anvil.keys()[1].clone());
+    let nonce: Value = http.get(format!("http://{addr}/api/v1/auth/nonce")).send().await.unwrap().json().await.unwrap();
+    let issued = chrono::Utc::now();
+    let msg = SiweMessage {
+        scheme: None,
+        domain: "bench.local".into(),
+        address: key.address(),
+        statement: None,
+        uri: "http://bench.local/".into(),
+        version: "1".into(),
+        chain_id: 31337,
+        nonce: nonce["nonce"].as_str().unwrap().into(),
+        issued_at: issued,
+        expiration_time: None,
+        not_before: None,
+        request_id: None,
+        resources: vec![],
+    }
+    .to_string();
+    let sig = key.sign_message(msg.as_bytes()).await.unwrap();
+    let me: Value = http
+        .post(format!("http://{addr}/api/v1/auth/sign-in"))
+        .json(&serde_json::json!({ "message": msg, "signature": format!("0x{}", alloy::hex::encode(sig.as_bytes())) }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = me["token"].as_str().unwrap().to_string();
+
+    // The audience.
+    let received = Arc::new(AtomicU64::new(0));
+    let (done_tx, done_rx) = watch::channel(false);
+    let mut tasks = Vec::with_capacity(clients);
+    let mut held = 0;
+    let connect_started = std::time::Instant::now();
+    for _ in 0..clients {
+        let Ok((mut ws, _)) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/live")).await else { continue };
+        held += 1;
+        let received = received.clone();
+        let mut done = done_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut delays = Vec::new();
+            loop {
+                tokio::select! {
+                    m = ws.next() => {
+                        let Some(Ok(Message::Text(t))) = m else { break };
+                        // The load generator shares the machine: read the stamp without
+                        // parsing the whole message.
+                        if let Some(stamp) = t.strip_prefix("{\"type\":\"reactions\",\"server_time_ms\":") {
+                            let ms: u64 = stamp.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+                            delays.push(now_ms().saturating_sub(ms));
+                            received.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    _ = done.changed() => break,
+                }
+            }
+            let _ = ws.close(None).await;
+            delays
+        }));
+    }
+    let connect_secs = connect_started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let (mut reactor, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/live?token={token}")).await.unwrap();
+    for _ in 0..rounds {
+        reactor.send(Message::text(r#"{"type":"react","reaction":"clap"}"#)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    done_tx.send(true).unwrap();
+    let mut delays = Vec::new();
+    for t in tasks {
+        delays.extend(t.await.unwrap());
+    }
+    delays.sort_unstable();
+    let pct = |p: f64| delays.get(((delays.len().max(1) - 1) as f64 * p).round() as usize).copied().unwrap_or(0);
+    let expected = (held * rounds) as f64;
+    let delivered = received.load(Ordering::Relaxed) as f64 / expected;
+    let report = serde_json::json!({
+        "clients_requested": clients, "clients_held": held, "connect_seconds": connect_secs,
+        "bursts_sent": rounds, "delivery_ratio": delivered,
+        "fanout_delay_ms": { "p50": pct(0.5), "p99": pct(0.99), "max": delays.last().copied().unwrap_or(0) },
+    });
+    println!("node fan-out benchmark");
+    println!("  clients held: {held} of {clients} (connected in {connect_secs:.1} s)");
+    println!("  reaction bursts: {rounds}, delivered {:.2}% of {expected}", delivered * 100.0);
+    println!("  fan-out delay: p50 {} ms, p99 {} ms, max {} ms (goal p99 < 100 ms)", pct(0.5), pct(0.99), delays.last().copied().unwrap_or(0));
+    let out = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let _ = std::fs::write(format!("{out}/bench-fanout.json"), serde_json::to_vec_pretty(&report).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
