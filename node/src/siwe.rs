@@ -1,6 +1,6 @@
 //! Sign-In with Ethereum (EIP-4361): the message format, parsed strictly, and its checks.
-//! Parsing is total: any input yields a message or a [`SiweError`], never a panic
-//! (`tests/fuzz_siwe.rs` holds it to that).
+//! Parsing is total: any input yields a message or a [`SiweError`], never a panic (the
+//! property tests below hold it to that, on arbitrary text and on mutated valid messages).
 
 use std::fmt;
 
@@ -248,6 +248,55 @@ impl fmt::Display for SiweMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn parser_never_panics(text in "\\PC{0,600}") {
+            let _ = SiweMessage::parse(&text);
+        }
+
+        /// Valid messages with one byte changed, dropped or duplicated: an error or a
+        /// message, never a panic; and whatever parses prints back to itself.
+        #[test]
+        fn mutated_messages_never_panic(at in 0usize..400, byte in any::<u8>(), op in 0u8..3) {
+            let mut bytes = sample().to_string().into_bytes();
+            let i = at % bytes.len();
+            match op {
+                0 => bytes[i] = byte,
+                1 => { bytes.remove(i); }
+                _ => bytes.insert(i, bytes[i]),
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if let Ok(m) = SiweMessage::parse(&text) {
+                prop_assert_eq!(SiweMessage::parse(&m.to_string()), Ok(m));
+            }
+        }
+
+        #[test]
+        fn generated_messages_round_trip(
+            domain in "[a-z]{1,12}(\\.[a-z]{2,5})?(:[0-9]{2,5})?",
+            statement in proptest::option::of("[A-Za-z0-9 .,]{1,60}"),
+            chain_id in 1u64..1_000_000,
+            nonce in "[A-Za-z0-9]{8,32}",
+            secs in 0i64..4_000_000_000,
+            resources in proptest::collection::vec("https://[a-z]{1,10}\\.org/[a-z]{0,8}", 0..3),
+        ) {
+            let m = SiweMessage {
+                domain,
+                statement: statement.filter(|s| !s.starts_with("URI: ")),
+                chain_id,
+                nonce,
+                issued_at: DateTime::from_timestamp(secs, 0).unwrap(),
+                expiration_time: None,
+                resources,
+                ..sample()
+            };
+            prop_assert_eq!(SiweMessage::parse(&m.to_string()), Ok(m));
+        }
+    }
 
     pub(crate) fn sample() -> SiweMessage {
         SiweMessage {
