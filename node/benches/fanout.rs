@@ -27,17 +27,27 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let clients: usize = std::env::var("ASSEMBLY_BENCH_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000);
+    let clients: usize = std::env::var("ASSEMBLY_BENCH_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
     let rounds = 20;
     let chain = TestChain::start_at(&[], now_ms() / 1000).await;
     let dir = std::env::temp_dir().join(format!("assembly-fanout-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("deployment.json"), serde_json::to_vec(&chain.deployment).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("deployment.json"),
+        serde_json::to_vec(&chain.deployment).unwrap(),
+    )
+    .unwrap();
     let config = NodeConfig {
         // As deployed: new blocks announced over a WebSocket subscription.
         rpc_url: chain.anvil.ws_endpoint(),
@@ -49,7 +59,9 @@ async fn main() {
         ..NodeConfig::default()
     };
     let (_stop, stopped) = watch::channel(false);
-    let node = app::start_with(&config, vec![1; 32], stopped, Duration::from_millis(100)).await.unwrap();
+    let node = app::start_with(&config, vec![1; 32], stopped, Duration::from_millis(100))
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, node.router).await });
@@ -57,7 +69,14 @@ async fn main() {
     // The reacting orchestrator signs in.
     let http = reqwest::Client::new();
     let key = PrivateKeySigner::from(chain.anvil.keys()[1].clone());
-    let nonce: Value = http.get(format!("http://{addr}/api/v1/auth/nonce")).send().await.unwrap().json().await.unwrap();
+    let nonce: Value = http
+        .get(format!("http://{addr}/api/v1/auth/nonce"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let issued = chrono::Utc::now();
     let msg = SiweMessage {
         scheme: None,
@@ -94,7 +113,11 @@ async fn main() {
     let mut held = 0;
     let connect_started = std::time::Instant::now();
     for _ in 0..clients {
-        let Ok((mut ws, _)) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/live")).await else { continue };
+        let Ok((mut ws, _)) =
+            tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/live")).await
+        else {
+            continue;
+        };
         held += 1;
         let received = received.clone();
         let mut done = done_rx.clone();
@@ -122,18 +145,33 @@ async fn main() {
     let connect_secs = connect_started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
-    let (mut reactor, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/live?token={token}")).await.unwrap();
+    let (mut reactor, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/live?token={token}"))
+            .await
+            .unwrap();
     for _ in 0..rounds {
-        reactor.send(Message::text(r#"{"type":"react","reaction":"clap"}"#)).await.unwrap();
+        reactor
+            .send(Message::text(r#"{"type":"react","reaction":"clap"}"#))
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
 
     // Chain change -> client: with everyone still connected.
-    let (mut watcher, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/live")).await.unwrap();
+    let (mut watcher, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/live"))
+        .await
+        .unwrap();
     let mut change_ms = Vec::new();
     for i in 0..20u64 {
-        let id = chain.assembly.sessionCount().call().await.unwrap().to::<u64>() + 1;
+        let id = chain
+            .assembly
+            .sessionCount()
+            .call()
+            .await
+            .unwrap()
+            .to::<u64>()
+            + 1;
         let p = assembly_indexer::bindings::IAssembly::SessionParams {
             // Each sooner than the last, so it is among the upcoming sessions the state lists.
             start: alloy::primitives::Uint::from(now_ms() / 1000 + 3000 - i * 100),
@@ -146,12 +184,20 @@ async fn main() {
             kind: 0,
             proposalId: alloy::primitives::U256::ZERO,
         };
-        let request = chain.assembly.createSession(p).gas(500_000).into_transaction_request();
+        let request = chain
+            .assembly
+            .createSession(p)
+            .gas(500_000)
+            .into_transaction_request();
         let sent = std::time::Instant::now();
-        let _pending = alloy::providers::Provider::send_transaction(&chain.provider, request).await.unwrap();
+        let _pending = alloy::providers::Provider::send_transaction(&chain.provider, request)
+            .await
+            .unwrap();
         let needle = format!("\"session\":{id},");
         loop {
-            let Some(Ok(Message::Text(t))) = watcher.next().await else { panic!("watcher closed") };
+            let Some(Ok(Message::Text(t))) = watcher.next().await else {
+                panic!("watcher closed")
+            };
             if t.starts_with("{\"type\":\"state\"") && t.contains(&needle) {
                 break;
             }
@@ -165,7 +211,12 @@ async fn main() {
         delays.extend(t.await.unwrap());
     }
     delays.sort_unstable();
-    let pct = |p: f64| delays.get(((delays.len().max(1) - 1) as f64 * p).round() as usize).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        delays
+            .get(((delays.len().max(1) - 1) as f64 * p).round() as usize)
+            .copied()
+            .unwrap_or(0)
+    };
     let expected = (held * rounds) as f64;
     let delivered = received.load(Ordering::Relaxed) as f64 / expected;
     let report = serde_json::json!({
@@ -176,14 +227,25 @@ async fn main() {
     });
     println!("node fan-out benchmark");
     println!("  clients held: {held} of {clients} (connected in {connect_secs:.1} s)");
-    println!("  reaction bursts: {rounds}, delivered {:.2}% of {expected}", delivered * 100.0);
-    println!("  fan-out delay: p50 {} ms, p99 {} ms, max {} ms (goal p99 < 100 ms)", pct(0.5), pct(0.99), delays.last().copied().unwrap_or(0));
+    println!(
+        "  reaction bursts: {rounds}, delivered {:.2}% of {expected}",
+        delivered * 100.0
+    );
+    println!(
+        "  fan-out delay: p50 {} ms, p99 {} ms, max {} ms (goal p99 < 100 ms)",
+        pct(0.5),
+        pct(0.99),
+        delays.last().copied().unwrap_or(0)
+    );
     println!(
         "  chain change -> state at a client (5,000 connected): p50 {:.0} ms, max {:.0} ms of 20 (goal < 1 s)",
         change_ms[change_ms.len() / 2],
         change_ms[change_ms.len() - 1]
     );
     let out = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let _ = std::fs::write(format!("{out}/bench-fanout.json"), serde_json::to_vec_pretty(&report).unwrap());
+    let _ = std::fs::write(
+        format!("{out}/bench-fanout.json"),
+        serde_json::to_vec_pretty(&report).unwrap(),
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

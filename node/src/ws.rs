@@ -91,11 +91,7 @@ pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, identity: Option<Identi
     gauge.fetch_add(1, Relaxed);
     let mut updates = hub.subscribe();
     let mut connection_bucket = Bucket::new(10.0, 20.0);
-    if socket
-        .send(Message::Text(hub.latest()))
-        .await
-        .is_ok()
-    {
+    if socket.send(Message::Text(hub.latest())).await.is_ok() {
         loop {
             tokio::select! {
                 incoming = socket.recv() => {
