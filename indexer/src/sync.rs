@@ -251,10 +251,9 @@ impl Follower {
         }
 
         if next <= finalized && head.is_none_or(|h| h.number < finalized) {
-            // Backfill final blocks by range. A range that reaches past a stored head must
-            // still continue that head's chain: checked through the range end's ancestry
-            // below (by the follow step) when blocks are unconfirmed, and here by confirming
-            // the head is still canonical.
+            // Backfill final blocks by range. The range continues the stored head's chain
+            // only if that head is still canonical (a deep reorg, past the confirmation depth,
+            // would otherwise go unnoticed), so that is checked first.
             if let Some(h) = head {
                 let canonical = self.header(h.number).await?;
                 if canonical.hash != h.hash {
