@@ -19,7 +19,7 @@ use alloy::providers::Provider;
 use assembly_indexer::bindings::mocks::SessionFlood;
 use assembly_indexer::store::Store;
 use assembly_indexer::sync::{Follower, SyncConfig};
-use common::{TestChain, T0};
+use common::{Mined, TestChain, T0};
 use tokio::sync::watch;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -104,20 +104,9 @@ async fn main() {
     chain
         .assembly
         .transferOwnership(*flood.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    flood
-        .accept(*chain.assembly.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
+    flood.accept(*chain.assembly.address()).mined().await;
 
     let generated = Instant::now();
     let mut made = 0;
@@ -131,12 +120,8 @@ async fn main() {
                 alloy::primitives::Uint::from(T0 + 100_000),
             )
             .gas(1_900_000_000)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+            .mined()
+            .await;
         assert!(r.status(), "flood transaction failed");
         made += n;
     }

@@ -7,8 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use alloy::network::EthereumWallet;
 use alloy::primitives::U256;
-use alloy::providers::DynProvider;
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::transports::TransportError;
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -40,6 +42,24 @@ pub enum KeeperError {
     Store(#[from] StoreError),
     #[error("store task: {0}")]
     Join(String),
+}
+
+/// A provider that signs with `wallet`. The nonce is fetched for each transaction: a cached
+/// nonce would be spent by a transaction the chain refuses at estimation, leaving a gap that
+/// strands every later one.
+pub async fn signing_provider(
+    rpc_url: &str,
+    wallet: EthereumWallet,
+) -> Result<DynProvider, TransportError> {
+    Ok(ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_simple_nonce_management()
+        .with_gas_estimation()
+        .fetch_chain_id()
+        .wallet(wallet)
+        .connect(rpc_url)
+        .await?
+        .erased())
 }
 
 /// Sends `openDebate` for proposals without a debate.

@@ -11,6 +11,7 @@
 //! - [`roles`] — the eligibility cache (orchestrator / delegator / observer, with stake).
 //! - [`keeper`] — opens the debate of every new governance proposal.
 //! - [`recurrence`] — cron expressions turned into recurring session schedules.
+//! - [`telemetry`] — logging set-up shared by the binaries.
 //! - [`floor`] — the floor rule.
 
 pub mod api;
@@ -23,3 +24,4 @@ pub mod recurrence;
 pub mod roles;
 pub mod store;
 pub mod sync;
+pub mod telemetry;

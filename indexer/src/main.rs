@@ -23,7 +23,7 @@ use alloy::signers::local::PrivateKeySigner;
 use anyhow::Context;
 use assembly_indexer::api::{self, ApiState};
 use assembly_indexer::deployment::Deployment;
-use assembly_indexer::keeper::Keeper;
+use assembly_indexer::keeper::{self, Keeper};
 use assembly_indexer::roles::Roles;
 use assembly_indexer::store::Store;
 use assembly_indexer::sync::{Follower, SyncConfig};
@@ -61,16 +61,7 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&plan)?);
         return Ok(());
     }
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    if env_or("ASSEMBLY_LOG_FORMAT", "text") == "json" {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
+    assembly_indexer::telemetry::init_tracing();
 
     let rpc = env_or("ASSEMBLY_RPC_URL", "http://127.0.0.1:8545");
     let deployment_path = env_or("ASSEMBLY_DEPLOYMENT", "deployments/local.json");
@@ -115,15 +106,7 @@ async fn main() -> anyhow::Result<()> {
             .parse()
             .context("ASSEMBLY_KEEPER_KEY is not a private key")?;
         tracing::info!(keeper = %signer.address(), "keeper on");
-        let provider = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .with_simple_nonce_management()
-            .with_gas_estimation()
-            .fetch_chain_id()
-            .wallet(EthereumWallet::new(signer))
-            .connect(&rpc)
-            .await?
-            .erased();
+        let provider = keeper::signing_provider(&rpc, EthereumWallet::new(signer)).await?;
         let keeper = Keeper::new(provider, deployment.assembly, store);
         tokio::spawn(keeper.run(Duration::from_secs(5), stopped.clone()));
     }

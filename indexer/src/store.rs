@@ -97,6 +97,11 @@ CREATE TABLE IF NOT EXISTS debates (
     proposal_id TEXT PRIMARY KEY, session INTEGER NOT NULL, vote_closes_at INTEGER NOT NULL, block INTEGER NOT NULL);
 "#;
 
+/// The columns `session_row` reads, in its order.
+const SESSION_SELECT: &str =
+    "SELECT id, kind, proposal_id, start, duration, period, count, slot_length, max_queue, \
+     speakers, created_block, cancelled_at, cancelled_block FROM sessions";
+
 /// The indexer's database.
 pub struct Store {
     conn: Mutex<Connection>,
@@ -192,34 +197,7 @@ impl Store {
 
     /// The last applied block, if any.
     pub fn head(&self) -> Result<Option<BlockRef>> {
-        let conn = self.conn();
-        Self::head_in(&conn)
-    }
-
-    fn head_in(conn: &Connection) -> Result<Option<BlockRef>> {
-        let row = conn
-            .query_row(
-                "SELECT number, hash, parent, timestamp FROM blocks ORDER BY number DESC LIMIT 1",
-                [],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, Vec<u8>>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                        r.get::<_, i64>(3)?,
-                    ))
-                },
-            )
-            .optional()?;
-        row.map(|(n, h, p, t)| {
-            Ok(BlockRef {
-                number: n as u64,
-                hash: b256(h)?,
-                parent_hash: b256(p)?,
-                timestamp: t as u64,
-            })
-        })
-        .transpose()
+        self.block_below(i64::MAX as u64)
     }
 
     /// The highest stored block below `number` (where to roll back to when `number` is orphaned).
@@ -493,10 +471,7 @@ impl Store {
     /// All sessions, by id.
     pub fn sessions(&self) -> Result<Vec<SessionRow>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, kind, proposal_id, start, duration, period, count, slot_length, max_queue, speakers,
-             created_block, cancelled_at, cancelled_block FROM sessions ORDER BY id",
-        )?;
+        let mut stmt = conn.prepare(&format!("{SESSION_SELECT} ORDER BY id"))?;
         let rows = stmt.query_map([], Self::session_row)?;
         rows.map(|r| r?).collect()
     }
@@ -504,10 +479,7 @@ impl Store {
     /// One session.
     pub fn session(&self, id: u64) -> Result<Option<SessionRow>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, kind, proposal_id, start, duration, period, count, slot_length, max_queue, speakers,
-             created_block, cancelled_at, cancelled_block FROM sessions WHERE id = ?1",
-        )?;
+        let mut stmt = conn.prepare(&format!("{SESSION_SELECT} WHERE id = ?1"))?;
         stmt.query_row([id as i64], Self::session_row)
             .optional()?
             .transpose()

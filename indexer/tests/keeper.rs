@@ -6,12 +6,12 @@ mod common;
 
 use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, Bytes, U256};
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
 use assembly_indexer::keeper::{Keeper, Outcome};
 use assembly_indexer::roles::{Role, Roles};
 use assembly_indexer::sync::SyncConfig;
-use common::TestChain;
+use common::{Mined, TestChain};
 
 async fn propose(chain: &TestChain, description: &str) -> U256 {
     let targets = vec![Address::repeat_byte(0x11)];
@@ -20,12 +20,8 @@ async fn propose(chain: &TestChain, description: &str) -> U256 {
     let r = chain
         .governor
         .propose(targets, values, calldatas, description.to_string())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     assert!(r.status());
     let log = r
         .inner
@@ -39,16 +35,11 @@ async fn propose(chain: &TestChain, description: &str) -> U256 {
     log.inner.data.proposalId
 }
 
-fn keeper_provider(chain: &TestChain, account: usize) -> alloy::providers::DynProvider {
+async fn keeper_provider(chain: &TestChain, account: usize) -> alloy::providers::DynProvider {
     let signer = PrivateKeySigner::from(chain.anvil.keys()[account].clone());
-    ProviderBuilder::new()
-        .disable_recommended_fillers()
-        .with_simple_nonce_management()
-        .with_gas_estimation()
-        .fetch_chain_id()
-        .wallet(EthereumWallet::new(signer))
-        .connect_http(chain.anvil.endpoint_url())
-        .erased()
+    common::signing_provider(&chain.anvil.endpoint(), EthereumWallet::new(signer))
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,15 +48,7 @@ async fn keeper_opens_each_debate_once() {
     chain.advance(1).await;
     let open = propose(&chain, "LIP-101").await;
     let cancelled = propose(&chain, "LIP-102").await;
-    chain
-        .governor
-        .cancel(cancelled)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    chain.governor.cancel(cancelled).mined().await;
     let late = propose(&chain, "LIP-103").await;
 
     let store = chain.store();
@@ -79,7 +62,7 @@ async fn keeper_opens_each_debate_once() {
     follower.sync_to_head().await.unwrap();
     // A stranger's account keeps: opening debates needs no permission.
     let keeper = Keeper::new(
-        keeper_provider(&chain, 9),
+        keeper_provider(&chain, 9).await,
         chain.deployment.assembly,
         store.clone(),
     );
@@ -105,7 +88,7 @@ async fn keeper_opens_each_debate_once() {
     // Nothing left to do, and a restarted keeper (same store) agrees.
     assert!(keeper.tick().await.unwrap().is_empty());
     let again = Keeper::new(
-        keeper_provider(&chain, 8),
+        keeper_provider(&chain, 8).await,
         chain.deployment.assembly,
         store.clone(),
     );
@@ -142,12 +125,8 @@ async fn roles_follow_the_bonding_manager() {
     chain
         .bonding
         .setBonded(delegator, orchestrator, U256::from(500))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
 
     let store = chain.store();
     let mut follower = chain.follower(
@@ -171,15 +150,7 @@ async fn roles_follow_the_bonding_manager() {
     assert_eq!(roles.standing(stranger).await.unwrap().role, Role::Observer);
 
     // Leaving the active set reaches the cache through the follower's change stream.
-    chain
-        .bonding
-        .setActive(orchestrator, false)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    chain.bonding.setActive(orchestrator, false).mined().await;
     assert_eq!(
         roles.standing(orchestrator).await.unwrap().role,
         Role::Orchestrator,

@@ -10,19 +10,15 @@
 
 #[path = "../../indexer/tests/common/mod.rs"]
 mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use alloy::signers::local::PrivateKeySigner;
-use alloy::signers::Signer;
-use assembly_node::app;
-use assembly_node::config::NodeConfig;
-use assembly_node::siwe::SiweMessage;
 use common::TestChain;
 use futures::{SinkExt, StreamExt};
-use serde_json::Value;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -41,69 +37,19 @@ async fn main() {
         .unwrap_or(5_000);
     let rounds = 20;
     let chain = TestChain::start_at(&[], now_ms() / 1000).await;
-    let dir = std::env::temp_dir().join(format!("assembly-fanout-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("deployment.json"),
-        serde_json::to_vec(&chain.deployment).unwrap(),
+    // As deployed: new blocks announced over a WebSocket subscription.
+    let node = support::node(
+        &chain,
+        chain.anvil.ws_endpoint(),
+        Duration::from_millis(100),
     )
-    .unwrap();
-    let config = NodeConfig {
-        // As deployed: new blocks announced over a WebSocket subscription.
-        rpc_url: chain.anvil.ws_endpoint(),
-        deployment: dir.join("deployment.json"),
-        db: dir.join("node.sqlite"),
-        domain: "bench.local".into(),
-        public_url: "http://bench.local".into(),
-        confirmations: 0,
-        ..NodeConfig::default()
-    };
-    let (_stop, stopped) = watch::channel(false);
-    let node = app::start_with(&config, vec![1; 32], stopped, Duration::from_millis(100))
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, node.router).await });
+    .await;
+    let addr = node.base.trim_start_matches("http://").to_string();
 
     // The reacting orchestrator signs in.
-    let http = reqwest::Client::new();
-    let key = PrivateKeySigner::from(chain.anvil.keys()[1].clone());
-    let nonce: Value = http
-        .get(format!("http://{addr}/api/v1/auth/nonce"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let issued = chrono::Utc::now();
-    let msg = SiweMessage {
-        scheme: None,
-        domain: "bench.local".into(),
-        address: key.address(),
-        statement: None,
-        uri: "http://bench.local/".into(),
-        version: "1".into(),
-        chain_id: 31337,
-        nonce: nonce["nonce"].as_str().unwrap().into(),
-        issued_at: issued,
-        expiration_time: None,
-        not_before: None,
-        request_id: None,
-        resources: vec![],
-    }
-    .to_string();
-    let sig = key.sign_message(msg.as_bytes()).await.unwrap();
-    let me: Value = http
-        .post(format!("http://{addr}/api/v1/auth/sign-in"))
-        .json(&serde_json::json!({ "message": msg, "signature": format!("0x{}", alloy::hex::encode(sig.as_bytes())) }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let key = support::key(&chain, 1);
+    let msg = support::message(key.address(), &node.nonce().await);
+    let (_, me, _) = node.post(support::signed(&key, &msg).await).await;
     let token = me["token"].as_str().unwrap().to_string();
 
     // The audience.
@@ -247,5 +193,4 @@ async fn main() {
         format!("{out}/bench-fanout.json"),
         serde_json::to_vec_pretty(&report).unwrap(),
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

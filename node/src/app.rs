@@ -66,6 +66,7 @@ pub async fn start_with(
         roles.clone(),
         metrics,
         Reactions::new(5.0, 10.0),
+        follower.progress(),
     ));
     let auth = Arc::new(Auth::new(
         AuthConfig {

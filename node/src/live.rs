@@ -4,6 +4,7 @@
 //! recomputed the moment the indexer applies a block and at least every second (slots
 //! begin and end with time, not only with blocks); it is sent only when it changed.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,7 +14,7 @@ use assembly_indexer::events::{Kind, Speakers};
 use assembly_indexer::floor;
 use assembly_indexer::roles::{Role, Roles};
 use assembly_indexer::store::Store;
-use assembly_indexer::sync::Change;
+use assembly_indexer::sync::{Change, Progress};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
@@ -127,6 +128,8 @@ pub struct Hub {
     pub metrics: Arc<Metrics>,
     pub reactions: Reactions,
     // Messages are serialized once and shared: a clone is a reference count, not a copy.
+    /// The follower's progress: what is final is its call, not the hub's.
+    progress: watch::Receiver<Progress>,
     tx: broadcast::Sender<Utf8Bytes>,
     latest: RwLock<(Option<LiveState>, Utf8Bytes)>,
 }
@@ -145,6 +148,7 @@ impl Hub {
         roles: Arc<Roles>,
         metrics: Arc<Metrics>,
         reactions: Reactions,
+        progress: watch::Receiver<Progress>,
     ) -> Self {
         let (tx, _) = broadcast::channel(256);
         Self {
@@ -152,6 +156,7 @@ impl Hub {
             roles,
             metrics,
             reactions,
+            progress,
             tx,
             latest: RwLock::new((None, Utf8Bytes::from_static("{}"))),
         }
@@ -191,9 +196,23 @@ impl Hub {
 
     /// Computes the state at `now` from the store.
     pub async fn compute(&self, now: u64) -> anyhow::Result<LiveState> {
+        // Every store read in one blocking task; only role lookups (which may go to the
+        // chain) stay async.
         let store = self.store.clone();
-        let rows = tokio::task::spawn_blocking(move || store.sessions()).await??;
-        let head = self.store.head()?.map(|b| b.number);
+        let (rows, head, mut timelines) =
+            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let rows = store.sessions()?;
+                let head = store.head()?.map(|b| b.number);
+                let mut timelines = HashMap::new();
+                for row in &rows {
+                    if let Some(occurrence) = row.schedule.containing(now) {
+                        timelines.insert(row.id, (occurrence, store.timeline(row, occurrence)?));
+                    }
+                }
+                Ok((rows, head, timelines))
+            })
+            .await??;
+        let finalized = self.progress.borrow().finalized;
         let mut live = Vec::new();
         let mut upcoming = Vec::new();
         let mut best: Option<(u8, u64)> = None;
@@ -213,11 +232,9 @@ impl Hub {
                     });
                 }
             }
-            let Some(occurrence) = s.containing(now) else {
+            let Some((occurrence, (span, slots, requests))) = timelines.remove(&row.id) else {
                 continue;
             };
-            let (span, slots, requests) = self.store.timeline(row, occurrence)?;
-            let finalized = head.unwrap_or(0).saturating_sub(2);
             let queue: Vec<QueueEntry> = slots
                 .iter()
                 .zip(&requests)

@@ -7,16 +7,7 @@ use tokio::sync::watch;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    if std::env::var("ASSEMBLY_LOG_FORMAT").as_deref() == Ok("json") {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
+    assembly_indexer::telemetry::init_tracing();
     let config = NodeConfig::load()?;
     let secret = config.secret()?;
     let (stop, stopped) = watch::channel(false);

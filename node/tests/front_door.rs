@@ -5,146 +5,17 @@
 
 #[path = "../../indexer/tests/common/mod.rs"]
 mod common;
+mod support;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
-use alloy::signers::local::PrivateKeySigner;
-use alloy::signers::Signer;
 use assembly_indexer::bindings::mocks::MockSmartWallet;
-use assembly_node::app;
-use assembly_node::config::NodeConfig;
-use assembly_node::siwe::SiweMessage;
-use common::TestChain;
+use common::{Mined, TestChain};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::sync::watch;
+use support::{key, message, node, now, signed, Node};
 use tokio_tungstenite::tungstenite::Message;
-
-const DOMAIN: &str = "assembly.test";
-const URI: &str = "http://assembly.test";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-struct Node {
-    base: String,
-    client: reqwest::Client,
-    _stop: watch::Sender<bool>,
-    _dir: std::path::PathBuf,
-}
-
-async fn node(chain: &TestChain) -> Node {
-    let dir = std::env::temp_dir().join(format!(
-        "assembly-node-{}-{}",
-        std::process::id(),
-        chain.anvil.port()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("deployment.json"),
-        serde_json::to_vec(&chain.deployment).unwrap(),
-    )
-    .unwrap();
-    let config = NodeConfig {
-        rpc_url: chain.anvil.endpoint(),
-        deployment: dir.join("deployment.json"),
-        db: dir.join("node.sqlite"),
-        domain: DOMAIN.into(),
-        public_url: URI.into(),
-        confirmations: 0,
-        ..NodeConfig::default()
-    };
-    let (stop, stopped) = watch::channel(false);
-    let app = app::start_with(&config, vec![7; 32], stopped, Duration::from_millis(50))
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app.router).await });
-    Node {
-        base,
-        client: reqwest::Client::new(),
-        _stop: stop,
-        _dir: dir,
-    }
-}
-
-impl Node {
-    async fn nonce(&self) -> String {
-        let v: Value = self
-            .client
-            .get(format!("{}/api/v1/auth/nonce", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["nonce"].as_str().unwrap().to_string()
-    }
-
-    async fn post(&self, body: Value) -> (u16, Value, Option<String>) {
-        let r = self
-            .client
-            .post(format!("{}/api/v1/auth/sign-in", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let cookie = r
-            .headers()
-            .get("set-cookie")
-            .map(|v| v.to_str().unwrap().to_string());
-        (status, r.json().await.unwrap_or(Value::Null), cookie)
-    }
-
-    async fn me(&self, token: &str) -> (u16, Value) {
-        let r = self
-            .client
-            .get(format!("{}/api/v1/me", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-}
-
-fn message(address: Address, nonce: &str) -> SiweMessage {
-    let issued: chrono::DateTime<chrono::Utc> =
-        chrono::DateTime::from_timestamp(now() as i64, 0).unwrap();
-    SiweMessage {
-        scheme: None,
-        domain: DOMAIN.into(),
-        address,
-        statement: Some("Sign in to Assembly.".into()),
-        uri: format!("{URI}/"),
-        version: "1".into(),
-        chain_id: 31337,
-        nonce: nonce.into(),
-        issued_at: issued,
-        expiration_time: Some(issued + chrono::Duration::minutes(10)),
-        not_before: None,
-        request_id: None,
-        resources: vec![],
-    }
-}
-
-async fn signed(key: &PrivateKeySigner, msg: &SiweMessage) -> Value {
-    let text = msg.to_string();
-    let sig = key.sign_message(text.as_bytes()).await.unwrap();
-    json!({ "message": text, "signature": format!("0x{}", alloy::hex::encode(sig.as_bytes())) })
-}
-
-fn key(chain: &TestChain, i: usize) -> PrivateKeySigner {
-    PrivateKeySigner::from(chain.anvil.keys()[i].clone())
-}
 
 async fn sign_in(node: &Node, chain: &TestChain, i: usize) -> (String, Value) {
     let k = key(chain, i);
@@ -177,13 +48,9 @@ async fn sign_in_roles_and_bad_input() {
     chain
         .bonding
         .setBonded(delegator, chain.accounts[1], U256::from(700))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    let node = node(&chain).await;
+        .mined()
+        .await;
+    let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
 
     let (orch_token, body) = sign_in(&node, &chain, 1).await;
     assert_eq!(body["role"], "orchestrator");
@@ -220,12 +87,8 @@ async fn sign_in_roles_and_bad_input() {
     chain
         .bonding
         .setActive(chain.accounts[1], false)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     wait_for(
         async || node.me(&orch_token).await.1["role"] != "orchestrator",
         "the role to follow the chain",
@@ -355,7 +218,7 @@ async fn live_state_and_reactions() {
     let mut chain = TestChain::start_at(&[], now()).await;
     let start = chain.clock + 2;
     let id = chain.create_session(start, 3600, 60, 16).await;
-    let node = node(&chain).await;
+    let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
     let (orch, _) = sign_in(&node, &chain, 1).await;
 
     let mut observer = connect(&node, None).await;

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use alloy::network::EthereumWallet;
 use alloy::node_bindings::{Anvil, AnvilInstance};
 use alloy::primitives::{Address, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
 use assembly_indexer::bindings::mocks::{MockBondingManager, MockGovernor, MockRoundsManager};
 use assembly_indexer::bindings::{Assembly, IAssembly};
 use assembly_indexer::deployment::Deployment;
+pub use assembly_indexer::keeper::signing_provider;
 use assembly_indexer::store::Store;
 use assembly_indexer::sync::{Follower, SyncConfig};
 
@@ -81,29 +82,12 @@ impl TestChain {
         for k in &keys[1..] {
             wallet.register_signer(k.clone());
         }
-        // Nonces fetched per transaction: a cached nonce would be spent by a request the
-        // chain refuses at estimation, leaving a gap that strands every later transaction.
-        let provider = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .with_simple_nonce_management()
-            .with_gas_estimation()
-            .fetch_chain_id()
-            .wallet(wallet)
-            .connect_http(anvil.endpoint_url())
-            .erased();
+        let provider = signing_provider(&anvil.endpoint(), wallet).await.unwrap();
         let accounts: Vec<Address> = keys.iter().map(|k| k.address()).collect();
         let mut chain = Self::deploy(anvil, provider, accounts, t0).await;
         let orchestrators = chain.accounts[1..=5].to_vec();
         for o in orchestrators {
-            chain
-                .bonding
-                .setActive(o, true)
-                .send()
-                .await
-                .unwrap()
-                .get_receipt()
-                .await
-                .unwrap();
+            chain.bonding.setActive(o, true).mined().await;
         }
         chain.clock = t0;
         chain
@@ -225,14 +209,7 @@ impl TestChain {
             proposalId: U256::ZERO,
         };
         self.advance(1).await;
-        self.assembly
-            .createSession(p)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        self.assembly.createSession(p).mined().await;
         self.assembly
             .sessionCount()
             .call()
@@ -286,6 +263,20 @@ impl TestChain {
         );
         f.sync_to_head().await.unwrap();
         store
+    }
+}
+
+/// Sending a contract call and waiting for it to be mined, the step most tests repeat.
+#[allow(async_fn_in_trait)]
+pub trait Mined {
+    async fn mined(self) -> alloy::rpc::types::TransactionReceipt;
+}
+
+impl<C: alloy::sol_types::SolCall> Mined
+    for alloy::contract::CallBuilder<&DynProvider, std::marker::PhantomData<C>>
+{
+    async fn mined(self) -> alloy::rpc::types::TransactionReceipt {
+        self.send().await.unwrap().get_receipt().await.unwrap()
     }
 }
 

@@ -1,0 +1,144 @@
+//! What the node's end-to-end tests and its fan-out benchmark share: a node started against
+//! a test chain, and signed EIP-4361 messages. Included with `mod support;` next to
+//! `mod common;` (the indexer's test chain).
+
+#![allow(dead_code)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use alloy::primitives::Address;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::signers::Signer;
+use assembly_node::app;
+use assembly_node::config::NodeConfig;
+use assembly_node::siwe::SiweMessage;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::common::TestChain;
+
+pub const DOMAIN: &str = "assembly.test";
+pub const URI: &str = "http://assembly.test";
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+pub struct Node {
+    pub base: String,
+    pub client: reqwest::Client,
+    _stop: watch::Sender<bool>,
+    _dir: std::path::PathBuf,
+}
+
+/// A node following `chain` over `rpc_url`, serving on a free loopback port.
+pub async fn node(chain: &TestChain, rpc_url: String, poll: Duration) -> Node {
+    let dir = std::env::temp_dir().join(format!(
+        "assembly-node-{}-{}",
+        std::process::id(),
+        chain.anvil.port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("deployment.json"),
+        serde_json::to_vec(&chain.deployment).unwrap(),
+    )
+    .unwrap();
+    let config = NodeConfig {
+        rpc_url,
+        deployment: dir.join("deployment.json"),
+        db: dir.join("node.sqlite"),
+        domain: DOMAIN.into(),
+        public_url: URI.into(),
+        confirmations: 0,
+        ..NodeConfig::default()
+    };
+    let (stop, stopped) = watch::channel(false);
+    let app = app::start_with(&config, vec![7; 32], stopped, poll)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app.router).await });
+    Node {
+        base,
+        client: reqwest::Client::new(),
+        _stop: stop,
+        _dir: dir,
+    }
+}
+
+impl Node {
+    pub async fn nonce(&self) -> String {
+        let v: Value = self
+            .client
+            .get(format!("{}/api/v1/auth/nonce", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["nonce"].as_str().unwrap().to_string()
+    }
+
+    pub async fn post(&self, body: Value) -> (u16, Value, Option<String>) {
+        let r = self
+            .client
+            .post(format!("{}/api/v1/auth/sign-in", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().to_string());
+        (status, r.json().await.unwrap_or(Value::Null), cookie)
+    }
+
+    pub async fn me(&self, token: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(format!("{}/api/v1/me", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+pub fn message(address: Address, nonce: &str) -> SiweMessage {
+    let issued: chrono::DateTime<chrono::Utc> =
+        chrono::DateTime::from_timestamp(now() as i64, 0).unwrap();
+    SiweMessage {
+        scheme: None,
+        domain: DOMAIN.into(),
+        address,
+        statement: Some("Sign in to Assembly.".into()),
+        uri: format!("{URI}/"),
+        version: "1".into(),
+        chain_id: 31337,
+        nonce: nonce.into(),
+        issued_at: issued,
+        expiration_time: Some(issued + chrono::Duration::minutes(10)),
+        not_before: None,
+        request_id: None,
+        resources: vec![],
+    }
+}
+
+pub async fn signed(key: &PrivateKeySigner, msg: &SiweMessage) -> Value {
+    let text = msg.to_string();
+    let sig = key.sign_message(text.as_bytes()).await.unwrap();
+    json!({ "message": text, "signature": format!("0x{}", alloy::hex::encode(sig.as_bytes())) })
+}
+
+pub fn key(chain: &TestChain, i: usize) -> PrivateKeySigner {
+    PrivateKeySigner::from(chain.anvil.keys()[i].clone())
+}
