@@ -16,6 +16,7 @@ use crate::auth::{Auth, AuthConfig};
 use crate::config::NodeConfig;
 use crate::http::{self, AppState};
 use crate::live::Hub;
+use crate::media::Media;
 use crate::metrics::Metrics;
 use crate::reactions::Reactions;
 
@@ -24,6 +25,7 @@ pub struct App {
     pub router: axum::Router,
     pub hub: Arc<Hub>,
     pub store: Arc<Store>,
+    pub media: Arc<Media>,
 }
 
 /// Builds the node and starts its background tasks (until `shutdown`).
@@ -101,14 +103,23 @@ pub async fn start_with(
     ));
     tokio::spawn(follower.run(shutdown.clone()));
     hub.publish().await;
+    let media = Media::start(
+        config.media()?,
+        hub.metrics.clone(),
+        hub.plans(),
+        shutdown.clone(),
+    )
+    .with_context(|| format!("starting the media engine on {}", config.media_bind))?;
     let state = AppState {
         auth,
         hub: hub.clone(),
+        media: media.clone(),
         secure_cookies: config.secure_cookies,
     };
     Ok(App {
         router: http::router(state, chain),
         hub,
         store,
+        media,
     })
 }

@@ -13,11 +13,19 @@
 //! | `secret_file` | `ASSEMBLY_SECRET_FILE` | `assembly-node.secret` (created if missing) |
 //! | `confirmations` | `ASSEMBLY_CONFIRMATIONS` | `2` |
 //! | `secure_cookies` | `ASSEMBLY_SECURE_COOKIES` | `false` (set `true` behind HTTPS) |
+//! | `media_bind` | `ASSEMBLY_MEDIA_BIND` | `127.0.0.1:8701` (the one UDP port for all WebRTC; `0.0.0.0:8701` to serve others) |
+//! | `media_public_ips` | `ASSEMBLY_MEDIA_PUBLIC_IPS` (comma-separated) | none (the bound or outbound address) |
+//! | `ice_servers` | `ASSEMBLY_STUN_URLS` (comma-separated `stun:` URLs) | none; `[[ice_servers]]` tables with `urls`, `username`, `credential` for TURN |
+//! | `max_listeners` | `ASSEMBLY_MAX_LISTENERS` | `5000` |
+//! | `offers_per_second` | `ASSEMBLY_OFFERS_PER_SECOND` | `200` (new WHIP/WHEP sessions answered per second) |
+//! | `public_listening` | `ASSEMBLY_PUBLIC_LISTENING` | `true` (WHEP without a wallet) |
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use serde::Deserialize;
+
+use crate::media::{IceServer, MediaConfig};
 
 /// The node's configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -33,6 +41,12 @@ pub struct NodeConfig {
     pub secret_file: PathBuf,
     pub confirmations: u64,
     pub secure_cookies: bool,
+    pub media_bind: String,
+    pub media_public_ips: Vec<String>,
+    pub ice_servers: Vec<IceServer>,
+    pub max_listeners: u64,
+    pub offers_per_second: f64,
+    pub public_listening: bool,
 }
 
 impl Default for NodeConfig {
@@ -48,6 +62,12 @@ impl Default for NodeConfig {
             secret_file: "assembly-node.secret".into(),
             confirmations: 2,
             secure_cookies: false,
+            media_bind: "127.0.0.1:8701".into(),
+            media_public_ips: vec![],
+            ice_servers: vec![],
+            max_listeners: 5_000,
+            offers_per_second: 200.0,
+            public_listening: true,
         }
     }
 }
@@ -94,7 +114,59 @@ impl NodeConfig {
         if let Some(v) = var("ASSEMBLY_SECURE_COOKIES") {
             c.secure_cookies = v.parse().context("ASSEMBLY_SECURE_COOKIES")?;
         }
+        if let Some(v) = var("ASSEMBLY_MEDIA_BIND") {
+            c.media_bind = v;
+        }
+        let list = |v: String| -> Vec<String> {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        if let Some(v) = var("ASSEMBLY_MEDIA_PUBLIC_IPS") {
+            c.media_public_ips = list(v);
+        }
+        if let Some(v) = var("ASSEMBLY_STUN_URLS") {
+            c.ice_servers.push(IceServer {
+                urls: list(v),
+                username: None,
+                credential: None,
+            });
+        }
+        if let Some(v) = var("ASSEMBLY_MAX_LISTENERS") {
+            c.max_listeners = v.parse().context("ASSEMBLY_MAX_LISTENERS")?;
+        }
+        if let Some(v) = var("ASSEMBLY_OFFERS_PER_SECOND") {
+            c.offers_per_second = v.parse().context("ASSEMBLY_OFFERS_PER_SECOND")?;
+        }
+        if let Some(v) = var("ASSEMBLY_PUBLIC_LISTENING") {
+            c.public_listening = v.parse().context("ASSEMBLY_PUBLIC_LISTENING")?;
+        }
         Ok(c)
+    }
+
+    /// The media path's settings.
+    pub fn media(&self) -> anyhow::Result<MediaConfig> {
+        let mut public_ips = Vec::new();
+        for ip in &self.media_public_ips {
+            public_ips.push(
+                ip.parse()
+                    .with_context(|| format!("media public IP {ip}"))?,
+            );
+        }
+        Ok(MediaConfig {
+            bind: self
+                .media_bind
+                .parse()
+                .with_context(|| format!("media_bind {}", self.media_bind))?,
+            public_ips,
+            ice_servers: self.ice_servers.clone(),
+            max_listeners: self.max_listeners,
+            offers_per_second: self.offers_per_second,
+            public_listening: self.public_listening,
+            ..MediaConfig::default()
+        })
     }
 
     /// The session-token key: from the secret file, created with 32 random bytes if missing.

@@ -26,6 +26,7 @@ pub const COOKIE_NAME: &str = "assembly_session";
 pub struct AppState {
     pub auth: Arc<Auth>,
     pub hub: Arc<Hub>,
+    pub media: Arc<crate::media::Media>,
     /// Whether the session cookie is marked `Secure` (off only for plain-HTTP local use).
     pub secure_cookies: bool,
 }
@@ -72,6 +73,7 @@ pub fn router(state: AppState, chain: Router) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::whip::routes())
         .with_state(state)
         .nest("/chain", chain)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -97,7 +99,7 @@ fn token_of(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
     query.map(str::to_string)
 }
 
-fn identify(
+pub(crate) fn identify(
     state: &AppState,
     headers: &HeaderMap,
     query: Option<&str>,

@@ -6,6 +6,8 @@
 //! - [`auth`] — nonces, signature checks, session tokens.
 //! - [`live`] — the live state and its fan-out.
 //! - [`ws`] — the WebSocket protocol.
+//! - [`media`] — the floor in sound: the WebRTC engine, gated by the floor plan.
+//! - [`whip`] — WHIP (speakers) and WHEP (listeners) signalling over HTTP.
 //! - [`reactions`] — the reaction set, rate limits, bursts.
 //! - [`http`] — routes.
 //! - [`metrics`] — Prometheus exposition.
@@ -17,7 +19,9 @@ pub mod auth;
 pub mod config;
 pub mod http;
 pub mod live;
+pub mod media;
 pub mod metrics;
 pub mod reactions;
 pub mod siwe;
+pub mod whip;
 pub mod ws;

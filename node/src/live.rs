@@ -19,6 +19,7 @@ use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
+use crate::media::plan::{Plan, Plans};
 use crate::metrics::Metrics;
 use crate::reactions::Reactions;
 
@@ -30,7 +31,8 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-fn unix_now_ms() -> u64 {
+/// Milliseconds since the epoch, now.
+pub fn unix_now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -132,6 +134,8 @@ pub struct Hub {
     progress: watch::Receiver<Progress>,
     tx: broadcast::Sender<Utf8Bytes>,
     latest: RwLock<(Option<LiveState>, Utf8Bytes)>,
+    /// Who may be heard when, for the media path.
+    plans: watch::Sender<Plans>,
 }
 
 fn priority(kind: Kind, always_on: bool) -> u8 {
@@ -159,7 +163,52 @@ impl Hub {
             progress,
             tx,
             latest: RwLock::new((None, Utf8Bytes::from_static("{}"))),
+            plans: watch::channel(Plans::default()).0,
         }
+    }
+
+    /// The floor plans, updated with every published state.
+    pub fn plans(&self) -> watch::Receiver<Plans> {
+        self.plans.subscribe()
+    }
+
+    /// The last state computed.
+    pub fn state(&self) -> Option<LiveState> {
+        self.latest
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone()
+    }
+
+    /// Whether `standing` lets someone speak in a session open to `speakers`.
+    pub fn may_speak(role: Role, speakers: Speakers) -> bool {
+        match role {
+            Role::Orchestrator => true,
+            Role::Delegator => speakers == Speakers::OrchestratorsAndDelegators,
+            Role::Observer => false,
+        }
+    }
+
+    /// The plans of `state`, leaving out slots whose holder's role on chain no longer lets
+    /// them speak (the contract judged eligibility at enqueue; the media path judges now).
+    async fn plans_of(&self, state: &LiveState) -> Plans {
+        let mut plans = HashMap::new();
+        for s in &state.live {
+            let mut queue = Vec::with_capacity(s.queue.len());
+            for q in &s.queue {
+                let eligible = match self.roles.standing(q.speaker).await {
+                    Ok(st) => Self::may_speak(st.role, s.speakers),
+                    // The chain accepted the request; an unreachable RPC does not undo that.
+                    Err(_) => true,
+                };
+                if eligible {
+                    queue.push((q.speaker, q.start, q.end));
+                }
+            }
+            plans.insert(s.session, Plan::from_queue(queue));
+        }
+        Arc::new(plans)
     }
 
     /// Messages for one client, from now on.
@@ -294,6 +343,14 @@ impl Hub {
                 return;
             }
         };
+        let plans = self.plans_of(&state).await;
+        self.plans.send_if_modified(|old| {
+            let changed = **old != *plans;
+            if changed {
+                *old = plans;
+            }
+            changed
+        });
         if self
             .latest
             .read()

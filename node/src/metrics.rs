@@ -19,6 +19,14 @@ pub struct Metrics {
     pub state_broadcasts: AtomicU64,
     pub reaction_bursts: AtomicU64,
     pub indexer_head: AtomicU64,
+    pub media_listeners: AtomicI64,
+    pub media_publishers: AtomicI64,
+    pub media_packets_in: AtomicU64,
+    pub media_packets_out: AtomicU64,
+    pub media_packets_gated: AtomicU64,
+    pub media_send_dropped: AtomicU64,
+    pub media_offers_ok: AtomicU64,
+    pub media_offers_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -90,6 +98,41 @@ impl Metrics {
             "gauge",
             "Last block the embedded indexer applied.",
             &[("", g(&self.indexer_head))],
+        );
+        family(
+            "assembly_media_peers",
+            "gauge",
+            "WebRTC peers by direction.",
+            &[
+                (
+                    "{direction=\"listener\"}",
+                    self.media_listeners.load(Relaxed),
+                ),
+                (
+                    "{direction=\"publisher\"}",
+                    self.media_publishers.load(Relaxed),
+                ),
+            ],
+        );
+        family(
+            "assembly_media_packets_total",
+            "counter",
+            "Audio packets: received from publishers, sent to listeners, dropped by the floor gate, dropped on a full socket.",
+            &[
+                ("{stage=\"in\"}", g(&self.media_packets_in)),
+                ("{stage=\"out\"}", g(&self.media_packets_out)),
+                ("{stage=\"gated\"}", g(&self.media_packets_gated)),
+                ("{stage=\"send_dropped\"}", g(&self.media_send_dropped)),
+            ],
+        );
+        family(
+            "assembly_media_offers_total",
+            "counter",
+            "WHIP and WHEP offers by result.",
+            &[
+                ("{result=\"ok\"}", g(&self.media_offers_ok)),
+                ("{result=\"refused\"}", g(&self.media_offers_refused)),
+            ],
         );
         out
     }

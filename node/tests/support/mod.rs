@@ -29,6 +29,7 @@ pub fn now() -> u64 {
 
 pub struct Node {
     pub base: String,
+    pub app_media: std::sync::Arc<assembly_node::media::Media>,
     pub client: reqwest::Client,
     _stop: watch::Sender<bool>,
     _dir: std::path::PathBuf,
@@ -54,6 +55,7 @@ pub async fn node(chain: &TestChain, rpc_url: String, poll: Duration) -> Node {
         domain: DOMAIN.into(),
         public_url: URI.into(),
         confirmations: 0,
+        media_bind: "127.0.0.1:0".into(),
         ..NodeConfig::default()
     };
     let (stop, stopped) = watch::channel(false);
@@ -62,9 +64,11 @@ pub async fn node(chain: &TestChain, rpc_url: String, poll: Duration) -> Node {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let app_media = app.media.clone();
     tokio::spawn(async move { axum::serve(listener, app.router).await });
     Node {
         base,
+        app_media,
         client: reqwest::Client::new(),
         _stop: stop,
         _dir: dir,
@@ -72,6 +76,17 @@ pub async fn node(chain: &TestChain, rpc_url: String, poll: Duration) -> Node {
 }
 
 impl Node {
+    /// Another handle on the same node (for tasks on other runtimes); it does not stop it.
+    pub fn view(&self) -> Node {
+        Node {
+            base: self.base.clone(),
+            app_media: self.app_media.clone(),
+            client: reqwest::Client::new(),
+            _stop: watch::channel(false).0,
+            _dir: self._dir.clone(),
+        }
+    }
+
     pub async fn nonce(&self) -> String {
         let v: Value = self
             .client
@@ -111,6 +126,16 @@ impl Node {
             .unwrap();
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
+}
+
+/// Signs in anvil account `i`; returns its session token.
+pub async fn token(node: &Node, chain: &TestChain, i: usize) -> String {
+    let k = key(chain, i);
+    let (status, body, _) = node
+        .post(signed(&k, &message(k.address(), &node.nonce().await)).await)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_string()
 }
 
 pub fn message(address: Address, nonce: &str) -> SiweMessage {

@@ -1,0 +1,295 @@
+//! A WHIP/WHEP client on str0m: what the load generator and the end-to-end tests connect
+//! with. One task and one UDP socket per peer, the same sans-IO loop as the engine, as an
+//! offerer with full ICE (the node is ICE-lite).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use str0m::change::SdpAnswer;
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+
+use super::sdp::Intent;
+
+/// Called with each audio payload a listener receives and when it arrived.
+pub type OnMedia = Box<dyn FnMut(&[u8], Instant) + Send>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("HTTP: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("refused with {status}: {body}")]
+    Refused { status: u16, body: String },
+    #[error("answer: {0}")]
+    Answer(String),
+    #[error("socket: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A connected (or connecting) peer.
+pub struct Peer {
+    /// The resource URL (absolute) to `DELETE`.
+    pub resource: String,
+    /// Whether ICE and DTLS are up; goes false again when the connection is lost.
+    pub connected: watch::Receiver<bool>,
+    /// For publishers: Opus frames to send, one per 20 ms.
+    pub frames: Option<mpsc::Sender<Arc<[u8]>>>,
+    /// Ends when the connection is closed or lost.
+    pub task: tokio::task::JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl Peer {
+    /// Stops the peer and `DELETE`s its resource.
+    pub async fn close(self, http: &reqwest::Client, token: Option<&str>) {
+        let _ = self.stop.send(true);
+        let mut req = http.delete(&self.resource);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let _ = req.send().await;
+        let _ = self.task.await;
+    }
+
+    /// Waits until connected, or `false` after `within`.
+    pub async fn wait_connected(&mut self, within: std::time::Duration) -> bool {
+        tokio::time::timeout(within, self.connected.wait_for(|c| *c))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}
+
+/// Offers to `endpoint` (a WHIP or WHEP URL) and starts the peer.
+pub async fn connect(
+    http: &reqwest::Client,
+    endpoint: &str,
+    token: Option<&str>,
+    intent: Intent,
+    on_media: Option<OnMedia>,
+) -> Result<Peer, ClientError> {
+    let socket = UdpSocket::bind("127.0.0.1:0").await?;
+    let local = socket.local_addr()?;
+    let mut rtc = Rtc::builder()
+        .clear_codecs()
+        .enable_opus(true, false)
+        .build(Instant::now());
+    if let Ok(c) = Candidate::host(local, "udp") {
+        rtc.add_local_candidate(c);
+    }
+    let mut change = rtc.sdp_api();
+    let direction = match intent {
+        Intent::Publish => Direction::SendOnly,
+        Intent::Subscribe => Direction::RecvOnly,
+    };
+    let mid = change.add_media(MediaKind::Audio, direction, None, None, None);
+    let Some((offer, pending)) = change.apply() else {
+        return Err(ClientError::Answer("nothing to offer".into()));
+    };
+    let mut req = http
+        .post(endpoint)
+        .header("content-type", "application/sdp")
+        .body(offer.to_sdp_string());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await?;
+    let status = resp.status().as_u16();
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = resp.text().await?;
+    if status != 201 {
+        return Err(ClientError::Refused { status, body });
+    }
+    let answer =
+        SdpAnswer::from_sdp_string(&body).map_err(|e| ClientError::Answer(e.to_string()))?;
+    rtc.sdp_api()
+        .accept_answer(pending, answer)
+        .map_err(|e| ClientError::Answer(e.to_string()))?;
+    let resource = resolve(endpoint, location.as_deref().unwrap_or_default());
+    let (stop, stopped) = watch::channel(false);
+    let (connected_tx, connected) = watch::channel(false);
+    let (frames, frames_rx) = match intent {
+        Intent::Publish => {
+            let (tx, rx) = mpsc::channel(64);
+            (Some(tx), Some(rx))
+        }
+        Intent::Subscribe => (None, None),
+    };
+    let task = tokio::spawn(run(
+        rtc,
+        socket,
+        local,
+        mid,
+        frames_rx,
+        on_media,
+        connected_tx,
+        stopped,
+    ));
+    Ok(Peer {
+        resource,
+        connected,
+        frames,
+        task,
+        stop,
+    })
+}
+
+/// An absolute URL for `location` (which the node sends as a path).
+fn resolve(endpoint: &str, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.to_string();
+    }
+    let origin_end = endpoint
+        .find("://")
+        .and_then(|i| endpoint[i + 3..].find('/').map(|j| i + 3 + j))
+        .unwrap_or(endpoint.len());
+    format!("{}{}", &endpoint[..origin_end], location)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    mut rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    mid: Mid,
+    mut frames: Option<mpsc::Receiver<Arc<[u8]>>>,
+    mut on_media: Option<OnMedia>,
+    connected: watch::Sender<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; 2048];
+    let mut pt: Option<Pt> = None;
+    let mut rtp_time: u64 = 0;
+    loop {
+        // Drain until the engine asks to be woken at a deadline.
+        let deadline = loop {
+            if !rtc.is_alive() {
+                let _ = connected.send(false);
+                return;
+            }
+            match rtc.poll_output() {
+                Ok(Output::Timeout(t)) => break t,
+                Ok(Output::Transmit(t)) => {
+                    let _ = socket.try_send_to(&t.contents, t.destination);
+                }
+                Ok(Output::Event(e)) => match e {
+                    Event::Connected => {
+                        pt = rtc.writer(mid).and_then(|w| {
+                            w.payload_params()
+                                .find(|p| p.spec().codec == str0m::format::Codec::Opus)
+                                .map(|p| p.pt())
+                        });
+                        let _ = connected.send(true);
+                    }
+                    Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                        rtc.disconnect();
+                    }
+                    Event::MediaData(d) => {
+                        if let Some(f) = on_media.as_mut() {
+                            f(&d.data, Instant::now());
+                        }
+                    }
+                    _ => {}
+                },
+                Err(_) => {
+                    rtc.disconnect();
+                }
+            }
+        };
+        let frame = async {
+            match frames.as_mut() {
+                Some(f) => f.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = socket.recv_from(&mut buf) => {
+                let Ok((n, source)) = r else { continue };
+                let Ok(contents) = buf[..n].try_into() else { continue };
+                let input = Input::Receive(Instant::now(), Receive {
+                    proto: Protocol::Udp,
+                    source,
+                    destination: local,
+                    contents,
+                });
+                if rtc.handle_input(input).is_err() {
+                    rtc.disconnect();
+                }
+            }
+            f = frame => {
+                match (f, pt) {
+                    (Some(data), Some(pt)) => {
+                        if let Some(w) = rtc.writer(mid) {
+                            let t = MediaTime::new(rtp_time, Frequency::FORTY_EIGHT_KHZ);
+                            let _ = w.write(pt, Instant::now(), t, data);
+                        }
+                        rtp_time += 960;
+                    }
+                    (Some(_), None) => {}
+                    (None, _) => frames = None,
+                }
+            }
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                if rtc.handle_input(Input::Timeout(Instant::now())).is_err() {
+                    rtc.disconnect();
+                }
+            }
+            _ = stop.changed() => {
+                rtc.disconnect();
+                let _ = connected.send(false);
+                return;
+            }
+        }
+    }
+}
+
+/// A test/load frame: the sender's wall clock (µs since the epoch) and a counter, padded to
+/// `size` bytes (an Opus frame at 32 kb/s is 80 bytes). The node never decodes audio, so a
+/// stamped payload measures the path exactly.
+pub fn stamped_frame(counter: u64, size: usize) -> Arc<[u8]> {
+    let mut v = vec![0u8; size.max(16)];
+    v[..8].copy_from_slice(&unix_micros().to_be_bytes());
+    v[8..16].copy_from_slice(&counter.to_be_bytes());
+    v.into()
+}
+
+/// The stamp and counter of a frame made by [`stamped_frame`].
+pub fn read_stamp(frame: &[u8]) -> Option<(u64, u64)> {
+    let t = u64::from_be_bytes(frame.get(..8)?.try_into().ok()?);
+    let n = u64::from_be_bytes(frame.get(8..16)?.try_into().ok()?);
+    Some((t, n))
+}
+
+/// Microseconds since the epoch.
+pub fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn resolves_locations() {
+        assert_eq!(
+            super::resolve("http://h:1/api/v1/sessions/1/whip", "/api/v1/media/ab"),
+            "http://h:1/api/v1/media/ab"
+        );
+        assert_eq!(super::resolve("http://h:1/x", "https://o/y"), "https://o/y");
+    }
+
+    #[test]
+    fn stamps_round_trip() {
+        let f = super::stamped_frame(7, 80);
+        assert_eq!(f.len(), 80);
+        assert_eq!(super::read_stamp(&f).unwrap().1, 7);
+    }
+}

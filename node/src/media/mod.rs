@@ -1,0 +1,362 @@
+//! The floor in sound. Speakers publish Opus over WHIP, listeners subscribe over WHEP, and
+//! every peer lives on one UDP port (ICE-lite: the node answers connectivity checks and
+//! never makes its own, so one open port is all a firewall needs).
+//!
+//! - [`plan`] — which address may be heard when, from the chain's timeline.
+//! - [`sdp`] — offer checks.
+//! - [`engine`] — the peers, the socket, the forwarding path.
+//! - [`restamp`] — one continuous RTP timeline across speakers.
+//! - [`stun`] — the node's public address, when it is behind NAT.
+//! - [`client`] — a WHIP/WHEP client (the load generator's and the tests' peer).
+//!
+//! The HTTP side (`crate::whip`) authenticates, asks the plan, checks the offer, and hands
+//! an answered peer to the engine through [`Media::open`].
+
+pub mod client;
+pub mod engine;
+pub mod plan;
+pub mod restamp;
+pub mod sdp;
+pub mod stun;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::Address;
+use serde::Deserialize;
+use str0m::change::SdpOffer;
+use str0m::crypto::dtls::DtlsCert;
+use str0m::{Candidate, Rtc};
+use tokio::sync::{mpsc, watch};
+
+use crate::metrics::Metrics;
+use engine::{Command, Engine, NewPeer, PeerRole};
+use plan::Plans;
+
+/// A STUN or TURN server clients may use (sent to them as `Link: rel="ice-server"`), and
+/// that the node itself asks for its public address (STUN ones).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    pub username: Option<String>,
+    pub credential: Option<String>,
+}
+
+/// The media path's settings.
+#[derive(Clone, Debug)]
+pub struct MediaConfig {
+    /// The one UDP port every peer uses.
+    pub bind: SocketAddr,
+    /// Addresses to offer as host candidates (defaults to the bound or outbound address).
+    pub public_ips: Vec<IpAddr>,
+    pub ice_servers: Vec<IceServer>,
+    pub max_listeners: u64,
+    pub max_publishers: u64,
+    /// New WHIP/WHEP sessions per second the node answers (bursts of twice that).
+    pub offers_per_second: f64,
+    /// Whether WHEP is open to listeners without a wallet.
+    pub public_listening: bool,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8701".parse().expect("literal address"),
+            public_ips: vec![],
+            ice_servers: vec![],
+            max_listeners: 5_000,
+            max_publishers: 64,
+            offers_per_second: 200.0,
+            public_listening: true,
+        }
+    }
+}
+
+/// Media failures, each mapped to a status by the HTTP side.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error(transparent)]
+    Sdp(#[from] sdp::SdpError),
+    #[error("{0}")]
+    Refused(#[from] plan::Refusal),
+    #[error("the node is at its limit of {0}; try again later")]
+    Full(&'static str),
+    #[error("too many new connections; try again shortly")]
+    Busy,
+    #[error("no such media session")]
+    NotFound,
+    #[error("this media session belongs to someone else")]
+    NotYours,
+    #[error("offer refused: {0}")]
+    Negotiation(String),
+    #[error("media engine stopped")]
+    Stopped,
+    #[error("media socket: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A media session the HTTP side handed out (the WHIP/WHEP resource).
+#[derive(Clone, Debug)]
+pub struct Resource {
+    pub peer: u64,
+    pub session: u64,
+    /// The signed-in address that opened it, if any.
+    pub owner: Option<Address>,
+}
+
+/// A token bucket for new sessions.
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// The handle the HTTP side holds.
+pub struct Media {
+    config: MediaConfig,
+    commands: mpsc::UnboundedSender<Command>,
+    candidates: Vec<Candidate>,
+    cert: DtlsCert,
+    metrics: Arc<Metrics>,
+    resources: Arc<Mutex<HashMap<String, Resource>>>,
+    plans: watch::Receiver<Plans>,
+    bucket: Mutex<Bucket>,
+    next_id: AtomicU64,
+    local: SocketAddr,
+}
+
+impl Media {
+    /// Binds the media port, learns the node's addresses, and starts the engine thread.
+    pub fn start(
+        config: MediaConfig,
+        metrics: Arc<Metrics>,
+        plans: watch::Receiver<Plans>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Arc<Self>, MediaError> {
+        let socket = bind(config.bind)?;
+        let bound = socket.local_addr()?;
+        let host_ips = if !config.public_ips.is_empty() {
+            config.public_ips.clone()
+        } else if !bound.ip().is_unspecified() {
+            vec![bound.ip()]
+        } else {
+            vec![outbound_ip(bound.is_ipv4())]
+        };
+        let local = SocketAddr::new(host_ips[0], bound.port());
+        let mut candidates = Vec::new();
+        for ip in &host_ips {
+            let c = Candidate::host(SocketAddr::new(*ip, bound.port()), "udp")
+                .map_err(|e| MediaError::Negotiation(e.to_string()))?;
+            candidates.push(c);
+        }
+        for url in config.ice_servers.iter().flat_map(|s| &s.urls) {
+            if !url.starts_with("stun:") {
+                continue;
+            }
+            let found = stun::resolve(url, bound.is_ipv4())
+                .and_then(|server| stun::discover(&socket, server, Duration::from_secs(2)));
+            match found {
+                Ok(mapped) if !host_ips.contains(&mapped.ip()) => {
+                    tracing::info!(%mapped, server = %url, "server-reflexive address");
+                    if let Ok(c) = Candidate::server_reflexive(mapped, local, "udp") {
+                        candidates.push(c);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(server = %url, error = %e, "no reflexive address"),
+            }
+        }
+        socket.set_nonblocking(true)?;
+        let cert = str0m::crypto::from_feature_flags()
+            .dtls_provider
+            .generate_certificate()
+            .ok_or_else(|| MediaError::Negotiation("no DTLS certificate".into()))?;
+        let resources = Arc::new(Mutex::new(HashMap::new()));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let engine_metrics = metrics.clone();
+        let engine_resources = resources.clone();
+        let engine_plans = plans.clone();
+        std::thread::Builder::new()
+            .name("media".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        tracing::error!(error = %e, "media runtime");
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let socket = match tokio::net::UdpSocket::from_std(socket) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::error!(error = %e, "media socket");
+                            return;
+                        }
+                    };
+                    let initial = engine_plans.borrow().clone();
+                    Engine::new(socket, local, engine_metrics, initial, engine_resources)
+                        .run(rx, engine_plans, shutdown)
+                        .await;
+                });
+            })?;
+        tracing::info!(%bound, candidates = ?candidates.iter().map(|c| c.to_sdp_string()).collect::<Vec<_>>(), "media engine started");
+        let rate = config.offers_per_second;
+        Ok(Arc::new(Self {
+            config,
+            commands: tx,
+            candidates,
+            cert,
+            metrics,
+            resources,
+            plans,
+            bucket: Mutex::new(Bucket {
+                tokens: rate * 2.0,
+                at: Instant::now(),
+            }),
+            next_id: AtomicU64::new(1),
+            local: bound,
+        }))
+    }
+
+    pub fn config(&self) -> &MediaConfig {
+        &self.config
+    }
+
+    /// The bound media port.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The floor plans the engine gates by.
+    pub fn plans(&self) -> Plans {
+        self.plans.borrow().clone()
+    }
+
+    fn take_token(&self) -> Result<(), MediaError> {
+        let mut b = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
+        let rate = self.config.offers_per_second;
+        let now = Instant::now();
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(rate * 2.0);
+        b.at = now;
+        if b.tokens < 1.0 {
+            return Err(MediaError::Busy);
+        }
+        b.tokens -= 1.0;
+        Ok(())
+    }
+
+    /// Answers `offer` for `role` in `session` and hands the peer to the engine. Returns the
+    /// resource id and the answer.
+    pub fn open(
+        &self,
+        session: u64,
+        role: PeerRole,
+        owner: Option<Address>,
+        offer: SdpOffer,
+    ) -> Result<(String, String), MediaError> {
+        match role {
+            PeerRole::Listener
+                if self.metrics.media_listeners.load(Relaxed) as u64
+                    >= self.config.max_listeners =>
+            {
+                return Err(MediaError::Full("listeners"))
+            }
+            PeerRole::Publisher(_)
+                if self.metrics.media_publishers.load(Relaxed) as u64
+                    >= self.config.max_publishers =>
+            {
+                return Err(MediaError::Full("publishers"))
+            }
+            _ => {}
+        }
+        self.take_token()?;
+        let mut rtc = Rtc::builder()
+            .set_ice_lite(true)
+            .set_dtls_cert(self.cert.clone())
+            .clear_codecs()
+            .enable_opus(true, false)
+            .build(Instant::now());
+        for c in &self.candidates {
+            rtc.add_local_candidate(c.clone());
+        }
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| MediaError::Negotiation(e.to_string()))?;
+        let id = self.next_id.fetch_add(1, Relaxed);
+        let mut raw = [0u8; 16];
+        getrandom::fill(&mut raw).map_err(|e| MediaError::Negotiation(e.to_string()))?;
+        let resource = alloy::hex::encode(raw);
+        self.resources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                resource.clone(),
+                Resource {
+                    peer: id,
+                    session,
+                    owner,
+                },
+            );
+        self.commands
+            .send(Command::Add(Box::new(NewPeer {
+                id,
+                resource: resource.clone(),
+                session,
+                role,
+                rtc,
+            })))
+            .map_err(|_| MediaError::Stopped)?;
+        Ok((resource, answer.to_sdp_string()))
+    }
+
+    /// Ends a media session. Publishers' sessions only by their owner; a listener's by
+    /// whoever holds its (unguessable) resource URL.
+    pub fn close(&self, resource: &str, requester: Option<Address>) -> Result<(), MediaError> {
+        let mut map = self.resources.lock().unwrap_or_else(|p| p.into_inner());
+        let r = map.get(resource).ok_or(MediaError::NotFound)?;
+        if r.owner.is_some() && r.owner != requester {
+            return Err(MediaError::NotYours);
+        }
+        let peer = r.peer;
+        map.remove(resource);
+        self.commands
+            .send(Command::Remove(peer))
+            .map_err(|_| MediaError::Stopped)
+    }
+}
+
+/// The media socket, with buffers sized for bursts to many listeners.
+fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let domain = socket2::Domain::for_address(addr);
+    let s = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    // Best effort: the kernel caps these at net.core.{r,w}mem_max.
+    let _ = s.set_send_buffer_size(8 << 20);
+    let _ = s.set_recv_buffer_size(8 << 20);
+    s.bind(&addr.into())?;
+    Ok(s.into())
+}
+
+/// The address this machine reaches the outside from (no packet is sent).
+fn outbound_ip(v4: bool) -> IpAddr {
+    let (any, probe) = if v4 {
+        ("0.0.0.0:0", "192.0.2.1:9")
+    } else {
+        ("[::]:0", "[2001:db8::1]:9")
+    };
+    UdpSocket::bind(any)
+        .and_then(|s| s.connect(probe).and_then(|_| s.local_addr()))
+        .map(|a| a.ip())
+        .unwrap_or(if v4 {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+        })
+}

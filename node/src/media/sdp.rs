@@ -1,0 +1,193 @@
+//! Offer checks before anything is built: an offer must parse, carry an audio section that
+//! is not rejected, offer Opus in it, and point its direction the way the endpoint needs.
+//! Each failure is its own error, so a client learns exactly what was wrong.
+
+use str0m::change::SdpOffer;
+
+/// Largest offer accepted (a browser's audio-only offer is 2-4 KB, OBS's with video ~8 KB).
+pub const MAX_OFFER: usize = 32 * 1024;
+
+/// Which way audio flows for the offerer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Intent {
+    /// WHIP: the offerer sends.
+    Publish,
+    /// WHEP: the offerer receives.
+    Subscribe,
+}
+
+/// Why an offer was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SdpError {
+    #[error("offer is empty")]
+    Empty,
+    #[error("offer is larger than {MAX_OFFER} bytes")]
+    TooLarge,
+    #[error("offer is not valid SDP: {0}")]
+    Malformed(String),
+    #[error("offer has no audio section (m=audio)")]
+    NoAudio,
+    #[error("offer's audio does not include Opus (a=rtpmap:<pt> opus/48000/2)")]
+    NoOpus,
+    #[error("offer's audio direction is {0}; this endpoint needs {1}")]
+    Direction(&'static str, &'static str),
+}
+
+#[derive(Default)]
+struct AudioSection {
+    rejected: bool,
+    formats: Vec<String>,
+    opus: Vec<String>,
+    direction: Option<&'static str>,
+}
+
+/// Checks `text` for `intent` and returns it parsed.
+pub fn check(text: &str, intent: Intent) -> Result<SdpOffer, SdpError> {
+    if text.trim().is_empty() {
+        return Err(SdpError::Empty);
+    }
+    if text.len() > MAX_OFFER {
+        return Err(SdpError::TooLarge);
+    }
+    let offer = SdpOffer::from_sdp_string(text).map_err(|e| {
+        let mut m = e.to_string();
+        m.truncate(200);
+        SdpError::Malformed(m)
+    })?;
+    let sections = audio_sections(text);
+    if sections.iter().all(|s| s.rejected) {
+        return Err(SdpError::NoAudio);
+    }
+    let with_opus: Vec<&AudioSection> = sections
+        .iter()
+        .filter(|s| !s.rejected && s.opus.iter().any(|pt| s.formats.contains(pt)))
+        .collect();
+    if with_opus.is_empty() {
+        return Err(SdpError::NoOpus);
+    }
+    let (ok, needed): (&[&str], &str) = match intent {
+        Intent::Publish => (&["sendonly", "sendrecv"], "sendonly"),
+        Intent::Subscribe => (&["recvonly", "sendrecv"], "recvonly"),
+    };
+    let direction = |s: &AudioSection| s.direction.unwrap_or("sendrecv");
+    if !with_opus.iter().any(|s| ok.contains(&direction(s))) {
+        return Err(SdpError::Direction(direction(with_opus[0]), needed));
+    }
+    Ok(offer)
+}
+
+fn audio_sections(text: &str) -> Vec<AudioSection> {
+    let mut out: Vec<AudioSection> = Vec::new();
+    let mut in_audio = false;
+    for line in text.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("m=") {
+            let mut parts = m.split_whitespace();
+            in_audio = parts.next() == Some("audio");
+            if in_audio {
+                let port = parts.next().unwrap_or("0");
+                let _proto = parts.next();
+                out.push(AudioSection {
+                    rejected: port == "0",
+                    formats: parts.map(str::to_string).collect(),
+                    ..AudioSection::default()
+                });
+            }
+            continue;
+        }
+        let Some(section) = out.last_mut().filter(|_| in_audio) else {
+            continue;
+        };
+        if let Some(map) = line.strip_prefix("a=rtpmap:") {
+            let mut parts = map.splitn(2, ' ');
+            let pt = parts.next().unwrap_or("");
+            let codec = parts.next().unwrap_or("").to_ascii_lowercase();
+            if codec.starts_with("opus/48000") {
+                section.opus.push(pt.to_string());
+            }
+        }
+        for d in ["sendrecv", "sendonly", "recvonly", "inactive"] {
+            if line == format!("a={d}") {
+                section.direction = Some(d);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A browser-shaped audio offer.
+    pub fn offer(direction: &str, codec: &str) -> String {
+        format!(
+            "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+a=group:BUNDLE 0\r\na=msid-semantic: WMS\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n\
+a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=ice-options:trickle\r\n\
+a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n\
+a=setup:actpass\r\na=mid:0\r\na={direction}\r\na=rtcp-mux\r\n\
+a=rtpmap:111 {codec}\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=ssrc:1001 cname:x\r\n"
+        )
+    }
+
+    #[test]
+    fn accepts_opus_in_the_right_direction() {
+        assert!(check(&offer("sendonly", "opus/48000/2"), Intent::Publish).is_ok());
+        assert!(check(&offer("sendrecv", "OPUS/48000/2"), Intent::Publish).is_ok());
+        assert!(check(&offer("recvonly", "opus/48000/2"), Intent::Subscribe).is_ok());
+    }
+
+    #[test]
+    fn refuses_each_fault_by_name() {
+        assert_eq!(check("  ", Intent::Publish).unwrap_err(), SdpError::Empty);
+        assert!(matches!(
+            check("hello", Intent::Publish),
+            Err(SdpError::Malformed(_))
+        ));
+        assert_eq!(
+            check(&offer("sendonly", "PCMU/8000"), Intent::Publish).unwrap_err(),
+            SdpError::NoOpus
+        );
+        assert_eq!(
+            check(&offer("recvonly", "opus/48000/2"), Intent::Publish).unwrap_err(),
+            SdpError::Direction("recvonly", "sendonly")
+        );
+        let video = offer("sendonly", "opus/48000/2")
+            .replace("m=audio 9", "m=video 9")
+            .replace("opus/48000/2", "VP8/90000");
+        assert!(matches!(
+            check(&video, Intent::Publish),
+            Err(SdpError::NoAudio | SdpError::Malformed(_))
+        ));
+        let rejected = offer("sendonly", "opus/48000/2").replace("m=audio 9", "m=audio 0");
+        assert_eq!(
+            check(&rejected, Intent::Publish).unwrap_err(),
+            SdpError::NoAudio
+        );
+        let big = offer("sendonly", "opus/48000/2") + &"a=x-pad:0\r\n".repeat(4000);
+        assert_eq!(
+            check(&big, Intent::Publish).unwrap_err(),
+            SdpError::TooLarge
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// Hostile text never panics the checker or the SDP parser under it.
+        #[test]
+        fn arbitrary_text_is_refused_or_parsed(s in "\\PC{0,400}") {
+            let _ = check(&s, Intent::Publish);
+        }
+
+        /// Mutating a good offer line by line never panics.
+        #[test]
+        fn mutated_offers_never_panic(cut in 0usize..600, junk in "[ -~]{0,40}") {
+            let mut o = offer("sendonly", "opus/48000/2");
+            let at = cut.min(o.len());
+            let at = (0..=at).rev().find(|i| o.is_char_boundary(*i)).unwrap_or(0);
+            o.insert_str(at, &junk);
+            let _ = check(&o, Intent::Publish);
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! WHIP (RFC 9725) for speakers and WHEP for listeners: an SDP offer in a `POST`, the answer
+//! and a resource URL back, `DELETE` to leave. Any standard client works (a browser, OBS,
+//! GStreamer's whipsink, ffmpeg). The node is ICE-lite and puts every candidate in its
+//! answer, so it takes no trickled candidates (`PATCH` answers 405).
+//!
+//! - `POST /api/v1/sessions/{session}/whip` — publish; `{session}` may be `current`.
+//! - `POST /api/v1/sessions/{session}/whep` — listen.
+//! - `DELETE /api/v1/media/{resource}` — leave.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::header::{ALLOW, CONTENT_TYPE, LINK, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post};
+use axum::{Json, Router};
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::http::{identify, ApiError, AppState};
+use crate::live::{unix_now_ms, Hub};
+use crate::media::engine::PeerRole;
+use crate::media::plan::Refusal;
+use crate::media::sdp::{self, Intent, SdpError};
+use crate::media::{IceServer, MediaError};
+
+/// The WHIP/WHEP routes.
+pub fn routes() -> Router<AppState> {
+    let offer_limit = DefaultBodyLimit::max(sdp::MAX_OFFER);
+    Router::new()
+        .route(
+            "/api/v1/sessions/{session}/whip",
+            post(publish).options(options).layer(offer_limit),
+        )
+        .route(
+            "/api/v1/sessions/{session}/whep",
+            post(listen).options(options).layer(offer_limit),
+        )
+        .route(
+            "/api/v1/media/{resource}",
+            delete(leave).patch(no_trickle).options(options),
+        )
+}
+
+/// Why a WHIP/WHEP request failed.
+#[derive(Debug, thiserror::Error)]
+enum WhipError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error("send the offer as application/sdp")]
+    ContentType,
+    #[error("session {0} is not in progress")]
+    NoSession(String),
+    #[error("listening needs a signed-in wallet on this node")]
+    ListenersSignIn,
+}
+
+impl IntoResponse for WhipError {
+    fn into_response(self) -> Response {
+        let (status, reason) = match &self {
+            // The front door's own mapping (401, 400, 502...), plus the challenge below.
+            WhipError::Api(_) => {
+                let WhipError::Api(e) = self else {
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                };
+                let mut r = e.into_response();
+                if r.status() == StatusCode::UNAUTHORIZED {
+                    r.headers_mut()
+                        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                }
+                return r;
+            }
+            WhipError::ContentType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, None),
+            WhipError::NoSession(_) => (StatusCode::NOT_FOUND, None),
+            WhipError::ListenersSignIn => (StatusCode::UNAUTHORIZED, None),
+            WhipError::Media(m) => match m {
+                MediaError::Sdp(SdpError::TooLarge) => (StatusCode::PAYLOAD_TOO_LARGE, None),
+                MediaError::Sdp(_) | MediaError::Negotiation(_) => (StatusCode::BAD_REQUEST, None),
+                MediaError::Refused(r) => (StatusCode::FORBIDDEN, Some(*r)),
+                MediaError::NotYours => (StatusCode::FORBIDDEN, None),
+                MediaError::NotFound => (StatusCode::NOT_FOUND, None),
+                MediaError::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
+                MediaError::Busy => (StatusCode::TOO_MANY_REQUESTS, None),
+                MediaError::Stopped | MediaError::Io(_) => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, None)
+                }
+            },
+        };
+        let body = match reason {
+            Some(r) => serde_json::json!({ "error": self.to_string(), "reason": r }),
+            None => serde_json::json!({ "error": self.to_string() }),
+        };
+        let mut response = (status, Json(body)).into_response();
+        let h = response.headers_mut();
+        match status {
+            StatusCode::TOO_MANY_REQUESTS => {
+                h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                h.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            StatusCode::UNAUTHORIZED => {
+                h.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// `{session}`: a number, or `current` for the session the live state shows first.
+fn session_of(hub: &Hub, raw: &str) -> Result<u64, WhipError> {
+    let id = match raw {
+        "current" => hub.state().and_then(|s| s.current),
+        n => n.parse().ok(),
+    };
+    id.ok_or_else(|| WhipError::NoSession(raw.to_string()))
+}
+
+/// A body axum would not read: too large (413) or cut short (400), as JSON like the rest.
+fn rejected(e: BytesRejection) -> WhipError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        MediaError::Sdp(SdpError::TooLarge).into()
+    } else {
+        MediaError::Sdp(SdpError::Malformed(e.body_text())).into()
+    }
+}
+
+fn offer_text(headers: &HeaderMap, body: &Bytes) -> Result<String, WhipError> {
+    let is_sdp = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/sdp"));
+    if !is_sdp {
+        return Err(WhipError::ContentType);
+    }
+    String::from_utf8(body.to_vec())
+        .map_err(|_| MediaError::Sdp(SdpError::Malformed("not UTF-8".into())).into())
+}
+
+/// 201 Created with the answer, the resource, and the ICE servers.
+fn created(resource: &str, answer: String, ice: &[IceServer]) -> Response {
+    let mut r = (StatusCode::CREATED, answer).into_response();
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/sdp"));
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/media/{resource}")) {
+        h.insert(LOCATION, v);
+    }
+    for link in ice_links(ice) {
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            h.append(LINK, v);
+        }
+    }
+    h.insert(
+        HeaderName::from_static("access-control-expose-headers"),
+        HeaderValue::from_static("Location, Link"),
+    );
+    r
+}
+
+/// RFC 9725 §4.6: one `Link` per STUN/TURN URL.
+pub fn ice_links(ice: &[IceServer]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in ice {
+        for url in &s.urls {
+            let mut link = format!("<{url}>; rel=\"ice-server\"");
+            if let (Some(u), Some(c)) = (&s.username, &s.credential) {
+                link.push_str(&format!(
+                    "; username=\"{u}\"; credential=\"{c}\"; credential-type=\"password\""
+                ));
+            }
+            out.push(link);
+        }
+    }
+    out
+}
+
+fn count(s: &AppState, ok: bool) {
+    let m = &s.hub.metrics;
+    if ok {
+        m.media_offers_ok.fetch_add(1, Relaxed);
+    } else {
+        m.media_offers_refused.fetch_add(1, Relaxed);
+    }
+}
+
+async fn publish(
+    State(s): State<AppState>,
+    Path(session): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let r = match body {
+        Ok(body) => publish_inner(&s, &session, &headers, &body).await,
+        Err(e) => Err(rejected(e)),
+    };
+    count(&s, r.is_ok());
+    match r {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::info!(session, error = %e, "WHIP refused");
+            e.into_response()
+        }
+    }
+}
+
+async fn publish_inner(
+    s: &AppState,
+    session: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, WhipError> {
+    let text = offer_text(headers, body)?;
+    let who = identify(s, headers, None)?.ok_or(ApiError::Unauthenticated)?;
+    let session = session_of(&s.hub, session)?;
+    let live = s
+        .hub
+        .state()
+        .and_then(|st| st.live.into_iter().find(|l| l.session == session))
+        .ok_or(MediaError::Refused(Refusal::SessionNotLive))?;
+    let standing = s
+        .hub
+        .roles
+        .standing(who.address)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !Hub::may_speak(standing.role, live.speakers) {
+        return Err(MediaError::Refused(Refusal::NotEligible).into());
+    }
+    let plans = s.media.plans();
+    let plan = plans
+        .get(&session)
+        .ok_or(MediaError::Refused(Refusal::SessionNotLive))?;
+    plan.standing(who.address, unix_now_ms())
+        .map_err(MediaError::Refused)?;
+    let offer = sdp::check(&text, Intent::Publish).map_err(MediaError::from)?;
+    let (resource, answer) = s.media.open(
+        session,
+        PeerRole::Publisher(who.address),
+        Some(who.address),
+        offer,
+    )?;
+    tracing::info!(session, address = %who.address, resource, "publisher connected");
+    Ok(created(&resource, answer, &s.media.config().ice_servers))
+}
+
+async fn listen(
+    State(s): State<AppState>,
+    Path(session): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let r = match body {
+        Ok(body) => listen_inner(&s, &session, &headers, &body).await,
+        Err(e) => Err(rejected(e)),
+    };
+    count(&s, r.is_ok());
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn listen_inner(
+    s: &AppState,
+    session: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, WhipError> {
+    let text = offer_text(headers, body)?;
+    let who = identify(s, headers, None)?;
+    if who.is_none() && !s.media.config().public_listening {
+        return Err(WhipError::ListenersSignIn);
+    }
+    let id = session_of(&s.hub, session)?;
+    if !s.media.plans().contains_key(&id) {
+        return Err(WhipError::NoSession(session.to_string()));
+    }
+    let offer = sdp::check(&text, Intent::Subscribe).map_err(MediaError::from)?;
+    let (resource, answer) = s.media.open(id, PeerRole::Listener, None, offer)?;
+    Ok(created(&resource, answer, &s.media.config().ice_servers))
+}
+
+async fn leave(
+    State(s): State<AppState>,
+    Path(resource): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let who = match identify(&s, &headers, None) {
+        Ok(w) => w.map(|w| w.address),
+        Err(e) => return WhipError::from(e).into_response(),
+    };
+    match s.media.close(&resource, who) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => WhipError::from(e).into_response(),
+    }
+}
+
+async fn no_trickle() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(ALLOW, "DELETE, OPTIONS")],
+        Json(serde_json::json!({
+            "error": "this node is ICE-lite and lists every candidate in its answer; trickle ICE and ICE restarts are not supported"
+        })),
+    )
+        .into_response()
+}
+
+async fn options() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (ALLOW, "POST, DELETE, OPTIONS"),
+            (HeaderName::from_static("accept-post"), "application/sdp"),
+        ],
+    )
+        .into_response()
+}

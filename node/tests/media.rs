@@ -1,0 +1,484 @@
+//! The floor in sound, end to end against anvil with real WebRTC peers (str0m clients):
+//! the holder's audio reaches listeners, strangers and the not-yet-next are refused, a
+//! pre-connected next speaker is silent until their slot, a holder is cut at the slot's end
+//! and on yield, and hostile offers or floods get clear errors without disturbing the
+//! session in progress.
+
+#[path = "../../indexer/tests/common/mod.rs"]
+mod common;
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::U256;
+use assembly_indexer::bindings::IAssembly;
+use assembly_node::media::client::{self, read_stamp, unix_micros, Peer};
+use assembly_node::media::sdp::Intent;
+use common::{Mined, TestChain};
+use serde_json::Value;
+use support::{node, now, token, Node};
+
+/// (arrival µs, speaker marker, send µs, frame counter) of each frame a listener heard.
+type Heard = Arc<Mutex<Vec<(u64, u8, u64, u64)>>>;
+
+async fn open_session(chain: &TestChain, start: u64, slot: u32) -> u64 {
+    let p = IAssembly::SessionParams {
+        start: alloy::primitives::Uint::from(start),
+        duration: alloy::primitives::Uint::from(3600u64),
+        period: alloy::primitives::Uint::from(0u64),
+        count: 0,
+        slotLength: slot,
+        maxQueue: 8,
+        speakers: 0,
+        kind: 0,
+        proposalId: U256::ZERO,
+    };
+    chain.assembly.createSession(p).mined().await;
+    chain
+        .assembly
+        .sessionCount()
+        .call()
+        .await
+        .unwrap()
+        .to::<u64>()
+}
+
+async fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn endpoint(node: &Node, session: u64, kind: &str) -> String {
+    format!("{}/api/v1/sessions/{session}/{kind}", node.base)
+}
+
+async fn listener(node: &Node, session: u64) -> (Peer, Heard) {
+    let heard: Heard = Arc::default();
+    let h = heard.clone();
+    let mut peer = client::connect(
+        &node.client,
+        &endpoint(node, session, "whep"),
+        None,
+        Intent::Subscribe,
+        Some(Box::new(move |data: &[u8], _| {
+            if let Some((sent, n)) = read_stamp(data) {
+                h.lock().unwrap().push((unix_micros(), data[16], sent, n));
+            }
+        })),
+    )
+    .await
+    .expect("WHEP offer answered");
+    assert!(
+        peer.wait_connected(Duration::from_secs(5)).await,
+        "listener connected"
+    );
+    (peer, heard)
+}
+
+/// Publishes stamped frames marked `marker` every 20 ms until the peer's channel closes.
+fn pump(peer: &Peer, marker: u8) {
+    let frames = peer.frames.clone().expect("a publisher");
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for n in 0u64.. {
+            tick.tick().await;
+            let mut f = client::stamped_frame(n, 80).to_vec();
+            f[16] = marker;
+            if frames.send(f.into()).await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+async fn whip(node: &Node, session: u64, token: &str) -> Result<Peer, client::ClientError> {
+    client::connect(
+        &node.client,
+        &endpoint(node, session, "whip"),
+        Some(token),
+        Intent::Publish,
+        None,
+    )
+    .await
+}
+
+fn refusal(e: client::ClientError) -> (u16, String) {
+    match e {
+        client::ClientError::Refused { status, body } => {
+            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            (status, v["reason"].as_str().unwrap_or("").to_string())
+        }
+        other => panic!("expected a refusal, got {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_floor_holder_is_heard_and_nobody_else() {
+    let chain = TestChain::start_at(&[], now()).await;
+    let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
+    let session = open_session(&chain, now() + 1, 4).await;
+    wait_until("the session to go live", Duration::from_secs(10), || {
+        node.app_media.plans().contains_key(&session)
+    })
+    .await;
+    let (_listener, heard) = listener(&node, session).await;
+
+    let tokens = [
+        token(&node, &chain, 1).await,
+        token(&node, &chain, 2).await,
+        token(&node, &chain, 3).await,
+    ];
+    let stranger = token(&node, &chain, 8).await;
+    assert_eq!(
+        refusal(whip(&node, session, &stranger).await.err().unwrap()),
+        (403, "not_eligible".into())
+    );
+    assert_eq!(
+        refusal(whip(&node, session, &tokens[0]).await.err().unwrap()),
+        (403, "not_queued".into())
+    );
+
+    for i in 1..=3 {
+        let sent = chain
+            .try_send(
+                chain.assembly.enqueue(U256::from(session)),
+                chain.accounts[i],
+            )
+            .await;
+        assert!(sent, "orchestrator {i} enqueued");
+    }
+    wait_until("three slots in the plan", Duration::from_secs(5), || {
+        node.app_media
+            .plans()
+            .get(&session)
+            .is_some_and(|p| p.slots.len() == 3)
+    })
+    .await;
+    assert_eq!(
+        refusal(whip(&node, session, &tokens[2]).await.err().unwrap()),
+        (403, "not_next".into())
+    );
+    let first = whip(&node, session, &tokens[0])
+        .await
+        .expect("holder admitted");
+    let second = whip(&node, session, &tokens[1])
+        .await
+        .expect("next admitted ahead");
+    pump(&first, 1);
+    pump(&second, 2);
+
+    let slot = |i: u32| {
+        let chain = &chain;
+        async move {
+            let s = chain
+                .assembly
+                .slotOf(U256::from(session), 0, i)
+                .call()
+                .await
+                .unwrap();
+            (s.start * 1000, s.end * 1000)
+        }
+    };
+    let (_, end1) = slot(0).await;
+    // Into the second slot: the third speaker is next now and connects ahead.
+    wait_until("the second slot", Duration::from_secs(10), || {
+        unix_micros() / 1000 > end1 + 1500
+    })
+    .await;
+    let third = whip(&node, session, &tokens[2]).await.expect("now next");
+    pump(&third, 3);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let yielded = chain
+        .try_send(
+            chain.assembly.yieldFloor(U256::from(session)),
+            chain.accounts[2],
+        )
+        .await;
+    assert!(yielded);
+    let yield_ms = unix_micros() / 1000;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let slots = [slot(0).await, slot(1).await, slot(2).await];
+    let heard = heard.lock().unwrap().clone();
+    let by = |m: u8| heard.iter().filter(|h| h.1 == m).collect::<Vec<_>>();
+    for (k, (start, end)) in slots.iter().enumerate() {
+        let frames = by(k as u8 + 1);
+        assert!(
+            frames.len() > 20,
+            "speaker {} heard ({} frames)",
+            k + 1,
+            frames.len()
+        );
+        let first_sent = frames.iter().map(|f| f.2 / 1000).min().unwrap();
+        let last_sent = frames.iter().map(|f| f.2 / 1000).max().unwrap();
+        // Nothing before the slot: a pre-connected next speaker is not forwarded early.
+        assert!(
+            first_sent + 20 >= *start,
+            "speaker {} early: {first_sent} < {start}",
+            k + 1
+        );
+        if k == 0 {
+            // Cut within 100 ms of the slot's end, by the node's clock, not the client's.
+            assert!(
+                last_sent <= end + 100,
+                "speaker 1 late: {last_sent} > {end}"
+            );
+            assert!(
+                last_sent + 100 >= *end,
+                "speaker 1 cut early: {last_sent} < {end}"
+            );
+        }
+        eprintln!(
+            "speaker {}: {} frames, slot [{start}, {end}), first sent {first_sent}, last sent {last_sent}",
+            k + 1,
+            frames.len()
+        );
+    }
+    // The yield: the second speaker stops and the third starts once the block is indexed.
+    let last2 = by(2).iter().map(|f| f.2 / 1000).max().unwrap();
+    let first3 = by(3).iter().map(|f| f.2 / 1000).min().unwrap();
+    eprintln!(
+        "yield receipt at {yield_ms}: second speaker's last frame {} ms after, third's first {} ms after",
+        last2 as i64 - yield_ms as i64,
+        first3 as i64 - yield_ms as i64
+    );
+    assert!(last2 <= yield_ms + 500, "second speaker not cut on yield");
+    assert!(
+        first3 <= yield_ms + 500,
+        "third speaker not handed the floor at once"
+    );
+    // One speaker at a time: between consecutive frames, the speaker never alternates.
+    let mut order: Vec<u8> = heard.iter().map(|h| h.1).collect();
+    order.dedup();
+    assert_eq!(
+        order,
+        vec![1, 2, 3],
+        "speakers heard in order, never interleaved"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_offers_and_floods_leave_the_session_alone() {
+    let chain = TestChain::start_at(&[], now()).await;
+    let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
+    let session = open_session(&chain, now(), 120).await;
+    assert!(
+        chain
+            .try_send(
+                chain.assembly.enqueue(U256::from(session)),
+                chain.accounts[1]
+            )
+            .await
+    );
+    wait_until("the plan", Duration::from_secs(10), || {
+        node.app_media
+            .plans()
+            .get(&session)
+            .is_some_and(|p| p.slots.len() == 1)
+    })
+    .await;
+    // The session's own peers run on a runtime of their own, as they would on other
+    // machines: the flood below must not be able to starve them in this process.
+    let peers_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let holder = token(&node, &chain, 1).await;
+    let other = token(&node, &chain, 2).await;
+    let (listen_node, whip_node, holder_token) = (
+        support::Node::view(&node),
+        support::Node::view(&node),
+        holder.clone(),
+    );
+    let (_listener, heard) = peers_rt
+        .spawn(async move { listener(&listen_node, session).await })
+        .await
+        .unwrap();
+    let publisher = peers_rt
+        .spawn(async move {
+            let p = whip(&whip_node, session, &holder_token)
+                .await
+                .expect("holder admitted");
+            pump(&p, 1);
+            p
+        })
+        .await
+        .unwrap();
+    wait_until("audio at the listener", Duration::from_secs(5), || {
+        heard.lock().unwrap().len() > 10
+    })
+    .await;
+
+    let post = |kind: &'static str, ctype: &'static str, body: String, auth: Option<String>| {
+        let req = node
+            .client
+            .post(endpoint(&node, session, kind))
+            .header("content-type", ctype)
+            .body(body);
+        let req = match auth {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let www = r.headers().get("www-authenticate").is_some();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            (status, body, www)
+        }
+    };
+    let good = good_offer(&node, session).await;
+    let cases: Vec<(&str, String, &str, u16)> = vec![
+        ("not SDP", "hello".into(), "application/sdp", 400),
+        (
+            "video only",
+            good.replace("m=audio", "m=video")
+                .replace("opus/48000/2", "VP8/90000"),
+            "application/sdp",
+            400,
+        ),
+        (
+            "wrong codec",
+            good.replace("opus/48000/2", "PCMU/8000"),
+            "application/sdp",
+            400,
+        ),
+        (
+            "listener's direction on WHIP",
+            good.replace("a=sendonly", "a=recvonly"),
+            "application/sdp",
+            400,
+        ),
+        (
+            "oversized",
+            good.clone() + &"a=x-pad:0123456789\r\n".repeat(3000),
+            "application/sdp",
+            413,
+        ),
+        ("wrong content type", good.clone(), "text/plain", 415),
+    ];
+    for (what, body, ctype, want) in cases {
+        let (status, body, _) = post("whip", ctype, body, Some(holder.clone())).await;
+        assert_eq!(status, want, "{what}: {body}");
+        assert!(body["error"].is_string(), "{what}: a clear error");
+    }
+    let (status, _, www) = post("whip", "application/sdp", good.clone(), None).await;
+    assert_eq!((status, www), (401, true), "WHIP without a token");
+    let (status, _, _) = post(
+        "whip",
+        "application/sdp",
+        good.clone(),
+        Some("forged".into()),
+    )
+    .await;
+    assert_eq!(status, 401, "forged token");
+
+    // The resource: no trickle, no deleting someone else's.
+    let patch = node
+        .client
+        .patch(&publisher.resource)
+        .header("content-type", "application/trickle-ice-sdpfrag")
+        .body("a=candidate:1 1 udp 1 127.0.0.1 9 typ host")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.status().as_u16(), 405);
+    let steal = node
+        .client
+        .delete(&publisher.resource)
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(steal.status().as_u16(), 403);
+    let unknown = node
+        .client
+        .delete(format!("{}/api/v1/media/00", node.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+
+    // A flood of listener offers: the node answers what its budget allows, refuses the rest
+    // with 429, and the listener already connected loses nothing and hears no added delay.
+    // (The flood, the publisher and the listener share this process's two threads, so
+    // frames may leave the publisher late; what the node adds is arrival minus send.)
+    let before = heard.lock().unwrap().len();
+    let listen_offer = good_listen_offer(&node, session).await;
+    let mut tasks = Vec::new();
+    for _ in 0..1000 {
+        let req = node
+            .client
+            .post(endpoint(&node, session, "whep"))
+            .header("content-type", "application/sdp")
+            .body(listen_offer.clone());
+        tasks.push(tokio::spawn(async move {
+            req.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+        }));
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for t in tasks {
+        *counts.entry(t.await.unwrap()).or_insert(0) += 1;
+    }
+    eprintln!("flood of 1000 WHEP offers: {counts:?}");
+    assert!(counts.get(&429).copied().unwrap_or(0) > 0, "flood limited");
+    assert!(
+        counts.keys().all(|s| *s == 201 || *s == 429),
+        "only answers and 429s: {counts:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let heard = heard.lock().unwrap().clone();
+    let during = &heard[before..];
+    let lost = during.windows(2).filter(|w| w[1].3 != w[0].3 + 1).count();
+    let worst = during
+        .iter()
+        .map(|h| h.0.saturating_sub(h.2))
+        .max()
+        .unwrap_or(u64::MAX);
+    eprintln!(
+        "during the flood: {} frames, {lost} gaps in the sequence, worst added delay {} ms",
+        during.len(),
+        worst / 1000
+    );
+    assert!(during.len() > 20, "audio kept flowing");
+    assert_eq!(lost, 0, "frames lost during the flood");
+    assert!(
+        worst < 150_000,
+        "the session was delayed: {} ms",
+        worst / 1000
+    );
+    let health = node
+        .client
+        .get(format!("{}/healthz", node.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    peers_rt.shutdown_background();
+}
+
+/// A real client offer (str0m's), as text.
+async fn good_offer(_node: &Node, _session: u64) -> String {
+    offer_text(str0m::media::Direction::SendOnly)
+}
+
+async fn good_listen_offer(_node: &Node, _session: u64) -> String {
+    offer_text(str0m::media::Direction::RecvOnly)
+}
+
+fn offer_text(direction: str0m::media::Direction) -> String {
+    let mut rtc = str0m::Rtc::builder()
+        .clear_codecs()
+        .enable_opus(true, false)
+        .build(Instant::now());
+    rtc.add_local_candidate(str0m::Candidate::host("127.0.0.1:9".parse().unwrap(), "udp").unwrap());
+    let mut change = rtc.sdp_api();
+    change.add_media(str0m::media::MediaKind::Audio, direction, None, None, None);
+    let (offer, _) = change.apply().unwrap();
+    offer.to_sdp_string()
+}
