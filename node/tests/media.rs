@@ -122,7 +122,7 @@ async fn the_floor_holder_is_heard_and_nobody_else() {
     let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
     let session = open_session(&chain, now() + 1, 4).await;
     wait_until("the session to go live", Duration::from_secs(10), || {
-        node.app_media.plans().contains_key(&session)
+        node.media().plans().contains_key(&session)
     })
     .await;
     let (_listener, heard) = listener(&node, session).await;
@@ -152,7 +152,7 @@ async fn the_floor_holder_is_heard_and_nobody_else() {
         assert!(sent, "orchestrator {i} enqueued");
     }
     wait_until("three slots in the plan", Duration::from_secs(5), || {
-        node.app_media
+        node.media()
             .plans()
             .get(&session)
             .is_some_and(|p| p.slots.len() == 3)
@@ -275,7 +275,7 @@ async fn hostile_offers_and_floods_leave_the_session_alone() {
             .await
     );
     wait_until("the plan", Duration::from_secs(10), || {
-        node.app_media
+        node.media()
             .plans()
             .get(&session)
             .is_some_and(|p| p.slots.len() == 1)
@@ -481,4 +481,102 @@ fn offer_text(direction: str0m::media::Direction) -> String {
     change.add_media(str0m::media::MediaKind::Audio, direction, None, None, None);
     let (offer, _) = change.apply().unwrap();
     offer.to_sdp_string()
+}
+
+/// A node killed mid-session (SIGKILL: nothing flushed, nothing said goodbye) and started
+/// again: listener and speaker reconnect by themselves, the floor is still the chain's
+/// (the holder is admitted again, a stranger still is not), audio flows again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_is_rejoined_and_keeps_the_chain_s_floor() {
+    let chain = TestChain::start_at(&[], now()).await;
+    let session = open_session(&chain, now(), 600).await;
+    assert!(
+        chain
+            .try_send(
+                chain.assembly.enqueue(U256::from(session)),
+                chain.accounts[1]
+            )
+            .await
+    );
+    let dir = std::env::temp_dir().join(format!("assembly-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (http_port, udp_port) = (support::free_port(), support::free_udp_port());
+    let binary = env!("CARGO_BIN_EXE_assembly-node");
+    let mut first = support::spawn_node(binary, &chain, &dir, http_port, udp_port).await;
+    let view = first.view();
+    let holder = token(&view, &chain, 1).await;
+    let stranger = token(&view, &chain, 8).await;
+    let base = first.base.clone();
+
+    let heard: Heard = Arc::default();
+    let h = heard.clone();
+    let listener = client::persistent(
+        reqwest::Client::new(),
+        format!("{base}/api/v1/sessions/{session}/whep"),
+        None,
+        Intent::Subscribe,
+        Arc::new(move |data: &[u8], _| {
+            if let Some((sent, n)) = read_stamp(data) {
+                h.lock().unwrap().push((unix_micros(), data[16], sent, n));
+            }
+        }),
+    );
+    let speaker = client::persistent(
+        reqwest::Client::new(),
+        format!("{base}/api/v1/sessions/{session}/whip"),
+        Some(holder.clone()),
+        Intent::Publish,
+        Arc::new(|_: &[u8], _| {}),
+    );
+    let frames = speaker.frames.clone().unwrap();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for n in 0u64.. {
+            tick.tick().await;
+            let mut f = client::stamped_frame(n, 80).to_vec();
+            f[16] = 1;
+            if frames.send(f.into()).await.is_err() {
+                return;
+            }
+        }
+    });
+    wait_until("audio before the restart", Duration::from_secs(20), || {
+        heard.lock().unwrap().len() > 50
+    })
+    .await;
+
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let killed = unix_micros();
+    let before = heard.lock().unwrap().len();
+    let _second = support::spawn_node(binary, &chain, &dir, http_port, udp_port).await;
+    wait_until("audio after the restart", Duration::from_secs(40), || {
+        heard.lock().unwrap()[before..]
+            .iter()
+            .filter(|h| h.0 > killed)
+            .count()
+            > 50
+    })
+    .await;
+    assert!(*listener.connects.borrow() >= 2, "the listener reconnected");
+    assert!(*speaker.connects.borrow() >= 2, "the speaker reconnected");
+    let back = heard
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|h| h.0 > killed)
+        .map(|h| h.0)
+        .unwrap();
+    eprintln!(
+        "audio back {} ms after the node was killed",
+        (back - killed) / 1000
+    );
+    // Tokens survive (the key is on disk); the floor is still the chain's.
+    assert_eq!(
+        refusal(whip(&view, session, &stranger).await.err().unwrap()),
+        (403, "not_eligible".into())
+    );
+    listener.task.abort();
+    speaker.task.abort();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -17,6 +17,8 @@ use super::sdp::Intent;
 
 /// Called with each audio payload a listener receives and when it arrived.
 pub type OnMedia = Box<dyn FnMut(&[u8], Instant) + Send>;
+/// The same, shared across the connections of a [`Persistent`] peer.
+pub type SharedOnMedia = Arc<dyn Fn(&[u8], Instant) + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -73,10 +75,12 @@ pub async fn connect(
 ) -> Result<Peer, ClientError> {
     let socket = UdpSocket::bind("127.0.0.1:0").await?;
     let local = socket.local_addr()?;
-    let mut rtc = Rtc::builder()
-        .clear_codecs()
-        .enable_opus(true, false)
-        .build(Instant::now());
+    let mut config = Rtc::builder().clear_codecs().enable_opus(true, false);
+    // Notice a vanished node within a few seconds, so reconnecting starts soon.
+    config.set_initial_stun_rto(std::time::Duration::from_millis(250));
+    config.set_max_stun_rto(std::time::Duration::from_secs(1));
+    config.set_max_stun_retransmits(4);
+    let mut rtc = config.build(Instant::now());
     if let Ok(c) = Candidate::host(local, "udp") {
         rtc.add_local_candidate(c);
     }
@@ -139,6 +143,90 @@ pub async fn connect(
         task,
         stop,
     })
+}
+
+/// A peer that reconnects by itself: when the connection is lost (the node restarted, the
+/// network moved), it offers again with backoff, and keeps taking frames meanwhile.
+pub struct Persistent {
+    /// For publishers: frames to send; dropped while disconnected.
+    pub frames: Option<mpsc::Sender<Arc<[u8]>>>,
+    /// How many times it has connected.
+    pub connects: watch::Receiver<u32>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Keeps a peer connected to `endpoint` until the returned handle's task is aborted.
+pub fn persistent(
+    http: reqwest::Client,
+    endpoint: String,
+    token: Option<String>,
+    intent: Intent,
+    on_media: SharedOnMedia,
+) -> Persistent {
+    let (connects_tx, connects) = watch::channel(0u32);
+    let (frames, mut frames_rx) = match intent {
+        Intent::Publish => {
+            let (tx, rx) = mpsc::channel::<Arc<[u8]>>(64);
+            (Some(tx), Some(rx))
+        }
+        Intent::Subscribe => (None, None),
+    };
+    let task = tokio::spawn(async move {
+        let mut backoff = std::time::Duration::from_millis(250);
+        loop {
+            let f = on_media.clone();
+            let peer = connect(
+                &http,
+                &endpoint,
+                token.as_deref(),
+                intent,
+                Some(Box::new(move |d: &[u8], t: Instant| f(d, t))),
+            )
+            .await;
+            let mut peer = match peer {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::debug!(error = %e, "reconnect failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
+                    continue;
+                }
+            };
+            if !peer
+                .wait_connected(std::time::Duration::from_secs(10))
+                .await
+            {
+                peer.task.abort();
+                continue;
+            }
+            backoff = std::time::Duration::from_millis(250);
+            connects_tx.send_modify(|n| *n += 1);
+            let inner = peer.frames.clone();
+            let mut lost = peer.connected.clone();
+            loop {
+                let frame = async {
+                    match frames_rx.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    f = frame => match (f, &inner) {
+                        (Some(f), Some(tx)) => { let _ = tx.try_send(f); }
+                        (None, _) => return,
+                        _ => {}
+                    },
+                    r = lost.wait_for(|c| !*c) => { let _ = r; break; }
+                }
+            }
+            peer.task.abort();
+        }
+    });
+    Persistent {
+        frames,
+        connects,
+        task,
+    }
 }
 
 /// An absolute URL for `location` (which the node sends as a path).

@@ -48,6 +48,9 @@ pub enum Command {
 
 /// A peer that has not connected by then is dropped (a half-open offer costs nothing after).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// A connected peer silent this long is gone: clients send consent checks (RFC 7675) every
+/// few seconds, and an ICE-lite agent makes no checks of its own to notice.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Datagrams read per wake before the engine looks at its timers and commands again.
 const READ_BATCH: usize = 128;
 
@@ -62,6 +65,8 @@ struct Peer {
     next: Option<Instant>,
     opened: Instant,
     connected: bool,
+    /// When this peer last sent anything.
+    heard: Instant,
 }
 
 #[derive(Default)]
@@ -208,6 +213,7 @@ impl Engine {
                 next: None,
                 opened: Instant::now(),
                 connected: false,
+                heard: Instant::now(),
             },
         );
         self.drain(p.id);
@@ -268,7 +274,10 @@ impl Engine {
         let stale: Vec<u64> = self
             .peers
             .iter()
-            .filter(|(_, p)| !p.connected && p.opened.elapsed() > CONNECT_TIMEOUT)
+            .filter(|(_, p)| {
+                (!p.connected && p.opened.elapsed() > CONNECT_TIMEOUT)
+                    || p.heard.elapsed() > IDLE_TIMEOUT
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in stale {
@@ -319,6 +328,7 @@ impl Engine {
             let Some(peer) = self.peers.get_mut(&id) else {
                 continue;
             };
+            peer.heard = now;
             if let Err(e) = peer.rtc.handle_input(input) {
                 tracing::debug!(peer = id, error = %e, "input refused");
                 peer.rtc.disconnect();

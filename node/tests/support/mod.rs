@@ -29,7 +29,7 @@ pub fn now() -> u64 {
 
 pub struct Node {
     pub base: String,
-    pub app_media: std::sync::Arc<assembly_node::media::Media>,
+    pub app_media: Option<std::sync::Arc<assembly_node::media::Media>>,
     pub client: reqwest::Client,
     _stop: watch::Sender<bool>,
     _dir: std::path::PathBuf,
@@ -64,7 +64,7 @@ pub async fn node(chain: &TestChain, rpc_url: String, poll: Duration) -> Node {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app_media = app.media.clone();
+    let app_media = Some(app.media.clone());
     tokio::spawn(async move { axum::serve(listener, app.router).await });
     Node {
         base,
@@ -76,6 +76,11 @@ pub async fn node(chain: &TestChain, rpc_url: String, poll: Duration) -> Node {
 }
 
 impl Node {
+    /// The in-process node's media handle.
+    pub fn media(&self) -> &assembly_node::media::Media {
+        self.app_media.as_ref().expect("an in-process node")
+    }
+
     /// Another handle on the same node (for tasks on other runtimes); it does not stop it.
     pub fn view(&self) -> Node {
         Node {
@@ -166,4 +171,91 @@ pub async fn signed(key: &PrivateKeySigner, msg: &SiweMessage) -> Value {
 
 pub fn key(chain: &TestChain, i: usize) -> PrivateKeySigner {
     PrivateKeySigner::from(chain.anvil.keys()[i].clone())
+}
+
+/// The node binary as its own process (for restarts and for benchmarks), on fixed ports so a
+/// restarted node is where its clients left it.
+pub struct NodeProcess {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `assembly-node` on `http_port`/`udp_port` with its state in `dir` (which holds
+/// `deployment.json`), and waits until its HTTP side answers.
+pub async fn spawn_node(
+    binary: &str,
+    chain: &TestChain,
+    dir: &std::path::Path,
+    http_port: u16,
+    udp_port: u16,
+) -> NodeProcess {
+    std::fs::write(
+        dir.join("deployment.json"),
+        serde_json::to_vec(&chain.deployment).unwrap(),
+    )
+    .unwrap();
+    let child = std::process::Command::new(binary)
+        .env("ASSEMBLY_NODE_LISTEN", format!("127.0.0.1:{http_port}"))
+        .env("ASSEMBLY_RPC_URL", chain.anvil.ws_endpoint())
+        .env("ASSEMBLY_DEPLOYMENT", dir.join("deployment.json"))
+        .env("ASSEMBLY_DB", dir.join("node.sqlite"))
+        .env("ASSEMBLY_SECRET_FILE", dir.join("secret"))
+        .env("ASSEMBLY_DOMAIN", DOMAIN)
+        .env("ASSEMBLY_PUBLIC_URL", URI)
+        .env("ASSEMBLY_CONFIRMATIONS", "0")
+        .env("ASSEMBLY_MEDIA_BIND", format!("127.0.0.1:{udp_port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("node binary");
+    let node = NodeProcess {
+        child,
+        base: format!("http://127.0.0.1:{http_port}"),
+    };
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if let Ok(r) = http.get(format!("{}/healthz", node.base)).send().await {
+            if r.status().is_success() {
+                return node;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("node did not come up");
+}
+
+impl NodeProcess {
+    /// A client-side view for the sign-in helpers.
+    pub fn view(&self) -> Node {
+        Node {
+            base: self.base.clone(),
+            app_media: None,
+            client: reqwest::Client::new(),
+            _stop: watch::channel(false).0,
+            _dir: std::env::temp_dir(),
+        }
+    }
 }

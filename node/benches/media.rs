@@ -1,0 +1,122 @@
+//! Audio fan-out benchmark (`cargo bench -p assembly-node --bench media`): anvil with the
+//! contracts, a session whose floor an orchestrator holds, the node binary as its own
+//! process, and the load generator binary (`assembly-loadgen`) as another, at each size in
+//! `ASSEMBLY_BENCH_LISTENERS` (default `100,250,500,1000`). The node is restarted for each
+//! size so its memory per listener is measured from a clean start. Prints one JSON report
+//! per size and writes them all to `$CARGO_TARGET_DIR/bench-media.json`.
+
+#[path = "../../indexer/tests/common/mod.rs"]
+mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::U256;
+use assembly_indexer::bindings::IAssembly;
+use common::{Mined, TestChain};
+use serde_json::Value;
+use support::{free_port, free_udp_port, now, spawn_node, NodeProcess};
+
+async fn start_node(chain: &TestChain, dir: &std::path::Path, session: u64) -> NodeProcess {
+    let _ = std::fs::remove_file(dir.join("node.sqlite"));
+    let node = spawn_node(
+        env!("CARGO_BIN_EXE_assembly-node"),
+        chain,
+        dir,
+        free_port(),
+        free_udp_port(),
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "the floor never showed");
+        let Ok(r) = http.get(format!("{}/api/v1/state", node.base)).send().await else {
+            continue;
+        };
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        let held = v["live"].as_array().is_some_and(|l| {
+            l.iter()
+                .any(|s| s["session"] == session && !s["floor"].is_null())
+        });
+        if held {
+            return node;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let sizes: Vec<usize> = std::env::var("ASSEMBLY_BENCH_LISTENERS")
+        .unwrap_or_else(|_| "100,250,500,1000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let seconds: u64 = std::env::var("ASSEMBLY_BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let chain = TestChain::start_at(&[], now()).await;
+    let p = IAssembly::SessionParams {
+        start: alloy::primitives::Uint::from(now()),
+        duration: alloy::primitives::Uint::from(86_400u64),
+        period: alloy::primitives::Uint::from(0u64),
+        count: 0,
+        slotLength: 86_000,
+        maxQueue: 8,
+        speakers: 0,
+        kind: 0,
+        proposalId: U256::ZERO,
+    };
+    chain.assembly.createSession(p).mined().await;
+    let session = chain
+        .assembly
+        .sessionCount()
+        .call()
+        .await
+        .unwrap()
+        .to::<u64>();
+    assert!(
+        chain
+            .try_send(
+                chain.assembly.enqueue(U256::from(session)),
+                chain.accounts[1]
+            )
+            .await
+    );
+    let dir = std::env::temp_dir().join(format!("assembly-bench-media-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = format!("0x{}", alloy::hex::encode(chain.anvil.keys()[1].to_bytes()));
+
+    let mut reports = Vec::new();
+    for n in sizes {
+        let node = start_node(&chain, &dir, session).await;
+        let out = Command::new(env!("CARGO_BIN_EXE_assembly-loadgen"))
+            .args(["--node", &node.base, "--session", &session.to_string()])
+            .args([
+                "--listeners",
+                &n.to_string(),
+                "--seconds",
+                &seconds.to_string(),
+            ])
+            .args(["--key", &key, "--node-pid", &node.child.id().to_string()])
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("load generator");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let report: Value = serde_json::from_str(text.trim())
+            .unwrap_or_else(|_| panic!("load generator failed ({}): {text}", out.status));
+        println!("{report}");
+        reports.push(report);
+        drop(node);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let _ = std::fs::write(
+        std::path::Path::new(&target).join("bench-media.json"),
+        serde_json::to_vec_pretty(&reports).unwrap(),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
