@@ -31,6 +31,8 @@ struct Args {
     key: String,
     node_pid: Option<u32>,
     ramp: f64,
+    /// For servers without sign-in (the webrtc-rs comparison): publish without a token.
+    no_sign_in: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -42,6 +44,7 @@ fn args() -> anyhow::Result<Args> {
         key: String::new(),
         node_pid: None,
         ramp: 150.0,
+        no_sign_in: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -54,14 +57,15 @@ fn args() -> anyhow::Result<Args> {
             "--key" => a.key = v()?,
             "--node-pid" => a.node_pid = Some(v()?.parse()?),
             "--ramp" => a.ramp = v()?.parse()?,
+            "--no-sign-in" => a.no_sign_in = true,
             "-h" | "--help" => {
-                println!("assembly-loadgen --node URL --session ID|current --listeners N --seconds S --key HEX [--node-pid PID] [--ramp OFFERS_PER_S]");
+                println!("assembly-loadgen --node URL --session ID|current --listeners N --seconds S --key HEX [--node-pid PID] [--ramp OFFERS_PER_S] [--no-sign-in]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
         }
     }
-    if a.key.is_empty() {
+    if a.key.is_empty() && !a.no_sign_in {
         bail!("--key (the floor holder's private key) is required");
     }
     Ok(a)
@@ -145,8 +149,12 @@ async fn main() -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
-    let key: PrivateKeySigner = a.key.trim_start_matches("0x").parse().context("--key")?;
-    let token = sign_in(&http, &a.node, &key).await?;
+    let token = if a.no_sign_in {
+        None
+    } else {
+        let key: PrivateKeySigner = a.key.trim_start_matches("0x").parse().context("--key")?;
+        Some(sign_in(&http, &a.node, &key).await?)
+    };
     let whep = format!("{}/api/v1/sessions/{}/whep", a.node, a.session);
     let whip = format!("{}/api/v1/sessions/{}/whip", a.node, a.session);
     let base = a.node_pid.and_then(usage);
@@ -205,7 +213,7 @@ async fn main() -> anyhow::Result<()> {
     let idle = a.node_pid.and_then(usage);
 
     // The publisher.
-    let mut publisher = client::connect(&http, &whip, Some(&token), Intent::Publish, None)
+    let mut publisher = client::connect(&http, &whip, token.as_deref(), Intent::Publish, None)
         .await
         .context("WHIP refused: does this key hold the floor on chain?")?;
     if !publisher.wait_connected(Duration::from_secs(10)).await {
@@ -295,7 +303,7 @@ async fn main() -> anyhow::Result<()> {
     });
     println!("{report}");
     publisher.frames = None;
-    publisher.close(&http, Some(&token)).await;
+    publisher.close(&http, token.as_deref()).await;
     for p in listeners {
         p.close(&http, None).await;
     }
