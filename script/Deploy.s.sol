@@ -95,7 +95,9 @@ contract DeployLocal is DeployBase {
         vm.serializeUint(k, "alwaysOnSession", sessions[0]);
         vm.serializeUint(k, "weeklySession", sessions[1]);
         vm.serializeUint(k, "debateSession", sessions[2]);
-        save("local", writeDeployment("local", lp, floor, deployBlock));
+        // DEPLOYMENT_NAME lets tests deploy side by side without touching deployments/local.json.
+        string memory name = vm.envOr("DEPLOYMENT_NAME", string("local"));
+        save(name, writeDeployment(name, lp, floor, deployBlock));
     }
 
     /// An open floor that is always in session, the weekly Thursday assembly, and the debate

@@ -110,14 +110,25 @@ pub async fn start_with(
         shutdown.clone(),
     )
     .with_context(|| format!("starting the media engine on {}", config.media_bind))?;
+    let client_config = Arc::new(serde_json::json!({
+        "network": deployment.network,
+        "chainId": deployment.chain_id,
+        "assembly": deployment.assembly,
+        "bondingManager": deployment.bonding_manager,
+        "governor": deployment.governor,
+        "rpcUrl": config.public_rpc_url,
+        "publicListening": config.public_listening,
+        "reactions": crate::reactions::REACTIONS.iter().map(|(n, e)| serde_json::json!({"name": n, "emoji": e})).collect::<Vec<_>>(),
+    }));
     let state = AppState {
         auth,
         hub: hub.clone(),
         media: media.clone(),
+        client_config,
         secure_cookies: config.secure_cookies,
     };
     Ok(App {
-        router: http::router(state, chain),
+        router: http::router(state, chain, &config.web_root),
         hub,
         store,
         media,

@@ -19,6 +19,8 @@
 //! | `max_listeners` | `ASSEMBLY_MAX_LISTENERS` | `5000` |
 //! | `offers_per_second` | `ASSEMBLY_OFFERS_PER_SECOND` | `200` (new WHIP/WHEP sessions answered per second) |
 //! | `public_listening` | `ASSEMBLY_PUBLIC_LISTENING` | `true` (WHEP without a wallet) |
+//! | `web_root` | `ASSEMBLY_WEB_ROOT` | `web/dist` (the built web client, served at `/`) |
+//! | `public_rpc_url` | `ASSEMBLY_PUBLIC_RPC_URL` | `http://127.0.0.1:8545` (offered to wallets on the wrong chain) |
 
 use std::path::PathBuf;
 
@@ -47,6 +49,8 @@ pub struct NodeConfig {
     pub max_listeners: u64,
     pub offers_per_second: f64,
     pub public_listening: bool,
+    pub web_root: PathBuf,
+    pub public_rpc_url: String,
 }
 
 impl Default for NodeConfig {
@@ -68,6 +72,8 @@ impl Default for NodeConfig {
             max_listeners: 5_000,
             offers_per_second: 200.0,
             public_listening: true,
+            web_root: "web/dist".into(),
+            public_rpc_url: "http://127.0.0.1:8545".into(),
         }
     }
 }
@@ -139,6 +145,12 @@ impl NodeConfig {
         }
         if let Some(v) = var("ASSEMBLY_OFFERS_PER_SECOND") {
             c.offers_per_second = v.parse().context("ASSEMBLY_OFFERS_PER_SECOND")?;
+        }
+        if let Some(v) = var("ASSEMBLY_WEB_ROOT") {
+            c.web_root = v.into();
+        }
+        if let Some(v) = var("ASSEMBLY_PUBLIC_RPC_URL") {
+            c.public_rpc_url = v;
         }
         if let Some(v) = var("ASSEMBLY_PUBLIC_LISTENING") {
             c.public_listening = v.parse().context("ASSEMBLY_PUBLIC_LISTENING")?;

@@ -27,6 +27,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub hub: Arc<Hub>,
     pub media: Arc<crate::media::Media>,
+    /// What the web client needs to talk to the chain: the contracts and a public RPC.
+    pub client_config: Arc<serde_json::Value>,
     /// Whether the session cookie is marked `Secure` (off only for plain-HTTP local use).
     pub secure_cookies: bool,
 }
@@ -60,9 +62,14 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The routes (the embedded indexer's read API is nested under `/chain`).
-pub fn router(state: AppState, chain: Router) -> Router {
+/// The routes (the embedded indexer's read API is nested under `/chain`), and the web client
+/// from `web_root` for every other path (a client-side route falls back to `index.html`).
+pub fn router(state: AppState, chain: Router, web_root: &std::path::Path) -> Router {
+    let web = tower_http::services::ServeDir::new(web_root).fallback(
+        tower_http::services::ServeFile::new(web_root.join("index.html")),
+    );
     Router::new()
+        .route("/api/v1/config", get(client_config))
         .route("/api/v1/auth/nonce", get(nonce))
         .route("/api/v1/auth/sign-in", post(sign_in))
         .route("/api/v1/auth/sign-out", post(sign_out))
@@ -76,7 +83,22 @@ pub fn router(state: AppState, chain: Router) -> Router {
         .merge(crate::whip::routes())
         .with_state(state)
         .nest("/chain", chain)
+        .fallback_service(web)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(cors())
+}
+
+/// Other sites may embed the live view (`/embed.js`): reads, WHEP and WebSockets from any
+/// origin, never with credentials (the session cookie is `SameSite=Strict`; tokens are
+/// explicit bearer headers).
+fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::header::{LINK, LOCATION};
+    use axum::http::Method;
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([CONTENT_TYPE, AUTHORIZATION])
+        .expose_headers([LOCATION, LINK])
 }
 
 /// The session token a request carries: bearer header, cookie, or (for WebSockets, which
@@ -267,6 +289,10 @@ async fn reactions() -> Json<Vec<ReactionInfo>> {
             .map(|(name, emoji)| ReactionInfo { name, emoji })
             .collect(),
     )
+}
+
+async fn client_config(State(s): State<AppState>) -> Json<serde_json::Value> {
+    Json((*s.client_config).clone())
 }
 
 async fn openapi() -> Response {

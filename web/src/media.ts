@@ -1,0 +1,174 @@
+// WHIP (speak) and WHEP (listen) from the browser. The node is ICE-lite and answers with all
+// its candidates, so no trickle: the offer goes once, after a short wait for local candidates.
+// Both sides reconnect by themselves when the connection fails (a node restart, a network
+// change): the floor lives on chain, so a new connection lands on the same floor.
+
+import { ApiError } from "./api";
+
+async function gathered(pc: RTCPeerConnection, within = 1000): Promise<void> {
+  if (pc.iceGatheringState === "complete") return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    };
+    const check = () => pc.iceGatheringState === "complete" && done();
+    pc.addEventListener("icegatheringstatechange", check);
+    setTimeout(done, within);
+  });
+}
+
+/** Offers `pc` to a WHIP/WHEP endpoint; returns the resource URL to DELETE. */
+async function negotiate(pc: RTCPeerConnection, endpoint: string, token?: string): Promise<string> {
+  await pc.setLocalDescription(await pc.createOffer());
+  await gathered(pc);
+  const r = await fetch(endpoint, {
+    method: "POST",
+    credentials: "include",
+    headers: {
+      "content-type": "application/sdp",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: pc.localDescription?.sdp ?? "",
+  });
+  if (r.status !== 201) {
+    let message = `${r.status}`;
+    let reason: string | undefined;
+    try {
+      const b = await r.json();
+      message = b.error ?? message;
+      reason = b.reason;
+    } catch {
+      // keep the status
+    }
+    throw new ApiError(r.status, message, reason);
+  }
+  await pc.setRemoteDescription({ type: "answer", sdp: await r.text() });
+  return new URL(r.headers.get("location") ?? "", endpoint).toString();
+}
+
+type Status = "connecting" | "connected" | "reconnecting" | "stopped" | "refused";
+
+/** A WHIP or WHEP connection that comes back when it drops. */
+abstract class Link {
+  pc?: RTCPeerConnection;
+  private resource?: string;
+  private stopped = false;
+  private retry = 500;
+  status: Status = "stopped";
+  onStatus: (s: Status, detail?: string) => void = () => {};
+
+  constructor(
+    protected readonly endpoint: string,
+    protected readonly token?: string,
+  ) {}
+
+  protected abstract setup(pc: RTCPeerConnection): void;
+
+  private set(s: Status, detail?: string) {
+    this.status = s;
+    this.onStatus(s, detail);
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.set("connecting");
+    await this.open();
+  }
+
+  private async open(): Promise<void> {
+    const pc = new RTCPeerConnection();
+    this.pc = pc;
+    this.setup(pc);
+    pc.onconnectionstatechange = () => {
+      if (this.pc !== pc) return;
+      if (pc.connectionState === "connected") {
+        this.retry = 500;
+        this.set("connected");
+      } else if (pc.connectionState === "failed" || pc.connectionState === "disconnected") {
+        this.reconnect();
+      }
+    };
+    try {
+      this.resource = await negotiate(pc, this.endpoint, this.token);
+    } catch (e) {
+      pc.close();
+      if (e instanceof ApiError && e.status < 500 && e.status !== 429) {
+        this.set("refused", e.message);
+        throw e;
+      }
+      this.reconnect();
+    }
+  }
+
+  private reconnect() {
+    if (this.stopped) return;
+    this.pc?.close();
+    this.pc = undefined;
+    this.set("reconnecting");
+    setTimeout(() => !this.stopped && this.open().catch(() => {}), this.retry);
+    this.retry = Math.min(this.retry * 2, 5000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.pc?.close();
+    this.pc = undefined;
+    this.set("stopped");
+    if (this.resource) {
+      const token = this.token;
+      await fetch(this.resource, {
+        method: "DELETE",
+        credentials: "include",
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      }).catch(() => {});
+      this.resource = undefined;
+    }
+  }
+}
+
+/** Sends the microphone to the floor (WHIP). */
+export class Publisher extends Link {
+  constructor(
+    endpoint: string,
+    token: string | undefined,
+    private readonly stream: MediaStream,
+  ) {
+    super(endpoint, token);
+  }
+
+  protected setup(pc: RTCPeerConnection) {
+    for (const track of this.stream.getAudioTracks()) {
+      pc.addTransceiver(track, { direction: "sendonly", streams: [this.stream] });
+    }
+  }
+}
+
+/** Plays the floor (WHEP) into an audio element. */
+export class Listener extends Link {
+  constructor(
+    endpoint: string,
+    token: string | undefined,
+    private readonly audio: HTMLAudioElement,
+  ) {
+    super(endpoint, token);
+  }
+
+  protected setup(pc: RTCPeerConnection) {
+    pc.addTransceiver("audio", { direction: "recvonly" });
+    pc.ontrack = (e) => {
+      this.audio.srcObject = e.streams[0] ?? new MediaStream([e.track]);
+      void this.audio.play().catch(() => {});
+    };
+  }
+
+  /** Audio packets received so far (from the connection's inbound-rtp stats). */
+  async packetsReceived(): Promise<number> {
+    if (!this.pc) return 0;
+    let n = 0;
+    (await this.pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "audio") n += s.packetsReceived ?? 0;
+    });
+    return n;
+  }
+}

@@ -1,0 +1,299 @@
+// End to end in headless Chromium (Debian's, driven by playwright-core) against the real node
+// and anvil. Three wallets are injected as EIP-1193 / EIP-6963 providers backed by anvil's
+// unlocked accounts, so signatures and transactions are real: an orchestrator requests the
+// floor (a real `enqueue`), speaks through Chromium's fake microphone over WHIP; a delegator
+// listens over WHEP and its WebRTC stats show audio arriving while the orchestrator holds the
+// floor and stopping after the slot ends; the delegator's reaction reaches the speaker's page;
+// a stranger is told why they cannot speak. Saves screenshots to web/test-results/ and prints
+// page weight and time to first audio.
+//
+//   node tests/e2e.mjs   (needs: cargo build -p assembly-node, npm run build, chromium)
+
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { promisify } from "node:util";
+import { createServer } from "node:net";
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { gzipSync } from "node:zlib";
+import { chromium } from "playwright-core";
+
+const repo = resolve(import.meta.dirname, "../..");
+const tools = join(repo, "tools/node_modules/.bin");
+// As script/env.sh sets it.
+const target = process.env.CARGO_TARGET_DIR ?? join(homedir(), ".cache/assembly/target");
+const results = join(repo, "web/test-results");
+mkdirSync(results, { recursive: true });
+const work = mkdtempSync(join(tmpdir(), "assembly-e2e-"));
+const children = [];
+const figures = {};
+const started = Date.now();
+const step = (what) => console.error(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s] ${what}`);
+
+const KEYS = {
+  deployer: "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+};
+const ACCOUNTS = {
+  orchestrator: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", // anvil 1, an active orchestrator
+  delegator: "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65", // anvil 4, bonded to an orchestrator
+  stranger: "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f", // anvil 8, nothing on chain
+};
+
+function freePort() {
+  return new Promise((ok) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+function run(cmd, args, env = {}) {
+  const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  const keep = (d) => (log = (log + d).slice(-20_000));
+  p.stdout.on("data", keep);
+  p.stderr.on("data", keep);
+  p.log = () => log;
+  children.push(p);
+  return p;
+}
+
+async function until(what, check, within = 20_000, every = 100) {
+  const end = Date.now() + within;
+  for (;;) {
+    const v = await check().catch((e) => {
+      if (e.message?.startsWith("request the floor")) throw e;
+      return undefined;
+    });
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+// Asynchronous, so the event loop keeps draining the children's output while it waits.
+const exec = promisify(execFile);
+async function cast(...args) {
+  return (await exec(join(tools, "cast"), args, { encoding: "utf8" })).stdout.trim();
+}
+
+/** A 48 kHz mono WAV of a tone: the fake microphone's voice. */
+function toneWav(path, seconds = 30) {
+  const rate = 48000;
+  const n = rate * seconds;
+  const b = Buffer.alloc(44 + n * 2);
+  b.write("RIFF", 0); b.writeUInt32LE(36 + n * 2, 4); b.write("WAVE", 8);
+  b.write("fmt ", 12); b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24); b.writeUInt32LE(rate * 2, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
+  b.write("data", 36); b.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + i * 2);
+  writeFileSync(path, b);
+}
+
+/** An EIP-1193 wallet for `address`, announced over EIP-6963, forwarding to anvil. */
+function walletScript(address, rpc) {
+  return `(() => {
+    const address = ${JSON.stringify(address)};
+    let id = 0;
+    const provider = {
+      isAssemblyTestWallet: true,
+      async request({ method, params }) {
+        if (method === "eth_requestAccounts" || method === "eth_accounts") return [address];
+        const r = await fetch(${JSON.stringify(rpc)}, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params ?? [] }),
+        });
+        const body = await r.json();
+        if (method === "eth_sendTransaction" || method === "eth_estimateGas") console.log("wallet", method, JSON.stringify(params), JSON.stringify(body.result ?? body.error));
+        if (body.error) throw Object.assign(new Error(body.error.message), { code: body.error.code, data: body.error.data });
+        return body.result;
+      },
+      on() {}, removeListener() {},
+    };
+    window.ethereum = provider;
+    const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", {
+      detail: Object.freeze({ info: { uuid: "assembly-test-" + address, name: "Test wallet", icon: "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg'/>", rdns: "test.assembly" }, provider }),
+    }));
+    window.addEventListener("eip6963:requestProvider", announce);
+  })();`;
+}
+
+async function main() {
+  const [anvilPort, httpPort, udpPort] = [await freePort(), await freePort(), await freePort()];
+  const rpc = `http://127.0.0.1:${anvilPort}`;
+  const base = `http://127.0.0.1:${httpPort}`;
+
+  step("anvil and the contracts");
+  // Chain and contracts: the same deployment `script/start` makes, under its own name.
+  run(join(tools, "anvil"), ["--host", "127.0.0.1", "--port", String(anvilPort)]);
+  await until("anvil", async () => (await cast("block-number", "--rpc-url", rpc)) !== "");
+  const name = `e2e-${process.pid}`;
+  await exec(join(tools, "forge"), ["script", "script/Deploy.s.sol:DeployLocal", "--rpc-url", rpc, "--broadcast"], {
+    cwd: repo,
+    env: { ...process.env, DEPLOYMENT_NAME: name, PATH: `${tools}:${process.env.PATH}` },
+  });
+  const deploymentPath = join(repo, "deployments", `${name}.json`);
+  const deployment = JSON.parse(readFileSync(deploymentPath, "utf8"));
+  // A session of our own with short slots, starting now.
+  const now = Number(await cast("block", "latest", "--field", "timestamp", "--rpc-url", rpc));
+  await cast("send", "--rpc-url", rpc, "--private-key", KEYS.deployer, deployment.assembly,
+    "createSession((uint40,uint40,uint40,uint32,uint32,uint16,uint8,uint8,uint256))",
+    `(${now + 1},3600,0,0,8,8,0,0,0)`);
+  const session = Number((await cast("call", "--rpc-url", rpc, deployment.assembly, "sessionCount()(uint256)")).split(" ")[0]);
+
+  step(`session ${session}; starting the node`);
+  const node = run(join(target, "debug/assembly-node"), [], {
+    ASSEMBLY_NODE_LISTEN: `127.0.0.1:${httpPort}`,
+    ASSEMBLY_RPC_URL: `ws://127.0.0.1:${anvilPort}`,
+    ASSEMBLY_DEPLOYMENT: deploymentPath,
+    ASSEMBLY_DB: join(work, "node.sqlite"),
+    ASSEMBLY_SECRET_FILE: join(work, "node.secret"),
+    ASSEMBLY_DOMAIN: `127.0.0.1:${httpPort}`,
+    ASSEMBLY_PUBLIC_URL: base,
+    ASSEMBLY_CONFIRMATIONS: "0",
+    ASSEMBLY_MEDIA_BIND: `127.0.0.1:${udpPort}`,
+    ASSEMBLY_WEB_ROOT: join(repo, "web/dist"),
+    ASSEMBLY_PUBLIC_RPC_URL: rpc,
+    RUST_LOG: "warn",
+  });
+  await until("the node", async () => (await fetch(`${base}/healthz`)).ok);
+
+  // Page weight: the JavaScript a first visit loads, gzipped.
+  const assets = join(repo, "web/dist/assets");
+  figures.page_js_gzip_kb = +(readdirSync(assets).filter((f) => f.endsWith(".js") && !f.startsWith("ccip"))
+    .reduce((n, f) => n + gzipSync(readFileSync(join(assets, f))).length, 0) / 1024).toFixed(1);
+
+  const mic = join(work, "tone.wav");
+  toneWav(mic);
+  step("launching chromium");
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--no-first-run",
+      "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
+      "--use-fake-device-for-media-stream", `--use-file-for-fake-audio-capture=${mic}`,
+      "--autoplay-policy=no-user-gesture-required"],
+  });
+  const page = async (account, viewport = { width: 1000, height: 900 }) => {
+    const ctx = await browser.newContext({ viewport });
+    if (account) await ctx.addInitScript(walletScript(account, rpc));
+    await ctx.grantPermissions(["microphone"], { origin: base });
+    const p = await ctx.newPage();
+    p.on("pageerror", (e) => console.error("page error:", e.message));
+    p.on("console", (m) => m.text().startsWith("wallet") && console.error(m.text()));
+    await p.goto(`${base}/?session=${session}`);
+    return p;
+  };
+  const signIn = async (p, role) => {
+    await p.getByRole("button", { name: "Connect wallet" }).click();
+    await p.locator("#account").getByText(role).waitFor({ timeout: 15_000 });
+  };
+  // The live view renders into an open shadow root.
+  const floorText = (p) => p.evaluate(() => document.querySelector("assembly-floor").shadowRoot.textContent);
+  const packets = (p) => p.evaluate(() => document.querySelector("assembly-floor").listening?.packetsReceived() ?? 0);
+
+  step("opening pages");
+  const speaker = await page(ACCOUNTS.orchestrator);
+  const listener = await page(ACCOUNTS.delegator, { width: 390, height: 844 }); // a phone
+  const stranger = await page(ACCOUNTS.stranger);
+  await until("the session live on the page", async () => { const t = await floorText(speaker); if (process.env.E2E_DEBUG) console.log(t); return t.includes(`session ${session}`); });
+
+  step("stranger");
+  // The stranger is told why, in words.
+  await signIn(stranger, "observer");
+  await stranger.getByText("may listen but not speak").waitFor();
+  if (await stranger.getByRole("button", { name: "Request the floor" }).count()) throw new Error("a stranger was offered the floor");
+
+  step("listener");
+  // The delegator listens before anyone speaks: nothing arrives.
+  await signIn(listener, "delegator");
+  await listener.locator("assembly-floor").getByRole("button", { name: "Listen" }).click();
+  await until("the listener connected", async () => (await floorText(listener)).includes("Listening"));
+  await new Promise((r) => setTimeout(r, 1000));
+  const silent = await packets(listener);
+
+  step("request the floor");
+  // The orchestrator requests the floor: a real transaction from the injected wallet.
+  await signIn(speaker, "orchestrator");
+  await speaker.getByRole("button", { name: "Request the floor" }).click();
+  await until("the transaction confirmed", async () => {
+    const t = await speaker.locator("#tx").innerText();
+    if (t.startsWith("Failed")) throw new Error(`request the floor: ${t}`);
+    return t === "Confirmed by the chain.";
+  }, 20_000).catch(async (e) => {
+    throw new Error(`${e.message}; the page says: ${await speaker.locator("#tx").innerText()} / ${await speaker.locator("#speak-body").innerText()}`);
+  });
+  await speaker.getByText("You have the floor").waitFor({ timeout: 10_000 });
+  await speaker.getByText("Your microphone is live on the floor.").waitFor({ timeout: 10_000 });
+  const holdingFrom = Date.now();
+  const during = await until("audio at the listener", async () => {
+    const n = await packets(listener);
+    return n > silent + 50 ? n : undefined;
+  }, 10_000);
+  figures.packets_before_speaking = silent;
+  figures.packets_while_speaking = during - silent;
+
+  step("reaction");
+  // A reaction from the listener reaches the speaker.
+  await listener.locator("assembly-floor").getByRole("button", { name: /clap/ }).click();
+  await speaker.locator("assembly-floor").getByText(/clap ×1/).waitFor({ timeout: 5_000 });
+  await speaker.screenshot({ path: join(results, "live-view-speaker.png"), fullPage: true });
+  await listener.screenshot({ path: join(results, "live-view-phone.png"), fullPage: true });
+
+  step("first audio");
+  // Time to first audio for a new listener on loopback: from navigation to the first packet.
+  const observer = await browser.newPage();
+  const t0 = Date.now();
+  await observer.goto(`${base}/?session=${session}`);
+  await observer.locator("assembly-floor").getByRole("button", { name: "Listen" }).click();
+  await until("the observer's first audio", async () => (await packets(observer)) > 0, 10_000, 20);
+  figures.first_audio_ms = Date.now() - t0;
+  await observer.screenshot({ path: join(results, "observer-view.png"), fullPage: true });
+
+  step("slot end");
+  // After the slot ends, audio stops.
+  await speaker.getByRole("button", { name: "Request the floor" }).waitFor({ timeout: 15_000 });
+  await new Promise((r) => setTimeout(r, 500));
+  const atEnd = await packets(listener);
+  await new Promise((r) => setTimeout(r, 2000));
+  const after = await packets(listener);
+  figures.slot_ms_observed = Date.now() - holdingFrom;
+  figures.packets_in_2s_after_the_slot = after - atEnd;
+  if (after - atEnd > 5) throw new Error(`audio kept arriving after the slot: ${after - atEnd} packets`);
+
+  await browser.close();
+  console.log(JSON.stringify({ ok: true, session, ...figures }));
+  if (figures.page_js_gzip_kb > 200) throw new Error(`page weight ${figures.page_js_gzip_kb} KB`);
+  if (figures.first_audio_ms > 1500) throw new Error(`first audio took ${figures.first_audio_ms} ms`);
+  void node;
+}
+
+// A hang anywhere (a browser that never answers) fails the test instead of stalling CI.
+const watchdog = setTimeout(() => {
+  console.error("e2e failed: no progress for 150 s");
+  children.forEach((c) => c.kill());
+  process.exit(1);
+}, 150_000);
+watchdog.unref();
+
+main()
+  .then(() => {
+    children.forEach((c) => c.kill());
+  })
+  .catch((e) => {
+    console.error("e2e failed:", e.message);
+    for (const c of children) {
+      const log = c.log().split("\n").slice(-15).join("\n");
+      if (log.trim()) console.error(`--- ${c.spawnfile} (last lines)\n${log}`);
+    }
+    if (process.env.E2E_KEEP) {
+      console.error(`kept running for inspection: ${children.map((c) => c.spawnargs.join(" ")).join(" | ")}`);
+      return;
+    }
+    children.forEach((c) => c.kill());
+    process.exit(1);
+  })
+  .finally(() => {
+    try { execFileSync("rm", ["-f", join(repo, "deployments", `e2e-${process.pid}.json`)]); } catch {}
+  });
