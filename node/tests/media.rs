@@ -580,3 +580,38 @@ async fn a_restarted_node_is_rejoined_and_keeps_the_chain_s_floor() {
     speaker.task.abort();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A node that does not allow public listening: WHEP needs a session token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listening_can_require_a_wallet() {
+    let chain = TestChain::start_at(&[], now()).await;
+    let node = support::node_with(
+        &chain,
+        chain.anvil.endpoint(),
+        Duration::from_millis(50),
+        |c| {
+            c.public_listening = false;
+        },
+    )
+    .await;
+    let session = open_session(&chain, now(), 60).await;
+    wait_until("the session to go live", Duration::from_secs(10), || {
+        node.media().plans().contains_key(&session)
+    })
+    .await;
+    let url = endpoint(&node, session, "whep");
+    let anonymous = client::connect(&node.client, &url, None, Intent::Subscribe, None).await;
+    let (status, _) = refusal(anonymous.err().expect("refused without a wallet"));
+    assert_eq!(status, 401);
+    let delegator = token(&node, &chain, 8).await;
+    let mut signed = client::connect(
+        &node.client,
+        &url,
+        Some(&delegator),
+        Intent::Subscribe,
+        None,
+    )
+    .await
+    .expect("a signed-in observer may listen");
+    assert!(signed.wait_connected(Duration::from_secs(5)).await);
+}

@@ -163,17 +163,21 @@ export class Wallet {
     const transport = custom(this.info.provider);
     const pub = createPublicClient({ chain: this.chain, transport });
     const wallet = createWalletClient({ chain: this.chain, transport, account: this.address });
+    // Judged against the pending block: the floor is a function of time, and the latest
+    // block can be seconds old on a quiet chain (a slot that has just ended still looks
+    // current there).
     const { request } = await pub.simulateContract({
       address: this.config.assembly,
       abi: ASSEMBLY_ABI,
       functionName: call,
       args: [BigInt(session)],
       account: this.address,
+      blockTag: "pending",
     });
     // A fifth more gas than the estimate: the estimate is taken against the pending block,
     // and the block the transaction lands in can cost a little more (seen on anvil, which
     // otherwise sends exactly the estimate).
-    const gas = await pub.estimateContractGas(request);
+    const gas = await pub.estimateContractGas({ ...request, blockTag: "pending" });
     const hash = await wallet.writeContract({ ...request, gas: (gas * 6n) / 5n });
     onSent(hash);
     const receipt = await pub.waitForTransactionReceipt({ hash, pollingInterval: 250 });

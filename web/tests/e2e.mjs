@@ -194,6 +194,14 @@ async function main() {
   const packets = (p) => p.evaluate(() => document.querySelector("assembly-floor").listening?.packetsReceived() ?? 0);
 
   step("opening pages");
+  /** Waits for the page's transaction line to say the chain confirmed (or fails with its words). */
+  const confirmed = (p) =>
+    until("the transaction confirmed", async () => {
+      const t = await p.locator("#tx").innerText();
+      if (t.startsWith("Failed")) throw new Error(`request the floor: ${t}`);
+      return t === "Confirmed by the chain.";
+    }, 20_000);
+
   const speaker = await page(ACCOUNTS.orchestrator);
   const listener = await page(ACCOUNTS.delegator, { width: 390, height: 844 }); // a phone
   const stranger = await page(ACCOUNTS.stranger);
@@ -217,13 +225,7 @@ async function main() {
   // The orchestrator requests the floor: a real transaction from the injected wallet.
   await signIn(speaker, "orchestrator");
   await speaker.getByRole("button", { name: "Request the floor" }).click();
-  await until("the transaction confirmed", async () => {
-    const t = await speaker.locator("#tx").innerText();
-    if (t.startsWith("Failed")) throw new Error(`request the floor: ${t}`);
-    return t === "Confirmed by the chain.";
-  }, 20_000).catch(async (e) => {
-    throw new Error(`${e.message}; the page says: ${await speaker.locator("#tx").innerText()} / ${await speaker.locator("#speak-body").innerText()}`);
-  });
+  await confirmed(speaker);
   await speaker.getByText("You have the floor").waitFor({ timeout: 10_000 });
   await speaker.getByText("Your microphone is live on the floor.").waitFor({ timeout: 10_000 });
   const holdingFrom = Date.now();
@@ -261,6 +263,24 @@ async function main() {
   figures.slot_ms_observed = Date.now() - holdingFrom;
   figures.packets_in_2s_after_the_slot = after - atEnd;
   if (after - atEnd > 5) throw new Error(`audio kept arriving after the slot: ${after - atEnd} packets`);
+
+  // Again, and this time yield: the audio stops at once, not at the slot's end.
+  step("yield");
+  await speaker.locator("#tx").evaluate((e) => (e.textContent = ""));
+  await speaker.getByRole("button", { name: "Request the floor" }).click();
+  await confirmed(speaker);
+  await speaker.getByText("Your microphone is live on the floor.").waitFor({ timeout: 10_000 });
+  const before = await packets(listener);
+  await until("audio again", async () => (await packets(listener)) > before + 25, 10_000);
+  await speaker.locator("#tx").evaluate((e) => (e.textContent = ""));
+  await speaker.getByRole("button", { name: "Yield the floor" }).click();
+  await confirmed(speaker);
+  await speaker.getByRole("button", { name: "Request the floor" }).waitFor({ timeout: 5_000 });
+  await new Promise((r) => setTimeout(r, 500));
+  const atYield = await packets(listener);
+  await new Promise((r) => setTimeout(r, 1500));
+  figures.packets_in_1_5s_after_yield = (await packets(listener)) - atYield;
+  if (figures.packets_in_1_5s_after_yield > 5) throw new Error(`audio kept arriving after the yield`);
 
   await browser.close();
   console.log(JSON.stringify({ ok: true, session, ...figures }));

@@ -37,6 +37,16 @@ pub struct Node {
 
 /// A node following `chain` over `rpc_url`, serving on a free loopback port.
 pub async fn node(chain: &TestChain, rpc_url: String, poll: Duration) -> Node {
+    node_with(chain, rpc_url, poll, |_| {}).await
+}
+
+/// As [`node`], with the configuration adjusted by `tweak`.
+pub async fn node_with(
+    chain: &TestChain,
+    rpc_url: String,
+    poll: Duration,
+    tweak: impl FnOnce(&mut NodeConfig),
+) -> Node {
     let dir = std::env::temp_dir().join(format!(
         "assembly-node-{}-{}",
         std::process::id(),
@@ -48,7 +58,7 @@ pub async fn node(chain: &TestChain, rpc_url: String, poll: Duration) -> Node {
         serde_json::to_vec(&chain.deployment).unwrap(),
     )
     .unwrap();
-    let config = NodeConfig {
+    let mut config = NodeConfig {
         rpc_url,
         deployment: dir.join("deployment.json"),
         db: dir.join("node.sqlite"),
@@ -58,6 +68,7 @@ pub async fn node(chain: &TestChain, rpc_url: String, poll: Duration) -> Node {
         media_bind: "127.0.0.1:0".into(),
         ..NodeConfig::default()
     };
+    tweak(&mut config);
     let (stop, stopped) = watch::channel(false);
     let app = app::start_with(&config, vec![7; 32], stopped, poll)
         .await
