@@ -19,6 +19,8 @@ use crate::live::Hub;
 use crate::media::Media;
 use crate::metrics::Metrics;
 use crate::reactions::Reactions;
+use crate::record::archive::Archive;
+use crate::record::Recorder;
 
 /// A running node's parts, for tests and `main`.
 pub struct App {
@@ -103,10 +105,17 @@ pub async fn start_with(
     ));
     tokio::spawn(follower.run(shutdown.clone()));
     hub.publish().await;
+    let archive = Arc::new(
+        Archive::open(&config.recordings)
+            .with_context(|| format!("opening the archive in {}", config.recordings.display()))?,
+    );
+    let recorder =
+        Recorder::start(archive.clone(), hub.metrics.clone()).context("starting the recorder")?;
     let media = Media::start(
         config.media()?,
         hub.metrics.clone(),
         hub.plans(),
+        Some(recorder),
         shutdown.clone(),
     )
     .with_context(|| format!("starting the media engine on {}", config.media_bind))?;
@@ -124,6 +133,7 @@ pub async fn start_with(
         auth,
         hub: hub.clone(),
         media: media.clone(),
+        archive,
         client_config,
         secure_cookies: config.secure_cookies,
     };

@@ -19,6 +19,7 @@
 //! | `max_listeners` | `ASSEMBLY_MAX_LISTENERS` | `5000` |
 //! | `offers_per_second` | `ASSEMBLY_OFFERS_PER_SECOND` | `200` (new WHIP/WHEP sessions answered per second) |
 //! | `public_listening` | `ASSEMBLY_PUBLIC_LISTENING` | `true` (WHEP without a wallet) |
+//! | `recordings` | `ASSEMBLY_RECORDINGS` | `recordings` (one Ogg Opus file per speech, and the archive index) |
 //! | `web_root` | `ASSEMBLY_WEB_ROOT` | `web/dist` (the built web client, served at `/`) |
 //! | `public_rpc_url` | `ASSEMBLY_PUBLIC_RPC_URL` | `http://127.0.0.1:8545` (offered to wallets on the wrong chain) |
 
@@ -49,6 +50,7 @@ pub struct NodeConfig {
     pub max_listeners: u64,
     pub offers_per_second: f64,
     pub public_listening: bool,
+    pub recordings: PathBuf,
     pub web_root: PathBuf,
     pub public_rpc_url: String,
 }
@@ -72,6 +74,7 @@ impl Default for NodeConfig {
             max_listeners: 5_000,
             offers_per_second: 200.0,
             public_listening: true,
+            recordings: "recordings".into(),
             web_root: "web/dist".into(),
             public_rpc_url: "http://127.0.0.1:8545".into(),
         }
@@ -145,6 +148,9 @@ impl NodeConfig {
         }
         if let Some(v) = var("ASSEMBLY_OFFERS_PER_SECOND") {
             c.offers_per_second = v.parse().context("ASSEMBLY_OFFERS_PER_SECOND")?;
+        }
+        if let Some(v) = var("ASSEMBLY_RECORDINGS") {
+            c.recordings = v.into();
         }
         if let Some(v) = var("ASSEMBLY_WEB_ROOT") {
             c.web_root = v.into();

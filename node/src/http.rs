@@ -27,6 +27,7 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub hub: Arc<Hub>,
     pub media: Arc<crate::media::Media>,
+    pub archive: Arc<crate::record::archive::Archive>,
     /// What the web client needs to talk to the chain: the contracts and a public RPC.
     pub client_config: Arc<serde_json::Value>,
     /// Whether the session cookie is marked `Secure` (off only for plain-HTTP local use).
@@ -81,6 +82,7 @@ pub fn router(state: AppState, chain: Router, web_root: &std::path::Path) -> Rou
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .merge(crate::whip::routes())
+        .merge(crate::record::routes::routes())
         .with_state(state)
         .nest("/chain", chain)
         .fallback_service(web)

@@ -8,6 +8,7 @@
 //! - [`ws`] — the WebSocket protocol.
 //! - [`media`] — the floor in sound: the WebRTC engine, gated by the floor plan.
 //! - [`whip`] — WHIP (speakers) and WHEP (listeners) signalling over HTTP.
+//! - [`record`] — recordings: one Ogg Opus file per speech, indexed with digests.
 //! - [`reactions`] — the reaction set, rate limits, bursts.
 //! - [`http`] — routes.
 //! - [`metrics`] — Prometheus exposition.
@@ -22,6 +23,7 @@ pub mod live;
 pub mod media;
 pub mod metrics;
 pub mod reactions;
+pub mod record;
 pub mod siwe;
 pub mod whip;
 pub mod ws;

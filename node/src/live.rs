@@ -206,7 +206,9 @@ impl Hub {
                     queue.push((q.speaker, q.start, q.end));
                 }
             }
-            plans.insert(s.session, Plan::from_queue(queue));
+            let mut plan = Plan::from_queue(queue);
+            plan.occurrence = s.occurrence;
+            plans.insert(s.session, plan);
         }
         Arc::new(plans)
     }

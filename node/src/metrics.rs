@@ -27,6 +27,7 @@ pub struct Metrics {
     pub media_send_dropped: AtomicU64,
     pub media_offers_ok: AtomicU64,
     pub media_offers_refused: AtomicU64,
+    pub recording_dropped: AtomicU64,
 }
 
 impl Metrics {
@@ -133,6 +134,12 @@ impl Metrics {
                 ("{result=\"ok\"}", g(&self.media_offers_ok)),
                 ("{result=\"refused\"}", g(&self.media_offers_refused)),
             ],
+        );
+        family(
+            "assembly_recording_dropped_total",
+            "counter",
+            "Packets the recorder could not keep up with (the live path never waits for it).",
+            &[("", g(&self.recording_dropped))],
         );
         out
     }

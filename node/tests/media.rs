@@ -571,6 +571,49 @@ async fn a_restarted_node_is_rejoined_and_keeps_the_chain_s_floor() {
         "audio back {} ms after the node was killed",
         (back - killed) / 1000
     );
+    // The recording of the speech the crash cut off is kept, closed, digested and playable;
+    // the speech after the restart is recorded too.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let speeches: Value = view
+        .client
+        .get(format!("{base}/api/v1/archive/speeches?session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let speeches = speeches.as_array().unwrap();
+    assert!(
+        speeches.len() >= 2,
+        "before and after the crash: {speeches:?}"
+    );
+    let cut = &speeches[0];
+    assert_eq!(cut["open"], false, "closed on restart");
+    let file = view
+        .client
+        .get(format!("{base}{}", cut["audio"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let path = dir.join("cut.ogg");
+    std::fs::write(&path, &file).unwrap();
+    let packets = assembly_node::record::ogg::read_packets(&path).unwrap();
+    eprintln!(
+        "speech cut by the crash: {} packets kept of {} indexed",
+        packets.len(),
+        cut["packets"]
+    );
+    assert!(
+        packets.len() > 40,
+        "what was recorded before the crash is playable"
+    );
+    assert_eq!(cut["packets"].as_u64().unwrap() as usize, packets.len());
+    assert_eq!(cut["sha256"].as_str().unwrap(), sha256_hex(&file));
+
     // Tokens survive (the key is on disk); the floor is still the chain's.
     assert_eq!(
         refusal(whip(&view, session, &stranger).await.err().unwrap()),
@@ -614,4 +657,9 @@ async fn listening_can_require_a_wallet() {
     .await
     .expect("a signed-in observer may listen");
     assert!(signed.wait_connected(Duration::from_secs(5)).await);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    alloy::hex::encode(sha2::Sha256::digest(bytes))
 }

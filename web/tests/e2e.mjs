@@ -155,6 +155,7 @@ async function main() {
     ASSEMBLY_CONFIRMATIONS: "0",
     ASSEMBLY_MEDIA_BIND: `127.0.0.1:${udpPort}`,
     ASSEMBLY_WEB_ROOT: join(repo, "web/dist"),
+    ASSEMBLY_RECORDINGS: join(work, "recordings"),
     ASSEMBLY_PUBLIC_RPC_URL: rpc,
     RUST_LOG: "warn",
   });

@@ -107,6 +107,7 @@ pub struct Engine {
     resources: Arc<Mutex<HashMap<String, super::Resource>>>,
     /// Media received during a drain, forwarded after it (a drain borrows one peer).
     inbound: Vec<(u64, MediaData)>,
+    recorder: Option<crate::record::Recorder>,
 }
 
 impl Engine {
@@ -116,6 +117,7 @@ impl Engine {
         metrics: Arc<Metrics>,
         plans: Plans,
         resources: Arc<Mutex<HashMap<String, super::Resource>>>,
+        recorder: Option<crate::record::Recorder>,
     ) -> Self {
         Self {
             io: Io {
@@ -130,6 +132,7 @@ impl Engine {
             plans,
             resources,
             inbound: Vec::new(),
+            recorder,
         }
     }
 
@@ -388,13 +391,23 @@ impl Engine {
             else {
                 continue;
             };
-            if !self
-                .plans
-                .get(&session)
-                .is_some_and(|plan| plan.forwards(address, now_ms))
-            {
+            let Some((occurrence, slot)) = self.plans.get(&session).and_then(|plan| {
+                plan.holder_at(now_ms)
+                    .filter(|s| s.speaker == address)
+                    .map(|s| (plan.occurrence, (s.start_ms, s.end_ms)))
+            }) else {
                 m.media_packets_gated.fetch_add(1, Relaxed);
                 continue;
+            };
+            if let Some(r) = &self.recorder {
+                r.offer(crate::record::Packet {
+                    session,
+                    occurrence,
+                    speaker: address,
+                    slot,
+                    at_ms: now_ms,
+                    payload: data.data.clone(),
+                });
             }
             let room = self.rooms.entry(session).or_default();
             let time = data.time.rebase(str0m::media::Frequency::FORTY_EIGHT_KHZ);

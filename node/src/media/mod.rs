@@ -134,6 +134,7 @@ impl Media {
         config: MediaConfig,
         metrics: Arc<Metrics>,
         plans: watch::Receiver<Plans>,
+        recorder: Option<crate::record::Recorder>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Self>, MediaError> {
         let socket = bind(config.bind)?;
@@ -201,9 +202,16 @@ impl Media {
                         }
                     };
                     let initial = engine_plans.borrow().clone();
-                    Engine::new(socket, local, engine_metrics, initial, engine_resources)
-                        .run(rx, engine_plans, shutdown)
-                        .await;
+                    Engine::new(
+                        socket,
+                        local,
+                        engine_metrics,
+                        initial,
+                        engine_resources,
+                        recorder,
+                    )
+                    .run(rx, engine_plans, shutdown)
+                    .await;
                 });
             })?;
         tracing::info!(%bound, candidates = ?candidates.iter().map(|c| c.to_sdp_string()).collect::<Vec<_>>(), "media engine started");

@@ -23,6 +23,7 @@ pub struct Slot {
 /// The slots of one session in progress, ordered by start.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
+    pub occurrence: u32,
     pub slots: Vec<Slot>,
 }
 
@@ -65,7 +66,10 @@ impl Plan {
             })
             .collect();
         slots.sort_by_key(|s| s.start_ms);
-        Self { slots }
+        Self {
+            occurrence: 0,
+            slots,
+        }
     }
 
     /// The slot holding the floor at `ms`, if any.
@@ -111,7 +115,9 @@ pub fn plans_of(state: &LiveState) -> HashMap<u64, Plan> {
         .iter()
         .map(|s| {
             let queue = s.queue.iter().map(|q| (q.speaker, q.start, q.end));
-            (s.session, Plan::from_queue(queue))
+            let mut plan = Plan::from_queue(queue);
+            plan.occurrence = s.occurrence;
+            (s.session, plan)
         })
         .collect()
 }

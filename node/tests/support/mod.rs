@@ -66,6 +66,7 @@ pub async fn node_with(
         public_url: URI.into(),
         confirmations: 0,
         media_bind: "127.0.0.1:0".into(),
+        recordings: dir.join("recordings"),
         ..NodeConfig::default()
     };
     tweak(&mut config);
@@ -238,6 +239,7 @@ pub async fn spawn_node(
         .env("ASSEMBLY_PUBLIC_URL", URI)
         .env("ASSEMBLY_CONFIRMATIONS", "0")
         .env("ASSEMBLY_MEDIA_BIND", format!("127.0.0.1:{udp_port}"))
+        .env("ASSEMBLY_RECORDINGS", dir.join("recordings"))
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .spawn()

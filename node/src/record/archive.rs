@@ -1,0 +1,237 @@
+//! The archive's index: one row per speech (who, which slot, when, which file, its digest),
+//! in SQLite next to the recordings. A speech is a row from its first packet, so a node that
+//! dies mid-speech finds it on restart and closes it from what reached the disk.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::ogg;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("archive database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("recording file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// One speech: a speaker's audio within one slot.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Speech {
+    pub id: i64,
+    pub session: u64,
+    pub occurrence: u32,
+    pub speaker: String,
+    /// The slot the chain gave, in seconds since the epoch.
+    pub slot_start: u64,
+    pub slot_end: u64,
+    /// First and last packet, in milliseconds since the epoch.
+    pub started_ms: u64,
+    pub ended_ms: u64,
+    pub packets: u64,
+    pub duration_ms: u64,
+    /// SHA-256 of the Ogg file, once the speech is closed.
+    pub sha256: Option<String>,
+    pub open: bool,
+    #[serde(skip)]
+    pub file: String,
+}
+
+/// What a speech list is narrowed by.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub session: Option<u64>,
+    pub speaker: Option<String>,
+    pub limit: Option<u32>,
+}
+
+pub struct Archive {
+    dir: PathBuf,
+    db: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+CREATE TABLE IF NOT EXISTS speeches (
+  id INTEGER PRIMARY KEY,
+  session INTEGER NOT NULL, occurrence INTEGER NOT NULL, speaker TEXT NOT NULL,
+  slot_start INTEGER NOT NULL, slot_end INTEGER NOT NULL,
+  started_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL,
+  packets INTEGER NOT NULL DEFAULT 0, duration_ms INTEGER NOT NULL DEFAULT 0,
+  file TEXT NOT NULL, sha256 TEXT, open INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS speeches_by_session ON speeches (session, started_ms);
+CREATE INDEX IF NOT EXISTS speeches_by_speaker ON speeches (speaker, started_ms);
+";
+
+const COLUMNS: &str = "id, session, occurrence, speaker, slot_start, slot_end, started_ms, ended_ms, packets, duration_ms, sha256, open, file";
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<Speech> {
+    Ok(Speech {
+        id: r.get(0)?,
+        session: r.get::<_, i64>(1)? as u64,
+        occurrence: r.get::<_, i64>(2)? as u32,
+        speaker: r.get(3)?,
+        slot_start: r.get::<_, i64>(4)? as u64,
+        slot_end: r.get::<_, i64>(5)? as u64,
+        started_ms: r.get::<_, i64>(6)? as u64,
+        ended_ms: r.get::<_, i64>(7)? as u64,
+        packets: r.get::<_, i64>(8)? as u64,
+        duration_ms: r.get::<_, i64>(9)? as u64,
+        sha256: r.get(10)?,
+        open: r.get::<_, i64>(11)? != 0,
+        file: r.get(12)?,
+    })
+}
+
+/// SHA-256 of a file, hex.
+pub fn digest(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    Ok(alloy::hex::encode(Sha256::digest(&bytes)))
+}
+
+impl Archive {
+    /// Opens (or creates) the archive in `dir` and closes speeches a crash left open.
+    pub fn open(dir: &Path) -> Result<Self, ArchiveError> {
+        std::fs::create_dir_all(dir)?;
+        let db = Connection::open(dir.join("archive.sqlite"))?;
+        db.execute_batch(SCHEMA)?;
+        let a = Self {
+            dir: dir.to_path_buf(),
+            db: Mutex::new(db),
+        };
+        a.recover()?;
+        Ok(a)
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Speeches left open by a crash: what reached the disk is kept, counted and digested.
+    fn recover(&self) -> Result<(), ArchiveError> {
+        let open: Vec<Speech> = {
+            let db = self.db();
+            let mut q = db.prepare(&format!("SELECT {COLUMNS} FROM speeches WHERE open = 1"))?;
+            let rows = q.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
+            rows
+        };
+        for s in open {
+            let path = self.dir.join(&s.file);
+            let packets = ogg::read_packets(&path).unwrap_or_default();
+            let samples: u64 = packets
+                .iter()
+                .map(|p| u64::from(ogg::opus_samples(p)))
+                .sum();
+            let duration_ms = samples * 1000 / u64::from(ogg::RATE);
+            let sha = digest(&path).ok();
+            tracing::info!(
+                speech = s.id,
+                packets = packets.len(),
+                "closing a speech left open by a restart"
+            );
+            self.db().execute(
+                "UPDATE speeches SET open = 0, packets = ?2, duration_ms = ?3, sha256 = ?4,
+                 ended_ms = MAX(ended_ms, started_ms + ?3) WHERE id = ?1",
+                params![s.id, packets.len() as i64, duration_ms as i64, sha],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Records the start of a speech; returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn begin(
+        &self,
+        session: u64,
+        occurrence: u32,
+        speaker: &str,
+        slot: (u64, u64),
+        started_ms: u64,
+        file: &str,
+    ) -> Result<i64, ArchiveError> {
+        let db = self.db();
+        db.execute(
+            "INSERT INTO speeches (session, occurrence, speaker, slot_start, slot_end, started_ms, ended_ms, file)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+            params![session as i64, occurrence, speaker, slot.0 as i64, slot.1 as i64, started_ms as i64, file],
+        )?;
+        Ok(db.last_insert_rowid())
+    }
+
+    /// Progress of an open speech (so a crash loses at most the last second's bookkeeping).
+    pub fn progress(
+        &self,
+        id: i64,
+        ended_ms: u64,
+        packets: u64,
+        duration_ms: u64,
+    ) -> Result<(), ArchiveError> {
+        self.db().execute(
+            "UPDATE speeches SET ended_ms = ?2, packets = ?3, duration_ms = ?4 WHERE id = ?1",
+            params![id, ended_ms as i64, packets as i64, duration_ms as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Closes a speech with its file's digest.
+    pub fn close(
+        &self,
+        id: i64,
+        ended_ms: u64,
+        packets: u64,
+        duration_ms: u64,
+        sha256: &str,
+    ) -> Result<(), ArchiveError> {
+        self.db().execute(
+            "UPDATE speeches SET open = 0, ended_ms = ?2, packets = ?3, duration_ms = ?4, sha256 = ?5 WHERE id = ?1",
+            params![id, ended_ms as i64, packets as i64, duration_ms as i64, sha256],
+        )?;
+        Ok(())
+    }
+
+    pub fn speech(&self, id: i64) -> Result<Option<Speech>, ArchiveError> {
+        Ok(self
+            .db()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM speeches WHERE id = ?1"),
+                [id],
+                row,
+            )
+            .optional()?)
+    }
+
+    /// Speeches, oldest first.
+    pub fn speeches(&self, f: &Filter) -> Result<Vec<Speech>, ArchiveError> {
+        let db = self.db();
+        let mut q = db.prepare(&format!(
+            "SELECT {COLUMNS} FROM speeches
+             WHERE (?1 IS NULL OR session = ?1) AND (?2 IS NULL OR lower(speaker) = lower(?2))
+             ORDER BY started_ms, id LIMIT ?3"
+        ))?;
+        let rows = q
+            .query_map(
+                params![
+                    f.session.map(|s| s as i64),
+                    f.speaker,
+                    i64::from(f.limit.unwrap_or(500).min(5000))
+                ],
+                row,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The file of a speech.
+    pub fn path(&self, s: &Speech) -> PathBuf {
+        self.dir.join(&s.file)
+    }
+}

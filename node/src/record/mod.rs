@@ -1,0 +1,187 @@
+//! Recordings: every forwarded packet of the floor is also written, off the live path, to
+//! one Ogg Opus file per speech (a speaker's audio within one slot), indexed in the
+//! archive with its speaker, slot, times and SHA-256 digest.
+//!
+//! - [`ogg`] — the container.
+//! - [`archive`] — the index, and recovery of speeches a crash left open.
+//! - [`routes`] — the archive API.
+//!
+//! The media engine hands packets over a bounded channel and never waits: if the recorder
+//! falls behind, packets are counted as dropped instead of delaying listeners.
+
+pub mod archive;
+pub mod ogg;
+pub mod routes;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::Address;
+
+use crate::metrics::Metrics;
+use archive::Archive;
+
+/// One forwarded packet, as the recorder needs it.
+pub struct Packet {
+    pub session: u64,
+    pub occurrence: u32,
+    pub speaker: Address,
+    /// The slot, in milliseconds since the epoch.
+    pub slot: (u64, u64),
+    pub at_ms: u64,
+    pub payload: Arc<[u8]>,
+}
+
+/// A speech with no packet for this long is over (the speaker yielded or went quiet).
+const SPEECH_GAP: Duration = Duration::from_secs(3);
+/// Packets buffered between the engine and the recorder (~40 s of one speaker).
+const QUEUE: usize = 2048;
+
+/// The engine's handle on the recorder.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: SyncSender<Packet>,
+    metrics: Arc<Metrics>,
+}
+
+impl Recorder {
+    /// Starts the recorder thread writing into `archive`.
+    pub fn start(archive: Arc<Archive>, metrics: Arc<Metrics>) -> std::io::Result<Self> {
+        let (tx, rx) = sync_channel(QUEUE);
+        std::thread::Builder::new()
+            .name("recorder".into())
+            .spawn(move || run(rx, archive))?;
+        Ok(Self { tx, metrics })
+    }
+
+    /// Hands a packet over without waiting.
+    pub fn offer(&self, p: Packet) {
+        match self.tx.try_send(p) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.metrics.recording_dropped.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
+
+struct Open {
+    key: (Address, u64),
+    id: i64,
+    writer: ogg::OggOpusWriter,
+    file: std::path::PathBuf,
+    last_ms: u64,
+    last_seen: Instant,
+    saved: Instant,
+}
+
+fn close(archive: &Archive, o: Open) {
+    let (packets, duration) = (o.writer.packets, o.writer.duration_ms());
+    if let Err(e) = o.writer.finish() {
+        tracing::warn!(speech = o.id, error = %e, "finishing a recording");
+    }
+    match archive::digest(&o.file) {
+        Ok(sha) => {
+            if let Err(e) = archive.close(o.id, o.last_ms, packets, duration, &sha) {
+                tracing::warn!(speech = o.id, error = %e, "closing a speech");
+            }
+            tracing::info!(speech = o.id, packets, sha256 = %sha, "speech recorded");
+        }
+        Err(e) => tracing::warn!(speech = o.id, error = %e, "digesting a recording"),
+    }
+}
+
+fn begin(archive: &Archive, p: &Packet) -> Option<Open> {
+    let speaker = p.speaker.to_checksum(None);
+    let rel = format!(
+        "{}/{}/{}-{}-{}.ogg",
+        p.session,
+        p.occurrence,
+        p.slot.0 / 1000,
+        speaker,
+        p.at_ms
+    );
+    let file = archive.dir().join(&rel);
+    if let Some(parent) = file.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let writer = match ogg::OggOpusWriter::create(&file, p.at_ms as u32, "Assembly") {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(file = %file.display(), error = %e, "cannot record");
+            return None;
+        }
+    };
+    let slot = (p.slot.0 / 1000, p.slot.1 / 1000);
+    let id = match archive.begin(p.session, p.occurrence, &speaker, slot, p.at_ms, &rel) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot index a speech");
+            return None;
+        }
+    };
+    Some(Open {
+        key: (p.speaker, p.slot.0),
+        id,
+        writer,
+        file,
+        last_ms: p.at_ms,
+        last_seen: Instant::now(),
+        saved: Instant::now(),
+    })
+}
+
+fn run(rx: Receiver<Packet>, archive: Arc<Archive>) {
+    let mut open: HashMap<u64, Open> = HashMap::new();
+    loop {
+        match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(p) => {
+                let same = open
+                    .get(&p.session)
+                    .is_some_and(|o| o.key == (p.speaker, p.slot.0));
+                if !same {
+                    if let Some(o) = open.remove(&p.session) {
+                        close(&archive, o);
+                    }
+                    if let Some(o) = begin(&archive, &p) {
+                        open.insert(p.session, o);
+                    }
+                }
+                if let Some(o) = open.get_mut(&p.session) {
+                    if let Err(e) = o.writer.write(&p.payload) {
+                        tracing::warn!(speech = o.id, error = %e, "writing a recording");
+                    }
+                    o.last_ms = p.at_ms;
+                    o.last_seen = Instant::now();
+                    if o.saved.elapsed() > Duration::from_secs(1) {
+                        let _ = archive.progress(
+                            o.id,
+                            o.last_ms,
+                            o.writer.packets,
+                            o.writer.duration_ms(),
+                        );
+                        o.saved = Instant::now();
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        let quiet: Vec<u64> = open
+            .iter()
+            .filter(|(_, o)| o.last_seen.elapsed() > SPEECH_GAP)
+            .map(|(s, _)| *s)
+            .collect();
+        for s in quiet {
+            if let Some(o) = open.remove(&s) {
+                close(&archive, o);
+            }
+        }
+    }
+    for (_, o) in open.drain() {
+        close(&archive, o);
+    }
+}

@@ -1,0 +1,247 @@
+//! Ogg Opus (RFC 7845) as the recordings' container: the Opus packets exactly as the speaker
+//! sent them, no re-encoding. A page is written (and handed to the kernel) about every
+//! second, so a node that dies mid-speech leaves a file that plays up to its last second.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+/// Opus at 48 kHz: the granule position counts these samples.
+pub const RATE: u32 = 48_000;
+/// Packets per page (50 × 20 ms ≈ one second of audio).
+const PACKETS_PER_PAGE: usize = 50;
+
+/// Samples (at 48 kHz) in one Opus packet, from its TOC byte (RFC 6716 §3.1).
+pub fn opus_samples(packet: &[u8]) -> u32 {
+    let Some(&toc) = packet.first() else {
+        return 0;
+    };
+    let config = toc >> 3;
+    let frame: u32 = match config {
+        0..=11 => [480, 960, 1920, 2880][(config % 4) as usize], // SILK: 10/20/40/60 ms
+        12..=15 => [480, 960][(config % 2) as usize],            // hybrid: 10/20 ms
+        _ => [120, 240, 480, 960][(config % 4) as usize],        // CELT: 2.5/5/10/20 ms
+    };
+    let frames = match toc & 0x3 {
+        0 => 1,
+        1 | 2 => 2,
+        _ => packet.get(1).map_or(0, |b| u32::from(b & 0x3f)),
+    };
+    frame * frames
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    // Ogg's CRC: polynomial 0x04c11db7, not reflected, zero initial value.
+    let mut crc = 0u32;
+    for &b in data {
+        crc ^= u32::from(b) << 24;
+        for _ in 0..8 {
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04c1_1db7
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// Writes one Ogg Opus stream.
+pub struct OggOpusWriter {
+    file: File,
+    serial: u32,
+    sequence: u32,
+    granule: u64,
+    pending: Vec<Vec<u8>>,
+    pub packets: u64,
+}
+
+impl OggOpusWriter {
+    /// Creates `path` with the identification and comment headers.
+    pub fn create(path: &Path, serial: u32, vendor: &str) -> io::Result<Self> {
+        let mut w = Self {
+            file: File::create(path)?,
+            serial,
+            sequence: 0,
+            granule: 0,
+            pending: Vec::new(),
+            packets: 0,
+        };
+        let mut head = b"OpusHead".to_vec();
+        head.push(1); // version
+        head.push(1); // channels: the floor is mono speech; decoders downmix stereo packets
+        head.extend_from_slice(&312u16.to_le_bytes()); // pre-skip (Opus encoders' usual)
+        head.extend_from_slice(&RATE.to_le_bytes());
+        head.extend_from_slice(&0i16.to_le_bytes()); // output gain
+        head.push(0); // channel mapping family
+        w.page(&[head], 0x02, 0)?;
+        let mut tags = b"OpusTags".to_vec();
+        tags.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
+        tags.extend_from_slice(vendor.as_bytes());
+        tags.extend_from_slice(&0u32.to_le_bytes());
+        w.page(&[tags], 0x00, 0)?;
+        Ok(w)
+    }
+
+    /// Adds one Opus packet.
+    pub fn write(&mut self, packet: &[u8]) -> io::Result<()> {
+        self.granule += u64::from(opus_samples(packet));
+        self.pending.push(packet.to_vec());
+        self.packets += 1;
+        if self.pending.len() >= PACKETS_PER_PAGE {
+            self.flush_page(0x00)?;
+        }
+        Ok(())
+    }
+
+    /// Audio written so far, in milliseconds.
+    pub fn duration_ms(&self) -> u64 {
+        self.granule * 1000 / u64::from(RATE)
+    }
+
+    fn flush_page(&mut self, flags: u8) -> io::Result<()> {
+        let packets = std::mem::take(&mut self.pending);
+        self.page(&packets, flags, self.granule)
+    }
+
+    /// Ends the stream (the last page carries end-of-stream) and syncs the file.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.flush_page(0x04)?;
+        self.file.sync_all()
+    }
+
+    fn page(&mut self, packets: &[Vec<u8>], flags: u8, granule: u64) -> io::Result<()> {
+        let mut lacing = Vec::new();
+        for p in packets {
+            let mut n = p.len();
+            while n >= 255 {
+                lacing.push(255u8);
+                n -= 255;
+            }
+            lacing.push(n as u8);
+        }
+        // 255 segments per page at most; a page of 50 speech packets uses ~50.
+        if lacing.len() > 255 {
+            let (a, b) = packets.split_at(packets.len() / 2);
+            self.page(a, flags & !0x04, granule)?;
+            return self.page(b, flags, granule);
+        }
+        let mut page =
+            Vec::with_capacity(27 + lacing.len() + packets.iter().map(Vec::len).sum::<usize>());
+        page.extend_from_slice(b"OggS");
+        page.push(0);
+        page.push(flags);
+        page.extend_from_slice(&granule.to_le_bytes());
+        page.extend_from_slice(&self.serial.to_le_bytes());
+        page.extend_from_slice(&self.sequence.to_le_bytes());
+        page.extend_from_slice(&[0; 4]);
+        page.push(lacing.len() as u8);
+        page.extend_from_slice(&lacing);
+        for p in packets {
+            page.extend_from_slice(p);
+        }
+        let crc = crc32(&page);
+        page[22..26].copy_from_slice(&crc.to_le_bytes());
+        self.sequence += 1;
+        self.file.write_all(&page)
+    }
+}
+
+/// Why a file is not a readable Ogg Opus recording.
+#[derive(Debug, thiserror::Error)]
+pub enum OggError {
+    #[error("reading: {0}")]
+    Io(#[from] io::Error),
+    #[error("page {0}: bad capture pattern or checksum")]
+    Corrupt(usize),
+}
+
+/// The audio packets of an Ogg Opus file (headers skipped), checking every page's CRC. A
+/// trailing partial page (a crash mid-write) ends the stream instead of failing it.
+pub fn read_packets(path: &Path) -> Result<Vec<Vec<u8>>, OggError> {
+    let mut bytes = Vec::new();
+    File::open(path)?.read_to_end(&mut bytes)?;
+    let mut out = Vec::new();
+    let mut at = 0;
+    let mut page_no = 0;
+    let mut partial: Vec<u8> = Vec::new();
+    while at + 27 <= bytes.len() {
+        if &bytes[at..at + 4] != b"OggS" {
+            return Err(OggError::Corrupt(page_no));
+        }
+        let segments = bytes[at + 26] as usize;
+        let Some(lacing) = bytes.get(at + 27..at + 27 + segments) else {
+            break;
+        };
+        let body_len: usize = lacing.iter().map(|&l| l as usize).sum();
+        let end = at + 27 + segments + body_len;
+        if end > bytes.len() {
+            break;
+        }
+        let mut page = bytes[at..end].to_vec();
+        let stored = u32::from_le_bytes([page[22], page[23], page[24], page[25]]);
+        page[22..26].copy_from_slice(&[0; 4]);
+        if crc32(&page) != stored {
+            return Err(OggError::Corrupt(page_no));
+        }
+        let mut body = &bytes[at + 27 + segments..end];
+        for &l in lacing {
+            partial.extend_from_slice(&body[..l as usize]);
+            body = &body[l as usize..];
+            if l < 255 {
+                let p = std::mem::take(&mut partial);
+                if !(p.starts_with(b"OpusHead") || p.starts_with(b"OpusTags")) {
+                    out.push(p);
+                }
+            }
+        }
+        at = end;
+        page_no += 1;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_crash_tolerance() {
+        let dir = std::env::temp_dir().join(format!("ogg-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.ogg");
+        let mut w = OggOpusWriter::create(&path, 7, "assembly").unwrap();
+        // 20 ms CELT frames (config 31, code 0), and one 600-byte packet (lacing over 255).
+        let mut sent = Vec::new();
+        for i in 0..120u32 {
+            let mut p = vec![0xf8u8; if i == 60 { 600 } else { 80 }];
+            p[1..5].copy_from_slice(&i.to_be_bytes());
+            w.write(&p).unwrap();
+            sent.push(p);
+        }
+        assert_eq!(w.duration_ms(), 2400);
+        w.finish().unwrap();
+        assert_eq!(read_packets(&path).unwrap(), sent);
+
+        // A crash mid-page: what was on complete pages is still read.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 30]).unwrap();
+        let kept = read_packets(&path).unwrap();
+        assert_eq!(kept, sent[..100].to_vec());
+        // A flipped bit is caught.
+        let mut bad = bytes.clone();
+        bad[200] ^= 1;
+        std::fs::write(&path, &bad).unwrap();
+        assert!(matches!(read_packets(&path), Err(OggError::Corrupt(_))));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn samples_from_the_toc() {
+        assert_eq!(opus_samples(&[0xf8]), 960); // CELT 20 ms, one frame
+        assert_eq!(opus_samples(&[0xf9]), 1920); // two frames
+        assert_eq!(opus_samples(&[0x08]), 960); // SILK NB 20 ms
+        assert_eq!(opus_samples(&[0x0b, 0x03]), 8640); // SILK 60 ms, code 3, 3 frames
+        assert_eq!(opus_samples(&[]), 0);
+    }
+}

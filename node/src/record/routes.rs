@@ -1,0 +1,116 @@
+//! The archive API: speeches by session or speaker, one speech, and its audio.
+//!
+//! - `GET /api/v1/archive/speeches?session=&speaker=&limit=`
+//! - `GET /api/v1/archive/speeches/{id}`
+//! - `GET /api/v1/archive/speeches/{id}/audio` — the Ogg Opus file (`audio/ogg`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::archive::{Filter, Speech};
+use crate::http::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/archive/speeches", get(list))
+        .route("/api/v1/archive/speeches/{id}", get(one))
+        .route("/api/v1/archive/speeches/{id}/audio", get(audio))
+}
+
+fn failure(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "error": message.to_string() })),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    session: Option<u64>,
+    speaker: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(serde::Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    speech: Speech,
+    audio: String,
+}
+
+fn listed(s: Speech) -> Listed {
+    let audio = format!("/api/v1/archive/speeches/{}/audio", s.id);
+    Listed { speech: s, audio }
+}
+
+async fn list(
+    State(s): State<AppState>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            "query: session (number), speaker (address), limit (number)",
+        );
+    };
+    let archive = s.archive.clone();
+    let f = Filter {
+        session: q.session,
+        speaker: q.speaker,
+        limit: q.limit,
+    };
+    match tokio::task::spawn_blocking(move || archive.speeches(&f)).await {
+        Ok(Ok(rows)) => Json(rows.into_iter().map(listed).collect::<Vec<_>>()).into_response(),
+        Ok(Err(e)) => failure(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn find(s: &AppState, id: i64) -> Result<Speech, Response> {
+    let archive = s.archive.clone();
+    match tokio::task::spawn_blocking(move || archive.speech(id)).await {
+        Ok(Ok(Some(sp))) => Ok(sp),
+        Ok(Ok(None)) => Err(failure(StatusCode::NOT_FOUND, format!("no speech {id}"))),
+        Ok(Err(e)) => Err(failure(StatusCode::INTERNAL_SERVER_ERROR, e)),
+        Err(e) => Err(failure(StatusCode::INTERNAL_SERVER_ERROR, e)),
+    }
+}
+
+async fn one(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
+    match find(&s, id).await {
+        Ok(sp) => Json(listed(sp)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn audio(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
+    let sp = match find(&s, id).await {
+        Ok(sp) => sp,
+        Err(r) => return r,
+    };
+    let path = s.archive.path(&sp);
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => (
+            [
+                (CONTENT_TYPE, "audio/ogg".to_string()),
+                (
+                    CONTENT_DISPOSITION,
+                    format!(
+                        "attachment; filename=\"assembly-{}-{}.ogg\"",
+                        sp.session, sp.id
+                    ),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => failure(StatusCode::NOT_FOUND, format!("recording file: {e}")),
+    }
+}
