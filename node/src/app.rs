@@ -109,6 +109,24 @@ pub async fn start_with(
         Archive::open(&config.recordings)
             .with_context(|| format!("opening the archive in {}", config.recordings.display()))?,
     );
+    crate::hansard::store::migrate(&archive).context("the Hansard's tables")?;
+    match &config.transcriber {
+        Some(spec) => {
+            let engine = crate::hansard::engine(
+                spec,
+                config.transcriber_model.as_deref(),
+                config.transcriber_key.clone(),
+            )?;
+            tracing::info!(engine = %engine.name(), "transcribing speeches");
+            tokio::spawn(crate::hansard::run(
+                archive.clone(),
+                engine,
+                hub.metrics.clone(),
+                shutdown.clone(),
+            ));
+        }
+        None => tracing::info!("no transcriber configured: speeches wait for one"),
+    }
     let recorder =
         Recorder::start(archive.clone(), hub.metrics.clone()).context("starting the recorder")?;
     let media = Media::start(

@@ -20,6 +20,9 @@
 //! | `offers_per_second` | `ASSEMBLY_OFFERS_PER_SECOND` | `200` (new WHIP/WHEP sessions answered per second) |
 //! | `public_listening` | `ASSEMBLY_PUBLIC_LISTENING` | `true` (WHEP without a wallet) |
 //! | `recordings` | `ASSEMBLY_RECORDINGS` | `recordings` (one Ogg Opus file per speech, and the archive index) |
+//! | `transcriber` | `ASSEMBLY_TRANSCRIBER` | none (speeches wait); `openai:<base URL>` or `livepeer:<gateway URL>` |
+//! | `transcriber_model` | `ASSEMBLY_TRANSCRIBER_MODEL` | `whisper-1` / `openai/whisper-large-v3` |
+//! | `transcriber_key` | `ASSEMBLY_TRANSCRIBER_KEY` | none (sent as a bearer token) |
 //! | `web_root` | `ASSEMBLY_WEB_ROOT` | `web/dist` (the built web client, served at `/`) |
 //! | `public_rpc_url` | `ASSEMBLY_PUBLIC_RPC_URL` | `http://127.0.0.1:8545` (offered to wallets on the wrong chain) |
 
@@ -51,6 +54,9 @@ pub struct NodeConfig {
     pub offers_per_second: f64,
     pub public_listening: bool,
     pub recordings: PathBuf,
+    pub transcriber: Option<String>,
+    pub transcriber_model: Option<String>,
+    pub transcriber_key: Option<String>,
     pub web_root: PathBuf,
     pub public_rpc_url: String,
 }
@@ -75,6 +81,9 @@ impl Default for NodeConfig {
             offers_per_second: 200.0,
             public_listening: true,
             recordings: "recordings".into(),
+            transcriber: None,
+            transcriber_model: None,
+            transcriber_key: None,
             web_root: "web/dist".into(),
             public_rpc_url: "http://127.0.0.1:8545".into(),
         }
@@ -148,6 +157,15 @@ impl NodeConfig {
         }
         if let Some(v) = var("ASSEMBLY_OFFERS_PER_SECOND") {
             c.offers_per_second = v.parse().context("ASSEMBLY_OFFERS_PER_SECOND")?;
+        }
+        if let Some(v) = var("ASSEMBLY_TRANSCRIBER") {
+            c.transcriber = Some(v);
+        }
+        if let Some(v) = var("ASSEMBLY_TRANSCRIBER_MODEL") {
+            c.transcriber_model = Some(v);
+        }
+        if let Some(v) = var("ASSEMBLY_TRANSCRIBER_KEY") {
+            c.transcriber_key = Some(v);
         }
         if let Some(v) = var("ASSEMBLY_RECORDINGS") {
             c.recordings = v.into();

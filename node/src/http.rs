@@ -83,6 +83,7 @@ pub fn router(state: AppState, chain: Router, web_root: &std::path::Path) -> Rou
         .route("/healthz", get(|| async { "ok" }))
         .merge(crate::whip::routes())
         .merge(crate::record::routes::routes())
+        .merge(crate::hansard::routes::routes())
         .with_state(state)
         .nest("/chain", chain)
         .fallback_service(web)

@@ -9,6 +9,7 @@
 //! - [`media`] — the floor in sound: the WebRTC engine, gated by the floor plan.
 //! - [`whip`] — WHIP (speakers) and WHEP (listeners) signalling over HTTP.
 //! - [`record`] — recordings: one Ogg Opus file per speech, indexed with digests.
+//! - [`hansard`] — transcripts of every speech, full-text search, exports.
 //! - [`reactions`] — the reaction set, rate limits, bursts.
 //! - [`http`] — routes.
 //! - [`metrics`] — Prometheus exposition.
@@ -18,6 +19,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod hansard;
 pub mod http;
 pub mod live;
 pub mod media;

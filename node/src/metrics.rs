@@ -28,6 +28,8 @@ pub struct Metrics {
     pub media_offers_ok: AtomicU64,
     pub media_offers_refused: AtomicU64,
     pub recording_dropped: AtomicU64,
+    pub transcripts_ok: AtomicU64,
+    pub transcripts_failed: AtomicU64,
 }
 
 impl Metrics {
@@ -140,6 +142,15 @@ impl Metrics {
             "counter",
             "Packets the recorder could not keep up with (the live path never waits for it).",
             &[("", g(&self.recording_dropped))],
+        );
+        family(
+            "assembly_transcriptions_total",
+            "counter",
+            "Transcription attempts by result (failures are retried).",
+            &[
+                ("{result=\"ok\"}", g(&self.transcripts_ok)),
+                ("{result=\"failed\"}", g(&self.transcripts_failed)),
+            ],
         );
         out
     }

@@ -68,9 +68,10 @@ CREATE INDEX IF NOT EXISTS speeches_by_session ON speeches (session, started_ms)
 CREATE INDEX IF NOT EXISTS speeches_by_speaker ON speeches (speaker, started_ms);
 ";
 
-const COLUMNS: &str = "id, session, occurrence, speaker, slot_start, slot_end, started_ms, ended_ms, packets, duration_ms, sha256, open, file";
+/// The speeches columns [`row`] reads, in order.
+pub const COLUMNS: &str = "id, session, occurrence, speaker, slot_start, slot_end, started_ms, ended_ms, packets, duration_ms, sha256, open, file";
 
-fn row(r: &rusqlite::Row) -> rusqlite::Result<Speech> {
+pub fn row(r: &rusqlite::Row) -> rusqlite::Result<Speech> {
     Ok(Speech {
         id: r.get(0)?,
         session: r.get::<_, i64>(1)? as u64,
@@ -110,6 +111,14 @@ impl Archive {
 
     fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the archive's database (the Hansard keeps its tables there too).
+    pub fn with_db<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, ArchiveError> {
+        Ok(f(&self.db())?)
     }
 
     pub fn dir(&self) -> &Path {

@@ -1,0 +1,308 @@
+//! The Hansard's tables, beside the speeches in the archive database: a transcription queue
+//! (every closed speech enters it; failures wait and retry, nothing is dropped), the
+//! transcripts, and an FTS5 index over them.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::record::archive::{self, Archive, ArchiveError, Speech};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS transcript_queue (
+  speech_id INTEGER PRIMARY KEY REFERENCES speeches(id),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_ms INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS transcripts (
+  speech_id INTEGER PRIMARY KEY REFERENCES speeches(id),
+  text TEXT NOT NULL, engine TEXT NOT NULL, transcribed_ms INTEGER NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS hansard_fts USING fts5(text, speech_id UNINDEXED, tokenize = 'porter unicode61');
+";
+
+/// One search hit.
+#[derive(Clone, Debug, Serialize)]
+pub struct Hit {
+    #[serde(flatten)]
+    pub speech: Speech,
+    pub text: String,
+    /// The matching words in context, matches in [brackets].
+    pub snippet: String,
+    /// The recording, from the moment the speech starts.
+    pub audio: String,
+}
+
+/// What a search is narrowed by.
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    /// Words, all of which must appear (stemmed: "funding" finds "fund").
+    pub words: Option<String>,
+    pub speaker: Option<String>,
+    pub sessions: Option<Vec<u64>>,
+    pub from_ms: Option<u64>,
+    pub to_ms: Option<u64>,
+    pub limit: Option<u32>,
+}
+
+/// A speech with its transcript, for exports.
+#[derive(Clone, Debug, Serialize)]
+pub struct Entry {
+    #[serde(flatten)]
+    pub speech: Speech,
+    /// `None` while the speech waits for transcription.
+    pub text: Option<String>,
+    pub engine: Option<String>,
+}
+
+pub fn migrate(a: &Archive) -> Result<(), ArchiveError> {
+    a.with_db(|db| db.execute_batch(SCHEMA))
+}
+
+/// Puts every closed speech without a transcript in the queue.
+pub fn enqueue_closed(a: &Archive) -> Result<usize, ArchiveError> {
+    a.with_db(|db| {
+        db.execute(
+            "INSERT OR IGNORE INTO transcript_queue (speech_id)
+             SELECT id FROM speeches WHERE open = 0 AND packets > 0
+               AND id NOT IN (SELECT speech_id FROM transcripts)",
+            [],
+        )
+    })
+}
+
+/// The next speech due for transcription at `now_ms`.
+pub fn due(a: &Archive, now_ms: u64) -> Result<Option<(Speech, u32)>, ArchiveError> {
+    a.with_db(|db| {
+        db.query_row(
+            &format!(
+                "SELECT {}, q.attempts FROM transcript_queue q JOIN speeches s ON s.id = q.speech_id
+                 WHERE q.next_ms <= ?1 ORDER BY q.next_ms, s.started_ms LIMIT 1",
+                prefixed()
+            ),
+            [now_ms as i64],
+            |r| Ok((archive::row(r)?, r.get::<_, i64>(13)? as u32)),
+        )
+        .optional()
+    })
+}
+
+fn prefixed() -> String {
+    archive::COLUMNS
+        .split(", ")
+        .map(|c| format!("s.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn succeeded(
+    a: &Archive,
+    speech: i64,
+    text: &str,
+    engine: &str,
+    now_ms: u64,
+) -> Result<(), ArchiveError> {
+    a.with_db(|db| {
+        let tx = db.unchecked_transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO transcripts (speech_id, text, engine, transcribed_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![speech, text, engine, now_ms as i64],
+        )?;
+        tx.execute("DELETE FROM hansard_fts WHERE speech_id = ?1", [speech])?;
+        tx.execute("INSERT INTO hansard_fts (text, speech_id) VALUES (?1, ?2)", params![text, speech])?;
+        tx.execute("DELETE FROM transcript_queue WHERE speech_id = ?1", [speech])?;
+        tx.commit()
+    })
+}
+
+pub fn failed(
+    a: &Archive,
+    speech: i64,
+    attempts: u32,
+    retry_at_ms: u64,
+    error: &str,
+) -> Result<(), ArchiveError> {
+    a.with_db(|db| {
+        db.execute(
+            "UPDATE transcript_queue SET attempts = ?2, next_ms = ?3, last_error = ?4 WHERE speech_id = ?1",
+            params![speech, attempts, retry_at_ms as i64, error],
+        )
+        .map(|_| ())
+    })
+}
+
+/// Speeches waiting for transcription.
+pub fn pending(a: &Archive) -> Result<u64, ArchiveError> {
+    a.with_db(|db| {
+        db.query_row("SELECT COUNT(*) FROM transcript_queue", [], |r| {
+            r.get::<_, i64>(0)
+        })
+    })
+    .map(|n| n as u64)
+}
+
+/// The queue: how many speeches wait, and the last failure's words, if any.
+pub fn queue_status(a: &Archive) -> Result<(u64, Option<String>), ArchiveError> {
+    a.with_db(|db| {
+        let pending: i64 = db.query_row("SELECT COUNT(*) FROM transcript_queue", [], |r| r.get(0))?;
+        let last: Option<String> = db
+            .query_row(
+                "SELECT last_error FROM transcript_queue WHERE last_error IS NOT NULL ORDER BY next_ms DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok((pending as u64, last))
+    })
+}
+
+/// `words` as an FTS5 query that cannot be a syntax error: each word quoted, all required.
+fn match_expr(words: &str) -> Option<String> {
+    let terms: Vec<String> = words
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .take(16)
+        .map(|w| format!("\"{}\"", w.replace('"', "")))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+pub fn search(a: &Archive, q: &Query) -> Result<Vec<Hit>, ArchiveError> {
+    let sessions = q.sessions.as_ref().map(|v| {
+        v.iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    let limit = i64::from(q.limit.unwrap_or(50).min(500));
+    a.with_db(|db: &Connection| {
+        let words = q.words.as_deref().and_then(match_expr);
+        let session_clause = match &sessions {
+            Some(list) if list.is_empty() => " AND 0".to_string(),
+            Some(list) => format!(" AND s.session IN ({list})"),
+            None => String::new(),
+        };
+        let sql = if words.is_some() {
+            format!(
+                "SELECT {}, t.text, snippet(hansard_fts, 0, '[', ']', '…', 12)
+                 FROM hansard_fts JOIN speeches s ON s.id = hansard_fts.speech_id JOIN transcripts t ON t.speech_id = s.id
+                 WHERE hansard_fts MATCH ?1 AND (?2 IS NULL OR lower(s.speaker) = lower(?2))
+                   AND (?3 IS NULL OR s.started_ms >= ?3) AND (?4 IS NULL OR s.started_ms < ?4){session_clause}
+                 ORDER BY s.started_ms LIMIT ?5",
+                prefixed()
+            )
+        } else {
+            format!(
+                "SELECT {}, t.text, substr(t.text, 1, 120)
+                 FROM speeches s JOIN transcripts t ON t.speech_id = s.id
+                 WHERE (?1 IS NULL OR 1) AND (?2 IS NULL OR lower(s.speaker) = lower(?2))
+                   AND (?3 IS NULL OR s.started_ms >= ?3) AND (?4 IS NULL OR s.started_ms < ?4){session_clause}
+                 ORDER BY s.started_ms LIMIT ?5",
+                prefixed()
+            )
+        };
+        let mut stmt = db.prepare(&sql)?;
+        let rows = stmt
+            .query_map(
+                params![words, q.speaker, q.from_ms.map(|v| v as i64), q.to_ms.map(|v| v as i64), limit],
+                |r| {
+                    let speech = archive::row(r)?;
+                    let audio = format!("/api/v1/archive/speeches/{}/audio", speech.id);
+                    Ok(Hit {
+                        speech,
+                        text: r.get(13)?,
+                        snippet: r.get(14)?,
+                        audio,
+                    })
+                },
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    })
+}
+
+/// A session's speeches with their transcripts, in order.
+pub fn session(a: &Archive, session: u64) -> Result<Vec<Entry>, ArchiveError> {
+    a.with_db(|db| {
+        let mut stmt = db.prepare(&format!(
+            "SELECT {}, t.text, t.engine FROM speeches s LEFT JOIN transcripts t ON t.speech_id = s.id
+             WHERE s.session = ?1 ORDER BY s.started_ms, s.id",
+            prefixed()
+        ))?;
+        let rows = stmt
+            .query_map([session as i64], |r| {
+                Ok(Entry {
+                    speech: archive::row(r)?,
+                    text: r.get(13)?,
+                    engine: r.get(14)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::match_expr;
+
+    #[test]
+    fn queries_cannot_break_fts_syntax() {
+        assert_eq!(
+            match_expr("treasury  fund"),
+            Some("\"treasury\" \"fund\"".into())
+        );
+        assert_eq!(
+            match_expr("\"NEAR(a b)\" OR *"),
+            Some("\"NEAR\" \"a\" \"b\" \"OR\"".into())
+        );
+        assert_eq!(match_expr("  ,;  "), None);
+    }
+}
+
+#[cfg(test)]
+mod db_tests {
+    use super::*;
+
+    #[test]
+    fn transcripts_are_searchable_and_exported() {
+        let dir = std::env::temp_dir().join(format!("hansard-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let a = Archive::open(&dir).unwrap();
+        migrate(&a).unwrap();
+        let id = a.begin(3, 0, "0xAb", (10, 20), 10_500, "x.ogg").unwrap();
+        a.close(id, 12_000, 75, 1500, "00").unwrap();
+        assert_eq!(enqueue_closed(&a).unwrap(), 1);
+        let (s, attempts) = due(&a, 4_000_000_000_000).unwrap().unwrap();
+        assert_eq!((s.id, attempts), (id, 0));
+        failed(&a, id, 1, 5_000, "down").unwrap();
+        assert!(due(&a, 4_999).unwrap().is_none(), "waits after a failure");
+        succeeded(&a, id, "We should fund the monitoring work.", "test", 6_000).unwrap();
+        assert_eq!(pending(&a).unwrap(), 0);
+        let hits = search(
+            &a,
+            &Query {
+                words: Some("funding".into()),
+                ..Query::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(hits.len(), 1);
+        assert!(hits[0].snippet.contains("[fund]"), "{}", hits[0].snippet);
+        let none = search(
+            &a,
+            &Query {
+                words: Some("fund".into()),
+                speaker: Some("0xcd".into()),
+                ..Query::default()
+            },
+        )
+        .unwrap();
+        assert!(none.is_empty());
+        assert_eq!(
+            session(&a, 3).unwrap()[0].text.as_deref(),
+            Some("We should fund the monitoring work.")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
