@@ -129,11 +129,14 @@ pub async fn start_with(
     }
     let recorder =
         Recorder::start(archive.clone(), hub.metrics.clone()).context("starting the recorder")?;
+    let hls = crate::hls::Hls::start(config.hls.clone(), hub.plans(), hub.metrics.clone())
+        .with_context(|| format!("starting HLS in {}", config.hls.display()))?;
     let media = Media::start(
         config.media()?,
         hub.metrics.clone(),
         hub.plans(),
         Some(recorder),
+        Some(hls),
         shutdown.clone(),
     )
     .with_context(|| format!("starting the media engine on {}", config.media_bind))?;
@@ -156,7 +159,7 @@ pub async fn start_with(
         secure_cookies: config.secure_cookies,
     };
     Ok(App {
-        router: http::router(state, chain, &config.web_root),
+        router: http::router(state, chain, &config.web_root, &config.hls),
         hub,
         store,
         media,

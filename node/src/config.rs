@@ -19,6 +19,7 @@
 //! | `max_listeners` | `ASSEMBLY_MAX_LISTENERS` | `5000` |
 //! | `offers_per_second` | `ASSEMBLY_OFFERS_PER_SECOND` | `200` (new WHIP/WHEP sessions answered per second) |
 //! | `public_listening` | `ASSEMBLY_PUBLIC_LISTENING` | `true` (WHEP without a wallet) |
+//! | `hls` | `ASSEMBLY_HLS` | `hls` (the broadcast's playlists and segments, served at `/hls/`) |
 //! | `recordings` | `ASSEMBLY_RECORDINGS` | `recordings` (one Ogg Opus file per speech, and the archive index) |
 //! | `transcriber` | `ASSEMBLY_TRANSCRIBER` | none (speeches wait); `openai:<base URL>` or `livepeer:<gateway URL>` |
 //! | `transcriber_model` | `ASSEMBLY_TRANSCRIBER_MODEL` | `whisper-1` / `openai/whisper-large-v3` |
@@ -53,6 +54,7 @@ pub struct NodeConfig {
     pub max_listeners: u64,
     pub offers_per_second: f64,
     pub public_listening: bool,
+    pub hls: PathBuf,
     pub recordings: PathBuf,
     pub transcriber: Option<String>,
     pub transcriber_model: Option<String>,
@@ -80,6 +82,7 @@ impl Default for NodeConfig {
             max_listeners: 5_000,
             offers_per_second: 200.0,
             public_listening: true,
+            hls: "hls".into(),
             recordings: "recordings".into(),
             transcriber: None,
             transcriber_model: None,
@@ -166,6 +169,9 @@ impl NodeConfig {
         }
         if let Some(v) = var("ASSEMBLY_TRANSCRIBER_KEY") {
             c.transcriber_key = Some(v);
+        }
+        if let Some(v) = var("ASSEMBLY_HLS") {
+            c.hls = v.into();
         }
         if let Some(v) = var("ASSEMBLY_RECORDINGS") {
             c.recordings = v.into();

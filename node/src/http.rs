@@ -65,7 +65,12 @@ impl IntoResponse for ApiError {
 
 /// The routes (the embedded indexer's read API is nested under `/chain`), and the web client
 /// from `web_root` for every other path (a client-side route falls back to `index.html`).
-pub fn router(state: AppState, chain: Router, web_root: &std::path::Path) -> Router {
+pub fn router(
+    state: AppState,
+    chain: Router,
+    web_root: &std::path::Path,
+    hls: &std::path::Path,
+) -> Router {
     let web = tower_http::services::ServeDir::new(web_root).fallback(
         tower_http::services::ServeFile::new(web_root.join("index.html")),
     );
@@ -86,6 +91,7 @@ pub fn router(state: AppState, chain: Router, web_root: &std::path::Path) -> Rou
         .merge(crate::hansard::routes::routes())
         .with_state(state)
         .nest("/chain", chain)
+        .nest_service("/hls", tower_http::services::ServeDir::new(hls))
         .fallback_service(web)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(cors())

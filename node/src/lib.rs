@@ -10,6 +10,7 @@
 //! - [`whip`] — WHIP (speakers) and WHEP (listeners) signalling over HTTP.
 //! - [`record`] — recordings: one Ogg Opus file per speech, indexed with digests.
 //! - [`hansard`] — transcripts of every speech, full-text search, exports.
+//! - [`hls`] — the public broadcast: continuous HLS (Opus in fMP4) of every live session.
 //! - [`reactions`] — the reaction set, rate limits, bursts.
 //! - [`http`] — routes.
 //! - [`metrics`] — Prometheus exposition.
@@ -20,6 +21,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod hansard;
+pub mod hls;
 pub mod http;
 pub mod live;
 pub mod media;

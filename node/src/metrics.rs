@@ -28,6 +28,7 @@ pub struct Metrics {
     pub media_offers_ok: AtomicU64,
     pub media_offers_refused: AtomicU64,
     pub recording_dropped: AtomicU64,
+    pub hls_dropped: AtomicU64,
     pub transcripts_ok: AtomicU64,
     pub transcripts_failed: AtomicU64,
 }
@@ -142,6 +143,12 @@ impl Metrics {
             "counter",
             "Packets the recorder could not keep up with (the live path never waits for it).",
             &[("", g(&self.recording_dropped))],
+        );
+        family(
+            "assembly_hls_dropped_total",
+            "counter",
+            "Packets the HLS segmenter could not keep up with (the live path never waits for it).",
+            &[("", g(&self.hls_dropped))],
         );
         family(
             "assembly_transcriptions_total",

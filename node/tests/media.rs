@@ -614,6 +614,18 @@ async fn a_restarted_node_is_rejoined_and_keeps_the_chain_s_floor() {
     assert_eq!(cut["packets"].as_u64().unwrap() as usize, packets.len());
     assert_eq!(cut["sha256"].as_str().unwrap(), sha256_hex(&file));
 
+    // The broadcast goes on in the same playlist, the restart marked as a discontinuity.
+    let playlist = view
+        .client
+        .get(format!("{base}/hls/{session}/index.m3u8"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(playlist.contains("#EXT-X-DISCONTINUITY\n"), "{playlist}");
+
     // Tokens survive (the key is on disk); the floor is still the chain's.
     assert_eq!(
         refusal(whip(&view, session, &stranger).await.err().unwrap()),

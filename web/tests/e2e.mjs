@@ -156,6 +156,7 @@ async function main() {
     ASSEMBLY_MEDIA_BIND: `127.0.0.1:${udpPort}`,
     ASSEMBLY_WEB_ROOT: join(repo, "web/dist"),
     ASSEMBLY_RECORDINGS: join(work, "recordings"),
+    ASSEMBLY_HLS: join(work, "hls"),
     ASSEMBLY_PUBLIC_RPC_URL: rpc,
     RUST_LOG: "warn",
   });

@@ -108,6 +108,7 @@ pub struct Engine {
     /// Media received during a drain, forwarded after it (a drain borrows one peer).
     inbound: Vec<(u64, MediaData)>,
     recorder: Option<crate::record::Recorder>,
+    hls: Option<crate::hls::Hls>,
 }
 
 impl Engine {
@@ -118,6 +119,7 @@ impl Engine {
         plans: Plans,
         resources: Arc<Mutex<HashMap<String, super::Resource>>>,
         recorder: Option<crate::record::Recorder>,
+        hls: Option<crate::hls::Hls>,
     ) -> Self {
         Self {
             io: Io {
@@ -133,6 +135,7 @@ impl Engine {
             resources,
             inbound: Vec::new(),
             recorder,
+            hls,
         }
     }
 
@@ -399,6 +402,9 @@ impl Engine {
                 m.media_packets_gated.fetch_add(1, Relaxed);
                 continue;
             };
+            if let Some(h) = &self.hls {
+                h.offer(session, data.data.clone());
+            }
             if let Some(r) = &self.recorder {
                 r.offer(crate::record::Packet {
                     session,

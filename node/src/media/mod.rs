@@ -135,6 +135,7 @@ impl Media {
         metrics: Arc<Metrics>,
         plans: watch::Receiver<Plans>,
         recorder: Option<crate::record::Recorder>,
+        hls: Option<crate::hls::Hls>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Self>, MediaError> {
         let socket = bind(config.bind)?;
@@ -209,6 +210,7 @@ impl Media {
                         initial,
                         engine_resources,
                         recorder,
+                        hls,
                     )
                     .run(rx, engine_plans, shutdown)
                     .await;

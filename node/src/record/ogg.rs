@@ -241,7 +241,7 @@ mod tests {
         assert_eq!(opus_samples(&[0xf8]), 960); // CELT 20 ms, one frame
         assert_eq!(opus_samples(&[0xf9]), 1920); // two frames
         assert_eq!(opus_samples(&[0x08]), 960); // SILK NB 20 ms
-        assert_eq!(opus_samples(&[0x0b, 0x03]), 8640); // SILK 60 ms, code 3, 3 frames
+        assert_eq!(opus_samples(&[0x1b, 0x03]), 8640); // SILK 60 ms, code 3, 3 frames
         assert_eq!(opus_samples(&[]), 0);
     }
 }

@@ -67,6 +67,7 @@ pub async fn node_with(
         confirmations: 0,
         media_bind: "127.0.0.1:0".into(),
         recordings: dir.join("recordings"),
+        hls: dir.join("hls"),
         ..NodeConfig::default()
     };
     tweak(&mut config);
@@ -247,6 +248,7 @@ pub async fn spawn_node(
         .env("ASSEMBLY_CONFIRMATIONS", "0")
         .env("ASSEMBLY_MEDIA_BIND", format!("127.0.0.1:{udp_port}"))
         .env("ASSEMBLY_RECORDINGS", dir.join("recordings"))
+        .env("ASSEMBLY_HLS", dir.join("hls"))
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .spawn()
