@@ -6,6 +6,7 @@ import { Api, ApiError, Live, type ClientConfig, type LiveSession, type LiveStat
 import "./floor"; // defines <assembly-floor>
 import type { AssemblyFloor } from "./floor";
 import { countdown, el, KIND, lpt, short } from "./format";
+import { mountHansard } from "./hansard";
 import { Publisher } from "./media";
 import { discover, reasonOf, Wallet, type FloorCall } from "./wallet";
 
@@ -36,6 +37,7 @@ class App {
     this.me = await api.me().catch(() => null);
     this.floor.me = this.me;
     this.live.onState((s) => this.update(s));
+    mountHansard($("hansard"), () => (this.live.state ? this.floor.session(this.live.state)?.session : undefined));
     setInterval(() => this.live.state && this.update(this.live.state), 500);
     this.renderAccount();
   }

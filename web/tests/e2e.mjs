@@ -12,7 +12,7 @@
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import { createServer } from "node:net";
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -162,11 +162,6 @@ async function main() {
   });
   await until("the node", async () => (await fetch(`${base}/healthz`)).ok);
 
-  // Page weight: the JavaScript a first visit loads, gzipped.
-  const assets = join(repo, "web/dist/assets");
-  figures.page_js_gzip_kb = +(readdirSync(assets).filter((f) => f.endsWith(".js") && !f.startsWith("ccip"))
-    .reduce((n, f) => n + gzipSync(readFileSync(join(assets, f))).length, 0) / 1024).toFixed(1);
-
   const mic = join(work, "tone.wav");
   toneWav(mic);
   step("launching chromium");
@@ -223,6 +218,27 @@ async function main() {
   await new Promise((r) => setTimeout(r, 1000));
   const silent = await packets(listener);
 
+  // The public broadcast, playing (silence so far) in hls.js before anyone speaks; an
+  // analyser on its output notes when sound first arrives.
+  step("public broadcast");
+  const broadcast = await browser.newPage();
+  await broadcast.goto(`${base}/broadcast.html?session=${session}&autoplay`);
+  await broadcast.waitForFunction(() => document.getElementById("status").textContent.startsWith("Playing"), null, { timeout: 15_000 });
+  await broadcast.evaluate(() => {
+    const audio = document.getElementById("audio");
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    ctx.createMediaElementSource(audio).connect(analyser);
+    analyser.connect(ctx.destination);
+    const buf = new Float32Array(analyser.fftSize);
+    window.onset = null;
+    setInterval(() => {
+      analyser.getFloatTimeDomainData(buf);
+      const rms = Math.sqrt(buf.reduce((a, v) => a + v * v, 0) / buf.length);
+      if (rms > 0.02 && window.onset === null) window.onset = Date.now();
+    }, 10);
+  });
+
   step("request the floor");
   // The orchestrator requests the floor: a real transaction from the injected wallet.
   await signIn(speaker, "orchestrator");
@@ -238,6 +254,15 @@ async function main() {
   figures.packets_before_speaking = silent;
   figures.packets_while_speaking = during - silent;
 
+  // Glass to ear on HLS: from the node forwarding the speaker's first packet (the speech's
+  // start in the archive) to sound at the broadcast player's output.
+  const onset = await until("sound on the public broadcast", () => broadcast.evaluate(() => window.onset), 20_000);
+  const speeches = await (await fetch(`${base}/api/v1/archive/speeches?session=${session}`)).json();
+  figures.hls_glass_to_ear_ms = onset - speeches[0].started_ms;
+  const playlist = await (await fetch(`${base}/hls/${session}/index.m3u8`)).text();
+  if (!playlist.includes("#EXT-X-PROGRAM-DATE-TIME:")) throw new Error("playlist without program date-times");
+  await broadcast.screenshot({ path: join(results, "public-broadcast.png"), fullPage: true });
+
   step("reaction");
   // A reaction from the listener reaches the speaker.
   await listener.locator("assembly-floor").getByRole("button", { name: /clap/ }).click();
@@ -248,11 +273,16 @@ async function main() {
   step("first audio");
   // Time to first audio for a new listener on loopback: from navigation to the first packet.
   const observer = await browser.newPage();
+  // Page weight: the JavaScript a first visit to the page loads, gzipped.
+  const scripts = new Set();
+  observer.on("response", (r) => r.request().resourceType() === "script" && scripts.add(new URL(r.url()).pathname));
   const t0 = Date.now();
   await observer.goto(`${base}/?session=${session}`);
   await observer.locator("assembly-floor").getByRole("button", { name: "Listen" }).click();
   await until("the observer's first audio", async () => (await packets(observer)) > 0, 10_000, 20);
   figures.first_audio_ms = Date.now() - t0;
+  figures.page_js_gzip_kb = +([...scripts]
+    .reduce((n, path) => n + gzipSync(readFileSync(join(repo, "web/dist", path))).length, 0) / 1024).toFixed(1);
   await observer.screenshot({ path: join(results, "observer-view.png"), fullPage: true });
 
   step("slot end");
@@ -287,6 +317,7 @@ async function main() {
   await browser.close();
   console.log(JSON.stringify({ ok: true, session, ...figures }));
   if (figures.page_js_gzip_kb > 200) throw new Error(`page weight ${figures.page_js_gzip_kb} KB`);
+  if (figures.hls_glass_to_ear_ms > 6000) throw new Error(`HLS glass to ear ${figures.hls_glass_to_ear_ms} ms`);
   if (figures.first_audio_ms > 1500) throw new Error(`first audio took ${figures.first_audio_ms} ms`);
   void node;
 }

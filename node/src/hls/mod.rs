@@ -93,7 +93,8 @@ struct State {
     segments: VecDeque<Segment>,
 }
 
-struct Stream {
+/// One session's stream (public for the benchmark).
+pub struct Stream {
     dir: PathBuf,
     state: State,
     /// Samples in the current segment and when it began.
@@ -107,7 +108,7 @@ struct Stream {
 }
 
 impl Stream {
-    fn open(dir: PathBuf) -> std::io::Result<Self> {
+    pub fn open(dir: PathBuf) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
         let saved: Option<State> = std::fs::read(dir.join("state.json"))
             .ok()
@@ -128,7 +129,7 @@ impl Stream {
         })
     }
 
-    fn push(&mut self, packet: Arc<[u8]>) {
+    pub fn push(&mut self, packet: Arc<[u8]>) {
         let ticks = opus_samples(&packet).max(1);
         if self.pending.is_empty() {
             self.pending_pdt_ms = self.origin_ms + self.produced * 1000 / 48_000;
@@ -189,7 +190,7 @@ impl Stream {
 fn playlist(state: &State) -> String {
     let first = state.segments.front().map_or(0, |s| s.msn);
     let mut p = format!(
-        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-DISCONTINUITY-SEQUENCE:{}\n#EXT-X-MAP:URI=\"init.mp4\"\n",
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:HOLD-BACK=3.0\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-DISCONTINUITY-SEQUENCE:{}\n#EXT-X-MAP:URI=\"init.mp4\"\n",
         state.discontinuity_sequence
     );
     for s in &state.segments {

@@ -1,0 +1,73 @@
+// The archive and the Hansard on the main page: search what was said (words, speaker), each
+// hit with its speaker, time and recording; a session's Hansard as Markdown or JSON.
+
+import { el, short } from "./format";
+
+interface Hit {
+  id: number;
+  session: number;
+  speaker: string;
+  started_ms: number;
+  duration_ms: number;
+  snippet: string;
+  audio: string;
+  sha256: string | null;
+}
+
+export function mountHansard(root: HTMLElement, sessionOf: () => number | undefined) {
+  const words = el("input", { type: "search", id: "hansard-q", placeholder: "words said", ariaLabel: "Words" });
+  const speaker = el("input", { type: "text", id: "hansard-speaker", placeholder: "speaker address (optional)", ariaLabel: "Speaker address" });
+  const go = el("button", { type: "submit", textContent: "Search" });
+  const results = el("ol", { ariaLive: "polite" });
+  const exports = el("p", {});
+  const form = el("form", { role: "search", className: "row" }, words, speaker, go);
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const q = new URLSearchParams();
+    if (words.value.trim()) q.set("q", words.value.trim());
+    if (speaker.value.trim()) q.set("speaker", speaker.value.trim());
+    const s = sessionOf();
+    results.replaceChildren(el("li", { textContent: "Searching…" }));
+    try {
+      const r = await fetch(`/api/v1/hansard/search?${q}`);
+      const hits = (await r.json()) as Hit[] | { error: string };
+      if (!Array.isArray(hits)) throw new Error(hits.error);
+      results.replaceChildren(
+        ...(hits.length ? hits.map(hit) : [el("li", { textContent: "Nothing found. Speeches are searchable once transcribed." })]),
+      );
+    } catch (err) {
+      results.replaceChildren(el("li", { textContent: `Search failed: ${(err as Error).message}` }));
+    }
+    if (s !== undefined) {
+      exports.replaceChildren(
+        `Session ${s}'s Hansard: `,
+        el("a", { href: `/api/v1/hansard/sessions/${s}/markdown`, textContent: "Markdown" }),
+        " · ",
+        el("a", { href: `/api/v1/hansard/sessions/${s}`, textContent: "JSON" }),
+        " · ",
+        el("a", { href: `/broadcast.html?session=${s}`, textContent: "public broadcast (HLS)" }),
+      );
+    }
+  };
+  root.append(form, results, exports);
+}
+
+function hit(h: Hit): HTMLLIElement {
+  const when = new Date(h.started_ms).toLocaleString();
+  const player = el("audio", { controls: true, preload: "none", src: h.audio });
+  player.setAttribute("aria-label", `Recording of ${short(h.speaker)} at ${when}`);
+  const snippet = el("p", {});
+  // Matches come back in [brackets]: shown as <mark>, and still bracketed in text.
+  for (const [i, part] of h.snippet.split(/\[|\]/).entries()) {
+    snippet.append(i % 2 ? el("mark", { textContent: `[${part}]` }) : part);
+  }
+  return el(
+    "li",
+    {},
+    el("strong", { textContent: short(h.speaker) }),
+    ` · session ${h.session} · ${when} · ${Math.round(h.duration_ms / 1000)} s `,
+    el("a", { href: h.audio, textContent: "download" }),
+    snippet,
+    player,
+  );
+}
