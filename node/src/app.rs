@@ -129,7 +129,11 @@ pub async fn start_with(
     }
     let recorder =
         Recorder::start(archive.clone(), hub.metrics.clone()).context("starting the recorder")?;
-    let hls = crate::hls::Hls::start(config.hls.clone(), hub.plans(), hub.metrics.clone())
+    let s3 = config.s3.as_ref().map(|s| {
+        tracing::info!(endpoint = %s.endpoint, bucket = %s.bucket, "copying the broadcast to object storage");
+        crate::hls::s3::Uploader::start(s.config(), hub.metrics.clone(), &tokio::runtime::Handle::current())
+    });
+    let hls = crate::hls::Hls::start(config.hls.clone(), hub.plans(), hub.metrics.clone(), s3)
         .with_context(|| format!("starting HLS in {}", config.hls.display()))?;
     let media = Media::start(
         config.media()?,

@@ -20,6 +20,7 @@
 //! | `offers_per_second` | `ASSEMBLY_OFFERS_PER_SECOND` | `200` (new WHIP/WHEP sessions answered per second) |
 //! | `public_listening` | `ASSEMBLY_PUBLIC_LISTENING` | `true` (WHEP without a wallet) |
 //! | `hls` | `ASSEMBLY_HLS` | `hls` (the broadcast's playlists and segments, served at `/hls/`) |
+//! | `s3` (table: `endpoint`, `bucket`, `region`, `access_key`, `secret_key`, `prefix`) | `ASSEMBLY_S3_ENDPOINT`, `_BUCKET`, `_REGION`, `_ACCESS_KEY`, `_SECRET_KEY`, `_PREFIX` | none (set to copy the broadcast to S3-compatible storage) |
 //! | `recordings` | `ASSEMBLY_RECORDINGS` | `recordings` (one Ogg Opus file per speech, and the archive index) |
 //! | `transcriber` | `ASSEMBLY_TRANSCRIBER` | none (speeches wait); `openai:<base URL>` or `livepeer:<gateway URL>` |
 //! | `transcriber_model` | `ASSEMBLY_TRANSCRIBER_MODEL` | `whisper-1` / `openai/whisper-large-v3` |
@@ -33,6 +34,37 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::media::{IceServer, MediaConfig};
+
+/// S3-compatible storage for the broadcast.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    pub endpoint: String,
+    pub bucket: String,
+    #[serde(default = "us_east_1")]
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: String,
+    #[serde(default)]
+    pub prefix: String,
+}
+
+fn us_east_1() -> String {
+    "us-east-1".into()
+}
+
+impl S3Settings {
+    pub fn config(&self) -> crate::hls::s3::S3Config {
+        crate::hls::s3::S3Config {
+            endpoint: self.endpoint.clone(),
+            bucket: self.bucket.clone(),
+            region: self.region.clone(),
+            access_key: self.access_key.clone(),
+            secret_key: self.secret_key.clone(),
+            prefix: self.prefix.clone(),
+        }
+    }
+}
 
 /// The node's configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -55,6 +87,7 @@ pub struct NodeConfig {
     pub offers_per_second: f64,
     pub public_listening: bool,
     pub hls: PathBuf,
+    pub s3: Option<S3Settings>,
     pub recordings: PathBuf,
     pub transcriber: Option<String>,
     pub transcriber_model: Option<String>,
@@ -83,6 +116,7 @@ impl Default for NodeConfig {
             offers_per_second: 200.0,
             public_listening: true,
             hls: "hls".into(),
+            s3: None,
             recordings: "recordings".into(),
             transcriber: None,
             transcriber_model: None,
@@ -169,6 +203,18 @@ impl NodeConfig {
         }
         if let Some(v) = var("ASSEMBLY_TRANSCRIBER_KEY") {
             c.transcriber_key = Some(v);
+        }
+        if let Some(endpoint) = var("ASSEMBLY_S3_ENDPOINT") {
+            let need =
+                |k: &str| var(k).with_context(|| format!("{k} (ASSEMBLY_S3_ENDPOINT is set)"));
+            c.s3 = Some(S3Settings {
+                endpoint,
+                bucket: need("ASSEMBLY_S3_BUCKET")?,
+                region: var("ASSEMBLY_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                access_key: need("ASSEMBLY_S3_ACCESS_KEY")?,
+                secret_key: need("ASSEMBLY_S3_SECRET_KEY")?,
+                prefix: var("ASSEMBLY_S3_PREFIX").unwrap_or_else(|| "hls".into()),
+            });
         }
         if let Some(v) = var("ASSEMBLY_HLS") {
             c.hls = v.into();

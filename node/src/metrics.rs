@@ -29,6 +29,8 @@ pub struct Metrics {
     pub media_offers_refused: AtomicU64,
     pub recording_dropped: AtomicU64,
     pub hls_dropped: AtomicU64,
+    pub s3_ok: AtomicU64,
+    pub s3_failed: AtomicU64,
     pub transcripts_ok: AtomicU64,
     pub transcripts_failed: AtomicU64,
 }
@@ -149,6 +151,15 @@ impl Metrics {
             "counter",
             "Packets the HLS segmenter could not keep up with (the live path never waits for it).",
             &[("", g(&self.hls_dropped))],
+        );
+        family(
+            "assembly_s3_uploads_total",
+            "counter",
+            "Broadcast files copied to object storage, by result (after retries).",
+            &[
+                ("{result=\"ok\"}", g(&self.s3_ok)),
+                ("{result=\"failed\"}", g(&self.s3_failed)),
+            ],
         );
         family(
             "assembly_transcriptions_total",

@@ -19,6 +19,72 @@ use assembly_node::record::ogg;
 use common::{Mined, TestChain};
 use support::{now, token};
 
+type Bucket = Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>;
+
+async fn fake_s3(bucket: Bucket) -> String {
+    use axum::body::Bytes;
+    use axum::extract::{Path as UrlPath, State};
+    use axum::http::{HeaderMap, Method, StatusCode};
+    use sha2::Digest;
+    async fn object(
+        State(b): State<Bucket>,
+        method: Method,
+        UrlPath(key): UrlPath<String>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> StatusCode {
+        let h = |k: &str| {
+            headers
+                .get(k)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let auth = h("authorization");
+        let date = h("x-amz-date");
+        if !auth.starts_with(&format!("AWS4-HMAC-SHA256 Credential=AKIDASSEMBLY/{}/eu-west-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=", &date[..8.min(date.len())])) {
+            eprintln!("fake S3: refused credential {auth}");
+            return StatusCode::FORBIDDEN;
+        }
+        if h("x-amz-content-sha256") != alloy::hex::encode(sha2::Sha256::digest(&body)) {
+            eprintln!("fake S3: body of {key} does not match its signed digest");
+            return StatusCode::BAD_REQUEST;
+        }
+        let mut map = b.lock().unwrap();
+        if method == Method::DELETE {
+            map.remove(&key);
+        } else {
+            map.insert(key, body.to_vec());
+        }
+        StatusCode::OK
+    }
+    let app = axum::Router::new()
+        .route("/{*key}", axum::routing::put(object).delete(object))
+        .fallback(|m: Method, u: axum::http::Uri| async move {
+            eprintln!("fake S3: unrouted {m} {u}");
+            StatusCode::NOT_FOUND
+        })
+        .layer(axum::middleware::from_fn(
+            |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                let (m, u) = (req.method().clone(), req.uri().clone());
+                let r = next.run(req).await;
+                if !r.status().is_success() {
+                    eprintln!("fake S3: {m} {u} -> {}", r.status());
+                }
+                r
+            },
+        ))
+        .with_state(bucket);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+fn node_dir_hls(node: &support::Node, session: u64) -> std::path::PathBuf {
+    node.dir().join("hls").join(session.to_string())
+}
+
 fn speech(dir: &std::path::Path, text: &str) -> Vec<Vec<u8>> {
     let wav = dir.join("s.wav");
     let opus = dir.join("s.ogg");
@@ -91,7 +157,26 @@ async fn the_floor_is_broadcast_continuously_over_hls() {
         .map(Arc::from)
         .collect();
     let chain = TestChain::start_at(&[], now()).await;
-    let node = support::node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
+    // A stand-in for S3-compatible storage: keeps what is PUT, checks each body against its
+    // signed SHA-256 and the SigV4 credential scope, honours DELETE.
+    let bucket: Bucket = Arc::default();
+    let s3 = fake_s3(bucket.clone()).await;
+    let node = support::node_with(
+        &chain,
+        chain.anvil.endpoint(),
+        Duration::from_millis(50),
+        |c| {
+            c.s3 = Some(assembly_node::config::S3Settings {
+                endpoint: s3,
+                bucket: "broadcast".into(),
+                region: "eu-west-1".into(),
+                access_key: "AKIDASSEMBLY".into(),
+                secret_key: "secret".into(),
+                prefix: "hls".into(),
+            });
+        },
+    )
+    .await;
     let started = now();
     let p = IAssembly::SessionParams {
         start: alloy::primitives::Uint::from(started),
@@ -227,5 +312,40 @@ async fn the_floor_is_broadcast_continuously_over_hls() {
     assert!(decoded.success(), "the whole stream decodes");
     let d = ffprobe_duration(&wav);
     assert!((d - total).abs() < 0.5, "decoded {d} s of {total} s");
+
+    // The bucket holds the same stream: every segment the playlist names, byte for byte.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored = bucket.lock().unwrap().clone();
+    let key = |f: &str| format!("broadcast/hls/{session}/{f}");
+    assert_eq!(stored.get(&key("init.mp4")).map(Vec::len), Some(init.len()));
+    let mut keys: Vec<&String> = stored.keys().collect();
+    keys.sort();
+    let m = node
+        .client
+        .get(format!("{}/metrics", node.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let s3_lines: Vec<&str> = m.lines().filter(|l| l.starts_with("assembly_s3")).collect();
+    let copy = String::from_utf8(
+        stored
+            .get(&key("index.m3u8"))
+            .unwrap_or_else(|| panic!("no playlist in the bucket: {keys:?} {s3_lines:?}"))
+            .clone(),
+    )
+    .unwrap();
+    let named: Vec<&str> = copy.lines().filter(|l| l.ends_with(".m4s")).collect();
+    assert!(
+        named.len() >= segments.len() - 1,
+        "bucket playlist current: {copy}"
+    );
+    for seg in named {
+        let local = std::fs::read(node_dir_hls(&node, session).join(seg)).unwrap();
+        assert_eq!(stored.get(&key(seg)), Some(&local), "{seg} in the bucket");
+    }
+    eprintln!("bucket: {} objects", stored.len());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,6 +9,7 @@
 //! it never waits on.
 
 pub mod fmp4;
+pub mod s3;
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -42,17 +43,19 @@ pub struct Hls {
 }
 
 impl Hls {
-    /// Starts the segmenter thread writing under `dir`, one directory per live session.
+    /// Starts the segmenter thread writing under `dir`, one directory per live session. With
+    /// `s3`, every file is also copied to the bucket (segments before the playlists naming them).
     pub fn start(
         dir: PathBuf,
         plans: watch::Receiver<Plans>,
         metrics: Arc<Metrics>,
+        s3: Option<s3::Uploader>,
     ) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
         let (tx, rx) = sync_channel(2048);
         std::thread::Builder::new()
             .name("hls".into())
-            .spawn(move || run(rx, dir, plans))?;
+            .spawn(move || run(rx, dir, plans, s3))?;
         Ok(Self { tx, metrics })
     }
 
@@ -96,6 +99,8 @@ struct State {
 /// One session's stream (public for the benchmark).
 pub struct Stream {
     dir: PathBuf,
+    /// The bucket copy, with this stream's key prefix (`{session}`).
+    upload: Option<(s3::Uploader, String)>,
     state: State,
     /// Samples in the current segment and when it began.
     pending: Vec<(Arc<[u8]>, u32)>,
@@ -109,16 +114,25 @@ pub struct Stream {
 
 impl Stream {
     pub fn open(dir: PathBuf) -> std::io::Result<Self> {
+        Self::open_with(dir, None)
+    }
+
+    fn open_with(dir: PathBuf, upload: Option<(s3::Uploader, String)>) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
         let saved: Option<State> = std::fs::read(dir.join("state.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
         let resumed = saved.is_some();
         let state = saved.unwrap_or_default();
-        write_atomic(&dir.join("init.mp4"), &fmp4::init_segment(2))?;
+        let init = fmp4::init_segment(2);
+        write_atomic(&dir.join("init.mp4"), &init)?;
+        if let Some((u, key)) = &upload {
+            u.put(&format!("{key}/init.mp4"), init, "video/mp4");
+        }
         let now = now_ms();
         Ok(Self {
             dir,
+            upload,
             state,
             pending: Vec::new(),
             pending_ticks: 0,
@@ -157,6 +171,9 @@ impl Stream {
         let samples: Vec<(&[u8], u32)> = self.pending.iter().map(|(p, t)| (&p[..], *t)).collect();
         let seg = fmp4::media_segment(msn as u32 + 1, self.state.decode_time, &samples);
         write_atomic(&self.dir.join(format!("seg{msn}.m4s")), &seg)?;
+        if let Some((u, key)) = &self.upload {
+            u.put(&format!("{key}/seg{msn}.m4s"), seg, "video/iso.segment");
+        }
         self.state.segments.push_back(Segment {
             msn,
             duration: self.pending_ticks as f64 / 48_000.0,
@@ -173,12 +190,20 @@ impl Stream {
                     self.state.discontinuity_sequence += 1;
                 }
                 let _ = std::fs::remove_file(self.dir.join(format!("seg{}.m4s", old.msn)));
+                if let Some((u, key)) = &self.upload {
+                    u.delete(&format!("{key}/seg{}.m4s", old.msn));
+                }
             }
         }
-        write_atomic(
-            &self.dir.join("index.m3u8"),
-            playlist(&self.state).as_bytes(),
-        )?;
+        let list = playlist(&self.state);
+        write_atomic(&self.dir.join("index.m3u8"), list.as_bytes())?;
+        if let Some((u, key)) = &self.upload {
+            u.put(
+                &format!("{key}/index.m3u8"),
+                list.into_bytes(),
+                "application/vnd.apple.mpegurl",
+            );
+        }
         write_atomic(
             &self.dir.join("state.json"),
             &serde_json::to_vec(&self.state).unwrap_or_default(),
@@ -215,12 +240,17 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(tmp, path)
 }
 
-fn run(rx: Receiver<(u64, Arc<[u8]>)>, dir: PathBuf, plans: watch::Receiver<Plans>) {
+fn run(
+    rx: Receiver<(u64, Arc<[u8]>)>,
+    dir: PathBuf,
+    plans: watch::Receiver<Plans>,
+    s3: Option<s3::Uploader>,
+) {
     let mut streams: HashMap<u64, Stream> = HashMap::new();
     loop {
         match rx.recv_timeout(Duration::from_millis(20)) {
             Ok((session, packet)) => {
-                if let Some(s) = stream(&mut streams, &dir, session) {
+                if let Some(s) = stream(&mut streams, &dir, session, &s3) {
                     s.push(packet);
                 }
             }
@@ -231,7 +261,7 @@ fn run(rx: Receiver<(u64, Arc<[u8]>)>, dir: PathBuf, plans: watch::Receiver<Plan
         streams.retain(|id, _| live.contains(id));
         let now = now_ms();
         for id in live {
-            if let Some(s) = stream(&mut streams, &dir, id) {
+            if let Some(s) = stream(&mut streams, &dir, id, &s3) {
                 s.pace(now);
             }
         }
@@ -242,10 +272,14 @@ fn stream<'a>(
     streams: &'a mut HashMap<u64, Stream>,
     dir: &Path,
     session: u64,
+    s3: &Option<s3::Uploader>,
 ) -> Option<&'a mut Stream> {
     match streams.entry(session) {
         Entry::Occupied(e) => Some(e.into_mut()),
-        Entry::Vacant(v) => match Stream::open(dir.join(session.to_string())) {
+        Entry::Vacant(v) => match Stream::open_with(
+            dir.join(session.to_string()),
+            s3.clone().map(|u| (u, session.to_string())),
+        ) {
             Ok(s) => Some(v.insert(s)),
             Err(e) => {
                 tracing::warn!(session, error = %e, "cannot start the HLS stream");

@@ -89,6 +89,11 @@ pub async fn node_with(
 }
 
 impl Node {
+    /// Where the node keeps its files.
+    pub fn dir(&self) -> &std::path::Path {
+        &self._dir
+    }
+
     /// The in-process node's media handle.
     pub fn media(&self) -> &assembly_node::media::Media {
         self.app_media.as_ref().expect("an in-process node")
