@@ -16,6 +16,8 @@ use crate::auth::{Auth, AuthConfig};
 use crate::config::NodeConfig;
 use crate::http::{self, AppState};
 use crate::live::Hub;
+use crate::media::engine::Taps;
+use crate::media::push::{Push, PushConfig};
 use crate::media::Media;
 use crate::metrics::Metrics;
 use crate::reactions::Reactions;
@@ -135,12 +137,29 @@ pub async fn start_with(
     });
     let hls = crate::hls::Hls::start(config.hls.clone(), hub.plans(), hub.metrics.clone(), s3)
         .with_context(|| format!("starting HLS in {}", config.hls.display()))?;
+    let push = config.whip_push.as_ref().map(|endpoint| {
+        let state = hub.clone();
+        tracing::info!(%endpoint, "pushing the program over WHIP");
+        Push::start(
+            PushConfig {
+                endpoint: endpoint.clone(),
+                token: config.whip_push_token.clone(),
+                session: config.whip_push_session,
+            },
+            Arc::new(move || state.state().and_then(|s| s.current)),
+            hub.metrics.clone(),
+            shutdown.clone(),
+        )
+    });
     let media = Media::start(
         config.media()?,
         hub.metrics.clone(),
         hub.plans(),
-        Some(recorder),
-        Some(hls),
+        Taps {
+            recorder: Some(recorder),
+            hls: Some(hls),
+            push,
+        },
         shutdown.clone(),
     )
     .with_context(|| format!("starting the media engine on {}", config.media_bind))?;

@@ -21,6 +21,9 @@
 //! | `public_listening` | `ASSEMBLY_PUBLIC_LISTENING` | `true` (WHEP without a wallet) |
 //! | `hls` | `ASSEMBLY_HLS` | `hls` (the broadcast's playlists and segments, served at `/hls/`) |
 //! | `s3` (table: `endpoint`, `bucket`, `region`, `access_key`, `secret_key`, `prefix`) | `ASSEMBLY_S3_ENDPOINT`, `_BUCKET`, `_REGION`, `_ACCESS_KEY`, `_SECRET_KEY`, `_PREFIX` | none (set to copy the broadcast to S3-compatible storage) |
+//! | `whip_push` | `ASSEMBLY_WHIP_PUSH` | none (a WHIP endpoint to push the program to: MediaMTX, Livepeer's media server, another node) |
+//! | `whip_push_token` | `ASSEMBLY_WHIP_PUSH_TOKEN` | none |
+//! | `whip_push_session` | `ASSEMBLY_WHIP_PUSH_SESSION` | the current session |
 //! | `recordings` | `ASSEMBLY_RECORDINGS` | `recordings` (one Ogg Opus file per speech, and the archive index) |
 //! | `transcriber` | `ASSEMBLY_TRANSCRIBER` | none (speeches wait); `openai:<base URL>` or `livepeer:<gateway URL>` |
 //! | `transcriber_model` | `ASSEMBLY_TRANSCRIBER_MODEL` | `whisper-1` / `openai/whisper-large-v3` |
@@ -87,6 +90,9 @@ pub struct NodeConfig {
     pub offers_per_second: f64,
     pub public_listening: bool,
     pub hls: PathBuf,
+    pub whip_push: Option<String>,
+    pub whip_push_token: Option<String>,
+    pub whip_push_session: Option<u64>,
     pub s3: Option<S3Settings>,
     pub recordings: PathBuf,
     pub transcriber: Option<String>,
@@ -116,6 +122,9 @@ impl Default for NodeConfig {
             offers_per_second: 200.0,
             public_listening: true,
             hls: "hls".into(),
+            whip_push: None,
+            whip_push_token: None,
+            whip_push_session: None,
             s3: None,
             recordings: "recordings".into(),
             transcriber: None,
@@ -215,6 +224,15 @@ impl NodeConfig {
                 secret_key: need("ASSEMBLY_S3_SECRET_KEY")?,
                 prefix: var("ASSEMBLY_S3_PREFIX").unwrap_or_else(|| "hls".into()),
             });
+        }
+        if let Some(v) = var("ASSEMBLY_WHIP_PUSH") {
+            c.whip_push = Some(v);
+        }
+        if let Some(v) = var("ASSEMBLY_WHIP_PUSH_TOKEN") {
+            c.whip_push_token = Some(v);
+        }
+        if let Some(v) = var("ASSEMBLY_WHIP_PUSH_SESSION") {
+            c.whip_push_session = Some(v.parse().context("ASSEMBLY_WHIP_PUSH_SESSION")?);
         }
         if let Some(v) = var("ASSEMBLY_HLS") {
             c.hls = v.into();

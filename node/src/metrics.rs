@@ -29,6 +29,7 @@ pub struct Metrics {
     pub media_offers_refused: AtomicU64,
     pub recording_dropped: AtomicU64,
     pub hls_dropped: AtomicU64,
+    pub push_dropped: AtomicU64,
     pub s3_ok: AtomicU64,
     pub s3_failed: AtomicU64,
     pub transcripts_ok: AtomicU64,
@@ -151,6 +152,12 @@ impl Metrics {
             "counter",
             "Packets the HLS segmenter could not keep up with (the live path never waits for it).",
             &[("", g(&self.hls_dropped))],
+        );
+        family(
+            "assembly_whip_push_dropped_total",
+            "counter",
+            "Packets the WHIP push could not keep up with.",
+            &[("", g(&self.push_dropped))],
         );
         family(
             "assembly_s3_uploads_total",

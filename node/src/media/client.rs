@@ -73,7 +73,25 @@ pub async fn connect(
     intent: Intent,
     on_media: Option<OnMedia>,
 ) -> Result<Peer, ClientError> {
-    let socket = UdpSocket::bind("127.0.0.1:0").await?;
+    // Loopback for a local node (tests, the load generator); otherwise the address this
+    // machine reaches the outside from.
+    let host = endpoint
+        .split("://")
+        .nth(1)
+        .unwrap_or(endpoint)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let ip = if loopback {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        super::outbound_ip(true)
+    };
+    let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
     let local = socket.local_addr()?;
     let mut config = Rtc::builder().clear_codecs().enable_opus(true, false);
     // Notice a vanished node within a few seconds, so reconnecting starts soon.

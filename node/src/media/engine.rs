@@ -107,8 +107,15 @@ pub struct Engine {
     resources: Arc<Mutex<HashMap<String, super::Resource>>>,
     /// Media received during a drain, forwarded after it (a drain borrows one peer).
     inbound: Vec<(u64, MediaData)>,
-    recorder: Option<crate::record::Recorder>,
-    hls: Option<crate::hls::Hls>,
+    taps: Taps,
+}
+
+/// Where forwarded audio also goes, off the live path.
+#[derive(Clone, Default)]
+pub struct Taps {
+    pub recorder: Option<crate::record::Recorder>,
+    pub hls: Option<crate::hls::Hls>,
+    pub push: Option<super::push::Push>,
 }
 
 impl Engine {
@@ -118,8 +125,7 @@ impl Engine {
         metrics: Arc<Metrics>,
         plans: Plans,
         resources: Arc<Mutex<HashMap<String, super::Resource>>>,
-        recorder: Option<crate::record::Recorder>,
-        hls: Option<crate::hls::Hls>,
+        taps: Taps,
     ) -> Self {
         Self {
             io: Io {
@@ -134,8 +140,7 @@ impl Engine {
             plans,
             resources,
             inbound: Vec::new(),
-            recorder,
-            hls,
+            taps,
         }
     }
 
@@ -402,10 +407,13 @@ impl Engine {
                 m.media_packets_gated.fetch_add(1, Relaxed);
                 continue;
             };
-            if let Some(h) = &self.hls {
+            if let Some(h) = &self.taps.hls {
                 h.offer(session, data.data.clone());
             }
-            if let Some(r) = &self.recorder {
+            if let Some(p) = &self.taps.push {
+                p.offer(session, data.data.clone());
+            }
+            if let Some(r) = &self.taps.recorder {
                 r.offer(crate::record::Packet {
                     session,
                     occurrence,

@@ -8,6 +8,7 @@
 //! - [`restamp`] — one continuous RTP timeline across speakers.
 //! - [`stun`] — the node's public address, when it is behind NAT.
 //! - [`client`] — a WHIP/WHEP client (the load generator's and the tests' peer).
+//! - [`push`] — WHIP push of a session's program to an external media server.
 //!
 //! The HTTP side (`crate::whip`) authenticates, asks the plan, checks the offer, and hands
 //! an answered peer to the engine through [`Media::open`].
@@ -15,6 +16,7 @@
 pub mod client;
 pub mod engine;
 pub mod plan;
+pub mod push;
 pub mod restamp;
 pub mod sdp;
 pub mod stun;
@@ -134,8 +136,7 @@ impl Media {
         config: MediaConfig,
         metrics: Arc<Metrics>,
         plans: watch::Receiver<Plans>,
-        recorder: Option<crate::record::Recorder>,
-        hls: Option<crate::hls::Hls>,
+        taps: engine::Taps,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Self>, MediaError> {
         let socket = bind(config.bind)?;
@@ -209,8 +210,7 @@ impl Media {
                         engine_metrics,
                         initial,
                         engine_resources,
-                        recorder,
-                        hls,
+                        taps,
                     )
                     .run(rx, engine_plans, shutdown)
                     .await;
@@ -355,7 +355,7 @@ fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 }
 
 /// The address this machine reaches the outside from (no packet is sent).
-fn outbound_ip(v4: bool) -> IpAddr {
+pub(crate) fn outbound_ip(v4: bool) -> IpAddr {
     let (any, probe) = if v4 {
         ("0.0.0.0:0", "192.0.2.1:9")
     } else {
