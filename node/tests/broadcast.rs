@@ -12,11 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::primitives::U256;
-use assembly_indexer::bindings::IAssembly;
 use assembly_node::media::client;
 use assembly_node::media::sdp::Intent;
 use assembly_node::record::ogg;
-use common::{Mined, TestChain};
+use common::TestChain;
 use support::{now, token};
 
 type Bucket = Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>;
@@ -178,25 +177,7 @@ async fn the_floor_is_broadcast_continuously_over_hls() {
     )
     .await;
     let started = now();
-    let p = IAssembly::SessionParams {
-        start: alloy::primitives::Uint::from(started),
-        duration: alloy::primitives::Uint::from(3600u64),
-        period: alloy::primitives::Uint::from(0u64),
-        count: 0,
-        slotLength: 3,
-        maxQueue: 8,
-        speakers: 0,
-        kind: 0,
-        proposalId: U256::ZERO,
-    };
-    chain.assembly.createSession(p).mined().await;
-    let session = chain
-        .assembly
-        .sessionCount()
-        .call()
-        .await
-        .unwrap()
-        .to::<u64>();
+    let session = support::open_session(&chain, started, 3).await;
     let whip = format!("{}/api/v1/sessions/{session}/whip", node.base);
     // Two speakers, the second asking only after the first's slot: silence in between.
     for (k, delay) in [(1usize, 1u64), (2, 6)] {

@@ -17,13 +17,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
-use assembly_indexer::bindings::IAssembly;
 use assembly_node::media::client;
 use assembly_node::media::sdp::Intent;
 use assembly_node::record::ogg;
-use common::{Mined, TestChain};
-use serde_json::Value;
-use support::{now, token};
+use common::TestChain;
+use support::{get_json, now, token};
 
 struct Killed(Child);
 impl Drop for Killed {
@@ -56,17 +54,6 @@ fn speech(dir: &Path, name: &str, text: &str) -> Vec<Vec<u8>> {
     ogg::read_packets(&ogg_path).unwrap()
 }
 
-async fn get(node: &support::Node, path: &str) -> Value {
-    node.client
-        .get(format!("{}{path}", node.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spoken_words_are_found_under_their_speaker() {
     let dir = std::env::temp_dir().join(format!("assembly-hansard-{}", std::process::id()));
@@ -90,25 +77,7 @@ async fn spoken_words_are_found_under_their_speaker() {
         },
     )
     .await;
-    let p = IAssembly::SessionParams {
-        start: alloy::primitives::Uint::from(now()),
-        duration: alloy::primitives::Uint::from(3600u64),
-        period: alloy::primitives::Uint::from(0u64),
-        count: 0,
-        slotLength: 5,
-        maxQueue: 8,
-        speakers: 0,
-        kind: 0,
-        proposalId: U256::ZERO,
-    };
-    chain.assembly.createSession(p).mined().await;
-    let session = chain
-        .assembly
-        .sessionCount()
-        .call()
-        .await
-        .unwrap()
-        .to::<u64>();
+    let session = support::open_session(&chain, now(), 5).await;
     let whip = format!("{}/api/v1/sessions/{session}/whip", node.base);
     let mut publishers = Vec::new();
     for (k, packets) in words.iter().enumerate() {
@@ -120,17 +89,8 @@ async fn spoken_words_are_found_under_their_speaker() {
             Intent::Publish,
             Arc::new(|_: &[u8], _| {}),
         );
-        let frames = p.frames.clone().unwrap();
         let packets: Vec<Arc<[u8]>> = packets.iter().map(|p| Arc::from(p.as_slice())).collect();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(20));
-            for packet in packets.iter().cycle() {
-                tick.tick().await;
-                if frames.send(packet.clone()).await.is_err() {
-                    return;
-                }
-            }
-        });
+        support::pump_packets(p.frames.clone().unwrap(), packets);
         publishers.push(p);
         assert!(
             chain
@@ -150,15 +110,15 @@ async fn spoken_words_are_found_under_their_speaker() {
     while now() < last.end + 4 {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let speeches = get(
+    let speeches = get_json(
         &node,
         &format!("/api/v1/archive/speeches?session={session}"),
     )
     .await;
     assert_eq!(speeches.as_array().unwrap().len(), 2, "{speeches}");
     // The transcriber is down: nothing transcribed yet, nothing lost.
-    let none = get(&node, "/api/v1/hansard/search?q=monitoring").await;
-    let status = get(&node, "/api/v1/hansard/status").await;
+    let none = get_json(&node, "/api/v1/hansard/search?q=monitoring").await;
+    let status = get_json(&node, "/api/v1/hansard/status").await;
     eprintln!("while the transcriber is down: {status}");
     assert_eq!(status["pending"], 2, "both speeches wait");
     assert_eq!(none.as_array().map(Vec::len), Some(0), "{none}");
@@ -189,13 +149,13 @@ async fn spoken_words_are_found_under_their_speaker() {
     let started = Instant::now();
     let (first, second) = loop {
         if started.elapsed() > Duration::from_secs(120) {
-            let status = get(&node, "/api/v1/hansard/status").await;
-            let all = get(&node, "/api/v1/hansard/search").await;
+            let status = get_json(&node, "/api/v1/hansard/status").await;
+            let all = get_json(&node, "/api/v1/hansard/search").await;
             panic!("speeches never transcribed: queue {status}, transcripts {all}");
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let a = get(&node, "/api/v1/hansard/search?q=monitoring").await;
-        let b = get(&node, "/api/v1/hansard/search?q=capacity%20region").await;
+        let a = get_json(&node, "/api/v1/hansard/search?q=monitoring").await;
+        let b = get_json(&node, "/api/v1/hansard/search?q=capacity%20region").await;
         if !a.as_array().unwrap().is_empty() && !b.as_array().unwrap().is_empty() {
             break (a, b);
         }
@@ -217,7 +177,7 @@ async fn spoken_words_are_found_under_their_speaker() {
     assert!(first[0]["audio"].as_str().unwrap().ends_with("/audio"));
     // Filters: the wrong speaker, another session, a date range that excludes it.
     let node = &node;
-    let q = |s: String| async move { get(node, &s).await.as_array().unwrap().len() };
+    let q = |s: String| async move { get_json(node, &s).await.as_array().unwrap().len() };
     assert_eq!(
         q(format!(
             "/api/v1/hansard/search?q=monitoring&speaker={}",
@@ -264,7 +224,7 @@ async fn spoken_words_are_found_under_their_speaker() {
     assert_eq!(bad.status().as_u16(), 400);
 
     // Exports.
-    let json = get(node, &format!("/api/v1/hansard/sessions/{session}")).await;
+    let json = get_json(node, &format!("/api/v1/hansard/sessions/{session}")).await;
     let texts: Vec<String> = json["speeches"]
         .as_array()
         .unwrap()

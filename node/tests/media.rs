@@ -12,45 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
-use assembly_indexer::bindings::IAssembly;
 use assembly_node::media::client::{self, read_stamp, unix_micros, Peer};
 use assembly_node::media::sdp::Intent;
-use common::{Mined, TestChain};
+use common::TestChain;
 use serde_json::Value;
-use support::{node, now, token, Node};
+use support::{node, now, open_session, token, wait_until, Node};
 
 /// (arrival µs, speaker marker, send µs, frame counter) of each frame a listener heard.
 type Heard = Arc<Mutex<Vec<(u64, u8, u64, u64)>>>;
-
-async fn open_session(chain: &TestChain, start: u64, slot: u32) -> u64 {
-    let p = IAssembly::SessionParams {
-        start: alloy::primitives::Uint::from(start),
-        duration: alloy::primitives::Uint::from(3600u64),
-        period: alloy::primitives::Uint::from(0u64),
-        count: 0,
-        slotLength: slot,
-        maxQueue: 8,
-        speakers: 0,
-        kind: 0,
-        proposalId: U256::ZERO,
-    };
-    chain.assembly.createSession(p).mined().await;
-    chain
-        .assembly
-        .sessionCount()
-        .call()
-        .await
-        .unwrap()
-        .to::<u64>()
-}
-
-async fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 fn endpoint(node: &Node, session: u64, kind: &str) -> String {
     format!("{}/api/v1/sessions/{session}/{kind}", node.base)
@@ -81,18 +50,7 @@ async fn listener(node: &Node, session: u64) -> (Peer, Heard) {
 
 /// Publishes stamped frames marked `marker` every 20 ms until the peer's channel closes.
 fn pump(peer: &Peer, marker: u8) {
-    let frames = peer.frames.clone().expect("a publisher");
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        for n in 0u64.. {
-            tick.tick().await;
-            let mut f = client::stamped_frame(n, 80).to_vec();
-            f[16] = marker;
-            if frames.send(f.into()).await.is_err() {
-                return;
-            }
-        }
-    });
+    support::pump_stamped(peer.frames.clone().expect("a publisher"), marker);
 }
 
 async fn whip(node: &Node, session: u64, token: &str) -> Result<Peer, client::ClientError> {
@@ -528,18 +486,7 @@ async fn a_restarted_node_is_rejoined_and_keeps_the_chain_s_floor() {
         Intent::Publish,
         Arc::new(|_: &[u8], _| {}),
     );
-    let frames = speaker.frames.clone().unwrap();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        for n in 0u64.. {
-            tick.tick().await;
-            let mut f = client::stamped_frame(n, 80).to_vec();
-            f[16] = 1;
-            if frames.send(f.into()).await.is_err() {
-                return;
-            }
-        }
-    });
+    support::pump_stamped(speaker.frames.clone().unwrap(), 1);
     wait_until("audio before the restart", Duration::from_secs(20), || {
         heard.lock().unwrap().len() > 50
     })

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
-use assembly_indexer::bindings::IAssembly;
 use assembly_node::media::client::{self, read_stamp};
 use assembly_node::media::engine::{PeerRole, Taps};
 use assembly_node::media::plan::{Plan, Slot};
@@ -23,7 +22,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use common::{Mined, TestChain};
+use common::TestChain;
 use support::{now, token};
 use tokio::sync::watch;
 
@@ -99,25 +98,7 @@ async fn external_server() -> (String, Arc<Media>, watch::Sender<bool>) {
 async fn the_program_reaches_an_external_whip_server() {
     let (external, _media, _stop) = external_server().await;
     let chain = TestChain::start_at(&[], now()).await;
-    let p = IAssembly::SessionParams {
-        start: alloy::primitives::Uint::from(now()),
-        duration: alloy::primitives::Uint::from(3600u64),
-        period: alloy::primitives::Uint::from(0u64),
-        count: 0,
-        slotLength: 600,
-        maxQueue: 8,
-        speakers: 0,
-        kind: 0,
-        proposalId: U256::ZERO,
-    };
-    chain.assembly.createSession(p).mined().await;
-    let session = chain
-        .assembly
-        .sessionCount()
-        .call()
-        .await
-        .unwrap()
-        .to::<u64>();
+    let session = support::open_session(&chain, now(), 600).await;
     let push_to = format!("{external}/whip");
     let node = support::node_with(
         &chain,

@@ -8,49 +8,22 @@ mod support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alloy::primitives::U256;
-use assembly_indexer::bindings::IAssembly;
 use assembly_node::media::client::{self, read_stamp};
 use assembly_node::media::sdp::Intent;
 use assembly_node::record::ogg;
-use common::{Mined, TestChain};
+use common::TestChain;
 use serde_json::Value;
 use sha2::Digest;
-use support::{node, now, token};
-
-async fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use support::{node, now, token, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_speeches_recorded_with_speakers_slots_and_digests() {
     let chain = TestChain::start_at(&[], now()).await;
     let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
-    let p = IAssembly::SessionParams {
-        start: alloy::primitives::Uint::from(now()),
-        duration: alloy::primitives::Uint::from(3600u64),
-        period: alloy::primitives::Uint::from(0u64),
-        count: 0,
-        slotLength: 3,
-        maxQueue: 8,
-        speakers: 0,
-        kind: 0,
-        proposalId: U256::ZERO,
-    };
-    chain.assembly.createSession(p).mined().await;
-    let session = chain
-        .assembly
-        .sessionCount()
-        .call()
-        .await
-        .unwrap()
-        .to::<u64>();
+    let session = support::open_session(&chain, now(), 3).await;
     wait_until("the session live", Duration::from_secs(10), || {
         node.media().plans().contains_key(&session)
     })
@@ -84,19 +57,7 @@ async fn three_speeches_recorded_with_speakers_slots_and_digests() {
             Intent::Publish,
             Arc::new(|_: &[u8], _| {}),
         );
-        let frames = p.frames.clone().unwrap();
-        let marker = k as u8 + 1;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(20));
-            for n in 0u64.. {
-                tick.tick().await;
-                let mut f = client::stamped_frame(n, 80).to_vec();
-                f[16] = marker;
-                if frames.send(f.into()).await.is_err() {
-                    return;
-                }
-            }
-        });
+        support::pump_stamped(p.frames.clone().unwrap(), k as u8 + 1);
         pumps.push(p);
     }
     let enqueue = |i: usize| {

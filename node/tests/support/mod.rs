@@ -286,3 +286,87 @@ impl NodeProcess {
         }
     }
 }
+
+/// A one-off open floor for orchestrators from `start`, an hour long, with `slot`-second
+/// slots; returns its id.
+pub async fn open_session(chain: &TestChain, start: u64, slot: u32) -> u64 {
+    use crate::common::Mined;
+    let p = assembly_indexer::bindings::IAssembly::SessionParams {
+        start: alloy::primitives::Uint::from(start),
+        duration: alloy::primitives::Uint::from(3600u64),
+        period: alloy::primitives::Uint::from(0u64),
+        count: 0,
+        slotLength: slot,
+        maxQueue: 8,
+        speakers: 0,
+        kind: 0,
+        proposalId: alloy::primitives::U256::ZERO,
+    };
+    chain.assembly.createSession(p).mined().await;
+    chain
+        .assembly
+        .sessionCount()
+        .call()
+        .await
+        .unwrap()
+        .to::<u64>()
+}
+
+/// Polls `check` every 20 ms; panics naming `what` after `within`.
+pub async fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Sends `packets` in a loop, one every 20 ms, until the channel closes.
+pub fn pump_packets(
+    frames: tokio::sync::mpsc::Sender<std::sync::Arc<[u8]>>,
+    packets: Vec<std::sync::Arc<[u8]>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for packet in packets.iter().cycle() {
+            tick.tick().await;
+            if frames.send(packet.clone()).await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// Sends stamped frames (see `media::client::stamped_frame`) marked `marker` at byte 16,
+/// one every 20 ms, until the channel closes.
+pub fn pump_stamped(
+    frames: tokio::sync::mpsc::Sender<std::sync::Arc<[u8]>>,
+    marker: u8,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for n in 0u64.. {
+            tick.tick().await;
+            let mut f = assembly_node::media::client::stamped_frame(n, 80).to_vec();
+            f[16] = marker;
+            if frames.send(f.into()).await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// GETs `path` from the node as JSON.
+pub async fn get_json(node: &Node, path: &str) -> Value {
+    node.client
+        .get(format!("{}{path}", node.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
