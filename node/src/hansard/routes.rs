@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use super::store;
 use crate::http::AppState;
+use crate::record::routes::failure;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -28,14 +29,6 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/hansard/sessions/{id}/markdown",
             get(session_markdown),
         )
-}
-
-fn failure(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    (
-        status,
-        Json(serde_json::json!({ "error": message.to_string() })),
-    )
-        .into_response()
 }
 
 #[derive(Deserialize)]

@@ -22,7 +22,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/archive/speeches/{id}/audio", get(audio))
 }
 
-fn failure(status: StatusCode, message: impl std::fmt::Display) -> Response {
+/// A JSON error body, as the rest of the API answers.
+pub(crate) fn failure(status: StatusCode, message: impl std::fmt::Display) -> Response {
     (
         status,
         Json(serde_json::json!({ "error": message.to_string() })),
