@@ -492,6 +492,23 @@ async fn a_restarted_node_is_rejoined_and_keeps_the_chain_s_floor() {
     })
     .await;
 
+    // The broadcast is under way before the crash (two segments written).
+    let playlist_url = format!("{base}/hls/{session}/index.m3u8");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = match view.client.get(&playlist_url).send().await {
+            Ok(r) if r.status().is_success() => r.text().await.unwrap_or_default(),
+            _ => String::new(),
+        };
+        if text.matches(".m4s").count() >= 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no broadcast before the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     first.child.kill().unwrap();
     first.child.wait().unwrap();
     let killed = unix_micros();
