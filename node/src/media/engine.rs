@@ -373,15 +373,17 @@ impl Engine {
         };
         let next = drain_peer(id, peer, &self.io, &mut self.inbound);
         match next {
-            Some(t) => {
-                if peer.next != Some(t) {
-                    if let Some(old) = peer.next {
-                        self.timers.remove(&(old, id));
-                    }
-                    self.timers.insert((t, id));
-                    peer.next = Some(t);
+            // Only an earlier deadline moves the peer in the timer set: a timer that fires
+            // early costs one `handle_input` (str0m then names the real deadline), while
+            // re-keying on every write cost two tree operations per listener per packet.
+            Some(t) if peer.next.is_none_or(|old| t < old) => {
+                if let Some(old) = peer.next {
+                    self.timers.remove(&(old, id));
                 }
+                self.timers.insert((t, id));
+                peer.next = Some(t);
             }
+            Some(_) => {}
             None => self.remove(id),
         }
     }
