@@ -206,9 +206,7 @@ impl Hub {
                     queue.push((q.speaker, q.start, q.end));
                 }
             }
-            let mut plan = Plan::from_queue(queue);
-            plan.occurrence = s.occurrence;
-            plans.insert(s.session, plan);
+            plans.insert(s.session, Plan::from_queue(s.occurrence, queue));
         }
         Arc::new(plans)
     }

@@ -177,12 +177,19 @@ pub fn ice_links(ice: &[IceServer]) -> Vec<String> {
     out
 }
 
-fn count(s: &AppState, ok: bool) {
+/// Counts the outcome, logs a refusal, and renders either.
+fn respond(s: &AppState, what: &str, session: &str, r: Result<Response, WhipError>) -> Response {
     let m = &s.hub.metrics;
-    if ok {
-        m.media_offers_ok.fetch_add(1, Relaxed);
-    } else {
-        m.media_offers_refused.fetch_add(1, Relaxed);
+    match r {
+        Ok(r) => {
+            m.media_offers_ok.fetch_add(1, Relaxed);
+            r
+        }
+        Err(e) => {
+            m.media_offers_refused.fetch_add(1, Relaxed);
+            tracing::info!(session, error = %e, "{what} refused");
+            e.into_response()
+        }
     }
 }
 
@@ -196,14 +203,7 @@ async fn publish(
         Ok(body) => publish_inner(&s, &session, &headers, &body).await,
         Err(e) => Err(rejected(e)),
     };
-    count(&s, r.is_ok());
-    match r {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::info!(session, error = %e, "WHIP refused");
-            e.into_response()
-        }
-    }
+    respond(&s, "WHIP", &session, r)
 }
 
 async fn publish_inner(
@@ -256,8 +256,7 @@ async fn listen(
         Ok(body) => listen_inner(&s, &session, &headers, &body).await,
         Err(e) => Err(rejected(e)),
     };
-    count(&s, r.is_ok());
-    r.unwrap_or_else(IntoResponse::into_response)
+    respond(&s, "WHEP", &session, r)
 }
 
 async fn listen_inner(

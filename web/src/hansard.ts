@@ -15,12 +15,21 @@ interface Hit {
 }
 
 export function mountHansard(root: HTMLElement, sessionOf: () => number | undefined) {
-  const words = el("input", { type: "search", id: "hansard-q", placeholder: "words said", ariaLabel: "Words" });
-  const speaker = el("input", { type: "text", id: "hansard-speaker", placeholder: "speaker address (optional)", ariaLabel: "Speaker address" });
+  // Visible labels rather than hint text inside the fields: they stay readable once typed in.
+  const words = el("input", { type: "search", id: "hansard-q" });
+  const speaker = el("input", { type: "text", id: "hansard-speaker", size: 44 });
   const go = el("button", { type: "submit", textContent: "Search" });
   const results = el("ol", { ariaLive: "polite" });
   const exports = el("p", {});
-  const form = el("form", { role: "search", className: "row" }, words, speaker, go);
+  const form = el(
+    "form",
+    { role: "search", className: "row" },
+    el("label", { htmlFor: "hansard-q", textContent: "Words said" }),
+    words,
+    el("label", { htmlFor: "hansard-speaker", textContent: "Speaker address (optional)" }),
+    speaker,
+    go,
+  );
   form.onsubmit = async (e) => {
     e.preventDefault();
     const q = new URLSearchParams();

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::store;
 use crate::http::AppState;
-use crate::record::routes::failure;
+use crate::record::routes::{blocking, failure};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -62,9 +62,9 @@ async fn search(
             );
         };
         let store = s.hub.store.clone();
-        let rows = match tokio::task::spawn_blocking(move || store.sessions()).await {
-            Ok(Ok(rows)) => rows,
-            _ => return failure(StatusCode::INTERNAL_SERVER_ERROR, "sessions unavailable"),
+        let rows = match blocking(move || store.sessions()).await {
+            Ok(rows) => rows,
+            Err(r) => return r,
         };
         let of_proposal: Vec<u64> = rows
             .iter()
@@ -85,33 +85,27 @@ async fn search(
         limit: q.limit,
     };
     let archive = s.archive.clone();
-    match tokio::task::spawn_blocking(move || store::search(&archive, &query)).await {
-        Ok(Ok(hits)) => Json(hits).into_response(),
-        Ok(Err(e)) => failure(StatusCode::INTERNAL_SERVER_ERROR, e),
-        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, e),
+    match blocking(move || store::search(&archive, &query)).await {
+        Ok(hits) => Json(hits).into_response(),
+        Err(r) => r,
     }
 }
 
 /// The transcription queue, for operators: speeches waiting and the last failure.
 async fn status(State(s): State<AppState>) -> Response {
     let archive = s.archive.clone();
-    match tokio::task::spawn_blocking(move || store::queue_status(&archive)).await {
-        Ok(Ok((pending, last_error))) => {
+    match blocking(move || store::queue_status(&archive)).await {
+        Ok((pending, last_error)) => {
             Json(serde_json::json!({ "pending": pending, "last_error": last_error }))
                 .into_response()
         }
-        Ok(Err(e)) => failure(StatusCode::INTERNAL_SERVER_ERROR, e),
-        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(r) => r,
     }
 }
 
 async fn entries(s: &AppState, id: u64) -> Result<Vec<store::Entry>, Response> {
     let archive = s.archive.clone();
-    match tokio::task::spawn_blocking(move || store::session(&archive, id)).await {
-        Ok(Ok(e)) => Ok(e),
-        Ok(Err(e)) => Err(failure(StatusCode::INTERNAL_SERVER_ERROR, e)),
-        Err(e) => Err(failure(StatusCode::INTERNAL_SERVER_ERROR, e)),
-    }
+    blocking(move || store::session(&archive, id)).await
 }
 
 async fn session_json(State(s): State<AppState>, Path(id): Path<u64>) -> Response {

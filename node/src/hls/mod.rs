@@ -17,11 +17,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::live::unix_now_ms;
 use crate::media::plan::Plans;
 use crate::metrics::Metrics;
 use crate::record::ogg::opus_samples;
@@ -67,13 +68,6 @@ impl Hls {
             self.metrics.hls_dropped.fetch_add(1, Relaxed);
         }
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// A segment in the playlist.
@@ -129,7 +123,7 @@ impl Stream {
         if let Some((u, key)) = &upload {
             u.put(&format!("{key}/init.mp4"), init, "video/mp4");
         }
-        let now = now_ms();
+        let now = unix_now_ms();
         Ok(Self {
             dir,
             upload,
@@ -259,7 +253,7 @@ fn run(
         }
         let live: Vec<u64> = plans.borrow().keys().copied().collect();
         streams.retain(|id, _| live.contains(id));
-        let now = now_ms();
+        let now = unix_now_ms();
         for id in live {
             if let Some(s) = stream(&mut streams, &dir, id, &s3) {
                 s.pace(now);

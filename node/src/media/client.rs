@@ -287,11 +287,7 @@ async fn run(
                 }
                 Ok(Output::Event(e)) => match e {
                     Event::Connected => {
-                        pt = rtc.writer(mid).and_then(|w| {
-                            w.payload_params()
-                                .find(|p| p.spec().codec == str0m::format::Codec::Opus)
-                                .map(|p| p.pt())
-                        });
+                        pt = super::opus_pt(&mut rtc, mid);
                         let _ = connected.send(true);
                     }
                     Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {

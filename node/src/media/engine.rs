@@ -11,14 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
-use str0m::media::{MediaData, MediaTime, Mid, Pt};
+use str0m::media::{Frequency, MediaData, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
 use super::plan::Plans;
-use super::restamp::{Restamp, CLOCK_RATE};
+use super::restamp::Restamp;
 use crate::live::unix_now_ms;
 use crate::metrics::Metrics;
 
@@ -116,6 +116,36 @@ pub struct Taps {
     pub recorder: Option<crate::record::Recorder>,
     pub hls: Option<crate::hls::Hls>,
     pub push: Option<super::push::Push>,
+}
+
+impl Taps {
+    /// Hands a forwarded packet to each consumer (none of them waits).
+    fn offer(
+        &self,
+        session: u64,
+        occurrence: u32,
+        speaker: Address,
+        slot: (u64, u64),
+        at_ms: u64,
+        payload: &Arc<[u8]>,
+    ) {
+        if let Some(h) = &self.hls {
+            h.offer(session, payload.clone());
+        }
+        if let Some(p) = &self.push {
+            p.offer(session, payload.clone());
+        }
+        if let Some(r) = &self.recorder {
+            r.offer(crate::record::Packet {
+                session,
+                occurrence,
+                speaker,
+                slot,
+                at_ms,
+                payload: payload.clone(),
+            });
+        }
+    }
 }
 
 impl Engine {
@@ -393,46 +423,29 @@ impl Engine {
             return;
         }
         let now_ms = unix_now_ms();
+        let (mut received, mut gated, mut sent) = (0u64, 0u64, 0u64);
         for (from, data) in std::mem::take(&mut self.inbound) {
-            let m = self.io.metrics.clone();
-            m.media_packets_in.fetch_add(1, Relaxed);
+            received += 1;
             let Some((session, PeerRole::Publisher(address))) =
                 self.peers.get(&from).map(|p| (p.session, p.role))
             else {
                 continue;
             };
             let Some((occurrence, slot)) = self.plans.get(&session).and_then(|plan| {
-                plan.holder_at(now_ms)
-                    .filter(|s| s.speaker == address)
+                plan.holding(address, now_ms)
                     .map(|s| (plan.occurrence, (s.start_ms, s.end_ms)))
             }) else {
-                m.media_packets_gated.fetch_add(1, Relaxed);
+                gated += 1;
                 continue;
             };
-            if let Some(h) = &self.taps.hls {
-                h.offer(session, data.data.clone());
-            }
-            if let Some(p) = &self.taps.push {
-                p.offer(session, data.data.clone());
-            }
-            if let Some(r) = &self.taps.recorder {
-                r.offer(crate::record::Packet {
-                    session,
-                    occurrence,
-                    speaker: address,
-                    slot,
-                    at_ms: now_ms,
-                    payload: data.data.clone(),
-                });
-            }
+            self.taps
+                .offer(session, occurrence, address, slot, now_ms, &data.data);
             let room = self.rooms.entry(session).or_default();
-            let time = data.time.rebase(str0m::media::Frequency::FORTY_EIGHT_KHZ);
+            let time = data.time.rebase(Frequency::FORTY_EIGHT_KHZ);
             let out = room.restamp.map(from, time.numer(), data.network_time);
-            let out = MediaTime::new(out, str0m::media::Frequency::FORTY_EIGHT_KHZ);
-            debug_assert_eq!(CLOCK_RATE, 48_000);
+            let out = MediaTime::new(out, Frequency::FORTY_EIGHT_KHZ);
             // Taken out for the loop (a drain may remove a listener); put back after.
-            let listeners = std::mem::take(&mut room.listeners);
-            let mut sent = 0u64;
+            let mut listeners = std::mem::take(&mut room.listeners);
             for &l in &listeners {
                 let Some(peer) = self.peers.get_mut(&l) else {
                     continue;
@@ -451,16 +464,17 @@ impl Engine {
                 }
                 self.drain(l);
             }
-            let alive: Vec<u64> = listeners
-                .into_iter()
-                .filter(|l| self.peers.contains_key(l))
-                .collect();
+            listeners.retain(|l| self.peers.contains_key(l));
             if let Some(room) = self.rooms.get_mut(&session) {
-                let joined = std::mem::replace(&mut room.listeners, alive);
-                room.listeners.extend(joined);
+                // Nobody joins during the loop (commands wait), but keep any who did.
+                listeners.append(&mut room.listeners);
+                room.listeners = listeners;
             }
-            m.media_packets_out.fetch_add(sent, Relaxed);
         }
+        let m = &self.io.metrics;
+        m.media_packets_in.fetch_add(received, Relaxed);
+        m.media_packets_gated.fetch_add(gated, Relaxed);
+        m.media_packets_out.fetch_add(sent, Relaxed);
     }
 }
 
@@ -488,12 +502,7 @@ fn drain_peer(
                     peer.rtc.disconnect();
                 }
                 Event::MediaAdded(added) if peer.role == PeerRole::Listener => {
-                    let pt = peer.rtc.writer(added.mid).and_then(|w| {
-                        w.payload_params()
-                            .find(|p| p.spec().codec == str0m::format::Codec::Opus)
-                            .map(|p| p.pt())
-                    });
-                    peer.out = pt.map(|pt| (added.mid, pt));
+                    peer.out = super::opus_pt(&mut peer.rtc, added.mid).map(|pt| (added.mid, pt));
                 }
                 Event::MediaData(data) if matches!(peer.role, PeerRole::Publisher(_)) => {
                     inbound.push((id, data));

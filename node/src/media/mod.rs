@@ -343,6 +343,15 @@ impl Media {
     }
 }
 
+/// The payload type the peer negotiated for Opus on `mid`.
+pub(crate) fn opus_pt(rtc: &mut Rtc, mid: str0m::media::Mid) -> Option<str0m::media::Pt> {
+    rtc.writer(mid).and_then(|w| {
+        w.payload_params()
+            .find(|p| p.spec().codec == str0m::format::Codec::Opus)
+            .map(|p| p.pt())
+    })
+}
+
 /// The media socket, with buffers sized for bursts to many listeners.
 fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     let domain = socket2::Domain::for_address(addr);

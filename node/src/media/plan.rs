@@ -10,8 +10,6 @@ use std::sync::Arc;
 use alloy::primitives::Address;
 use serde::Serialize;
 
-use crate::live::LiveState;
-
 /// One slot, in milliseconds since the epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slot {
@@ -54,8 +52,12 @@ pub enum Standing {
 }
 
 impl Plan {
-    /// From the live state's queue (which already leaves out withdrawn and ended slots).
-    pub fn from_queue(queue: impl IntoIterator<Item = (Address, u64, u64)>) -> Self {
+    /// From one occurrence's queue in the live state (which already leaves out withdrawn and
+    /// ended slots).
+    pub fn from_queue(
+        occurrence: u32,
+        queue: impl IntoIterator<Item = (Address, u64, u64)>,
+    ) -> Self {
         let mut slots: Vec<Slot> = queue
             .into_iter()
             .filter(|(_, s, e)| e > s)
@@ -66,10 +68,7 @@ impl Plan {
             })
             .collect();
         slots.sort_by_key(|s| s.start_ms);
-        Self {
-            occurrence: 0,
-            slots,
-        }
+        Self { occurrence, slots }
     }
 
     /// The slot holding the floor at `ms`, if any.
@@ -102,24 +101,10 @@ impl Plan {
         }
     }
 
-    /// Whether a packet from `who` arriving at `ms` is forwarded.
-    pub fn forwards(&self, who: Address, ms: u64) -> bool {
-        self.holder_at(ms).is_some_and(|s| s.speaker == who)
+    /// The slot `who` holds at `ms`: a packet from `who` arriving then is forwarded.
+    pub fn holding(&self, who: Address, ms: u64) -> Option<&Slot> {
+        self.holder_at(ms).filter(|s| s.speaker == who)
     }
-}
-
-/// The plans of every session in the live state.
-pub fn plans_of(state: &LiveState) -> HashMap<u64, Plan> {
-    state
-        .live
-        .iter()
-        .map(|s| {
-            let queue = s.queue.iter().map(|q| (q.speaker, q.start, q.end));
-            let mut plan = Plan::from_queue(queue);
-            plan.occurrence = s.occurrence;
-            (s.session, plan)
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -132,7 +117,7 @@ mod tests {
 
     #[test]
     fn holder_next_and_refusals() {
-        let p = Plan::from_queue([(a(2), 110, 120), (a(1), 100, 110), (a(3), 120, 130)]);
+        let p = Plan::from_queue(0, [(a(2), 110, 120), (a(1), 100, 110), (a(3), 120, 130)]);
         assert_eq!(p.holder_at(99_999), None);
         assert_eq!(p.holder_at(100_000).map(|s| s.speaker), Some(a(1)));
         assert_eq!(p.holder_at(109_999).map(|s| s.speaker), Some(a(1)));
@@ -150,24 +135,24 @@ mod tests {
         assert_eq!(p.standing(a(4), 105_000), Err(Refusal::NotQueued));
         // After its slot, the first speaker holds nothing.
         assert_eq!(p.standing(a(1), 111_000), Err(Refusal::NotQueued));
-        assert!(p.forwards(a(1), 109_999));
-        assert!(!p.forwards(a(1), 110_000));
-        assert!(!p.forwards(a(2), 109_999));
+        assert!(p.holding(a(1), 109_999).is_some());
+        assert!(p.holding(a(1), 110_000).is_none());
+        assert!(p.holding(a(2), 109_999).is_none());
     }
 
     #[test]
     fn gap_before_the_first_slot_makes_it_next() {
-        let p = Plan::from_queue([(a(1), 100, 110)]);
+        let p = Plan::from_queue(0, [(a(1), 100, 110)]);
         assert_eq!(
             p.standing(a(1), 90_000),
             Ok(Standing::Next { start_ms: 100_000 })
         );
-        assert!(!p.forwards(a(1), 90_000));
+        assert!(p.holding(a(1), 90_000).is_none());
     }
 
     #[test]
     fn empty_slots_are_ignored() {
-        let p = Plan::from_queue([(a(1), 100, 100), (a(2), 100, 110)]);
+        let p = Plan::from_queue(0, [(a(1), 100, 100), (a(2), 100, 110)]);
         assert_eq!(p.holder_at(100_000).map(|s| s.speaker), Some(a(2)));
     }
 }

@@ -31,6 +31,17 @@ pub(crate) fn failure(status: StatusCode, message: impl std::fmt::Display) -> Re
         .into_response()
 }
 
+/// Runs an archive read off the async workers; any failure is a 500 with its words.
+pub(crate) async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(failure(StatusCode::INTERNAL_SERVER_ERROR, e)),
+        Err(e) => Err(failure(StatusCode::INTERNAL_SERVER_ERROR, e)),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
@@ -67,21 +78,17 @@ async fn list(
         speaker: q.speaker,
         limit: q.limit,
     };
-    match tokio::task::spawn_blocking(move || archive.speeches(&f)).await {
-        Ok(Ok(rows)) => Json(rows.into_iter().map(listed).collect::<Vec<_>>()).into_response(),
-        Ok(Err(e)) => failure(StatusCode::INTERNAL_SERVER_ERROR, e),
-        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, e),
+    match blocking(move || archive.speeches(&f)).await {
+        Ok(rows) => Json(rows.into_iter().map(listed).collect::<Vec<_>>()).into_response(),
+        Err(r) => r,
     }
 }
 
 async fn find(s: &AppState, id: i64) -> Result<Speech, Response> {
     let archive = s.archive.clone();
-    match tokio::task::spawn_blocking(move || archive.speech(id)).await {
-        Ok(Ok(Some(sp))) => Ok(sp),
-        Ok(Ok(None)) => Err(failure(StatusCode::NOT_FOUND, format!("no speech {id}"))),
-        Ok(Err(e)) => Err(failure(StatusCode::INTERNAL_SERVER_ERROR, e)),
-        Err(e) => Err(failure(StatusCode::INTERNAL_SERVER_ERROR, e)),
-    }
+    blocking(move || archive.speech(id))
+        .await?
+        .ok_or_else(|| failure(StatusCode::NOT_FOUND, format!("no speech {id}")))
 }
 
 async fn one(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
