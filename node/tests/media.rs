@@ -362,12 +362,32 @@ async fn hostile_offers_and_floods_leave_the_session_alone() {
         .unwrap();
     assert_eq!(unknown.status().as_u16(), 404);
 
+    // A listener's offer carries transport-wide congestion control (as browsers' do); the
+    // answer keeps only MID, so no listener sends per-packet feedback the node cannot use.
+    let listen_offer = good_listen_offer(&node, session).await;
+    assert!(listen_offer.contains("transport-wide-cc"));
+    let answer = node
+        .client
+        .post(endpoint(&node, session, "whep"))
+        .header("content-type", "application/sdp")
+        .body(listen_offer.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 201);
+    let answer = answer.text().await.unwrap();
+    let extmaps: Vec<&str> = answer
+        .lines()
+        .filter(|l| l.starts_with("a=extmap:"))
+        .collect();
+    assert_eq!(extmaps.len(), 1, "only MID negotiated: {extmaps:?}");
+    assert!(extmaps[0].ends_with("urn:ietf:params:rtp-hdrext:sdes:mid"));
+
     // A flood of listener offers: the node answers what its budget allows, refuses the rest
     // with 429, and the listener already connected loses nothing and hears no added delay.
     // (The flood, the publisher and the listener share this process's two threads, so
     // frames may leave the publisher late; what the node adds is arrival minus send.)
     let before = heard.lock().unwrap().len();
-    let listen_offer = good_listen_offer(&node, session).await;
     let mut tasks = Vec::new();
     for _ in 0..1000 {
         let req = node

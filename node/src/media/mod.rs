@@ -287,11 +287,17 @@ impl Media {
             _ => {}
         }
         self.take_token()?;
+        // Only the MID header extension is negotiated. The node forwards one Opus stream and
+        // cannot adapt its bitrate, so transport-wide congestion control would only cost:
+        // a sequence number and send-time record on every packet to every listener, and
+        // feedback packets from every listener to decrypt and apply.
         let mut rtc = Rtc::builder()
             .set_ice_lite(true)
             .set_dtls_cert(self.cert.clone())
             .clear_codecs()
             .enable_opus(true, false)
+            .clear_extension_map()
+            .set_extension(4, str0m::rtp::Extension::RtpMid)
             .build(Instant::now());
         for c in &self.candidates {
             rtc.add_local_candidate(c.clone());
