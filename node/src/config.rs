@@ -16,6 +16,7 @@
 //! | `media_bind` | `ASSEMBLY_MEDIA_BIND` | `127.0.0.1:8701` (the one UDP port for all WebRTC; `0.0.0.0:8701` to serve others) |
 //! | `media_public_ips` | `ASSEMBLY_MEDIA_PUBLIC_IPS` (comma-separated) | none (the bound or outbound address) |
 //! | `ice_servers` | `ASSEMBLY_STUN_URLS` (comma-separated `stun:` URLs) | none; `[[ice_servers]]` tables with `urls`, `username`, `credential` for TURN |
+//! | `media_threads` | `ASSEMBLY_MEDIA_THREADS` | one per core (engine shards listeners are spread over) |
 //! | `max_listeners` | `ASSEMBLY_MAX_LISTENERS` | `5000` |
 //! | `offers_per_second` | `ASSEMBLY_OFFERS_PER_SECOND` | `200` (new WHIP/WHEP sessions answered per second) |
 //! | `public_listening` | `ASSEMBLY_PUBLIC_LISTENING` | `true` (WHEP without a wallet) |
@@ -86,6 +87,7 @@ pub struct NodeConfig {
     pub media_bind: String,
     pub media_public_ips: Vec<String>,
     pub ice_servers: Vec<IceServer>,
+    pub media_threads: usize,
     pub max_listeners: u64,
     pub offers_per_second: f64,
     pub public_listening: bool,
@@ -118,6 +120,7 @@ impl Default for NodeConfig {
             media_bind: "127.0.0.1:8701".into(),
             media_public_ips: vec![],
             ice_servers: vec![],
+            media_threads: crate::media::default_threads(),
             max_listeners: 5_000,
             offers_per_second: 200.0,
             public_listening: true,
@@ -198,6 +201,9 @@ impl NodeConfig {
                 credential: None,
             });
         }
+        if let Some(v) = var("ASSEMBLY_MEDIA_THREADS") {
+            c.media_threads = v.parse().context("ASSEMBLY_MEDIA_THREADS")?;
+        }
         if let Some(v) = var("ASSEMBLY_MAX_LISTENERS") {
             c.max_listeners = v.parse().context("ASSEMBLY_MAX_LISTENERS")?;
         }
@@ -268,6 +274,7 @@ impl NodeConfig {
                 .with_context(|| format!("media_bind {}", self.media_bind))?,
             public_ips,
             ice_servers: self.ice_servers.clone(),
+            threads: self.media_threads.max(1),
             max_listeners: self.max_listeners,
             offers_per_second: self.offers_per_second,
             public_listening: self.public_listening,

@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
 use assembly_node::media::client::{self, read_stamp};
-use assembly_node::media::engine::{PeerRole, Taps};
+use assembly_node::media::engine::PeerRole;
 use assembly_node::media::plan::{Plan, Slot};
+use assembly_node::media::router::Taps;
 use assembly_node::media::sdp::{self, Intent};
 use assembly_node::media::{Media, MediaConfig};
 use assembly_node::metrics::Metrics;

@@ -1,25 +1,26 @@
-//! The media engine: every WebRTC peer of the node on one UDP socket, driven by one thread
-//! (str0m is sans-IO: the engine owns the socket, the clock and the peers). A packet from a
-//! publisher is decrypted once, judged once against the floor plan, restamped once onto the
-//! room's program timeline, and written to each listener; the per-listener work is what
-//! SRTP and congestion require and nothing else.
+//! The media engine: the node's WebRTC peers, spread over shards of one thread each (str0m
+//! is sans-IO: a shard owns its peers and drives their clocks), all on one UDP port.
+//!
+//! Shard 0 is also the front ([`super::router`]): it reads the port, hands each datagram to
+//! the shard that owns its peer, holds the publishers, and judges, restamps and taps each of
+//! their packets once. The resulting [`Program`] packet goes to every shard, and each writes
+//! it to its own listeners: the per-listener work (SRTP, RTCP, pacing) is what is spread
+//! over the cores, and nothing else is done per listener.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
-use std::sync::atomic::Ordering::Relaxed;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
-use str0m::media::{Frequency, MediaData, MediaTime, Mid, Pt};
+use str0m::media::{MediaData, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
 use super::plan::Plans;
-use super::restamp::Restamp;
-use crate::live::unix_now_ms;
+use super::router::Front;
 use crate::metrics::Metrics;
 
 /// Who a peer is.
@@ -31,7 +32,7 @@ pub enum PeerRole {
     Listener,
 }
 
-/// A peer handed to the engine once its offer is answered.
+/// A peer handed to a shard once its offer is answered.
 pub struct NewPeer {
     pub id: u64,
     pub resource: String,
@@ -40,10 +41,86 @@ pub struct NewPeer {
     pub rtc: Rtc,
 }
 
-/// What the HTTP side asks of the engine.
+/// One packet of a session's program: judged, restamped and ready for every listener.
+pub struct Program {
+    pub session: u64,
+    /// When the speaker's packet arrived (str0m's wall clock for the outgoing one).
+    pub wallclock: Instant,
+    /// Its time on the session's one continuous timeline.
+    pub time: MediaTime,
+    pub payload: Arc<[u8]>,
+}
+
+/// What a shard is asked to do.
 pub enum Command {
     Add(Box<NewPeer>),
     Remove(u64),
+    /// A datagram the front read for a peer of this shard.
+    Datagram {
+        peer: u64,
+        source: SocketAddr,
+        at: Instant,
+        bytes: Vec<u8>,
+    },
+    /// A program packet for this shard's listeners.
+    Program(Arc<Program>),
+    /// For the front: connectivity checks naming `ufrag` are for `peer`, on `shard`.
+    Route {
+        ufrag: String,
+        peer: u64,
+        shard: usize,
+    },
+    /// For the front: `peer` is gone from its shard.
+    Unroute(u64),
+}
+
+/// How many listeners each shard holds: a new listener goes to the lightest.
+#[derive(Debug)]
+pub struct Load(Vec<AtomicUsize>);
+
+impl Load {
+    /// Counts for `shards` shards (at least one).
+    pub fn new(shards: usize) -> Self {
+        Self((0..shards.max(1)).map(|_| AtomicUsize::new(0)).collect())
+    }
+
+    /// Picks the shard with the fewest listeners and counts one more there. Ties go to the
+    /// last shard: shard 0 also reads the port and serves the publishers.
+    pub fn place(&self) -> usize {
+        let (shard, n) = self
+            .0
+            .iter()
+            .enumerate()
+            .rev()
+            .min_by_key(|(_, n)| n.load(Relaxed))
+            .unwrap_or((0, &self.0[0]));
+        n.fetch_add(1, Relaxed);
+        shard
+    }
+
+    /// Counts one listener fewer on `shard`.
+    pub fn release(&self, shard: usize) {
+        if let Some(n) = self.0.get(shard) {
+            let _ = n.fetch_update(Relaxed, Relaxed, |v| v.checked_sub(1));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Load;
+
+    #[test]
+    fn listeners_go_to_the_lightest_shard_the_front_last() {
+        let load = Load::new(3);
+        let placed: Vec<usize> = (0..6).map(|_| load.place()).collect();
+        assert_eq!(placed, [2, 1, 0, 2, 1, 0]);
+        load.release(1);
+        load.release(1);
+        assert_eq!(load.place(), 1);
+        load.release(7); // no such shard: ignored
+        assert_eq!(Load::new(0).place(), 0);
+    }
 }
 
 /// A peer that has not connected by then is dropped (a half-open offer costs nothing after).
@@ -51,13 +128,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// A connected peer silent this long is gone: clients send consent checks (RFC 7675) every
 /// few seconds, and an ICE-lite agent makes no checks of its own to notice.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
-/// Datagrams read per wake before the engine looks at its timers and commands again.
-const READ_BATCH: usize = 128;
+/// Commands taken per wake before the shard looks at its timers again.
+const COMMAND_BATCH: usize = 256;
 
-struct Peer {
+pub(super) struct Peer {
     resource: String,
-    session: u64,
-    role: PeerRole,
+    pub(super) session: u64,
+    pub(super) role: PeerRole,
     rtc: Rtc,
     /// The listener's audio section and its Opus payload type, once negotiated.
     out: Option<(Mid, Pt)>,
@@ -69,23 +146,18 @@ struct Peer {
     heard: Instant,
 }
 
-#[derive(Default)]
-struct Room {
-    listeners: Vec<u64>,
-    restamp: Restamp,
-}
-
-/// The socket side: where the engine's datagrams go, and what it counts.
-struct Io {
+/// Where a shard's datagrams go, and what it counts.
+pub(super) struct Io {
+    /// The shared media port (a handle of the front's socket): sending needs no reactor.
     socket: UdpSocket,
     /// The address packets are addressed to, as str0m's candidates know it.
-    local: SocketAddr,
-    metrics: Arc<Metrics>,
+    pub(super) local: SocketAddr,
+    pub(super) metrics: Arc<Metrics>,
 }
 
 impl Io {
     fn send(&self, contents: &[u8], to: SocketAddr) {
-        match self.socket.try_send_to(contents, to) {
+        match self.socket.send_to(contents, to) {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 self.metrics.media_send_dropped.fetch_add(1, Relaxed);
@@ -95,86 +167,68 @@ impl Io {
     }
 }
 
-/// The engine's state, owned by its thread.
+/// What every shard shares with the HTTP side.
+#[derive(Clone)]
+pub struct Shared {
+    pub metrics: Arc<Metrics>,
+    pub resources: Arc<Mutex<HashMap<String, super::Resource>>>,
+    pub load: Arc<Load>,
+}
+
+/// One shard's state, owned by its thread.
 pub struct Engine {
-    io: Io,
-    peers: HashMap<u64, Peer>,
-    /// Which peer a remote address belongs to, learned from the first packet it accepted.
-    by_addr: HashMap<SocketAddr, u64>,
+    index: usize,
+    pub(super) io: Io,
+    pub(super) peers: HashMap<u64, Peer>,
     timers: BTreeSet<(Instant, u64)>,
-    rooms: HashMap<u64, Room>,
-    plans: Plans,
-    resources: Arc<Mutex<HashMap<String, super::Resource>>>,
-    /// Media received during a drain, forwarded after it (a drain borrows one peer).
-    inbound: Vec<(u64, MediaData)>,
-    taps: Taps,
-}
-
-/// Where forwarded audio also goes, off the live path.
-#[derive(Clone, Default)]
-pub struct Taps {
-    pub recorder: Option<crate::record::Recorder>,
-    pub hls: Option<crate::hls::Hls>,
-    pub push: Option<super::push::Push>,
-}
-
-impl Taps {
-    /// Hands a forwarded packet to each consumer (none of them waits).
-    fn offer(
-        &self,
-        session: u64,
-        occurrence: u32,
-        speaker: Address,
-        slot: (u64, u64),
-        at_ms: u64,
-        payload: &Arc<[u8]>,
-    ) {
-        if let Some(h) = &self.hls {
-            h.offer(session, payload.clone());
-        }
-        if let Some(p) = &self.push {
-            p.offer(session, payload.clone());
-        }
-        if let Some(r) = &self.recorder {
-            r.offer(crate::record::Packet {
-                session,
-                occurrence,
-                speaker,
-                slot,
-                at_ms,
-                payload: payload.clone(),
-            });
-        }
-    }
+    /// Each session's listeners on this shard.
+    listeners: HashMap<u64, Vec<u64>>,
+    shared: Shared,
+    /// Media received during a drain, judged after it (a drain borrows one peer).
+    pub(super) inbound: Vec<(u64, MediaData)>,
+    /// Shard 0's reading, routing and judging; `None` on the others.
+    pub(super) front: Option<Front>,
+    /// How the other shards tell the front that a peer has gone.
+    to_front: Option<mpsc::UnboundedSender<Command>>,
 }
 
 impl Engine {
+    /// Shard `index`, sending on `socket`. The front is given to shard 0; the others get a
+    /// way to reach it.
     pub fn new(
+        index: usize,
         socket: UdpSocket,
         local: SocketAddr,
-        metrics: Arc<Metrics>,
-        plans: Plans,
-        resources: Arc<Mutex<HashMap<String, super::Resource>>>,
-        taps: Taps,
+        shared: Shared,
+        front: Result<Front, mpsc::UnboundedSender<Command>>,
     ) -> Self {
+        let (front, to_front) = match front {
+            Ok(f) => (Some(f), None),
+            Err(tx) => (None, Some(tx)),
+        };
         Self {
+            index,
             io: Io {
                 socket,
                 local,
-                metrics,
+                metrics: shared.metrics.clone(),
             },
             peers: HashMap::new(),
-            by_addr: HashMap::new(),
             timers: BTreeSet::new(),
-            rooms: HashMap::new(),
-            plans,
-            resources,
+            listeners: HashMap::new(),
+            shared,
             inbound: Vec::new(),
-            taps,
+            front,
+            to_front,
         }
     }
 
-    /// Runs until the command channel closes or `shutdown` fires.
+    pub(super) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Runs until the command channel closes or `shutdown` fires. `plans` is read by the
+    /// front only.
     pub async fn run(
         mut self,
         mut commands: mpsc::UnboundedReceiver<Command>,
@@ -183,6 +237,7 @@ impl Engine {
     ) {
         let mut buf = vec![0u8; 2048];
         let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
+        let front = self.front.is_some();
         loop {
             let deadline = self
                 .timers
@@ -192,15 +247,20 @@ impl Engine {
             tokio::select! {
                 biased;
                 c = commands.recv() => match c {
-                    Some(Command::Add(p)) => self.add(*p),
-                    Some(Command::Remove(id)) => self.remove(id),
+                    Some(c) => {
+                        self.command(c);
+                        for _ in 1..COMMAND_BATCH {
+                            let Ok(c) = commands.try_recv() else { break };
+                            self.command(c);
+                        }
+                    }
                     None => break,
                 },
-                _ = plans.changed() => {
-                    self.plans = plans.borrow_and_update().clone();
-                    self.evict_publishers();
+                _ = plans.changed(), if front => {
+                    let p = plans.borrow_and_update().clone();
+                    self.set_plans(p);
                 }
-                r = self.io.socket.readable() => {
+                r = super::router::readable(&self.front), if front => {
                     if r.is_ok() {
                         self.read(&mut buf);
                     }
@@ -216,16 +276,36 @@ impl Engine {
         }
     }
 
+    fn command(&mut self, c: Command) {
+        match c {
+            Command::Add(p) => self.add(*p),
+            Command::Remove(id) => self.remove(id),
+            Command::Datagram {
+                peer,
+                source,
+                at,
+                bytes,
+            } => self.receive(peer, source, at, &bytes),
+            Command::Program(p) => self.fan_out(&p),
+            Command::Route { ufrag, peer, shard } => {
+                if let Some(f) = &mut self.front {
+                    f.route(ufrag, peer, shard);
+                }
+            }
+            Command::Unroute(peer) => {
+                if let Some(f) = &mut self.front {
+                    f.unroute(peer);
+                }
+            }
+        }
+    }
+
     fn add(&mut self, p: NewPeer) {
         let m = &self.io.metrics;
         match p.role {
             PeerRole::Listener => {
                 m.media_listeners.fetch_add(1, Relaxed);
-                self.rooms
-                    .entry(p.session)
-                    .or_default()
-                    .listeners
-                    .push(p.id);
+                self.listeners.entry(p.session).or_default().push(p.id);
             }
             PeerRole::Publisher(address) => {
                 m.media_publishers.fetch_add(1, Relaxed);
@@ -260,7 +340,7 @@ impl Engine {
         self.drain(p.id);
     }
 
-    fn remove(&mut self, id: u64) {
+    pub(super) fn remove(&mut self, id: u64) {
         let Some(mut peer) = self.peers.remove(&id) else {
             return;
         };
@@ -268,46 +348,30 @@ impl Engine {
         if let Some(t) = peer.next {
             self.timers.remove(&(t, id));
         }
-        self.by_addr.retain(|_, v| *v != id);
         let m = &self.io.metrics;
         match peer.role {
             PeerRole::Listener => {
                 m.media_listeners.fetch_sub(1, Relaxed);
-                if let Some(room) = self.rooms.get_mut(&peer.session) {
-                    room.listeners.retain(|l| *l != id);
+                self.shared.load.release(self.index);
+                if let Some(list) = self.listeners.get_mut(&peer.session) {
+                    list.retain(|l| *l != id);
                 }
             }
             PeerRole::Publisher(_) => {
                 m.media_publishers.fetch_sub(1, Relaxed);
             }
         }
-        self.resources
+        self.shared
+            .resources
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&peer.resource);
-    }
-
-    /// Publishers that are neither on the floor nor next are disconnected: their slot is
-    /// over (or was withdrawn), and an idle uplink is a cost with no use.
-    fn evict_publishers(&mut self) {
-        let now = unix_now_ms();
-        let out: Vec<u64> = self
-            .peers
-            .iter()
-            .filter_map(|(id, p)| match p.role {
-                PeerRole::Publisher(a) => {
-                    let allowed = self
-                        .plans
-                        .get(&p.session)
-                        .is_some_and(|plan| plan.standing(a, now).is_ok());
-                    (!allowed).then_some(*id)
-                }
-                PeerRole::Listener => None,
-            })
-            .collect();
-        for id in out {
-            tracing::info!(peer = id, "publisher no longer holds or awaits the floor");
-            self.remove(id);
+        match (&mut self.front, &self.to_front) {
+            (Some(f), _) => f.unroute(id),
+            (None, Some(tx)) => {
+                let _ = tx.send(Command::Unroute(id));
+            }
+            (None, None) => {}
         }
     }
 
@@ -327,55 +391,32 @@ impl Engine {
         self.evict_publishers();
     }
 
-    fn read(&mut self, buf: &mut [u8]) {
-        for _ in 0..READ_BATCH {
-            let (n, source) = match self.io.socket.try_recv_from(buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    // ICMP errors from a vanished listener surface here; they are not ours.
-                    tracing::trace!(error = %e, "recv");
-                    continue;
-                }
-            };
-            let Ok(contents) = buf[..n].try_into() else {
-                continue;
-            };
-            let now = Instant::now();
-            let input = Input::Receive(
-                now,
-                Receive {
-                    proto: Protocol::Udp,
-                    source,
-                    destination: self.io.local,
-                    contents,
-                },
-            );
-            let known = self
-                .by_addr
-                .get(&source)
-                .copied()
-                .filter(|id| self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)));
-            // A new address: only STUN from a new peer gets here, so the scan is rare.
-            let Some(id) = known.or_else(|| {
-                self.peers
-                    .iter()
-                    .find(|(_, p)| p.rtc.accepts(&input))
-                    .map(|(id, _)| *id)
-            }) else {
-                continue;
-            };
-            self.by_addr.insert(source, id);
-            let Some(peer) = self.peers.get_mut(&id) else {
-                continue;
-            };
-            peer.heard = now;
-            if let Err(e) = peer.rtc.handle_input(input) {
-                tracing::debug!(peer = id, error = %e, "input refused");
-                peer.rtc.disconnect();
-            }
-            self.drain(id);
+    /// A datagram from `source` for peer `id`: handed to it if it is really its.
+    pub(super) fn receive(&mut self, id: u64, source: SocketAddr, at: Instant, bytes: &[u8]) {
+        let Ok(contents) = bytes.try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            at,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.io.local,
+                contents,
+            },
+        );
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if !peer.rtc.accepts(&input) {
+            return;
         }
+        peer.heard = at;
+        if let Err(e) = peer.rtc.handle_input(input) {
+            tracing::debug!(peer = id, error = %e, "input refused");
+            peer.rtc.disconnect();
+        }
+        self.drain(id);
     }
 
     fn fire_timers(&mut self) {
@@ -418,63 +459,38 @@ impl Engine {
         }
     }
 
-    fn forward_inbound(&mut self) {
-        if self.inbound.is_empty() {
+    /// Writes a program packet to each of this shard's listeners in its session.
+    pub(super) fn fan_out(&mut self, p: &Program) {
+        // Taken out for the loop (a drain may remove a listener); put back after.
+        let Some(mut listeners) = self.listeners.get_mut(&p.session).map(std::mem::take) else {
             return;
-        }
-        let now_ms = unix_now_ms();
-        let (mut received, mut gated, mut sent) = (0u64, 0u64, 0u64);
-        for (from, data) in std::mem::take(&mut self.inbound) {
-            received += 1;
-            let Some((session, PeerRole::Publisher(address))) =
-                self.peers.get(&from).map(|p| (p.session, p.role))
-            else {
+        };
+        let mut sent = 0u64;
+        for &l in &listeners {
+            let Some(peer) = self.peers.get_mut(&l) else {
                 continue;
             };
-            let Some((occurrence, slot)) = self.plans.get(&session).and_then(|plan| {
-                plan.holding(address, now_ms)
-                    .map(|s| (plan.occurrence, (s.start_ms, s.end_ms)))
-            }) else {
-                gated += 1;
+            let Some((mid, pt)) = peer.out.filter(|_| peer.connected) else {
                 continue;
             };
-            self.taps
-                .offer(session, occurrence, address, slot, now_ms, &data.data);
-            let room = self.rooms.entry(session).or_default();
-            let time = data.time.rebase(Frequency::FORTY_EIGHT_KHZ);
-            let out = room.restamp.map(from, time.numer(), data.network_time);
-            let out = MediaTime::new(out, Frequency::FORTY_EIGHT_KHZ);
-            // Taken out for the loop (a drain may remove a listener); put back after.
-            let mut listeners = std::mem::take(&mut room.listeners);
-            for &l in &listeners {
-                let Some(peer) = self.peers.get_mut(&l) else {
-                    continue;
-                };
-                let Some((mid, pt)) = peer.out.filter(|_| peer.connected) else {
-                    continue;
-                };
-                let Some(writer) = peer.rtc.writer(mid) else {
-                    continue;
-                };
-                if writer
-                    .write(pt, data.network_time, out, data.data.clone())
-                    .is_ok()
-                {
-                    sent += 1;
-                }
-                self.drain(l);
+            let Some(writer) = peer.rtc.writer(mid) else {
+                continue;
+            };
+            if writer
+                .write(pt, p.wallclock, p.time, p.payload.clone())
+                .is_ok()
+            {
+                sent += 1;
             }
-            listeners.retain(|l| self.peers.contains_key(l));
-            if let Some(room) = self.rooms.get_mut(&session) {
-                // Nobody joins during the loop (commands wait), but keep any who did.
-                listeners.append(&mut room.listeners);
-                room.listeners = listeners;
-            }
+            self.drain(l);
         }
-        let m = &self.io.metrics;
-        m.media_packets_in.fetch_add(received, Relaxed);
-        m.media_packets_gated.fetch_add(gated, Relaxed);
-        m.media_packets_out.fetch_add(sent, Relaxed);
+        listeners.retain(|l| self.peers.contains_key(l));
+        if let Some(list) = self.listeners.get_mut(&p.session) {
+            // Nobody joins during the loop (commands wait), but keep any who did.
+            listeners.append(list);
+            *list = listeners;
+        }
+        self.io.metrics.media_packets_out.fetch_add(sent, Relaxed);
     }
 }
 

@@ -4,7 +4,8 @@
 //!
 //! - [`plan`] — which address may be heard when, from the chain's timeline.
 //! - [`sdp`] — offer checks.
-//! - [`engine`] — the peers, the socket, the forwarding path.
+//! - [`engine`] — the peers, in shards of one thread each, and the fan-out to listeners.
+//! - [`router`] — shard 0's front: the port's datagrams to their shards, the floor's gate.
 //! - [`restamp`] — one continuous RTP timeline across speakers.
 //! - [`stun`] — the node's public address, when it is behind NAT.
 //! - [`client`] — a WHIP/WHEP client (the load generator's and the tests' peer).
@@ -18,6 +19,7 @@ pub mod engine;
 pub mod plan;
 pub mod push;
 pub mod restamp;
+pub mod router;
 pub mod sdp;
 pub mod stun;
 
@@ -35,7 +37,7 @@ use str0m::{Candidate, Rtc};
 use tokio::sync::{mpsc, watch};
 
 use crate::metrics::Metrics;
-use engine::{Command, Engine, NewPeer, PeerRole};
+use engine::{Command, Engine, Load, NewPeer, PeerRole, Shared};
 use plan::Plans;
 
 /// A STUN or TURN server clients may use (sent to them as `Link: rel="ice-server"`), and
@@ -62,6 +64,8 @@ pub struct MediaConfig {
     pub offers_per_second: f64,
     /// Whether WHEP is open to listeners without a wallet.
     pub public_listening: bool,
+    /// Engine shards (threads) listeners are spread over.
+    pub threads: usize,
 }
 
 impl Default for MediaConfig {
@@ -74,8 +78,14 @@ impl Default for MediaConfig {
             max_publishers: 64,
             offers_per_second: 200.0,
             public_listening: true,
+            threads: default_threads(),
         }
     }
+}
+
+/// One engine shard per core the node may use, at least one.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Media failures, each mapped to a status by the HTTP side.
@@ -108,6 +118,8 @@ pub struct Resource {
     pub session: u64,
     /// The signed-in address that opened it, if any.
     pub owner: Option<Address>,
+    /// The engine shard its peer lives on.
+    pub shard: usize,
 }
 
 /// A token bucket for new sessions.
@@ -119,7 +131,9 @@ struct Bucket {
 /// The handle the HTTP side holds.
 pub struct Media {
     config: MediaConfig,
-    commands: mpsc::UnboundedSender<Command>,
+    /// Each shard's command channel; shard 0 is the front.
+    shards: Vec<mpsc::UnboundedSender<Command>>,
+    load: Arc<Load>,
     candidates: Vec<Candidate>,
     cert: DtlsCert,
     metrics: Arc<Metrics>,
@@ -136,7 +150,7 @@ impl Media {
         config: MediaConfig,
         metrics: Arc<Metrics>,
         plans: watch::Receiver<Plans>,
-        taps: engine::Taps,
+        taps: router::Taps,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Self>, MediaError> {
         let socket = bind(config.bind)?;
@@ -178,49 +192,58 @@ impl Media {
             .generate_certificate()
             .ok_or_else(|| MediaError::Negotiation("no DTLS certificate".into()))?;
         let resources = Arc::new(Mutex::new(HashMap::new()));
-        let (tx, rx) = mpsc::unbounded_channel();
-        let engine_metrics = metrics.clone();
-        let engine_resources = resources.clone();
-        let engine_plans = plans.clone();
-        std::thread::Builder::new()
-            .name("media".into())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        tracing::error!(error = %e, "media runtime");
-                        return;
-                    }
-                };
-                rt.block_on(async move {
-                    let socket = match tokio::net::UdpSocket::from_std(socket) {
-                        Ok(s) => s,
+        let threads = config.threads.max(1);
+        let load = Arc::new(Load::new(threads));
+        let shared = Shared {
+            metrics: metrics.clone(),
+            resources: resources.clone(),
+            load: load.clone(),
+        };
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..threads).map(|_| mpsc::unbounded_channel()).unzip();
+        for (index, rx) in receivers.into_iter().enumerate() {
+            let sender = socket.try_clone()?;
+            // The front reads the port; it takes the socket itself, the others a handle.
+            let reader = (index == 0).then(|| socket.try_clone()).transpose()?;
+            let (shared, senders) = (shared.clone(), senders.clone());
+            let (plans, taps, shutdown) = (plans.clone(), taps.clone(), shutdown.clone());
+            std::thread::Builder::new()
+                .name(format!("media-{index}"))
+                .spawn(move || {
+                    let rt = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt,
                         Err(e) => {
-                            tracing::error!(error = %e, "media socket");
+                            tracing::error!(error = %e, "media runtime");
                             return;
                         }
                     };
-                    let initial = engine_plans.borrow().clone();
-                    Engine::new(
-                        socket,
-                        local,
-                        engine_metrics,
-                        initial,
-                        engine_resources,
-                        taps,
-                    )
-                    .run(rx, engine_plans, shutdown)
-                    .await;
-                });
-            })?;
+                    rt.block_on(async move {
+                        let front = match reader.map(tokio::net::UdpSocket::from_std) {
+                            Some(Ok(s)) => {
+                                let initial = plans.borrow().clone();
+                                Ok(router::Front::new(s, senders, initial, taps))
+                            }
+                            Some(Err(e)) => {
+                                tracing::error!(error = %e, "media socket");
+                                return;
+                            }
+                            None => Err(senders[0].clone()),
+                        };
+                        Engine::new(index, sender, local, shared, front)
+                            .run(rx, plans, shutdown)
+                            .await;
+                    });
+                })?;
+        }
         tracing::info!(%bound, candidates = ?candidates.iter().map(|c| c.to_sdp_string()).collect::<Vec<_>>(), "media engine started");
         let rate = config.offers_per_second;
         Ok(Arc::new(Self {
             config,
-            commands: tx,
+            shards: senders,
+            load,
             candidates,
             cert,
             metrics,
@@ -307,6 +330,13 @@ impl Media {
             .accept_offer(offer)
             .map_err(|e| MediaError::Negotiation(e.to_string()))?;
         let id = self.next_id.fetch_add(1, Relaxed);
+        // Publishers live on the front, which judges their packets; listeners go to the
+        // lightest shard.
+        let shard = match role {
+            PeerRole::Publisher(_) => 0,
+            PeerRole::Listener => self.load.place(),
+        };
+        let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         let mut raw = [0u8; 16];
         getrandom::fill(&mut raw).map_err(|e| MediaError::Negotiation(e.to_string()))?;
         let resource = alloy::hex::encode(raw);
@@ -319,17 +349,29 @@ impl Media {
                     peer: id,
                     session,
                     owner,
+                    shard,
                 },
             );
-        self.commands
-            .send(Command::Add(Box::new(NewPeer {
-                id,
-                resource: resource.clone(),
-                session,
-                role,
-                rtc,
-            })))
-            .map_err(|_| MediaError::Stopped)?;
+        // Both reach their shards before the client has the answer, so before its first
+        // connectivity check.
+        let added = self.shards[shard].send(Command::Add(Box::new(NewPeer {
+            id,
+            resource: resource.clone(),
+            session,
+            role,
+            rtc,
+        })));
+        let routed = self.shards[0].send(Command::Route {
+            ufrag,
+            peer: id,
+            shard,
+        });
+        if added.is_err() || routed.is_err() {
+            if role == PeerRole::Listener {
+                self.load.release(shard);
+            }
+            return Err(MediaError::Stopped);
+        }
         Ok((resource, answer.to_sdp_string()))
     }
 
@@ -341,9 +383,9 @@ impl Media {
         if r.owner.is_some() && r.owner != requester {
             return Err(MediaError::NotYours);
         }
-        let peer = r.peer;
+        let (peer, shard) = (r.peer, r.shard);
         map.remove(resource);
-        self.commands
+        self.shards[shard]
             .send(Command::Remove(peer))
             .map_err(|_| MediaError::Stopped)
     }

@@ -10,6 +10,39 @@ const BINDING_REQUEST: u16 = 0x0001;
 const BINDING_SUCCESS: u16 = 0x0101;
 const MAPPED_ADDRESS: u16 = 0x0001;
 const XOR_MAPPED_ADDRESS: u16 = 0x0020;
+const USERNAME: u16 = 0x0006;
+
+/// The attributes of STUN message `m` as (type, value), as far as they are well formed.
+fn attributes(m: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    let len = m
+        .get(2..4)
+        .map(|l| u16::from_be_bytes([l[0], l[1]]) as usize)
+        .unwrap_or(0);
+    let body = m.get(20..20 + len).unwrap_or_default();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let head = body.get(i..i + 4)?;
+        let kind = u16::from_be_bytes([head[0], head[1]]);
+        let alen = u16::from_be_bytes([head[2], head[3]]) as usize;
+        let value = body.get(i + 4..i + 4 + alen)?;
+        i += 4 + alen.div_ceil(4) * 4;
+        Some((kind, value))
+    })
+}
+
+/// The receiver's ufrag in a Binding request (its USERNAME is `receiver:sender`, RFC 8445
+/// 7.2.2): for the node, which of its peers a connectivity check is meant for. `None` for
+/// anything that is not a Binding request with a username.
+pub fn request_ufrag(m: &[u8]) -> Option<&[u8]> {
+    if m.len() < 20
+        || u16::from_be_bytes([m[0], m[1]]) != BINDING_REQUEST
+        || m[4..8] != MAGIC.to_be_bytes()
+    {
+        return None;
+    }
+    let (_, username) = attributes(m).find(|(kind, _)| *kind == USERNAME)?;
+    username.split(|b| *b == b':').next()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StunError {
@@ -62,16 +95,10 @@ pub fn parse_response(m: &[u8], tx: [u8; 12]) -> Option<Result<SocketAddr, StunE
     {
         return None;
     }
-    let len = u16::from_be_bytes([m[2], m[3]]) as usize;
-    let body = m.get(20..20 + len)?;
+    // A truncated answer is not one: keep waiting for a whole one.
+    m.get(20..20 + u16::from_be_bytes([m[2], m[3]]) as usize)?;
     let mut plain = None;
-    let mut i = 0;
-    while i + 4 <= body.len() {
-        let kind = u16::from_be_bytes([body[i], body[i + 1]]);
-        let alen = u16::from_be_bytes([body[i + 2], body[i + 3]]) as usize;
-        let Some(value) = body.get(i + 4..i + 4 + alen) else {
-            break;
-        };
+    for (kind, value) in attributes(m) {
         match kind {
             XOR_MAPPED_ADDRESS => {
                 return Some(address(value, Some(&m[4..20])).ok_or(StunError::NoAddress))
@@ -79,7 +106,6 @@ pub fn parse_response(m: &[u8], tx: [u8; 12]) -> Option<Result<SocketAddr, StunE
             MAPPED_ADDRESS => plain = address(value, None),
             _ => {}
         }
-        i += 4 + alen.div_ceil(4) * 4;
     }
     Some(plain.ok_or(StunError::NoAddress))
 }
@@ -184,6 +210,27 @@ mod tests {
         let mapped = discover(&socket, at, Duration::from_secs(2)).unwrap();
         assert_eq!(mapped, socket.local_addr().unwrap());
         t.join().unwrap();
+    }
+
+    #[test]
+    fn names_the_peer_a_check_is_for() {
+        let user = b"nodeufrag:clientufrag";
+        let mut attrs = vec![0x80, 0x29, 0, 4, 1, 2, 3, 4]; // ICE-CONTROLLING, first
+        attrs.extend_from_slice(&USERNAME.to_be_bytes());
+        attrs.extend_from_slice(&(user.len() as u16).to_be_bytes());
+        attrs.extend_from_slice(user);
+        attrs.resize(attrs.len().div_ceil(4) * 4, 0);
+        let mut m = request([7; 12]).to_vec();
+        m[2..4].copy_from_slice(&(attrs.len() as u16).to_be_bytes());
+        m.extend_from_slice(&attrs);
+        assert_eq!(request_ufrag(&m), Some(&b"nodeufrag"[..]));
+        // A response, a truncated message, and plain bytes name nobody.
+        let mut response = m.clone();
+        response[0..2].copy_from_slice(&BINDING_SUCCESS.to_be_bytes());
+        assert_eq!(request_ufrag(&response), None);
+        assert_eq!(request_ufrag(&m[..30]), None);
+        assert_eq!(request_ufrag(&[0x80; 64]), None);
+        assert_eq!(request_ufrag(&request([1; 12])), None);
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub async fn node_with(
         public_url: URI.into(),
         confirmations: 0,
         media_bind: "127.0.0.1:0".into(),
+        // More shards than this machine has cores: listeners land on shards other than
+        // the front, so every datagram and program packet crosses threads somewhere.
+        media_threads: 3,
         recordings: dir.join("recordings"),
         hls: dir.join("hls"),
         ..NodeConfig::default()

@@ -1,0 +1,260 @@
+//! The front of the media engine, on shard 0: it reads the one UDP port and hands each
+//! datagram to the shard that owns its peer, and it holds the publishers, so the floor is
+//! judged, the timeline restamped and the archive fed in one place, once per packet.
+//!
+//! A peer's address is learned from its connectivity checks: a STUN Binding request names
+//! the node-side ufrag of the peer it is for (the ufrag is registered when the offer is
+//! answered), and every later datagram from that address goes to the same peer, until a
+//! check from elsewhere moves it (ICE's own rule for a peer whose address changed).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Instant;
+
+use alloy::primitives::Address;
+use str0m::media::{Frequency, MediaTime};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::engine::{Command, Engine, PeerRole, Program};
+use super::plan::Plans;
+use super::restamp::Restamp;
+use super::stun;
+use crate::live::unix_now_ms;
+
+/// Datagrams read per wake before the front looks at its timers and commands again.
+const READ_BATCH: usize = 128;
+
+/// Where forwarded audio also goes, off the live path.
+#[derive(Clone, Default)]
+pub struct Taps {
+    pub recorder: Option<crate::record::Recorder>,
+    pub hls: Option<crate::hls::Hls>,
+    pub push: Option<super::push::Push>,
+}
+
+impl Taps {
+    /// Hands a forwarded packet to each consumer (none of them waits).
+    fn offer(
+        &self,
+        session: u64,
+        occurrence: u32,
+        speaker: Address,
+        slot: (u64, u64),
+        at_ms: u64,
+        payload: &Arc<[u8]>,
+    ) {
+        if let Some(h) = &self.hls {
+            h.offer(session, payload.clone());
+        }
+        if let Some(p) = &self.push {
+            p.offer(session, payload.clone());
+        }
+        if let Some(r) = &self.recorder {
+            r.offer(crate::record::Packet {
+                session,
+                occurrence,
+                speaker,
+                slot,
+                at_ms,
+                payload: payload.clone(),
+            });
+        }
+    }
+}
+
+/// A peer and the shard it lives on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Route {
+    shard: usize,
+    peer: u64,
+}
+
+/// Shard 0's extra state.
+pub struct Front {
+    socket: UdpSocket,
+    /// Every shard's command channel, by index (the front's own included, unused).
+    shards: Vec<mpsc::UnboundedSender<Command>>,
+    ufrags: HashMap<Box<[u8]>, Route>,
+    routes: HashMap<SocketAddr, Route>,
+    plans: Plans,
+    restamps: HashMap<u64, Restamp>,
+    taps: Taps,
+}
+
+impl Front {
+    pub fn new(
+        socket: UdpSocket,
+        shards: Vec<mpsc::UnboundedSender<Command>>,
+        plans: Plans,
+        taps: Taps,
+    ) -> Self {
+        Self {
+            socket,
+            shards,
+            ufrags: HashMap::new(),
+            routes: HashMap::new(),
+            plans,
+            restamps: HashMap::new(),
+            taps,
+        }
+    }
+
+    pub(super) fn route(&mut self, ufrag: String, peer: u64, shard: usize) {
+        self.ufrags
+            .insert(ufrag.into_bytes().into_boxed_slice(), Route { shard, peer });
+    }
+
+    pub(super) fn unroute(&mut self, peer: u64) {
+        self.ufrags.retain(|_, r| r.peer != peer);
+        self.routes.retain(|_, r| r.peer != peer);
+    }
+
+    /// Where a datagram from `source` goes.
+    fn find(&mut self, source: SocketAddr, datagram: &[u8]) -> Option<Route> {
+        if let Some(ufrag) = stun::request_ufrag(datagram) {
+            let r = *self.ufrags.get(ufrag)?;
+            self.routes.insert(source, r);
+            return Some(r);
+        }
+        self.routes.get(&source).copied()
+    }
+}
+
+/// Resolves when the front's socket has something to read (never for other shards).
+pub(super) async fn readable(front: &Option<Front>) -> std::io::Result<()> {
+    match front {
+        Some(f) => f.socket.readable().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Engine {
+    /// Reads what the port holds and hands each datagram to its peer's shard.
+    pub(super) fn read(&mut self, buf: &mut [u8]) {
+        let me = self.index();
+        for _ in 0..READ_BATCH {
+            let Some(front) = self.front.as_mut() else {
+                return;
+            };
+            let (n, source) = match front.socket.try_recv_from(buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    // ICMP errors from a vanished listener surface here; they are not ours.
+                    tracing::trace!(error = %e, "recv");
+                    continue;
+                }
+            };
+            let at = Instant::now();
+            let Some(route) = front.find(source, &buf[..n]) else {
+                continue;
+            };
+            if route.shard == me {
+                self.receive(route.peer, source, at, &buf[..n]);
+            } else if let Some(tx) = front.shards.get(route.shard) {
+                let _ = tx.send(Command::Datagram {
+                    peer: route.peer,
+                    source,
+                    at,
+                    bytes: buf[..n].to_vec(),
+                });
+            }
+        }
+    }
+
+    pub(super) fn set_plans(&mut self, plans: Plans) {
+        if let Some(f) = &mut self.front {
+            f.plans = plans;
+        }
+        self.evict_publishers();
+    }
+
+    /// Publishers that are neither on the floor nor next are disconnected: their slot is
+    /// over (or was withdrawn), and an idle uplink is a cost with no use.
+    pub(super) fn evict_publishers(&mut self) {
+        let Some(front) = &self.front else {
+            return;
+        };
+        let now = unix_now_ms();
+        let out: Vec<u64> = self
+            .peers
+            .iter()
+            .filter_map(|(id, p)| match p.role {
+                PeerRole::Publisher(a) => {
+                    let allowed = front
+                        .plans
+                        .get(&p.session)
+                        .is_some_and(|plan| plan.standing(a, now).is_ok());
+                    (!allowed).then_some(*id)
+                }
+                PeerRole::Listener => None,
+            })
+            .collect();
+        for id in out {
+            tracing::info!(peer = id, "publisher no longer holds or awaits the floor");
+            self.remove(id);
+        }
+    }
+
+    /// Judges each packet the publishers sent against the floor plan; what passes is
+    /// restamped onto its session's timeline, tapped, and sent to every shard's listeners.
+    pub(super) fn forward_inbound(&mut self) {
+        if self.inbound.is_empty() {
+            return;
+        }
+        let me = self.index();
+        let Some(front) = self.front.as_mut() else {
+            self.inbound.clear();
+            return;
+        };
+        let now_ms = unix_now_ms();
+        let (mut received, mut gated) = (0u64, 0u64);
+        let mut programs = Vec::new();
+        for (from, data) in std::mem::take(&mut self.inbound) {
+            received += 1;
+            let Some((session, PeerRole::Publisher(address))) =
+                self.peers.get(&from).map(|p| (p.session, p.role))
+            else {
+                continue;
+            };
+            let Some((occurrence, slot)) = front.plans.get(&session).and_then(|plan| {
+                plan.holding(address, now_ms)
+                    .map(|s| (plan.occurrence, (s.start_ms, s.end_ms)))
+            }) else {
+                gated += 1;
+                continue;
+            };
+            front
+                .taps
+                .offer(session, occurrence, address, slot, now_ms, &data.data);
+            let time = data.time.rebase(Frequency::FORTY_EIGHT_KHZ);
+            let out = front.restamps.entry(session).or_default().map(
+                from,
+                time.numer(),
+                data.network_time,
+            );
+            let program = Arc::new(Program {
+                session,
+                wallclock: data.network_time,
+                time: MediaTime::new(out, Frequency::FORTY_EIGHT_KHZ),
+                payload: data.data,
+            });
+            // The other shards first, so their fan-outs run while this one does its own.
+            for (k, tx) in front.shards.iter().enumerate() {
+                if k != me {
+                    let _ = tx.send(Command::Program(program.clone()));
+                }
+            }
+            programs.push(program);
+        }
+        let m = &self.io.metrics;
+        m.media_packets_in.fetch_add(received, Relaxed);
+        m.media_packets_gated.fetch_add(gated, Relaxed);
+        for p in programs {
+            self.fan_out(&p);
+        }
+    }
+}
