@@ -1,7 +1,12 @@
 //! `assembly-loadgen`: opens N WHEP listeners and one WHIP publisher against a running node,
-//! sends stamped 20 ms frames, and reports listeners held, loss, added latency (p50/p99/max,
-//! publisher send to listener arrival) and — given the node's pid — the node's CPU and
-//! resident memory per listener. One JSON object on stdout.
+//! sends stamped 20 ms frames, and reports listeners held, loss, added latency (p50/p99/max)
+//! and — given the node's pid — the node's CPU and resident memory per listener. One JSON
+//! object on stdout.
+//!
+//! Latency is measured twice from the publisher's stamp: `added_latency_ms` to the moment a
+//! listener has decrypted the frame (what a user would hear, with this process's own
+//! backlog of a thousand clients included), and `at_socket_ms` to the moment the datagram
+//! reached the listener's socket (the kernel's stamp: what the node and the network added).
 //!
 //! ```text
 //! assembly-loadgen --node http://127.0.0.1:8700 --session current --listeners 1000 \
@@ -132,8 +137,8 @@ fn usage(pid: u32) -> Option<(f64, u64)> {
     Some((ticks / 100.0, rss_kb * 1024))
 }
 
-/// What one listener heard: (frame counter, added latency µs).
-type Log = Arc<Mutex<Vec<(u64, u32)>>>;
+/// What one listener heard: (frame counter, latency µs to decrypted, to the socket).
+type Log = Arc<Mutex<Vec<(u64, u32, u32)>>>;
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -171,12 +176,16 @@ async fn main() -> anyhow::Result<()> {
         opening.push(tokio::spawn(async move {
             let on_media = || -> client::OnMedia {
                 let log = log.clone();
-                Box::new(move |data: &[u8], _| {
+                Box::new(move |data: &[u8], arrived: Instant| {
                     if let Some((sent, n)) = read_stamp(data) {
-                        let added = unix_micros().saturating_sub(sent).min(u32::MAX as u64) as u32;
-                        log.lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push((n, added));
+                        let now = unix_micros();
+                        let arrived = now.saturating_sub(arrived.elapsed().as_micros() as u64);
+                        let micros = |t: u64| t.saturating_sub(sent).min(u32::MAX as u64) as u32;
+                        log.lock().unwrap_or_else(|p| p.into_inner()).push((
+                            n,
+                            micros(now),
+                            micros(arrived),
+                        ));
                     }
                 })
             };
@@ -254,17 +263,20 @@ async fn main() -> anyhow::Result<()> {
     let window = last.saturating_sub(first);
     let held = listeners.iter().filter(|p| *p.connected.borrow()).count();
     let mut latencies: Vec<u32> = Vec::new();
+    let mut at_socket: Vec<u32> = Vec::new();
     let mut received = 0u64;
     for log in &logs {
         let log = log.lock().unwrap_or_else(|p| p.into_inner());
-        for (n, added) in log.iter() {
+        for (n, added, socket) in log.iter() {
             if (first..last).contains(n) {
                 received += 1;
                 latencies.push(*added);
+                at_socket.push(*socket);
             }
         }
     }
     latencies.sort_unstable();
+    at_socket.sort_unstable();
     let expected = window * connected as u64;
     let loss = if expected == 0 {
         f64::NAN
@@ -294,6 +306,11 @@ async fn main() -> anyhow::Result<()> {
             "p50": percentile(&latencies, 0.50),
             "p99": percentile(&latencies, 0.99),
             "max": percentile(&latencies, 1.0),
+        },
+        "at_socket_ms": {
+            "p50": percentile(&at_socket, 0.50),
+            "p99": percentile(&at_socket, 0.99),
+            "max": percentile(&at_socket, 1.0),
         },
         "node_cpu_percent": cpu(u0, u1).map(|c| (c * 10.0).round() / 10.0),
         "node_rss_mb": u1.map(|u| (u.1 as f64 / 1048576.0 * 10.0).round() / 10.0),

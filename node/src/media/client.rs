@@ -15,7 +15,8 @@ use tokio::sync::{mpsc, watch};
 
 use super::sdp::Intent;
 
-/// Called with each audio payload a listener receives and when it arrived.
+/// Called with each audio payload a listener receives and when it reached the socket (see
+/// [`super::arrival`]).
 pub type OnMedia = Box<dyn FnMut(&[u8], Instant) + Send>;
 /// The same, shared across the connections of a [`Persistent`] peer.
 pub type SharedOnMedia = Arc<dyn Fn(&[u8], Instant) + Send + Sync>;
@@ -92,6 +93,7 @@ pub async fn connect(
         super::outbound_ip(true)
     };
     let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+    super::arrival::enable(&socket);
     let local = socket.local_addr()?;
     let mut config = Rtc::builder().clear_codecs().enable_opus(true, false);
     // Notice a vanished node within a few seconds, so reconnecting starts soon.
@@ -295,7 +297,7 @@ async fn run(
                     }
                     Event::MediaData(d) => {
                         if let Some(f) = on_media.as_mut() {
-                            f(&d.data, Instant::now());
+                            f(&d.data, d.network_time);
                         }
                     }
                     _ => {}
@@ -312,10 +314,10 @@ async fn run(
             }
         };
         tokio::select! {
-            r = socket.recv_from(&mut buf) => {
-                let Ok((n, source)) = r else { continue };
+            r = super::arrival::recv(&socket, &mut buf) => {
+                let Ok((n, source, at)) = r else { continue };
                 let Ok(contents) = buf[..n].try_into() else { continue };
-                let input = Input::Receive(Instant::now(), Receive {
+                let input = Input::Receive(at, Receive {
                     proto: Protocol::Udp,
                     source,
                     destination: local,

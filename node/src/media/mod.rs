@@ -8,12 +8,14 @@
 //! - [`router`] — shard 0's front: the port's datagrams to their shards, the floor's gate.
 //! - [`restamp`] — one continuous RTP timeline across speakers.
 //! - [`stun`] — the node's public address, when it is behind NAT.
+//! - [`arrival`] — when a datagram reached a client's socket (the load generator's clock).
 //! - [`client`] — a WHIP/WHEP client (the load generator's and the tests' peer).
 //! - [`push`] — WHIP push of a session's program to an external media server.
 //!
 //! The HTTP side (`crate::whip`) authenticates, asks the plan, checks the offer, and hands
 //! an answered peer to the engine through [`Media::open`].
 
+pub mod arrival;
 pub mod client;
 pub mod engine;
 pub mod plan;
