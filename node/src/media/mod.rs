@@ -5,6 +5,7 @@
 //! - [`plan`] — which address may be heard when, from the chain's timeline.
 //! - [`sdp`] — offer checks.
 //! - [`engine`] — the peers, in shards of one thread each, and the fan-out to listeners.
+//! - [`load`] — which shard a new listener goes to.
 //! - [`router`] — shard 0's front: the port's datagrams to their shards, the floor's gate.
 //! - [`restamp`] — one continuous RTP timeline across speakers.
 //! - [`stun`] — the node's public address, when it is behind NAT.
@@ -18,6 +19,7 @@
 pub mod arrival;
 pub mod client;
 pub mod engine;
+pub mod load;
 pub mod plan;
 pub mod push;
 pub mod restamp;
@@ -39,7 +41,8 @@ use str0m::{Candidate, Rtc};
 use tokio::sync::{mpsc, watch};
 
 use crate::metrics::Metrics;
-use engine::{Command, Engine, Load, NewPeer, PeerRole, Shared};
+use engine::{Command, Engine, NewPeer, PeerRole, Shared};
+use load::Load;
 use plan::Plans;
 
 /// A STUN or TURN server clients may use (sent to them as `Link: rel="ice-server"`), and
@@ -147,7 +150,7 @@ pub struct Media {
 }
 
 impl Media {
-    /// Binds the media port, learns the node's addresses, and starts the engine thread.
+    /// Binds the media port, learns the node's addresses, and starts the engine's shards.
     pub fn start(
         config: MediaConfig,
         metrics: Arc<Metrics>,
