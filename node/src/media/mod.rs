@@ -207,8 +207,9 @@ impl Media {
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..threads).map(|_| mpsc::unbounded_channel()).unzip();
         for (index, rx) in receivers.into_iter().enumerate() {
+            // Every shard sends on its own handle of the port; the front also reads it,
+            // through another registered with its runtime.
             let sender = socket.try_clone()?;
-            // The front reads the port; it takes the socket itself, the others a handle.
             let reader = (index == 0).then(|| socket.try_clone()).transpose()?;
             let (shared, senders) = (shared.clone(), senders.clone());
             let (plans, taps, shutdown) = (plans.clone(), taps.clone(), shutdown.clone());
