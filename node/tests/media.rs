@@ -83,7 +83,10 @@ async fn the_floor_holder_is_heard_and_nobody_else() {
         node.media().plans().contains_key(&session)
     })
     .await;
+    // Three listeners on the node's three shards (the front's own included).
     let (_listener, heard) = listener(&node, session).await;
+    let (_l2, heard2) = listener(&node, session).await;
+    let (_l3, heard3) = listener(&node, session).await;
 
     let tokens = [
         token(&node, &chain, 1).await,
@@ -216,6 +219,24 @@ async fn the_floor_holder_is_heard_and_nobody_else() {
         order,
         vec![1, 2, 3],
         "speakers heard in order, never interleaved"
+    );
+    // Every shard wrote the same program: the same frames, in the same order.
+    let program = |h: &[(u64, u8, u64, u64)]| h.iter().map(|f| (f.1, f.3)).collect::<Vec<_>>();
+    let p1 = program(&heard);
+    let p2 = program(&heard2.lock().unwrap());
+    let p3 = program(&heard3.lock().unwrap());
+    // A listener may have missed the very last frame when the copy above was taken.
+    let common = p1.len().min(p2.len()).min(p3.len());
+    assert!(common + 2 >= p1.len().max(p2.len()).max(p3.len()));
+    assert_eq!(
+        p1[..common],
+        p2[..common],
+        "listeners on two shards heard the same"
+    );
+    assert_eq!(
+        p1[..common],
+        p3[..common],
+        "listeners on three shards heard the same"
     );
 }
 
