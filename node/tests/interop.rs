@@ -1,0 +1,113 @@
+//! WHIP and WHEP with a WebRTC stack that is neither the node's (str0m) nor a browser's:
+//! aiortc (`tools/interop/aiortc_peer.py`: aioice, OpenSSL DTLS, libsrtp, libopus). The
+//! floor holder publishes a tone from it; an aiortc listener decodes the tone and a str0m
+//! listener receives the same packets; a stranger publishing from it is refused with the
+//! reason, like any other client.
+
+#[path = "../../indexer/tests/common/mod.rs"]
+mod common;
+mod support;
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alloy::primitives::U256;
+use assembly_node::media::client;
+use assembly_node::media::sdp::Intent;
+use common::TestChain;
+use serde_json::Value;
+use support::{node, now, open_session, repo_path, token, wait_until, Node};
+
+/// Runs the aiortc peer and returns its JSON report.
+async fn aiortc(mode: &str, url: &str, token: Option<&str>, seconds: u32) -> Value {
+    let mut cmd = tokio::process::Command::new("python3");
+    cmd.arg(repo_path("tools/interop/aiortc_peer.py"))
+        .args([mode, url, "--seconds", &seconds.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    if let Some(t) = token {
+        cmd.args(["--token", t]);
+    }
+    let out = cmd
+        .output()
+        .await
+        .expect("python3 with aiortc (script/test installs tools/interop/requirements.txt)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim())
+        .unwrap_or_else(|_| panic!("aiortc peer {mode} ({}): {text}", out.status))
+}
+
+fn endpoint(node: &Node, session: u64, kind: &str) -> String {
+    format!("{}/api/v1/sessions/{session}/{kind}", node.base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_independent_webrtc_stack_speaks_and_listens() {
+    let chain = TestChain::start_at(&[], now()).await;
+    let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
+    let session = open_session(&chain, now(), 120).await;
+    assert!(
+        chain
+            .try_send(
+                chain.assembly.enqueue(U256::from(session)),
+                chain.accounts[1]
+            )
+            .await
+    );
+    wait_until("the plan", Duration::from_secs(10), || {
+        node.media()
+            .plans()
+            .get(&session)
+            .is_some_and(|p| p.slots.len() == 1)
+    })
+    .await;
+    let holder = token(&node, &chain, 1).await;
+    let stranger = token(&node, &chain, 8).await;
+    let (whip, whep) = (
+        endpoint(&node, session, "whip"),
+        endpoint(&node, session, "whep"),
+    );
+
+    // A str0m listener beside the aiortc one: both hear the aiortc speaker.
+    let packets = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
+    let p = packets.clone();
+    let mut str0m_listener = client::connect(
+        &node.client,
+        &whep,
+        None,
+        Intent::Subscribe,
+        Some(Box::new(move |data: &[u8], _| {
+            p.lock().unwrap().push(data.to_vec())
+        })),
+    )
+    .await
+    .expect("WHEP answered");
+    assert!(str0m_listener.wait_connected(Duration::from_secs(5)).await);
+
+    let refused = aiortc("publish", &whip, Some(&stranger), 1).await;
+    assert_eq!(refused["status"], 403, "{refused}");
+    assert!(refused["body"].as_str().unwrap().contains("not_eligible"));
+
+    let (speaker, listener) = tokio::join!(aiortc("publish", &whip, Some(&holder), 6), async {
+        // The listener joins once the speaker is on: it hears 4 s of the tone.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        aiortc("listen", &whep, None, 4).await
+    });
+    eprintln!("aiortc speaker: {speaker}\naiortc listener: {listener}");
+    assert_eq!(speaker["status"], 201, "{speaker}");
+    assert_eq!(listener["status"], 201, "{listener}");
+    assert_eq!(listener["ice"], "completed", "{listener}");
+    // ~200 frames in 4 s, less its connection set-up.
+    let frames = listener["frames"].as_u64().unwrap();
+    assert!(frames > 100, "aiortc listener decoded {frames} frames");
+    // The tone is 5,500 peak (RMS 3,890 as sent, mono); decoded as stereo it measures 2,745,
+    // the 3 dB a mono-to-stereo pan takes. Silence is 0; a wrong stream would not be near.
+    let rms = listener["rms"].as_f64().unwrap();
+    assert!((2_000.0..4_500.0).contains(&rms), "tone level {rms}");
+
+    let heard = packets.lock().unwrap().clone();
+    eprintln!("str0m listener: {} packets", heard.len());
+    assert!(heard.len() > 200, "str0m listener got {}", heard.len());
+}
