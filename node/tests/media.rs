@@ -1,8 +1,8 @@
 //! The floor in sound, end to end against anvil with real WebRTC peers (str0m clients):
 //! the holder's audio reaches listeners, strangers and the not-yet-next are refused, a
 //! pre-connected next speaker is silent until their slot, a holder is cut at the slot's end
-//! and on yield, and hostile offers or floods get clear errors without disturbing the
-//! session in progress.
+//! and on yield, and hostile offers, floods and junk at the media port get clear errors (or
+//! nothing) without disturbing the session in progress.
 
 #[path = "../../indexer/tests/common/mod.rs"]
 mod common;
@@ -409,6 +409,17 @@ async fn hostile_offers_and_floods_leave_the_session_alone() {
     // (The flood, the publisher and the listener share this process's two threads, so
     // frames may leave the publisher late; what the node adds is arrival minus send.)
     let before = heard.lock().unwrap().len();
+    // At the same time, junk at the media port: random bytes, connectivity checks for no
+    // peer, and checks naming a real peer's ufrag (taken from its answer) sent from an
+    // address that is not the peer's and without its password.
+    let ufrag = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+        .expect("the answer's ufrag")
+        .trim()
+        .to_string();
+    let port = node.media().local_addr();
+    let junk = std::thread::spawn(move || junk_at(port, &ufrag, 6_000));
     let mut tasks = Vec::new();
     for _ in 0..1000 {
         let req = node
@@ -424,7 +435,10 @@ async fn hostile_offers_and_floods_leave_the_session_alone() {
     for t in tasks {
         *counts.entry(t.await.unwrap()).or_insert(0) += 1;
     }
-    eprintln!("flood of 1000 WHEP offers: {counts:?}");
+    let junk_sent = junk.join().unwrap();
+    eprintln!(
+        "flood of 1000 WHEP offers: {counts:?}; {junk_sent} junk datagrams at the media port"
+    );
     assert!(counts.get(&429).copied().unwrap_or(0) > 0, "flood limited");
     assert!(
         counts.keys().all(|s| *s == 201 || *s == 429),
@@ -459,6 +473,44 @@ async fn hostile_offers_and_floods_leave_the_session_alone() {
         .unwrap();
     assert_eq!(health.status().as_u16(), 200);
     peers_rt.shutdown_background();
+}
+
+/// Sends `n` hostile datagrams to the media port, a third each of random bytes, Binding
+/// requests for an unknown ufrag, and Binding requests naming `ufrag` with a made-up
+/// MESSAGE-INTEGRITY. Returns how many were sent.
+fn junk_at(port: std::net::SocketAddr, ufrag: &str, n: usize) -> usize {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let stun = |user: &str, k: usize| {
+        let mut attrs = Vec::new();
+        let user = format!("{user}:attacker");
+        attrs.extend_from_slice(&[0x00, 0x06]);
+        attrs.extend_from_slice(&(user.len() as u16).to_be_bytes());
+        attrs.extend_from_slice(user.as_bytes());
+        attrs.resize(attrs.len().div_ceil(4) * 4, 0);
+        attrs.extend_from_slice(&[0x00, 0x08, 0x00, 0x14]);
+        attrs.extend_from_slice(&[k as u8; 20]);
+        let mut m = vec![0x00, 0x01];
+        m.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+        m.extend_from_slice(&0x2112_A442u32.to_be_bytes());
+        m.extend_from_slice(&[k as u8; 12]);
+        m.extend_from_slice(&attrs);
+        m
+    };
+    let mut sent = 0;
+    for k in 0..n {
+        let datagram = match k % 3 {
+            0 => (0..(k % 300 + 1)).map(|i| (i * 31 + k) as u8).collect(),
+            1 => stun("nobody", k),
+            _ => stun(ufrag, k),
+        };
+        if socket.send_to(&datagram, port).is_ok() {
+            sent += 1;
+        }
+        if k % 500 == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    sent
 }
 
 /// A real client offer (str0m's), as text.
