@@ -17,7 +17,7 @@ use alloy::primitives::U256;
 use assembly_indexer::bindings::IAssembly;
 use common::{Mined, TestChain};
 use serde_json::Value;
-use support::{free_port, free_udp_port, now, spawn_node, NodeProcess};
+use support::{enqueue, free_port, free_udp_port, now, spawn_node, NodeProcess};
 
 async fn start_node(chain: &TestChain, dir: &std::path::Path, session: u64) -> NodeProcess {
     let _ = std::fs::remove_file(dir.join("node.sqlite"));
@@ -79,14 +79,7 @@ async fn main() {
         .await
         .unwrap()
         .to::<u64>();
-    assert!(
-        chain
-            .try_send(
-                chain.assembly.enqueue(U256::from(session)),
-                chain.accounts[1]
-            )
-            .await
-    );
+    enqueue(&chain, session, 1).await;
     let dir = std::env::temp_dir().join(format!("assembly-bench-media-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let key = format!("0x{}", alloy::hex::encode(chain.anvil.keys()[1].to_bytes()));

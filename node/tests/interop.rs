@@ -12,12 +12,10 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alloy::primitives::U256;
 use assembly_node::media::client;
 use assembly_node::media::sdp::Intent;
-use common::TestChain;
 use serde_json::Value;
-use support::{node, now, open_session, repo_path, token, wait_until, Node};
+use support::{floor_held, repo_path, token};
 
 /// Runs the aiortc peer and returns its JSON report.
 async fn aiortc(mode: &str, url: &str, token: Option<&str>, seconds: u32) -> Value {
@@ -39,35 +37,14 @@ async fn aiortc(mode: &str, url: &str, token: Option<&str>, seconds: u32) -> Val
         .unwrap_or_else(|_| panic!("aiortc peer {mode} ({}): {text}", out.status))
 }
 
-fn endpoint(node: &Node, session: u64, kind: &str) -> String {
-    format!("{}/api/v1/sessions/{session}/{kind}", node.base)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_independent_webrtc_stack_speaks_and_listens() {
-    let chain = TestChain::start_at(&[], now()).await;
-    let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
-    let session = open_session(&chain, now(), 120).await;
-    assert!(
-        chain
-            .try_send(
-                chain.assembly.enqueue(U256::from(session)),
-                chain.accounts[1]
-            )
-            .await
-    );
-    wait_until("the plan", Duration::from_secs(10), || {
-        node.media()
-            .plans()
-            .get(&session)
-            .is_some_and(|p| p.slots.len() == 1)
-    })
-    .await;
+    let (chain, node, session) = floor_held().await;
     let holder = token(&node, &chain, 1).await;
     let stranger = token(&node, &chain, 8).await;
     let (whip, whep) = (
-        endpoint(&node, session, "whip"),
-        endpoint(&node, session, "whep"),
+        node.endpoint(session, "whip"),
+        node.endpoint(session, "whep"),
     );
 
     // A str0m listener beside the aiortc one: both hear the aiortc speaker.

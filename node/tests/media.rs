@@ -16,21 +16,17 @@ use assembly_node::media::client::{self, read_stamp, unix_micros, Peer};
 use assembly_node::media::sdp::Intent;
 use common::TestChain;
 use serde_json::Value;
-use support::{node, now, open_session, token, wait_until, Node};
+use support::{enqueue, floor_held, node, now, open_session, token, wait_until, Node};
 
 /// (arrival µs, speaker marker, send µs, frame counter) of each frame a listener heard.
 type Heard = Arc<Mutex<Vec<(u64, u8, u64, u64)>>>;
-
-fn endpoint(node: &Node, session: u64, kind: &str) -> String {
-    format!("{}/api/v1/sessions/{session}/{kind}", node.base)
-}
 
 async fn listener(node: &Node, session: u64) -> (Peer, Heard) {
     let heard: Heard = Arc::default();
     let h = heard.clone();
     let mut peer = client::connect(
         &node.client,
-        &endpoint(node, session, "whep"),
+        &node.endpoint(session, "whep"),
         None,
         Intent::Subscribe,
         Some(Box::new(move |data: &[u8], _| {
@@ -56,7 +52,7 @@ fn pump(peer: &Peer, marker: u8) {
 async fn whip(node: &Node, session: u64, token: &str) -> Result<Peer, client::ClientError> {
     client::connect(
         &node.client,
-        &endpoint(node, session, "whip"),
+        &node.endpoint(session, "whip"),
         Some(token),
         Intent::Publish,
         None,
@@ -104,13 +100,7 @@ async fn the_floor_holder_is_heard_and_nobody_else() {
     );
 
     for i in 1..=3 {
-        let sent = chain
-            .try_send(
-                chain.assembly.enqueue(U256::from(session)),
-                chain.accounts[i],
-            )
-            .await;
-        assert!(sent, "orchestrator {i} enqueued");
+        enqueue(&chain, session, i).await;
     }
     wait_until("three slots in the plan", Duration::from_secs(5), || {
         node.media()
@@ -242,24 +232,7 @@ async fn the_floor_holder_is_heard_and_nobody_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_offers_and_floods_leave_the_session_alone() {
-    let chain = TestChain::start_at(&[], now()).await;
-    let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
-    let session = open_session(&chain, now(), 120).await;
-    assert!(
-        chain
-            .try_send(
-                chain.assembly.enqueue(U256::from(session)),
-                chain.accounts[1]
-            )
-            .await
-    );
-    wait_until("the plan", Duration::from_secs(10), || {
-        node.media()
-            .plans()
-            .get(&session)
-            .is_some_and(|p| p.slots.len() == 1)
-    })
-    .await;
+    let (chain, node, session) = floor_held().await;
     // The session's own peers run on a runtime of their own, as they would on other
     // machines: the flood below must not be able to starve them in this process.
     let peers_rt = tokio::runtime::Builder::new_multi_thread()
@@ -296,7 +269,7 @@ async fn hostile_offers_and_floods_leave_the_session_alone() {
     let post = |kind: &'static str, ctype: &'static str, body: String, auth: Option<String>| {
         let req = node
             .client
-            .post(endpoint(&node, session, kind))
+            .post(node.endpoint(session, kind))
             .header("content-type", ctype)
             .body(body);
         let req = match auth {
@@ -389,7 +362,7 @@ async fn hostile_offers_and_floods_leave_the_session_alone() {
     assert!(listen_offer.contains("transport-wide-cc"));
     let answer = node
         .client
-        .post(endpoint(&node, session, "whep"))
+        .post(node.endpoint(session, "whep"))
         .header("content-type", "application/sdp")
         .body(listen_offer.clone())
         .send()
@@ -424,7 +397,7 @@ async fn hostile_offers_and_floods_leave_the_session_alone() {
     for _ in 0..1000 {
         let req = node
             .client
-            .post(endpoint(&node, session, "whep"))
+            .post(node.endpoint(session, "whep"))
             .header("content-type", "application/sdp")
             .body(listen_offer.clone());
         tasks.push(tokio::spawn(async move {
@@ -541,14 +514,7 @@ fn offer_text(direction: str0m::media::Direction) -> String {
 async fn a_restarted_node_is_rejoined_and_keeps_the_chain_s_floor() {
     let chain = TestChain::start_at(&[], now()).await;
     let session = open_session(&chain, now(), 600).await;
-    assert!(
-        chain
-            .try_send(
-                chain.assembly.enqueue(U256::from(session)),
-                chain.accounts[1]
-            )
-            .await
-    );
+    enqueue(&chain, session, 1).await;
     let dir = std::env::temp_dir().join(format!("assembly-restart-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (http_port, udp_port) = (support::free_port(), support::free_udp_port());
@@ -711,7 +677,7 @@ async fn listening_can_require_a_wallet() {
         node.media().plans().contains_key(&session)
     })
     .await;
-    let url = endpoint(&node, session, "whep");
+    let url = node.endpoint(session, "whep");
     let anonymous = client::connect(&node.client, &url, None, Intent::Subscribe, None).await;
     let (status, _) = refusal(anonymous.err().expect("refused without a wallet"));
     assert_eq!(status, 401);

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::Address;
 use assembly_node::media::client::{self, read_stamp};
 use assembly_node::media::engine::PeerRole;
 use assembly_node::media::plan::{Plan, Slot};
@@ -24,7 +24,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use common::TestChain;
-use support::{now, token};
+use support::{enqueue, now, token};
 use tokio::sync::watch;
 
 /// A bare WHIP/WHEP server on a media engine that lets anyone publish to room 7.
@@ -144,14 +144,7 @@ async fn the_program_reaches_an_external_whip_server() {
 
     // Then an orchestrator takes the floor on the node.
     let t = token(&node, &chain, 1).await;
-    assert!(
-        chain
-            .try_send(
-                chain.assembly.enqueue(U256::from(session)),
-                chain.accounts[1]
-            )
-            .await
-    );
+    enqueue(&chain, session, 1).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while node
         .media()

@@ -97,6 +97,11 @@ impl Node {
         &self._dir
     }
 
+    /// A session's WHIP or WHEP endpoint (`kind` is `whip` or `whep`).
+    pub fn endpoint(&self, session: u64, kind: &str) -> String {
+        format!("{}/api/v1/sessions/{session}/{kind}", self.base)
+    }
+
     /// The in-process node's media handle.
     pub fn media(&self) -> &assembly_node::media::Media {
         self.app_media.as_ref().expect("an in-process node")
@@ -292,6 +297,36 @@ impl NodeProcess {
 
 /// A one-off open floor for orchestrators from `start`, an hour long, with `slot`-second
 /// slots; returns its id.
+/// A chain, an in-process node, and a live session (slots of two minutes) whose floor
+/// account 1 holds, once the node's floor plan shows it.
+pub async fn floor_held() -> (TestChain, Node, u64) {
+    let chain = TestChain::start_at(&[], now()).await;
+    let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
+    let session = open_session(&chain, now(), 120).await;
+    enqueue(&chain, session, 1).await;
+    wait_until("the plan", Duration::from_secs(10), || {
+        node.media()
+            .plans()
+            .get(&session)
+            .is_some_and(|p| p.slots.len() == 1)
+    })
+    .await;
+    (chain, node, session)
+}
+
+/// Account `i` asks for the floor in `session`: an `enqueue`, mined.
+pub async fn enqueue(chain: &TestChain, session: u64, i: usize) {
+    let sent = chain
+        .try_send(
+            chain
+                .assembly
+                .enqueue(alloy::primitives::U256::from(session)),
+            chain.accounts[i],
+        )
+        .await;
+    assert!(sent, "account {i} enqueued in session {session}");
+}
+
 pub async fn open_session(chain: &TestChain, start: u64, slot: u32) -> u64 {
     use crate::common::Mined;
     let p = assembly_indexer::bindings::IAssembly::SessionParams {
