@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::load::Load;
 use super::plan::Plans;
-use super::router::Front;
+use super::router::{Front, Route};
 use crate::metrics::Metrics;
 
 /// Who a peer is.
@@ -241,12 +241,12 @@ impl Engine {
             Command::Program(p) => self.fan_out(&p),
             Command::Route { ufrag, peer, shard } => {
                 if let Some(f) = &mut self.front {
-                    f.route(ufrag, peer, shard);
+                    f.routes.register(&ufrag, Route { shard, peer });
                 }
             }
             Command::Unroute(peer) => {
                 if let Some(f) = &mut self.front {
-                    f.unroute(peer);
+                    f.routes.forget(peer);
                 }
             }
         }
@@ -319,7 +319,7 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&peer.resource);
         match (&mut self.front, &self.to_front) {
-            (Some(f), _) => f.unroute(id),
+            (Some(f), _) => f.routes.forget(id),
             (None, Some(tx)) => {
                 let _ = tx.send(Command::Unroute(id));
             }
