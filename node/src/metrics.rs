@@ -25,6 +25,7 @@ pub struct Metrics {
     pub media_packets_out: AtomicU64,
     pub media_packets_gated: AtomicU64,
     pub media_send_dropped: AtomicU64,
+    pub media_stale_dropped: AtomicU64,
     pub media_offers_ok: AtomicU64,
     pub media_offers_refused: AtomicU64,
     pub recording_dropped: AtomicU64,
@@ -124,12 +125,13 @@ impl Metrics {
         family(
             "assembly_media_packets_total",
             "counter",
-            "Audio packets: received from publishers, sent to listeners, dropped by the floor gate, dropped on a full socket.",
+            "Audio packets: received from publishers, sent to listeners, dropped by the floor gate, dropped on a full socket, not sent to listeners of a shard that fell behind.",
             &[
                 ("{stage=\"in\"}", g(&self.media_packets_in)),
                 ("{stage=\"out\"}", g(&self.media_packets_out)),
                 ("{stage=\"gated\"}", g(&self.media_packets_gated)),
                 ("{stage=\"send_dropped\"}", g(&self.media_send_dropped)),
+                ("{stage=\"stale_dropped\"}", g(&self.media_stale_dropped)),
             ],
         );
         family(

@@ -1,8 +1,12 @@
-//! When a datagram reached a client's socket, from the kernel (`SO_TIMESTAMPNS` on Linux),
-//! not when the client got round to reading it. A load generator running a thousand
-//! clients on the node's own machine reads each datagram late by its own backlog; the
-//! kernel's stamp leaves that out, so what is measured is what the node (and the network)
-//! added. Elsewhere the stamp is the time of the read.
+//! When a datagram reached a socket, from the kernel (`SO_TIMESTAMPNS` on Linux), not when
+//! its reader got round to it. Elsewhere the stamp is the time of the read.
+//!
+//! - The node's front stamps what it reads, so a speaker's packet that waited in the socket
+//!   buffer while the node was overloaded is known to be late, and the shards skip it
+//!   instead of playing it seconds behind.
+//! - A load generator running a thousand clients on the node's own machine reads each
+//!   datagram late by its own backlog; the stamp leaves that out, so what it measures is
+//!   what the node (and the network) added.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -48,6 +52,22 @@ pub async fn recv(
     #[cfg(not(target_os = "linux"))]
     {
         let (n, from) = socket.recv_from(buf).await?;
+        Ok((n, from, Instant::now()))
+    }
+}
+
+/// Receives one datagram if one is waiting (`WouldBlock` if not).
+pub fn try_recv(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr, Instant)> {
+    #[cfg(target_os = "linux")]
+    {
+        socket.try_io(Interest::READABLE, || recv_stamped(socket, buf))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let (n, from) = socket.try_recv_from(buf)?;
         Ok((n, from, Instant::now()))
     }
 }

@@ -82,6 +82,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Commands taken per wake before the shard looks at its timers again.
 const COMMAND_BATCH: usize = 256;
+/// A program packet this old when its shard gets to it is not sent: the shard is behind
+/// (more listeners than its core can serve), and late audio would only lengthen the
+/// listeners' delay and the shard's queue. Listeners hear a gap instead, and the shard
+/// catches up.
+const STALE: Duration = Duration::from_millis(500);
+/// Writes between two looks at a packet's age during a fan-out.
+const STALE_CHECK_EVERY: usize = 64;
 
 pub(super) struct Peer {
     resource: String,
@@ -417,8 +424,14 @@ impl Engine {
         let Some(mut listeners) = self.listeners.get_mut(&p.session).map(std::mem::take) else {
             return;
         };
-        let mut sent = 0u64;
-        for &l in &listeners {
+        let (mut sent, mut reached) = (0u64, listeners.len());
+        for (i, &l) in listeners.iter().enumerate() {
+            // A shard behind its listeners stops writing audio that has gone stale; the age
+            // is looked at every few dozen writes, so a long fan-out is cut as well.
+            if i % STALE_CHECK_EVERY == 0 && p.wallclock.elapsed() > STALE {
+                reached = i;
+                break;
+            }
             let Some(peer) = self.peers.get_mut(&l) else {
                 continue;
             };
@@ -435,6 +448,13 @@ impl Engine {
                 sent += 1;
             }
             self.drain(l);
+        }
+        let missed = (listeners.len() - reached) as u64;
+        if missed > 0 {
+            // Those who missed this packet are first for the next: losses are shared.
+            listeners.rotate_left(reached);
+            let m = &self.io.metrics;
+            m.media_stale_dropped.fetch_add(missed, Relaxed);
         }
         listeners.retain(|l| self.peers.contains_key(l));
         if let Some(list) = self.listeners.get_mut(&p.session) {
@@ -483,5 +503,52 @@ fn drain_peer(
                 return None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard() -> Engine {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let local = socket.local_addr().unwrap();
+        let shared = Shared {
+            metrics: Arc::default(),
+            resources: Arc::default(),
+            load: Arc::new(Load::new(2)),
+        };
+        let (to_front, _) = mpsc::unbounded_channel();
+        Engine::new(1, socket, local, shared, Err(to_front))
+    }
+
+    fn packet(age: Duration) -> Program {
+        Program {
+            session: 5,
+            wallclock: Instant::now().checked_sub(age).unwrap(),
+            time: MediaTime::new(960, str0m::media::Frequency::FORTY_EIGHT_KHZ),
+            payload: Arc::from(&[0xfcu8, 1, 2][..]),
+        }
+    }
+
+    #[test]
+    fn a_shard_that_fell_behind_skips_stale_audio() {
+        let mut e = shard();
+        for id in [1, 2] {
+            e.add(NewPeer {
+                id,
+                resource: format!("r{id}"),
+                session: 5,
+                role: PeerRole::Listener,
+                rtc: Rtc::builder().build(Instant::now()),
+            });
+        }
+        let m = e.io.metrics.clone();
+        e.fan_out(&packet(Duration::from_millis(20)));
+        assert_eq!(m.media_stale_dropped.load(Relaxed), 0);
+        // Two listeners miss a packet that waited longer than STALE for the shard.
+        e.fan_out(&packet(STALE + Duration::from_millis(100)));
+        assert_eq!(m.media_stale_dropped.load(Relaxed), 2);
+        assert_eq!(e.listeners[&5].len(), 2, "listeners kept");
     }
 }

@@ -11,7 +11,6 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Instant;
 
 use alloy::primitives::Address;
 use str0m::media::{Frequency, MediaTime};
@@ -153,6 +152,8 @@ impl Front {
         plans: Plans,
         taps: Taps,
     ) -> Self {
+        // A packet's age then counts its wait in the socket buffer (see `engine::STALE`).
+        super::arrival::enable(&socket);
         Self {
             socket,
             shards,
@@ -180,7 +181,7 @@ impl Engine {
             let Some(front) = self.front.as_mut() else {
                 return;
             };
-            let (n, source) = match front.socket.try_recv_from(buf) {
+            let (n, source, at) = match super::arrival::try_recv(&front.socket, buf) {
                 Ok(r) => r,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) => {
@@ -189,7 +190,6 @@ impl Engine {
                     continue;
                 }
             };
-            let at = Instant::now();
             let Some(route) = front.routes.find(source, &buf[..n]) else {
                 continue;
             };
