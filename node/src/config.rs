@@ -274,7 +274,7 @@ impl NodeConfig {
                 .with_context(|| format!("media_bind {}", self.media_bind))?,
             public_ips,
             ice_servers: self.ice_servers.clone(),
-            threads: self.media_threads.max(1),
+            threads: self.media_threads,
             max_listeners: self.max_listeners,
             offers_per_second: self.offers_per_second,
             public_listening: self.public_listening,

@@ -16,7 +16,9 @@ use assembly_node::media::client::{self, read_stamp, unix_micros, Peer};
 use assembly_node::media::sdp::Intent;
 use common::TestChain;
 use serde_json::Value;
-use support::{enqueue, floor_held, node, now, open_session, token, wait_until, Node};
+use support::{
+    enqueue, floor_held, node, now, open_session, token, wait_for_slots, wait_until, Node,
+};
 
 /// (arrival µs, speaker marker, send µs, frame counter) of each frame a listener heard.
 type Heard = Arc<Mutex<Vec<(u64, u8, u64, u64)>>>;
@@ -102,13 +104,7 @@ async fn the_floor_holder_is_heard_and_nobody_else() {
     for i in 1..=3 {
         enqueue(&chain, session, i).await;
     }
-    wait_until("three slots in the plan", Duration::from_secs(5), || {
-        node.media()
-            .plans()
-            .get(&session)
-            .is_some_and(|p| p.slots.len() == 3)
-    })
-    .await;
+    wait_for_slots(&node, session, 3, Duration::from_secs(5)).await;
     assert_eq!(
         refusal(whip(&node, session, &tokens[2]).await.err().unwrap()),
         (403, "not_next".into())

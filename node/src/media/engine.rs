@@ -147,24 +147,20 @@ pub struct Engine {
     pub(super) inbound: Vec<(u64, MediaData)>,
     /// Shard 0's reading, routing and judging; `None` on the others.
     pub(super) front: Option<Front>,
-    /// How the other shards tell the front that a peer has gone.
-    to_front: Option<mpsc::UnboundedSender<Command>>,
+    /// Shard 0's channel: how a shard tells the front that a peer has gone.
+    to_front: mpsc::UnboundedSender<Command>,
 }
 
 impl Engine {
-    /// Shard `index`, sending on `socket`. The front is given to shard 0; the others get a
-    /// way to reach it.
+    /// Shard `index`, sending on `socket`; `front` is given to shard 0.
     pub fn new(
         index: usize,
         socket: UdpSocket,
         local: SocketAddr,
         shared: Shared,
-        front: Result<Front, mpsc::UnboundedSender<Command>>,
+        to_front: mpsc::UnboundedSender<Command>,
+        front: Option<Front>,
     ) -> Self {
-        let (front, to_front) = match front {
-            Ok(f) => (Some(f), None),
-            Err(tx) => (None, Some(tx)),
-        };
         Self {
             index,
             io: Io {
@@ -325,12 +321,11 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&peer.resource);
-        match (&mut self.front, &self.to_front) {
-            (Some(f), _) => f.routes.forget(id),
-            (None, Some(tx)) => {
-                let _ = tx.send(Command::Unroute(id));
+        match &mut self.front {
+            Some(f) => f.routes.forget(id),
+            None => {
+                let _ = self.to_front.send(Command::Unroute(id));
             }
-            (None, None) => {}
         }
     }
 
@@ -519,7 +514,7 @@ mod tests {
             load: Arc::new(Load::new(2)),
         };
         let (to_front, _) = mpsc::unbounded_channel();
-        Engine::new(1, socket, local, shared, Err(to_front))
+        Engine::new(1, socket, local, shared, to_front, None)
     }
 
     fn packet(age: Duration) -> Program {

@@ -230,15 +230,15 @@ impl Media {
                         let front = match reader.map(tokio::net::UdpSocket::from_std) {
                             Some(Ok(s)) => {
                                 let initial = plans.borrow().clone();
-                                Ok(router::Front::new(s, senders, initial, taps))
+                                Some(router::Front::new(s, senders.clone(), initial, taps))
                             }
                             Some(Err(e)) => {
                                 tracing::error!(error = %e, "media socket");
                                 return;
                             }
-                            None => Err(senders[0].clone()),
+                            None => None,
                         };
-                        Engine::new(index, sender, local, shared, front)
+                        Engine::new(index, sender, local, shared, senders[0].clone(), front)
                             .run(rx, plans, shutdown)
                             .await;
                     });

@@ -247,15 +247,13 @@ impl Engine {
             return;
         }
         let me = self.index();
-        let Some(front) = self.front.as_mut() else {
-            self.inbound.clear();
-            return;
-        };
         let now_ms = unix_now_ms();
         let (mut received, mut gated) = (0u64, 0u64);
-        let mut programs = Vec::new();
         for (from, data) in std::mem::take(&mut self.inbound) {
             received += 1;
+            let Some(front) = self.front.as_mut() else {
+                break;
+            };
             let Some((session, PeerRole::Publisher(address))) =
                 self.peers.get(&from).map(|p| (p.session, p.role))
             else {
@@ -289,33 +287,17 @@ impl Engine {
                     let _ = tx.send(Command::Program(program.clone()));
                 }
             }
-            programs.push(program);
+            self.fan_out(&program);
         }
         let m = &self.io.metrics;
         m.media_packets_in.fetch_add(received, Relaxed);
         m.media_packets_gated.fetch_add(gated, Relaxed);
-        for p in programs {
-            self.fan_out(&p);
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A Binding request whose USERNAME is `ufrag:client`.
-    fn check(ufrag: &str) -> Vec<u8> {
-        let user = format!("{ufrag}:client");
-        let mut attrs = vec![0x00, 0x06];
-        attrs.extend_from_slice(&(user.len() as u16).to_be_bytes());
-        attrs.extend_from_slice(user.as_bytes());
-        attrs.resize(attrs.len().div_ceil(4) * 4, 0);
-        let mut m = stun::request([1; 12]).to_vec();
-        m[2..4].copy_from_slice(&(attrs.len() as u16).to_be_bytes());
-        m.extend_from_slice(&attrs);
-        m
-    }
 
     fn at(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
@@ -330,15 +312,23 @@ mod tests {
         let rtp = [0x80u8, 111, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
         // Nothing is known of an address before its peer's first check.
         assert_eq!(r.find(at(1000), &rtp), None);
-        assert_eq!(r.find(at(1000), &check("zzzz")), None, "unknown ufrag");
-        assert_eq!(r.find(at(1000), &check("aaaa")), Some(a));
+        assert_eq!(
+            r.find(at(1000), &stun::check_naming("zzzz")),
+            None,
+            "unknown ufrag"
+        );
+        assert_eq!(r.find(at(1000), &stun::check_naming("aaaa")), Some(a));
         assert_eq!(r.find(at(1000), &rtp), Some(a));
         // A check from the same address for another peer moves it (ICE's rule).
-        assert_eq!(r.find(at(1000), &check("bbbb")), Some(b));
+        assert_eq!(r.find(at(1000), &stun::check_naming("bbbb")), Some(b));
         assert_eq!(r.find(at(1000), &rtp), Some(b));
         r.forget(8);
         assert_eq!(r.find(at(1000), &rtp), None);
-        assert_eq!(r.find(at(1001), &check("bbbb")), None, "forgotten ufrag");
+        assert_eq!(
+            r.find(at(1001), &stun::check_naming("bbbb")),
+            None,
+            "forgotten ufrag"
+        );
         r.forget(8); // twice: nothing
     }
 
@@ -348,7 +338,7 @@ mod tests {
         let a = Route { shard: 0, peer: 1 };
         r.register("aaaa", a);
         for port in 2000..3000 {
-            assert_eq!(r.find(at(port), &check("aaaa")), Some(a));
+            assert_eq!(r.find(at(port), &stun::check_naming("aaaa")), Some(a));
         }
         assert_eq!(r.len(), ADDRESSES_PER_PEER);
         // The newest addresses are the ones kept.

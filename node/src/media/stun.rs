@@ -181,6 +181,22 @@ pub fn discover(
     Err(StunError::Timeout(server))
 }
 
+/// A connectivity check as a client sends it: a Binding request with ICE-CONTROLLING
+/// first, then USERNAME `ufrag:clientufrag` (no integrity: nothing here checks it).
+#[cfg(test)]
+pub(super) fn check_naming(ufrag: &str) -> Vec<u8> {
+    let user = format!("{ufrag}:clientufrag");
+    let mut attrs = vec![0x80, 0x29, 0, 4, 1, 2, 3, 4];
+    attrs.extend_from_slice(&USERNAME.to_be_bytes());
+    attrs.extend_from_slice(&(user.len() as u16).to_be_bytes());
+    attrs.extend_from_slice(user.as_bytes());
+    attrs.resize(attrs.len().div_ceil(4) * 4, 0);
+    let mut m = request([7; 12]).to_vec();
+    m[2..4].copy_from_slice(&(attrs.len() as u16).to_be_bytes());
+    m.extend_from_slice(&attrs);
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,15 +230,7 @@ mod tests {
 
     #[test]
     fn names_the_peer_a_check_is_for() {
-        let user = b"nodeufrag:clientufrag";
-        let mut attrs = vec![0x80, 0x29, 0, 4, 1, 2, 3, 4]; // ICE-CONTROLLING, first
-        attrs.extend_from_slice(&USERNAME.to_be_bytes());
-        attrs.extend_from_slice(&(user.len() as u16).to_be_bytes());
-        attrs.extend_from_slice(user);
-        attrs.resize(attrs.len().div_ceil(4) * 4, 0);
-        let mut m = request([7; 12]).to_vec();
-        m[2..4].copy_from_slice(&(attrs.len() as u16).to_be_bytes());
-        m.extend_from_slice(&attrs);
+        let m = check_naming("nodeufrag");
         assert_eq!(request_ufrag(&m), Some(&b"nodeufrag"[..]));
         // A response, a truncated message, and plain bytes name nobody.
         let mut response = m.clone();

@@ -304,14 +304,19 @@ pub async fn floor_held() -> (TestChain, Node, u64) {
     let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
     let session = open_session(&chain, now(), 120).await;
     enqueue(&chain, session, 1).await;
-    wait_until("the plan", Duration::from_secs(10), || {
+    wait_for_slots(&node, session, 1, Duration::from_secs(10)).await;
+    (chain, node, session)
+}
+
+/// Waits (up to `within`) until the in-process node's floor plan for `session` has `n` slots.
+pub async fn wait_for_slots(node: &Node, session: u64, n: usize, within: Duration) {
+    wait_until(&format!("{n} slots in the plan"), within, || {
         node.media()
             .plans()
             .get(&session)
-            .is_some_and(|p| p.slots.len() == 1)
+            .is_some_and(|p| p.slots.len() == n)
     })
     .await;
-    (chain, node, session)
 }
 
 /// Account `i` asks for the floor in `session`: an `enqueue`, mined.
