@@ -20,13 +20,7 @@ pub enum Kind {
     TreasuryDebate,
 }
 
-/// Who may ask for the floor (the contract's `Speakers`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Speakers {
-    Orchestrators,
-    OrchestratorsAndDelegators,
-}
+pub use assembly_floor::Speakers;
 
 /// One of Assembly's state changes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,13 +12,13 @@
 //! - [`keeper`] — opens the debate of every new governance proposal.
 //! - [`recurrence`] — cron expressions turned into recurring session schedules.
 //! - [`telemetry`] — logging set-up shared by the binaries.
-//! - [`floor`] — the floor rule.
+//! - [`floor`] — the floor rule (the `assembly-floor` crate, re-exported).
 
 pub mod api;
 pub mod bindings;
 pub mod deployment;
 pub mod events;
-pub mod floor;
+pub use assembly_floor as floor;
 pub mod keeper;
 pub mod recurrence;
 pub mod roles;

@@ -17,17 +17,7 @@ use crate::deployment::Deployment;
 use crate::events::Event;
 use crate::sync::Change;
 
-/// What the chain says someone is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// In the active set this round: may speak.
-    Orchestrator,
-    /// Has bonded stake: may listen and react, and speak where a session allows it.
-    Delegator,
-    /// Neither.
-    Observer,
-}
+pub use assembly_floor::Role;
 
 /// A role with its stake: an orchestrator's total stake, a delegator's bonded stake.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -16,9 +16,9 @@ use crate::auth::{Auth, AuthConfig};
 use crate::config::NodeConfig;
 use crate::http::{self, AppState};
 use crate::live::Hub;
-use crate::media::push::{Push, PushConfig};
-use crate::media::router::Taps;
-use crate::media::Media;
+use assembly_media::push::{Push, PushConfig};
+use assembly_media::{Media, ProgramSink, Sinks};
+
 use crate::metrics::Metrics;
 use crate::reactions::Reactions;
 use crate::record::archive::Archive;
@@ -135,7 +135,7 @@ pub async fn start_with(
         tracing::info!(endpoint = %s.endpoint, bucket = %s.bucket, "copying the broadcast to object storage");
         crate::hls::s3::Uploader::start(s.config(), hub.metrics.clone(), &tokio::runtime::Handle::current())
     });
-    let hls = crate::hls::Hls::start(config.hls.clone(), hub.plans(), hub.metrics.clone(), s3)
+    let hls = crate::hls::Hls::start(config.hls.clone(), hub.gate(), hub.metrics.clone(), s3)
         .with_context(|| format!("starting HLS in {}", config.hls.display()))?;
     let push = config.whip_push.as_ref().map(|endpoint| {
         let state = hub.clone();
@@ -147,19 +147,18 @@ pub async fn start_with(
                 session: config.whip_push_session,
             },
             Arc::new(move || state.state().and_then(|s| s.current)),
-            hub.metrics.clone(),
+            hub.metrics.media.clone(),
             shutdown.clone(),
         )
     });
+    let mut sinks: Vec<Arc<dyn ProgramSink>> = vec![Arc::new(recorder), Arc::new(hls)];
+    sinks.extend(push.map(|p| Arc::new(p) as Arc<dyn ProgramSink>));
+    let sinks: Sinks = sinks.into();
     let media = Media::start(
         config.media()?,
-        hub.metrics.clone(),
-        hub.plans(),
-        Taps {
-            recorder: Some(recorder),
-            hls: Some(hls),
-            push,
-        },
+        hub.metrics.media.clone(),
+        hub.gate(),
+        sinks,
         shutdown.clone(),
     )
     .with_context(|| format!("starting the media engine on {}", config.media_bind))?;

@@ -37,7 +37,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::media::{IceServer, MediaConfig};
+use assembly_media::{IceServer, MediaConfig};
 
 /// S3-compatible storage for the broadcast.
 #[derive(Clone, Debug, Deserialize)]
@@ -120,7 +120,7 @@ impl Default for NodeConfig {
             media_bind: "127.0.0.1:8701".into(),
             media_public_ips: vec![],
             ice_servers: vec![],
-            media_threads: crate::media::default_threads(),
+            media_threads: assembly_media::default_threads(),
             max_listeners: 5_000,
             offers_per_second: 200.0,
             public_listening: true,

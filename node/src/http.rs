@@ -12,7 +12,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Auth, AuthError, Identity};
-use crate::live::{unix_now, Hub};
+use assembly_floor::clock;
+
+use crate::live::Hub;
 use crate::reactions::REACTIONS;
 use crate::ws;
 
@@ -26,7 +28,7 @@ pub const COOKIE_NAME: &str = "assembly_session";
 pub struct AppState {
     pub auth: Arc<Auth>,
     pub hub: Arc<Hub>,
-    pub media: Arc<crate::media::Media>,
+    pub media: Arc<assembly_media::Media>,
     pub archive: Arc<crate::record::archive::Archive>,
     /// What the web client needs to talk to the chain: the contracts and a public RPC.
     pub client_config: Arc<serde_json::Value>,
@@ -137,7 +139,7 @@ pub(crate) fn identify(
 ) -> Result<Option<Identity>, ApiError> {
     match token_of(headers, query) {
         None => Ok(None),
-        Some(t) => Ok(Some(state.auth.identify(&t, unix_now())?)),
+        Some(t) => Ok(Some(state.auth.identify(&t, clock::now_s())?)),
     }
 }
 
@@ -213,7 +215,7 @@ async fn sign_in(
         Ok(st) => st,
         Err(e) => return ApiError::Internal(e.to_string()).into_response(),
     };
-    let max_age = identity.expires_at.saturating_sub(unix_now());
+    let max_age = identity.expires_at.saturating_sub(clock::now_s());
     let secure = if s.secure_cookies { "; Secure" } else { "" };
     let cookie = format!(
         "{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"

@@ -6,7 +6,6 @@
 //! - [`auth`] — nonces, signature checks, session tokens.
 //! - [`live`] — the live state and its fan-out.
 //! - [`ws`] — the WebSocket protocol.
-//! - [`media`] — the floor in sound: the WebRTC engine, gated by the floor plan.
 //! - [`whip`] — WHIP (speakers) and WHEP (listeners) signalling over HTTP.
 //! - [`record`] — recordings: one Ogg Opus file per speech, indexed with digests.
 //! - [`hansard`] — transcripts of every speech, full-text search, exports.
@@ -24,7 +23,6 @@ pub mod hansard;
 pub mod hls;
 pub mod http;
 pub mod live;
-pub mod media;
 pub mod metrics;
 pub mod reactions;
 pub mod record;

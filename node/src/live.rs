@@ -7,37 +7,22 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, U256};
+use assembly_floor::clock;
 use assembly_indexer::events::{Kind, Speakers};
 use assembly_indexer::floor;
 use assembly_indexer::roles::{Role, Roles};
 use assembly_indexer::store::Store;
 use assembly_indexer::sync::{Change, Progress};
+use assembly_media::{Gate, Plan};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-use crate::media::plan::{Plan, Plans};
 use crate::metrics::Metrics;
 use crate::reactions::Reactions;
-
-/// Seconds since the epoch, now.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// Milliseconds since the epoch, now.
-pub fn unix_now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 /// Someone on the floor or in the queue.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -71,9 +56,19 @@ pub struct LiveSession {
     pub end: Option<u64>,
     pub slot_length: u64,
     /// Who holds the floor now, and until when.
-    pub floor: Option<(Speaker, u64, u64)>,
+    pub floor: Option<Floor>,
     /// The holder and everyone waiting, in order.
     pub queue: Vec<QueueEntry>,
+}
+
+/// Who holds the floor of a session now.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Floor {
+    pub speaker: Speaker,
+    /// When the slot began, seconds since the epoch.
+    pub start: u64,
+    /// When it ends (exclusive).
+    pub end: u64,
 }
 
 /// A coming occurrence.
@@ -134,8 +129,17 @@ pub struct Hub {
     progress: watch::Receiver<Progress>,
     tx: broadcast::Sender<Utf8Bytes>,
     latest: RwLock<(Option<LiveState>, Utf8Bytes)>,
-    /// Who may be heard when, for the media path.
-    plans: watch::Sender<Plans>,
+    /// Who may be heard when: the media path's gate.
+    gate: watch::Sender<Gate>,
+}
+
+/// One session's floor as the chain gives it: what both the live state and the gate are
+/// computed from.
+struct Timeline {
+    session: u64,
+    occurrence: u32,
+    speakers: Speakers,
+    slots: Vec<floor::Slot>,
 }
 
 fn priority(kind: Kind, always_on: bool) -> u8 {
@@ -163,13 +167,13 @@ impl Hub {
             progress,
             tx,
             latest: RwLock::new((None, Utf8Bytes::from_static("{}"))),
-            plans: watch::channel(Plans::default()).0,
+            gate: watch::channel(Gate::default()).0,
         }
     }
 
-    /// The floor plans, updated with every published state.
-    pub fn plans(&self) -> watch::Receiver<Plans> {
-        self.plans.subscribe()
+    /// The media path's gate, updated with every published state.
+    pub fn gate(&self) -> watch::Receiver<Gate> {
+        self.gate.subscribe()
     }
 
     /// The last state computed.
@@ -181,34 +185,35 @@ impl Hub {
             .clone()
     }
 
-    /// Whether `standing` lets someone speak in a session open to `speakers`.
-    pub fn may_speak(role: Role, speakers: Speakers) -> bool {
-        match role {
-            Role::Orchestrator => true,
-            Role::Delegator => speakers == Speakers::OrchestratorsAndDelegators,
-            Role::Observer => false,
-        }
-    }
-
-    /// The plans of `state`, leaving out slots whose holder's role on chain no longer lets
-    /// them speak (the contract judged eligibility at enqueue; the media path judges now).
-    async fn plans_of(&self, state: &LiveState) -> Plans {
-        let mut plans = HashMap::new();
-        for s in &state.live {
-            let mut queue = Vec::with_capacity(s.queue.len());
-            for q in &s.queue {
-                let eligible = match self.roles.standing(q.speaker).await {
-                    Ok(st) => Self::may_speak(st.role, s.speakers),
+    /// The gate over `timelines`, leaving out slots whose holder's role on chain no longer
+    /// lets them speak (the contract judged eligibility at the request; the gate judges now).
+    /// Only slots still to end at `now` are looked up: the gate never hears an ended one.
+    async fn gate_of(&self, timelines: &[Timeline], now: u64) -> Gate {
+        let mut plans = HashMap::with_capacity(timelines.len());
+        for t in timelines {
+            let mut ineligible = Vec::new();
+            for slot in t.slots.iter().filter(|s| !s.withdrawn && s.end > now) {
+                let eligible = match self.roles.standing(slot.speaker).await {
+                    Ok(st) => floor::may_speak(st.role, t.speakers),
                     // The chain accepted the request; an unreachable RPC does not undo that.
                     Err(_) => true,
                 };
-                if eligible {
-                    queue.push((q.speaker, q.start, q.end));
+                if !eligible {
+                    ineligible.push(slot.speaker);
                 }
             }
-            plans.insert(s.session, Plan::from_queue(s.occurrence, queue));
+            let live = t
+                .slots
+                .iter()
+                .filter(|s| s.end > now)
+                .copied()
+                .collect::<Vec<_>>();
+            let plan = Plan::new(t.occurrence, t.speakers, &live, |a| {
+                !ineligible.contains(&a)
+            });
+            plans.insert(t.session, plan);
         }
-        Arc::new(plans)
+        Gate::new(plans)
     }
 
     /// Messages for one client, from now on.
@@ -245,6 +250,11 @@ impl Hub {
 
     /// Computes the state at `now` from the store.
     pub async fn compute(&self, now: u64) -> anyhow::Result<LiveState> {
+        Ok(self.snapshot(now).await?.0)
+    }
+
+    /// The state at `now` and the floor timelines it was computed from.
+    async fn snapshot(&self, now: u64) -> anyhow::Result<(LiveState, Vec<Timeline>)> {
         // Every store read in one blocking task; only role lookups (which may go to the
         // chain) stay async.
         let store = self.store.clone();
@@ -265,6 +275,7 @@ impl Hub {
         let mut live = Vec::new();
         let mut upcoming = Vec::new();
         let mut best: Option<(u8, u64)> = None;
+        let mut floors = Vec::new();
         for row in &rows {
             let s = row.schedule;
             let always_on = s.duration == floor::FOREVER;
@@ -297,7 +308,11 @@ impl Hub {
                 })
                 .collect();
             let floor = match floor::holder_at(&slots, now) {
-                Some(slot) => Some((self.speaker(slot.speaker).await, slot.start, slot.end)),
+                Some(slot) => Some(Floor {
+                    speaker: self.speaker(slot.speaker).await,
+                    start: slot.start,
+                    end: slot.end,
+                }),
                 None => None,
             };
             let p = priority(row.kind, always_on);
@@ -316,6 +331,12 @@ impl Hub {
                 floor,
                 queue,
             });
+            floors.push(Timeline {
+                session: row.id,
+                occurrence,
+                speakers: row.speakers,
+                slots,
+            });
         }
         upcoming.sort_by_key(|u| u.start);
         upcoming.truncate(10);
@@ -325,29 +346,31 @@ impl Hub {
             delegators: m.ws_delegators.load(Relaxed),
             observers: m.ws_observers.load(Relaxed),
         };
-        Ok(LiveState {
+        let state = LiveState {
             current: best.map(|(_, id)| id),
             live,
             upcoming,
             listeners,
             head_block: head,
-        })
+        };
+        Ok((state, floors))
     }
 
     /// Recomputes and, if anything changed, sends the state to everyone.
     pub async fn publish(&self) {
-        let state = match self.compute(unix_now()).await {
+        let now = clock::now_s();
+        let (state, timelines) = match self.snapshot(now).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "live state not computed");
                 return;
             }
         };
-        let plans = self.plans_of(&state).await;
-        self.plans.send_if_modified(|old| {
-            let changed = **old != *plans;
+        let gate = self.gate_of(&timelines, now).await;
+        self.gate.send_if_modified(|old| {
+            let changed = *old != gate;
             if changed {
-                *old = plans;
+                *old = gate;
             }
             changed
         });
@@ -362,7 +385,7 @@ impl Hub {
             return;
         }
         let text: Utf8Bytes = match serde_json::to_string(&Outgoing::State {
-            server_time_ms: unix_now_ms(),
+            server_time_ms: clock::now_ms(),
             state: &state,
         }) {
             Ok(t) => t.into(),
@@ -376,7 +399,7 @@ impl Hub {
     fn send_burst(&self) {
         if let Some(burst) = self.reactions.drain() {
             if let Ok(t) = serde_json::to_string(&Outgoing::Reactions {
-                server_time_ms: unix_now_ms(),
+                server_time_ms: clock::now_ms(),
                 burst: &burst,
             }) {
                 self.metrics.reaction_bursts.fetch_add(1, Relaxed);

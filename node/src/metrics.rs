@@ -3,6 +3,9 @@
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use assembly_media::MediaMetrics;
 
 /// The node's metrics.
 #[derive(Default)]
@@ -19,18 +22,12 @@ pub struct Metrics {
     pub state_broadcasts: AtomicU64,
     pub reaction_bursts: AtomicU64,
     pub indexer_head: AtomicU64,
-    pub media_listeners: AtomicI64,
-    pub media_publishers: AtomicI64,
-    pub media_packets_in: AtomicU64,
-    pub media_packets_out: AtomicU64,
-    pub media_packets_gated: AtomicU64,
-    pub media_send_dropped: AtomicU64,
-    pub media_stale_dropped: AtomicU64,
+    /// The media path's own counters.
+    pub media: Arc<MediaMetrics>,
     pub media_offers_ok: AtomicU64,
     pub media_offers_refused: AtomicU64,
     pub recording_dropped: AtomicU64,
     pub hls_dropped: AtomicU64,
-    pub push_dropped: AtomicU64,
     pub s3_ok: AtomicU64,
     pub s3_failed: AtomicU64,
     pub transcripts_ok: AtomicU64,
@@ -48,6 +45,7 @@ impl Metrics {
             }
         };
         let g = |a: &AtomicU64| a.load(Relaxed) as i64;
+        let m = &*self.media;
         family(
             "assembly_sign_ins_total",
             "counter",
@@ -114,11 +112,11 @@ impl Metrics {
             &[
                 (
                     "{direction=\"listener\"}",
-                    self.media_listeners.load(Relaxed),
+                    self.media.listeners.load(Relaxed),
                 ),
                 (
                     "{direction=\"publisher\"}",
-                    self.media_publishers.load(Relaxed),
+                    self.media.publishers.load(Relaxed),
                 ),
             ],
         );
@@ -127,11 +125,11 @@ impl Metrics {
             "counter",
             "Audio packets: received from publishers, sent to listeners, dropped by the floor gate, dropped on a full socket, not sent to listeners of a shard that fell behind.",
             &[
-                ("{stage=\"in\"}", g(&self.media_packets_in)),
-                ("{stage=\"out\"}", g(&self.media_packets_out)),
-                ("{stage=\"gated\"}", g(&self.media_packets_gated)),
-                ("{stage=\"send_dropped\"}", g(&self.media_send_dropped)),
-                ("{stage=\"stale_dropped\"}", g(&self.media_stale_dropped)),
+                ("{stage=\"in\"}", g(&m.packets_in)),
+                ("{stage=\"out\"}", g(&m.packets_out)),
+                ("{stage=\"gated\"}", g(&m.packets_gated)),
+                ("{stage=\"send_dropped\"}", g(&m.send_dropped)),
+                ("{stage=\"stale_dropped\"}", g(&m.stale_dropped)),
             ],
         );
         family(
@@ -159,7 +157,7 @@ impl Metrics {
             "assembly_whip_push_dropped_total",
             "counter",
             "Packets the WHIP push could not keep up with.",
-            &[("", g(&self.push_dropped))],
+            &[("", g(&m.push_dropped))],
         );
         family(
             "assembly_s3_uploads_total",

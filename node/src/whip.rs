@@ -17,12 +17,12 @@ use axum::routing::{delete, post};
 use axum::{Json, Router};
 use std::sync::atomic::Ordering::Relaxed;
 
+use assembly_floor::clock;
+use assembly_media::sdp::{self, Intent, SdpError};
+use assembly_media::{IceServer, MediaError, PeerRole};
+
 use crate::http::{identify, ApiError, AppState};
-use crate::live::{unix_now_ms, Hub};
-use crate::media::engine::PeerRole;
-use crate::media::plan::Refusal;
-use crate::media::sdp::{self, Intent, SdpError};
-use crate::media::{IceServer, MediaError};
+use crate::live::Hub;
 
 /// The WHIP/WHEP routes.
 pub fn routes() -> Router<AppState> {
@@ -83,7 +83,7 @@ impl IntoResponse for WhipError {
                 MediaError::NotFound => (StatusCode::NOT_FOUND, None),
                 MediaError::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
                 MediaError::Busy => (StatusCode::TOO_MANY_REQUESTS, None),
-                MediaError::Stopped | MediaError::Io(_) => {
+                MediaError::Stopped | MediaError::Setup(_) | MediaError::Io(_) => {
                     (StatusCode::INTERNAL_SERVER_ERROR, None)
                 }
             },
@@ -215,25 +215,15 @@ async fn publish_inner(
     let text = offer_text(headers, body)?;
     let who = identify(s, headers, None)?.ok_or(ApiError::Unauthenticated)?;
     let session = session_of(&s.hub, session)?;
-    let live = s
-        .hub
-        .state()
-        .and_then(|st| st.live.into_iter().find(|l| l.session == session))
-        .ok_or(MediaError::Refused(Refusal::SessionNotLive))?;
     let standing = s
         .hub
         .roles
         .standing(who.address)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    if !Hub::may_speak(standing.role, live.speakers) {
-        return Err(MediaError::Refused(Refusal::NotEligible).into());
-    }
-    let plans = s.media.plans();
-    let plan = plans
-        .get(&session)
-        .ok_or(MediaError::Refused(Refusal::SessionNotLive))?;
-    plan.standing(who.address, unix_now_ms())
+    s.media
+        .gate()
+        .admit(session, who.address, standing.role, clock::now_ms())
         .map_err(MediaError::Refused)?;
     let offer = sdp::check(&text, Intent::Publish).map_err(MediaError::from)?;
     let (resource, answer) = s.media.open(
@@ -271,7 +261,7 @@ async fn listen_inner(
         return Err(WhipError::ListenersSignIn);
     }
     let id = session_of(&s.hub, session)?;
-    if !s.media.plans().contains_key(&id) {
+    if !s.media.gate().is_live(id) {
         return Err(WhipError::NoSession(session.to_string()));
     }
     let offer = sdp::check(&text, Intent::Subscribe).map_err(MediaError::from)?;

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::primitives::U256;
-use assembly_node::media::client;
-use assembly_node::media::sdp::Intent;
+use assembly_media::client;
+use assembly_media::sdp::Intent;
 use assembly_node::record::ogg;
 use common::TestChain;
 use support::{now, token};

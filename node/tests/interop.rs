@@ -12,8 +12,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use assembly_node::media::client;
-use assembly_node::media::sdp::Intent;
+use assembly_media::client;
+use assembly_media::sdp::Intent;
 use serde_json::Value;
 use support::{floor_held, repo_path, token};
 

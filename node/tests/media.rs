@@ -12,8 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
-use assembly_node::media::client::{self, read_stamp, unix_micros, Peer};
-use assembly_node::media::sdp::Intent;
+use assembly_floor::clock::now_us as unix_micros;
+use assembly_media::client::{self, Peer};
+use assembly_media::sdp::Intent;
+use assembly_media::stamp::read_stamp;
 use common::TestChain;
 use serde_json::Value;
 use support::{
@@ -78,7 +80,7 @@ async fn the_floor_holder_is_heard_and_nobody_else() {
     let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
     let session = open_session(&chain, now() + 1, 4).await;
     wait_until("the session to go live", Duration::from_secs(10), || {
-        node.media().plans().contains_key(&session)
+        node.media().gate().is_live(session)
     })
     .await;
     // Three listeners on the node's three shards (the front's own included).
@@ -670,7 +672,7 @@ async fn listening_can_require_a_wallet() {
     .await;
     let session = open_session(&chain, now(), 60).await;
     wait_until("the session to go live", Duration::from_secs(10), || {
-        node.media().plans().contains_key(&session)
+        node.media().gate().is_live(session)
     })
     .await;
     let url = node.endpoint(session, "whep");

@@ -12,13 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alloy::primitives::Address;
-use assembly_node::media::client::{self, read_stamp};
-use assembly_node::media::engine::PeerRole;
-use assembly_node::media::plan::{Plan, Slot};
-use assembly_node::media::router::Taps;
-use assembly_node::media::sdp::{self, Intent};
-use assembly_node::media::{Media, MediaConfig};
-use assembly_node::metrics::Metrics;
+use assembly_floor::{Slot, Speakers};
+use assembly_media::client;
+use assembly_media::sdp::{self, Intent};
+use assembly_media::stamp::{self, read_stamp};
+use assembly_media::{Gate, Media, MediaConfig, MediaMetrics, PeerRole, Plan};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -30,15 +28,15 @@ use tokio::sync::watch;
 /// A bare WHIP/WHEP server on a media engine that lets anyone publish to room 7.
 async fn external_server() -> (String, Arc<Media>, watch::Sender<bool>) {
     let anyone = Address::repeat_byte(0xee);
-    let plan = Plan {
-        occurrence: 0,
-        slots: vec![Slot {
-            speaker: anyone,
-            start_ms: 0,
-            end_ms: u64::MAX / 4,
-        }],
+    let always = Slot {
+        index: 0,
+        speaker: anyone,
+        start: 0,
+        end: u64::MAX / 4000,
+        withdrawn: false,
     };
-    let (_plans_tx, plans) = watch::channel(Arc::new(HashMap::from([(7u64, plan)])));
+    let plan = Plan::new(0, Speakers::Orchestrators, &[always], |_| true);
+    let (_plans_tx, plans) = watch::channel(Gate::new(HashMap::from([(7u64, plan)])));
     std::mem::forget(_plans_tx);
     let (stop, stopped) = watch::channel(false);
     let media = Media::start(
@@ -46,9 +44,9 @@ async fn external_server() -> (String, Arc<Media>, watch::Sender<bool>) {
             bind: "127.0.0.1:0".parse().unwrap(),
             ..MediaConfig::default()
         },
-        Arc::new(Metrics::default()),
+        Arc::new(MediaMetrics::default()),
         plans,
-        Taps::default(),
+        Arc::new([]),
         stopped,
     )
     .unwrap();
@@ -148,9 +146,9 @@ async fn the_program_reaches_an_external_whip_server() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while node
         .media()
-        .plans()
-        .get(&session)
-        .is_none_or(|p| p.slots.is_empty())
+        .gate()
+        .plan(session)
+        .is_none_or(|p| p.slots().is_empty())
     {
         assert!(
             std::time::Instant::now() < deadline,
@@ -170,7 +168,7 @@ async fn the_program_reaches_an_external_whip_server() {
     assert!(speaker.wait_connected(Duration::from_secs(5)).await);
     let frames = speaker.frames.clone().unwrap();
     for n in 0..100u64 {
-        let mut f = client::stamped_frame(n, 80).to_vec();
+        let mut f = stamp::stamped_frame(n, 80).to_vec();
         f[16] = 1;
         frames.send(f.into()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;

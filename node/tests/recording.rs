@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alloy::primitives::U256;
-use assembly_node::media::client::{self, read_stamp};
-use assembly_node::media::sdp::Intent;
+use assembly_media::client;
+use assembly_media::sdp::Intent;
+use assembly_media::stamp::read_stamp;
 use assembly_node::record::ogg;
 use common::TestChain;
 use serde_json::Value;
@@ -25,7 +26,7 @@ async fn three_speeches_recorded_with_speakers_slots_and_digests() {
     let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
     let session = support::open_session(&chain, now(), 3).await;
     wait_until("the session live", Duration::from_secs(10), || {
-        node.media().plans().contains_key(&session)
+        node.media().gate().is_live(session)
     })
     .await;
 

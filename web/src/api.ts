@@ -36,7 +36,7 @@ export interface LiveSession {
   start: number;
   end: number | null;
   slot_length: number;
-  floor: [Speaker, number, number] | null;
+  floor: { speaker: Speaker; start: number; end: number } | null;
   queue: QueueEntry[];
 }
 

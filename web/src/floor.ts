@@ -162,7 +162,7 @@ export class AssemblyFloor extends HTMLElement {
     const title = el("h2", { textContent: `${KIND[s.kind] ?? s.kind} · session ${s.session}` });
     let holder: HTMLElement;
     if (s.floor) {
-      const [sp, , end] = s.floor;
+      const { speaker: sp, end } = s.floor;
       const you = sp.address.toLowerCase() === me ? " (you)" : "";
       holder = el(
         "div",

@@ -23,8 +23,10 @@ use std::time::{Duration, Instant};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::signers::Signer;
 use anyhow::{bail, Context};
-use assembly_node::media::client::{self, read_stamp, unix_micros, Peer};
-use assembly_node::media::sdp::Intent;
+use assembly_floor::clock::now_us as unix_micros;
+use assembly_media::client::{self, Peer};
+use assembly_media::sdp::Intent;
+use assembly_media::stamp::read_stamp;
 use assembly_node::siwe::SiweMessage;
 use serde_json::{json, Value};
 
@@ -239,7 +241,11 @@ async fn main() -> anyhow::Result<()> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         for n in 0u64.. {
             tick.tick().await;
-            if frames.send(client::stamped_frame(n, 80)).await.is_err() {
+            if frames
+                .send(assembly_media::stamp::stamped_frame(n, 80))
+                .await
+                .is_err()
+            {
                 return;
             }
             sent2.store(n + 1, Relaxed);

@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::live::unix_now_ms;
 use crate::metrics::Metrics;
 use crate::record::archive::Archive;
+use assembly_floor::clock;
 use transcribe::Transcriber;
 
 /// The longest a failed speech waits before its next attempt.
@@ -44,7 +44,7 @@ pub async fn run(
         let next = tokio::task::spawn_blocking(
             move || -> Result<_, crate::record::archive::ArchiveError> {
                 store::enqueue_closed(&a)?;
-                let due = store::due(&a, unix_now_ms())?;
+                let due = store::due(&a, clock::now_ms())?;
                 Ok(match due {
                     Some((speech, attempts)) => {
                         let bytes = std::fs::read(a.path(&speech));
@@ -77,7 +77,7 @@ pub async fn run(
         let name = engine.name();
         let m = metrics.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            let now = unix_now_ms();
+            let now = clock::now_ms();
             match result {
                 Ok(text) => {
                     tracing::info!(speech = speech.id, words = text.split_whitespace().count(), "transcribed");

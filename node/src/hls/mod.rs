@@ -22,13 +22,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::live::unix_now_ms;
-use crate::media::plan::Plans;
-use crate::metrics::Metrics;
-use crate::record::ogg::opus_samples;
+use assembly_floor::clock;
+use assembly_media::opus::{opus_samples, SILENCE};
+use assembly_media::{Gate, ProgramSink, Spoken};
 
-/// 20 ms of Opus silence (CELT, one frame): what fills the gaps between speakers.
-pub const SILENCE: [u8; 3] = [0xf8, 0xff, 0xfe];
+use crate::metrics::Metrics;
 /// Media per segment, in 48 kHz ticks (one second).
 const SEGMENT: u64 = 48_000;
 /// Segments kept in the playlist and on disk (15 minutes).
@@ -48,7 +46,7 @@ impl Hls {
     /// `s3`, every file is also copied to the bucket (segments before the playlists naming them).
     pub fn start(
         dir: PathBuf,
-        plans: watch::Receiver<Plans>,
+        gate: watch::Receiver<Gate>,
         metrics: Arc<Metrics>,
         s3: Option<s3::Uploader>,
     ) -> std::io::Result<Self> {
@@ -56,14 +54,15 @@ impl Hls {
         let (tx, rx) = sync_channel(2048);
         std::thread::Builder::new()
             .name("hls".into())
-            .spawn(move || run(rx, dir, plans, s3))?;
+            .spawn(move || run(rx, dir, gate, s3))?;
         Ok(Self { tx, metrics })
     }
+}
 
-    /// Hands a forwarded packet over without waiting.
-    pub fn offer(&self, session: u64, payload: Arc<[u8]>) {
+impl ProgramSink for Hls {
+    fn offer(&self, p: &Spoken<'_>) {
         if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
-            self.tx.try_send((session, payload))
+            self.tx.try_send((p.session, p.payload.clone()))
         {
             self.metrics.hls_dropped.fetch_add(1, Relaxed);
         }
@@ -123,7 +122,7 @@ impl Stream {
         if let Some((u, key)) = &upload {
             u.put(&format!("{key}/init.mp4"), init, "video/mp4");
         }
-        let now = unix_now_ms();
+        let now = clock::now_ms();
         Ok(Self {
             dir,
             upload,
@@ -237,7 +236,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn run(
     rx: Receiver<(u64, Arc<[u8]>)>,
     dir: PathBuf,
-    plans: watch::Receiver<Plans>,
+    gate: watch::Receiver<Gate>,
     s3: Option<s3::Uploader>,
 ) {
     let mut streams: HashMap<u64, Stream> = HashMap::new();
@@ -251,9 +250,9 @@ fn run(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
-        let live: Vec<u64> = plans.borrow().keys().copied().collect();
+        let live: Vec<u64> = gate.borrow().sessions().collect();
         streams.retain(|id, _| live.contains(id));
-        let now = unix_now_ms();
+        let now = clock::now_ms();
         for id in live {
             if let Some(s) = stream(&mut streams, &dir, id, &s3) {
                 s.pace(now);

@@ -20,11 +20,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
+use assembly_media::{ProgramSink, Spoken};
 
 use crate::metrics::Metrics;
 use archive::Archive;
 
-/// One forwarded packet, as the recorder needs it.
+/// One heard packet, as the recorder keeps it.
 pub struct Packet {
     pub session: u64,
     pub occurrence: u32,
@@ -33,6 +34,19 @@ pub struct Packet {
     pub slot: (u64, u64),
     pub at_ms: u64,
     pub payload: Arc<[u8]>,
+}
+
+impl From<&Spoken<'_>> for Packet {
+    fn from(p: &Spoken<'_>) -> Self {
+        Self {
+            session: p.session,
+            occurrence: p.slot.occurrence,
+            speaker: p.speaker,
+            slot: (p.slot.start_ms, p.slot.end_ms),
+            at_ms: p.at_ms,
+            payload: p.payload.clone(),
+        }
+    }
 }
 
 /// A speech with no packet for this long is over (the speaker yielded or went quiet).
@@ -56,10 +70,11 @@ impl Recorder {
             .spawn(move || run(rx, archive))?;
         Ok(Self { tx, metrics })
     }
+}
 
-    /// Hands a packet over without waiting.
-    pub fn offer(&self, p: Packet) {
-        match self.tx.try_send(p) {
+impl ProgramSink for Recorder {
+    fn offer(&self, p: &Spoken<'_>) {
+        match self.tx.try_send(Packet::from(p)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.metrics.recording_dropped.fetch_add(1, Relaxed);

@@ -6,29 +6,10 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-/// Opus at 48 kHz: the granule position counts these samples.
-pub const RATE: u32 = 48_000;
+pub use assembly_media::opus::{opus_samples, RATE};
+
 /// Packets per page (50 × 20 ms ≈ one second of audio).
 const PACKETS_PER_PAGE: usize = 50;
-
-/// Samples (at 48 kHz) in one Opus packet, from its TOC byte (RFC 6716 §3.1).
-pub fn opus_samples(packet: &[u8]) -> u32 {
-    let Some(&toc) = packet.first() else {
-        return 0;
-    };
-    let config = toc >> 3;
-    let frame: u32 = match config {
-        0..=11 => [480, 960, 1920, 2880][(config % 4) as usize], // SILK: 10/20/40/60 ms
-        12..=15 => [480, 960][(config % 2) as usize],            // hybrid: 10/20 ms
-        _ => [120, 240, 480, 960][(config % 4) as usize],        // CELT: 2.5/5/10/20 ms
-    };
-    let frames = match toc & 0x3 {
-        0 => 1,
-        1 | 2 => 2,
-        _ => packet.get(1).map_or(0, |b| u32::from(b & 0x3f)),
-    };
-    frame * frames
-}
 
 fn crc32(data: &[u8]) -> u32 {
     // Ogg's CRC: polynomial 0x04c11db7, not reflected, zero initial value.
@@ -234,14 +215,5 @@ mod tests {
         std::fs::write(&path, &bad).unwrap();
         assert!(matches!(read_packets(&path), Err(OggError::Corrupt(_))));
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn samples_from_the_toc() {
-        assert_eq!(opus_samples(&[0xf8]), 960); // CELT 20 ms, one frame
-        assert_eq!(opus_samples(&[0xf9]), 1920); // two frames
-        assert_eq!(opus_samples(&[0x08]), 960); // SILK NB 20 ms
-        assert_eq!(opus_samples(&[0x1b, 0x03]), 8640); // SILK 60 ms, code 3, 3 frames
-        assert_eq!(opus_samples(&[]), 0);
     }
 }

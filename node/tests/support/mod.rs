@@ -29,7 +29,7 @@ pub fn now() -> u64 {
 
 pub struct Node {
     pub base: String,
-    pub app_media: Option<std::sync::Arc<assembly_node::media::Media>>,
+    pub app_media: Option<std::sync::Arc<assembly_media::Media>>,
     pub client: reqwest::Client,
     _stop: watch::Sender<bool>,
     _dir: std::path::PathBuf,
@@ -103,7 +103,7 @@ impl Node {
     }
 
     /// The in-process node's media handle.
-    pub fn media(&self) -> &assembly_node::media::Media {
+    pub fn media(&self) -> &assembly_media::Media {
         self.app_media.as_ref().expect("an in-process node")
     }
 
@@ -312,9 +312,9 @@ pub async fn floor_held() -> (TestChain, Node, u64) {
 pub async fn wait_for_slots(node: &Node, session: u64, n: usize, within: Duration) {
     wait_until(&format!("{n} slots in the plan"), within, || {
         node.media()
-            .plans()
-            .get(&session)
-            .is_some_and(|p| p.slots.len() == n)
+            .gate()
+            .plan(session)
+            .is_some_and(|p| p.slots().len() == n)
     })
     .await;
 }
@@ -383,7 +383,7 @@ pub fn pump_packets(
     })
 }
 
-/// Sends stamped frames (see `media::client::stamped_frame`) marked `marker` at byte 16,
+/// Sends stamped frames (see `assembly_media::stamp::stamped_frame`) marked `marker` at byte 16,
 /// one every 20 ms, until the channel closes.
 pub fn pump_stamped(
     frames: tokio::sync::mpsc::Sender<std::sync::Arc<[u8]>>,
@@ -393,7 +393,7 @@ pub fn pump_stamped(
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         for n in 0u64.. {
             tick.tick().await;
-            let mut f = assembly_node::media::client::stamped_frame(n, 80).to_vec();
+            let mut f = assembly_media::stamp::stamped_frame(n, 80).to_vec();
             f[16] = marker;
             if frames.send(f.into()).await.is_err() {
                 return;

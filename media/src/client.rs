@@ -13,22 +13,32 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
-use super::sdp::Intent;
+use crate::sdp::Intent;
 
 /// Called with each audio payload a listener receives and when it reached the socket (see
-/// [`super::arrival`]).
+/// [`crate::arrival`]).
 pub type OnMedia = Box<dyn FnMut(&[u8], Instant) + Send>;
 /// The same, shared across the connections of a [`Persistent`] peer.
 pub type SharedOnMedia = Arc<dyn Fn(&[u8], Instant) + Send + Sync>;
 
+/// Why a WHIP/WHEP connection failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The HTTP exchange failed.
     #[error("HTTP: {0}")]
     Http(#[from] reqwest::Error),
+    /// The server refused the offer.
     #[error("refused with {status}: {body}")]
-    Refused { status: u16, body: String },
+    Refused {
+        /// Its status.
+        status: u16,
+        /// Its body.
+        body: String,
+    },
+    /// The answer was not usable.
     #[error("answer: {0}")]
     Answer(String),
+    /// The socket failed.
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -90,10 +100,10 @@ pub async fn connect(
     let ip = if loopback {
         std::net::IpAddr::from([127, 0, 0, 1])
     } else {
-        super::outbound_ip(true)
+        crate::outbound_ip(true)
     };
     let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
-    super::arrival::enable(&socket);
+    crate::arrival::enable(&socket);
     let local = socket.local_addr()?;
     let mut config = Rtc::builder().clear_codecs().enable_opus(true, false);
     // Notice a vanished node within a few seconds, so reconnecting starts soon.
@@ -172,6 +182,7 @@ pub struct Persistent {
     pub frames: Option<mpsc::Sender<Arc<[u8]>>>,
     /// How many times it has connected.
     pub connects: watch::Receiver<u32>,
+    /// Runs until aborted.
     pub task: tokio::task::JoinHandle<()>,
 }
 
@@ -289,7 +300,7 @@ async fn run(
                 }
                 Ok(Output::Event(e)) => match e {
                     Event::Connected => {
-                        pt = super::opus_pt(&mut rtc, mid);
+                        pt = crate::opus::opus_pt(&mut rtc, mid);
                         let _ = connected.send(true);
                     }
                     Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
@@ -314,7 +325,7 @@ async fn run(
             }
         };
         tokio::select! {
-            r = super::arrival::recv(&socket, &mut buf) => {
+            r = crate::arrival::recv(&socket, &mut buf) => {
                 let Ok((n, source, at)) = r else { continue };
                 let Ok(contents) = buf[..n].try_into() else { continue };
                 let input = Input::Receive(at, Receive {
@@ -354,31 +365,6 @@ async fn run(
     }
 }
 
-/// A test/load frame: the sender's wall clock (µs since the epoch) and a counter, padded to
-/// `size` bytes (an Opus frame at 32 kb/s is 80 bytes). The node never decodes audio, so a
-/// stamped payload measures the path exactly.
-pub fn stamped_frame(counter: u64, size: usize) -> Arc<[u8]> {
-    let mut v = vec![0u8; size.max(16)];
-    v[..8].copy_from_slice(&unix_micros().to_be_bytes());
-    v[8..16].copy_from_slice(&counter.to_be_bytes());
-    v.into()
-}
-
-/// The stamp and counter of a frame made by [`stamped_frame`].
-pub fn read_stamp(frame: &[u8]) -> Option<(u64, u64)> {
-    let t = u64::from_be_bytes(frame.get(..8)?.try_into().ok()?);
-    let n = u64::from_be_bytes(frame.get(8..16)?.try_into().ok()?);
-    Some((t, n))
-}
-
-/// Microseconds since the epoch.
-pub fn unix_micros() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -388,12 +374,5 @@ mod tests {
             "http://h:1/api/v1/media/ab"
         );
         assert_eq!(super::resolve("http://h:1/x", "https://o/y"), "https://o/y");
-    }
-
-    #[test]
-    fn stamps_round_trip() {
-        let f = super::stamped_frame(7, 80);
-        assert_eq!(f.len(), 80);
-        assert_eq!(super::read_stamp(&f).unwrap().1, 7);
     }
 }

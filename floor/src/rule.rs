@@ -1,16 +1,7 @@
-//! The floor rule, in Rust: the same rule as `contracts/libraries/FloorRule.sol` and the
-//! calendar of `contracts/libraries/Occurrences.sol`, and nothing else. The README states it;
-//! `tests/agreement.rs` checks this module against the contract's `floorAt` on anvil.
-//!
-//! Within one occurrence `[occ_start, occ_end)`, requests are served first in, first out;
-//! withdrawn requests take no time:
-//!
-//! ```text
-//! start_k = max(occ_start, enqueued_at_k, end_{k-1})
-//! end_k   = max(start_k, min(start_k + slot_length, yielded_at_k, occ_end))
-//! ```
+//! Slots and the timeline: the rule stated in the crate docs, and the calendar of a
+//! (possibly recurring) session. Times are seconds since the epoch, as on chain.
 
-use alloy::primitives::Address;
+use alloy_primitives::Address;
 use serde::{Deserialize, Serialize};
 
 /// A session duration meaning "always in session" (the contract's `FOREVER`).
@@ -20,30 +11,41 @@ pub const FOREVER: u64 = (1 << 40) - 1;
 /// `[start + i * period, start + i * period + duration)`, cut at `cancelled_at`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schedule {
+    /// When occurrence 0 begins.
     pub start: u64,
+    /// Each occurrence's length ([`FOREVER`] for an always-open floor).
     pub duration: u64,
     /// 0 for a single occurrence.
     pub period: u64,
     /// Number of occurrences when recurring; 0 means until cancelled.
     pub count: u32,
+    /// The longest a slot may run.
     pub slot_length: u64,
+    /// When the session was cancelled, if it was: occurrences end there.
     pub cancelled_at: Option<u64>,
 }
 
 /// The bounds of one occurrence and the slot length: all the rule needs of a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Span {
+    /// The occurrence's start.
     pub start: u64,
+    /// Its end (exclusive), cut at a cancellation.
     pub end: u64,
+    /// The longest a slot may run.
     pub slot_length: u64,
 }
 
 /// One request for the floor, as the events describe it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
+    /// Who asked.
     pub speaker: Address,
+    /// When the request was mined.
     pub enqueued_at: u64,
+    /// When the speaker yielded the rest of the slot, if they did.
     pub yielded_at: Option<u64>,
+    /// Whether the request was withdrawn before its slot.
     pub withdrawn: bool,
 }
 
@@ -51,10 +53,15 @@ pub struct Request {
 /// (withdrawn, yielded at once, or no time left).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slot {
+    /// The request's place in the occurrence's queue.
     pub index: u32,
+    /// Who holds it.
     pub speaker: Address,
+    /// When it begins.
     pub start: u64,
+    /// When it ends (exclusive).
     pub end: u64,
+    /// Whether its request was withdrawn (then it takes no time).
     pub withdrawn: bool,
 }
 

@@ -1,31 +1,72 @@
-//! The floor in sound. Speakers publish Opus over WHIP, listeners subscribe over WHEP, and
-//! every peer lives on one UDP port (ICE-lite: the node answers connectivity checks and
-//! never makes its own, so one open port is all a firewall needs).
+//! Assembly's media path: the floor in sound, and nothing else (no HTTP server, no
+//! database, no archive).
 //!
-//! - [`plan`] — which address may be heard when, from the chain's timeline.
-//! - [`sdp`] — offer checks.
-//! - [`engine`] — the peers, in shards of one thread each, and the fan-out to listeners.
-//! - [`load`] — which shard a new listener goes to.
-//! - [`router`] — shard 0's front: the port's datagrams to their shards, the floor's gate.
+//! # The invariant
+//!
+//! **A speaker's packet reaches listeners if and only if the [`Gate`] says its sender holds
+//! the floor of its session at the instant the packet is read.** The gate is built from the
+//! chain's floor timeline alone ([`assembly_floor`]); every node computes the same one, so
+//! every node forwards the same audio with no chair and no coordinator. Everything after the
+//! gate is per-listener transport: restamping onto one continuous timeline, SRTP, pacing.
+//!
+//! # The run loop
+//!
+//! Every peer lives on one UDP port (ICE-lite: the node answers connectivity checks and
+//! never makes its own, so one open port is all a firewall needs). The peers are spread over
+//! shards of one thread each; str0m is sans-IO, so a shard owns its peers and drives their
+//! clocks. Each shard loops:
+//!
+//! 1. take the commands waiting (a new peer, a peer leaving, a datagram or a program packet
+//!    another shard handed over), at most a batch at a time;
+//! 2. on shard 0 (the [`front`]) only: read what the port holds and hand each datagram to the
+//!    shard owning its peer ([`routes`]);
+//! 3. fire the peers' timers;
+//! 4. after every input to a peer, drain it until str0m returns a timeout (str0m's own
+//!    contract): transmit, and collect the media a publisher sent;
+//! 5. on the front, judge each collected packet at the [`gate`]; what is heard goes to the
+//!    [`ProgramSink`]s, is restamped ([`restamp`]) and goes to every shard, and each shard
+//!    writes it to its own listeners ([`engine`]).
+//!
+//! # Modules
+//!
+//! - [`gate`] — the only place a publisher or a packet is judged.
+//! - [`engine`] — a shard: its peers, timers, the drain, the fan-out to listeners.
+//! - [`front`] — shard 0's reading, judging, restamping and handing out.
+//! - [`routes`] — which peer a datagram is for.
+//! - [`load`] — the engine's peer counts, and which shard a new listener goes to.
 //! - [`restamp`] — one continuous RTP timeline across speakers.
-//! - [`stun`] — the node's public address, when it is behind NAT.
-//! - [`arrival`] — when a datagram reached a client's socket (the load generator's clock).
-//! - [`client`] — a WHIP/WHEP client (the load generator's and the tests' peer).
-//! - [`push`] — WHIP push of a session's program to an external media server.
+//! - [`sdp`] — offer checks.
+//! - [`stun`] — STUN parsing, and the node's public address behind NAT.
+//! - [`arrival`] — when a datagram reached a socket (the kernel's stamp), to date packets.
+//! - [`opus`] — what the node knows of Opus.
+//! - [`sink`] — the trait the recorder, HLS and the push implement.
+//! - [`push`] — WHIP push of a session's program to another server.
+//! - [`client`] — a WHIP/WHEP client (the push's, the load generator's and the tests').
+//! - [`stamp`] — frames that carry their send time, to measure the path.
+//! - [`metrics`] — what the path counts.
 //!
-//! The HTTP side (`crate::whip`) authenticates, asks the plan, checks the offer, and hands
-//! an answered peer to the engine through [`Media::open`].
+//! The HTTP side authenticates, asks the gate, checks the offer with [`sdp::check`], and
+//! hands an answered peer to the engine through [`Media::open`].
 
 pub mod arrival;
 pub mod client;
 pub mod engine;
+pub mod front;
+pub mod gate;
 pub mod load;
-pub mod plan;
+pub mod metrics;
+pub mod opus;
 pub mod push;
 pub mod restamp;
-pub mod router;
+pub mod routes;
 pub mod sdp;
+pub mod sink;
+pub mod stamp;
 pub mod stun;
+
+pub use gate::{Gate, Plan, Refusal, Standing};
+pub use metrics::MediaMetrics;
+pub use sink::{ProgramSink, Sinks, Spoken};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -33,25 +74,27 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alloy::primitives::Address;
+use alloy_primitives::Address;
 use serde::Deserialize;
 use str0m::change::SdpOffer;
 use str0m::crypto::dtls::DtlsCert;
 use str0m::{Candidate, Rtc};
 use tokio::sync::{mpsc, watch};
 
-use crate::metrics::Metrics;
-use engine::{Command, Engine, NewPeer, PeerRole, Shared};
+pub use engine::PeerRole;
+use engine::{Command, Engine, NewPeer, Shared};
 use load::Load;
-use plan::Plans;
 
 /// A STUN or TURN server clients may use (sent to them as `Link: rel="ice-server"`), and
 /// that the node itself asks for its public address (STUN ones).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct IceServer {
+    /// `stun:` or `turn:` URLs.
     pub urls: Vec<String>,
+    /// The TURN username, if any.
     pub username: Option<String>,
+    /// The TURN credential, if any.
     pub credential: Option<String>,
 }
 
@@ -62,8 +105,11 @@ pub struct MediaConfig {
     pub bind: SocketAddr,
     /// Addresses to offer as host candidates (defaults to the bound or outbound address).
     pub public_ips: Vec<IpAddr>,
+    /// STUN/TURN servers offered to clients (STUN ones also asked for the node's address).
     pub ice_servers: Vec<IceServer>,
+    /// Listeners the node holds at most; more get 503.
     pub max_listeners: u64,
+    /// Publishers the node holds at most; more get 503.
     pub max_publishers: u64,
     /// New WHIP/WHEP sessions per second the node answers (bursts of twice that).
     pub offers_per_second: f64,
@@ -93,33 +139,56 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Media failures, each mapped to a status by the HTTP side.
+/// Media failures. The client's fault ([`MediaError::is_client_error`]) or the node's;
+/// the HTTP side maps each to a status.
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
+    /// The offer is not one the node takes.
     #[error(transparent)]
     Sdp(#[from] sdp::SdpError),
+    /// The gate turned the publisher away.
     #[error("{0}")]
-    Refused(#[from] plan::Refusal),
+    Refused(#[from] gate::Refusal),
+    /// The node holds as many peers of this kind as it may.
     #[error("the node is at its limit of {0}; try again later")]
     Full(&'static str),
+    /// Too many new sessions this second.
     #[error("too many new connections; try again shortly")]
     Busy,
+    /// No such resource.
     #[error("no such media session")]
     NotFound,
+    /// The resource is someone else's.
     #[error("this media session belongs to someone else")]
     NotYours,
+    /// A well-formed offer str0m could not answer.
     #[error("offer refused: {0}")]
     Negotiation(String),
+    /// The engine has stopped (the node is shutting down).
     #[error("media engine stopped")]
     Stopped,
+    /// The node could not set a peer up: no DTLS certificate, no randomness, a bad host
+    /// candidate. The node's fault, never the client's.
+    #[error("media set-up: {0}")]
+    Setup(String),
+    /// The media socket failed.
     #[error("media socket: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl MediaError {
+    /// Whether the client caused it (a 4xx), rather than the node (a 5xx).
+    pub fn is_client_error(&self) -> bool {
+        !matches!(self, Self::Stopped | Self::Setup(_) | Self::Io(_))
+    }
 }
 
 /// A media session the HTTP side handed out (the WHIP/WHEP resource).
 #[derive(Clone, Debug)]
 pub struct Resource {
+    /// The engine's id of its peer.
     pub peer: u64,
+    /// The session it belongs to.
     pub session: u64,
     /// The signed-in address that opened it, if any.
     pub owner: Option<Address>,
@@ -141,21 +210,21 @@ pub struct Media {
     load: Arc<Load>,
     candidates: Vec<Candidate>,
     cert: DtlsCert,
-    metrics: Arc<Metrics>,
     resources: Arc<Mutex<HashMap<String, Resource>>>,
-    plans: watch::Receiver<Plans>,
+    gate: watch::Receiver<Gate>,
     bucket: Mutex<Bucket>,
     next_id: AtomicU64,
     local: SocketAddr,
 }
 
 impl Media {
-    /// Binds the media port, learns the node's addresses, and starts the engine's shards.
+    /// Binds the media port, learns the node's addresses, and starts the engine's shards:
+    /// packets are judged by the latest `gate`, and heard ones also go to `sinks`.
     pub fn start(
         config: MediaConfig,
-        metrics: Arc<Metrics>,
-        plans: watch::Receiver<Plans>,
-        taps: router::Taps,
+        metrics: Arc<MediaMetrics>,
+        gate: watch::Receiver<Gate>,
+        sinks: Sinks,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Self>, MediaError> {
         let socket = bind(config.bind)?;
@@ -171,7 +240,7 @@ impl Media {
         let mut candidates = Vec::new();
         for ip in &host_ips {
             let c = Candidate::host(SocketAddr::new(*ip, bound.port()), "udp")
-                .map_err(|e| MediaError::Negotiation(e.to_string()))?;
+                .map_err(|e| MediaError::Setup(format!("host candidate {ip}: {e}")))?;
             candidates.push(c);
         }
         for url in config.ice_servers.iter().flat_map(|s| &s.urls) {
@@ -195,12 +264,12 @@ impl Media {
         let cert = str0m::crypto::from_feature_flags()
             .dtls_provider
             .generate_certificate()
-            .ok_or_else(|| MediaError::Negotiation("no DTLS certificate".into()))?;
+            .ok_or_else(|| MediaError::Setup("no DTLS certificate".into()))?;
         let resources = Arc::new(Mutex::new(HashMap::new()));
         let threads = config.threads.max(1);
         let load = Arc::new(Load::new(threads));
         let shared = Shared {
-            metrics: metrics.clone(),
+            metrics,
             resources: resources.clone(),
             load: load.clone(),
         };
@@ -212,7 +281,7 @@ impl Media {
             let sender = socket.try_clone()?;
             let reader = (index == 0).then(|| socket.try_clone()).transpose()?;
             let (shared, senders) = (shared.clone(), senders.clone());
-            let (plans, taps, shutdown) = (plans.clone(), taps.clone(), shutdown.clone());
+            let (gate, sinks, shutdown) = (gate.clone(), sinks.clone(), shutdown.clone());
             std::thread::Builder::new()
                 .name(format!("media-{index}"))
                 .spawn(move || {
@@ -229,8 +298,8 @@ impl Media {
                     rt.block_on(async move {
                         let front = match reader.map(tokio::net::UdpSocket::from_std) {
                             Some(Ok(s)) => {
-                                let initial = plans.borrow().clone();
-                                Some(router::Front::new(s, senders.clone(), initial, taps))
+                                let initial = gate.borrow().clone();
+                                Some(front::Front::new(s, senders.clone(), initial, sinks))
                             }
                             Some(Err(e)) => {
                                 tracing::error!(error = %e, "media socket");
@@ -239,7 +308,7 @@ impl Media {
                             None => None,
                         };
                         Engine::new(index, sender, local, shared, senders[0].clone(), front)
-                            .run(rx, plans, shutdown)
+                            .run(rx, gate, shutdown)
                             .await;
                     });
                 })?;
@@ -252,9 +321,8 @@ impl Media {
             load,
             candidates,
             cert,
-            metrics,
             resources,
-            plans,
+            gate,
             bucket: Mutex::new(Bucket {
                 tokens: rate * 2.0,
                 at: Instant::now(),
@@ -264,6 +332,7 @@ impl Media {
         }))
     }
 
+    /// The settings it runs with.
     pub fn config(&self) -> &MediaConfig {
         &self.config
     }
@@ -273,9 +342,9 @@ impl Media {
         self.local
     }
 
-    /// The floor plans the engine gates by.
-    pub fn plans(&self) -> Plans {
-        self.plans.borrow().clone()
+    /// The gate the engine judges by, now.
+    pub fn gate(&self) -> Gate {
+        self.gate.borrow().clone()
     }
 
     fn take_token(&self) -> Result<(), MediaError> {
@@ -301,15 +370,11 @@ impl Media {
         offer: SdpOffer,
     ) -> Result<(String, String), MediaError> {
         match role {
-            PeerRole::Listener
-                if self.metrics.media_listeners.load(Relaxed) as u64
-                    >= self.config.max_listeners =>
-            {
+            PeerRole::Listener if self.load.listeners() as u64 >= self.config.max_listeners => {
                 return Err(MediaError::Full("listeners"))
             }
             PeerRole::Publisher(_)
-                if self.metrics.media_publishers.load(Relaxed) as u64
-                    >= self.config.max_publishers =>
+                if self.load.publishers() as u64 >= self.config.max_publishers =>
             {
                 return Err(MediaError::Full("publishers"))
             }
@@ -338,14 +403,17 @@ impl Media {
         let id = self.next_id.fetch_add(1, Relaxed);
         // Publishers live on the front, which judges their packets; listeners go to the
         // lightest shard.
+        let mut raw = [0u8; 16];
+        getrandom::fill(&mut raw).map_err(|e| MediaError::Setup(format!("randomness: {e}")))?;
+        let resource = alloy_primitives::hex::encode(raw);
         let shard = match role {
-            PeerRole::Publisher(_) => 0,
+            PeerRole::Publisher(_) => {
+                self.load.add_publisher();
+                0
+            }
             PeerRole::Listener => self.load.place(),
         };
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
-        let mut raw = [0u8; 16];
-        getrandom::fill(&mut raw).map_err(|e| MediaError::Negotiation(e.to_string()))?;
-        let resource = alloy::hex::encode(raw);
         self.resources
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -373,8 +441,9 @@ impl Media {
             shard,
         });
         if added.is_err() || routed.is_err() {
-            if role == PeerRole::Listener {
-                self.load.release(shard);
+            match role {
+                PeerRole::Listener => self.load.release(shard),
+                PeerRole::Publisher(_) => self.load.release_publisher(),
             }
             return Err(MediaError::Stopped);
         }
@@ -395,15 +464,6 @@ impl Media {
             .send(Command::Remove(peer))
             .map_err(|_| MediaError::Stopped)
     }
-}
-
-/// The payload type the peer negotiated for Opus on `mid`.
-pub(crate) fn opus_pt(rtc: &mut Rtc, mid: str0m::media::Mid) -> Option<str0m::media::Pt> {
-    rtc.writer(mid).and_then(|w| {
-        w.payload_params()
-            .find(|p| p.spec().codec == str0m::format::Codec::Opus)
-            .map(|p| p.pt())
-    })
 }
 
 /// The media socket, with buffers sized for bursts to many listeners.

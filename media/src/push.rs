@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use super::client;
-use super::sdp::Intent;
-use crate::hls::SILENCE;
-use crate::metrics::Metrics;
+use crate::client;
+use crate::metrics::MediaMetrics;
+use crate::opus::SILENCE;
+use crate::sdp::Intent;
+use crate::sink::{ProgramSink, Spoken};
 
 /// Where the program goes.
 #[derive(Clone, Debug)]
@@ -25,11 +26,11 @@ pub struct PushConfig {
     pub session: Option<u64>,
 }
 
-/// The engine's handle.
+/// The push's handle: a [`ProgramSink`].
 #[derive(Clone)]
 pub struct Push {
     tx: mpsc::Sender<(u64, Arc<[u8]>)>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<MediaMetrics>,
 }
 
 impl Push {
@@ -37,7 +38,7 @@ impl Push {
     pub fn start(
         config: PushConfig,
         current: Arc<dyn Fn() -> Option<u64> + Send + Sync>,
-        metrics: Arc<Metrics>,
+        metrics: Arc<MediaMetrics>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Self {
         let (tx, mut rx) = mpsc::channel::<(u64, Arc<[u8]>)>(512);
@@ -79,10 +80,11 @@ impl Push {
         });
         Self { tx, metrics }
     }
+}
 
-    /// Hands a forwarded packet over without waiting.
-    pub fn offer(&self, session: u64, payload: Arc<[u8]>) {
-        if self.tx.try_send((session, payload)).is_err() {
+impl ProgramSink for Push {
+    fn offer(&self, p: &Spoken<'_>) {
+        if self.tx.try_send((p.session, p.payload.clone())).is_err() {
             self.metrics.push_dropped.fetch_add(1, Relaxed);
         }
     }

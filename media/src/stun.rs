@@ -44,16 +44,22 @@ pub fn request_ufrag(m: &[u8]) -> Option<&[u8]> {
     username.split(|b| *b == b':').next()
 }
 
+/// Why the node learned no public address from a STUN server.
 #[derive(Debug, thiserror::Error)]
 pub enum StunError {
+    /// Not a `stun:` URL.
     #[error("not a stun: URL: {0}")]
     Url(String),
+    /// The server's name did not resolve.
     #[error("resolving {0}: {1}")]
     Resolve(String, std::io::Error),
+    /// The socket failed.
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),
+    /// No answer in time.
     #[error("no answer from {0} in time")]
     Timeout(SocketAddr),
+    /// An answer without a mapped address.
     #[error("answer carries no mapped address")]
     NoAddress,
 }

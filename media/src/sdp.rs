@@ -17,18 +17,25 @@ pub enum Intent {
 }
 
 /// Why an offer was refused.
+/// Why an offer was refused (each a 400, but for [`SdpError::TooLarge`]).
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SdpError {
+    /// No body.
     #[error("offer is empty")]
     Empty,
+    /// Over [`MAX_OFFER`].
     #[error("offer is larger than {MAX_OFFER} bytes")]
     TooLarge,
+    /// Not SDP the parser accepts.
     #[error("offer is not valid SDP: {0}")]
     Malformed(String),
+    /// No `m=audio`.
     #[error("offer has no audio section (m=audio)")]
     NoAudio,
+    /// Audio without Opus.
     #[error("offer's audio does not include Opus (a=rtpmap:<pt> opus/48000/2)")]
     NoOpus,
+    /// Sending where the endpoint needs receiving, or the reverse.
     #[error("offer's audio direction is {0}; this endpoint needs {1}")]
     Direction(&'static str, &'static str),
 }
@@ -119,7 +126,7 @@ pub(crate) mod tests {
     use super::*;
 
     /// A browser-shaped audio offer.
-    pub fn offer(direction: &str, codec: &str) -> String {
+    pub(crate) fn offer(direction: &str, codec: &str) -> String {
         format!(
             "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
 a=group:BUNDLE 0\r\na=msid-semantic: WMS\r\n\

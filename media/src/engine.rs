@@ -1,7 +1,7 @@
 //! The media engine: the node's WebRTC peers, spread over shards of one thread each (str0m
 //! is sans-IO: a shard owns its peers and drives their clocks), all on one UDP port.
 //!
-//! Shard 0 is also the front ([`super::router`]): it reads the port, hands each datagram to
+//! Shard 0 is also the front ([`crate::front`]): it reads the port, hands each datagram to
 //! the shard that owns its peer, holds the publishers, and judges, restamps and taps each of
 //! their packets once. The resulting [`Program`] packet goes to every shard, and each writes
 //! it to its own listeners: the per-listener work (SRTP, RTCP, pacing) is what is spread
@@ -13,16 +13,18 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alloy::primitives::Address;
+use alloy_primitives::Address;
 use str0m::media::{MediaData, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 use tokio::sync::{mpsc, watch};
 
-use super::load::Load;
-use super::plan::Plans;
-use super::router::{Front, Route};
-use crate::metrics::Metrics;
+use crate::front::Front;
+use crate::gate::Gate;
+use crate::load::Load;
+use crate::metrics::MediaMetrics;
+use crate::routes::Route;
+use crate::Resource;
 
 /// Who a peer is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,26 +36,26 @@ pub enum PeerRole {
 }
 
 /// A peer handed to a shard once its offer is answered.
-pub struct NewPeer {
-    pub id: u64,
-    pub resource: String,
-    pub session: u64,
-    pub role: PeerRole,
-    pub rtc: Rtc,
+pub(crate) struct NewPeer {
+    pub(crate) id: u64,
+    pub(crate) resource: String,
+    pub(crate) session: u64,
+    pub(crate) role: PeerRole,
+    pub(crate) rtc: Rtc,
 }
 
 /// One packet of a session's program: judged, restamped and ready for every listener.
-pub struct Program {
-    pub session: u64,
+pub(crate) struct Program {
+    pub(crate) session: u64,
     /// When the speaker's packet arrived (str0m's wall clock for the outgoing one).
-    pub wallclock: Instant,
+    pub(crate) wallclock: Instant,
     /// Its time on the session's one continuous timeline.
-    pub time: MediaTime,
-    pub payload: Arc<[u8]>,
+    pub(crate) time: MediaTime,
+    pub(crate) payload: Arc<[u8]>,
 }
 
 /// What a shard is asked to do.
-pub enum Command {
+pub(crate) enum Command {
     Add(Box<NewPeer>),
     Remove(u64),
     /// A datagram the front read for a peer of this shard.
@@ -90,10 +92,10 @@ const STALE: Duration = Duration::from_millis(500);
 /// Writes between two looks at a packet's age during a fan-out.
 const STALE_CHECK_EVERY: usize = 64;
 
-pub(super) struct Peer {
+pub(crate) struct Peer {
     resource: String,
-    pub(super) session: u64,
-    pub(super) role: PeerRole,
+    pub(crate) session: u64,
+    pub(crate) role: PeerRole,
     rtc: Rtc,
     /// The listener's audio section and its Opus payload type, once negotiated.
     out: Option<(Mid, Pt)>,
@@ -106,12 +108,12 @@ pub(super) struct Peer {
 }
 
 /// Where a shard's datagrams go, and what it counts.
-pub(super) struct Io {
+pub(crate) struct Io {
     /// The shared media port (a handle of the front's socket): sending needs no reactor.
     socket: UdpSocket,
     /// The address packets are addressed to, as str0m's candidates know it.
-    pub(super) local: SocketAddr,
-    pub(super) metrics: Arc<Metrics>,
+    pub(crate) local: SocketAddr,
+    pub(crate) metrics: Arc<MediaMetrics>,
 }
 
 impl Io {
@@ -119,7 +121,7 @@ impl Io {
         match self.socket.send_to(contents, to) {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                self.metrics.media_send_dropped.fetch_add(1, Relaxed);
+                self.metrics.send_dropped.fetch_add(1, Relaxed);
             }
             Err(e) => tracing::debug!(%to, error = %e, "send failed"),
         }
@@ -128,32 +130,32 @@ impl Io {
 
 /// What every shard shares with the HTTP side.
 #[derive(Clone)]
-pub struct Shared {
-    pub metrics: Arc<Metrics>,
-    pub resources: Arc<Mutex<HashMap<String, super::Resource>>>,
-    pub load: Arc<Load>,
+pub(crate) struct Shared {
+    pub(crate) metrics: Arc<MediaMetrics>,
+    pub(crate) resources: Arc<Mutex<HashMap<String, Resource>>>,
+    pub(crate) load: Arc<Load>,
 }
 
 /// One shard's state, owned by its thread.
-pub struct Engine {
+pub(crate) struct Engine {
     index: usize,
-    pub(super) io: Io,
-    pub(super) peers: HashMap<u64, Peer>,
+    pub(crate) io: Io,
+    pub(crate) peers: HashMap<u64, Peer>,
     timers: BTreeSet<(Instant, u64)>,
     /// Each session's listeners on this shard.
     listeners: HashMap<u64, Vec<u64>>,
     shared: Shared,
     /// Media received during a drain, judged after it (a drain borrows one peer).
-    pub(super) inbound: Vec<(u64, MediaData)>,
+    pub(crate) inbound: Vec<(u64, MediaData)>,
     /// Shard 0's reading, routing and judging; `None` on the others.
-    pub(super) front: Option<Front>,
+    pub(crate) front: Option<Front>,
     /// Shard 0's channel: how a shard tells the front that a peer has gone.
     to_front: mpsc::UnboundedSender<Command>,
 }
 
 impl Engine {
     /// Shard `index`, sending on `socket`; `front` is given to shard 0.
-    pub fn new(
+    pub(crate) fn new(
         index: usize,
         socket: UdpSocket,
         local: SocketAddr,
@@ -178,16 +180,16 @@ impl Engine {
         }
     }
 
-    pub(super) fn index(&self) -> usize {
+    pub(crate) fn index(&self) -> usize {
         self.index
     }
 
-    /// Runs until the command channel closes or `shutdown` fires. `plans` is read by the
+    /// Runs until the command channel closes or `shutdown` fires. `gate` is read by the
     /// front only.
-    pub async fn run(
+    pub(crate) async fn run(
         mut self,
         mut commands: mpsc::UnboundedReceiver<Command>,
-        mut plans: watch::Receiver<Plans>,
+        mut gate: watch::Receiver<Gate>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let mut buf = vec![0u8; 2048];
@@ -211,11 +213,11 @@ impl Engine {
                     }
                     None => break,
                 },
-                _ = plans.changed(), if front => {
-                    let p = plans.borrow_and_update().clone();
-                    self.set_plans(p);
+                _ = gate.changed(), if front => {
+                    let g = gate.borrow_and_update().clone();
+                    self.set_gate(g);
                 }
-                r = super::router::readable(&self.front), if front => {
+                r = crate::front::readable(&self.front), if front => {
                     if r.is_ok() {
                         self.read(&mut buf);
                     }
@@ -259,11 +261,11 @@ impl Engine {
         let m = &self.io.metrics;
         match p.role {
             PeerRole::Listener => {
-                m.media_listeners.fetch_add(1, Relaxed);
+                m.listeners.fetch_add(1, Relaxed);
                 self.listeners.entry(p.session).or_default().push(p.id);
             }
             PeerRole::Publisher(address) => {
-                m.media_publishers.fetch_add(1, Relaxed);
+                m.publishers.fetch_add(1, Relaxed);
                 // One connection per speaker and session: a reconnect replaces the old one.
                 let old: Vec<u64> = self
                     .peers
@@ -295,7 +297,7 @@ impl Engine {
         self.drain(p.id);
     }
 
-    pub(super) fn remove(&mut self, id: u64) {
+    pub(crate) fn remove(&mut self, id: u64) {
         let Some(mut peer) = self.peers.remove(&id) else {
             return;
         };
@@ -306,14 +308,15 @@ impl Engine {
         let m = &self.io.metrics;
         match peer.role {
             PeerRole::Listener => {
-                m.media_listeners.fetch_sub(1, Relaxed);
+                m.listeners.fetch_sub(1, Relaxed);
                 self.shared.load.release(self.index);
                 if let Some(list) = self.listeners.get_mut(&peer.session) {
                     list.retain(|l| *l != id);
                 }
             }
             PeerRole::Publisher(_) => {
-                m.media_publishers.fetch_sub(1, Relaxed);
+                m.publishers.fetch_sub(1, Relaxed);
+                self.shared.load.release_publisher();
             }
         }
         self.shared
@@ -346,7 +349,7 @@ impl Engine {
     }
 
     /// A datagram from `source` for peer `id`: handed to it if it is really its.
-    pub(super) fn receive(&mut self, id: u64, source: SocketAddr, at: Instant, bytes: &[u8]) {
+    pub(crate) fn receive(&mut self, id: u64, source: SocketAddr, at: Instant, bytes: &[u8]) {
         let Ok(contents) = bytes.try_into() else {
             return;
         };
@@ -414,7 +417,7 @@ impl Engine {
     }
 
     /// Writes a program packet to each of this shard's listeners in its session.
-    pub(super) fn fan_out(&mut self, p: &Program) {
+    pub(crate) fn fan_out(&mut self, p: &Program) {
         // Taken out for the loop (a drain may remove a listener); put back after.
         let Some(mut listeners) = self.listeners.get_mut(&p.session).map(std::mem::take) else {
             return;
@@ -449,7 +452,7 @@ impl Engine {
             // Those who missed this packet are first for the next: losses are shared.
             listeners.rotate_left(reached);
             let m = &self.io.metrics;
-            m.media_stale_dropped.fetch_add(missed, Relaxed);
+            m.stale_dropped.fetch_add(missed, Relaxed);
         }
         listeners.retain(|l| self.peers.contains_key(l));
         if let Some(list) = self.listeners.get_mut(&p.session) {
@@ -457,7 +460,7 @@ impl Engine {
             listeners.append(list);
             *list = listeners;
         }
-        self.io.metrics.media_packets_out.fetch_add(sent, Relaxed);
+        self.io.metrics.packets_out.fetch_add(sent, Relaxed);
     }
 }
 
@@ -485,7 +488,8 @@ fn drain_peer(
                     peer.rtc.disconnect();
                 }
                 Event::MediaAdded(added) if peer.role == PeerRole::Listener => {
-                    peer.out = super::opus_pt(&mut peer.rtc, added.mid).map(|pt| (added.mid, pt));
+                    peer.out =
+                        crate::opus::opus_pt(&mut peer.rtc, added.mid).map(|pt| (added.mid, pt));
                 }
                 Event::MediaData(data) if matches!(peer.role, PeerRole::Publisher(_)) => {
                     inbound.push((id, data));
@@ -540,10 +544,10 @@ mod tests {
         }
         let m = e.io.metrics.clone();
         e.fan_out(&packet(Duration::from_millis(20)));
-        assert_eq!(m.media_stale_dropped.load(Relaxed), 0);
+        assert_eq!(m.stale_dropped.load(Relaxed), 0);
         // Two listeners miss a packet that waited longer than STALE for the shard.
         e.fan_out(&packet(STALE + Duration::from_millis(100)));
-        assert_eq!(m.media_stale_dropped.load(Relaxed), 2);
+        assert_eq!(m.stale_dropped.load(Relaxed), 2);
         assert_eq!(e.listeners[&5].len(), 2, "listeners kept");
     }
 }

@@ -1,0 +1,26 @@
+//! What the media path counts, as plain atomics it bumps on its own threads. The node renders
+//! them at `/metrics`; nothing reads them to make a decision (admission counts its own peers,
+//! in [`crate::load`]).
+
+use std::sync::atomic::{AtomicI64, AtomicU64};
+
+/// The media path's counters and gauges.
+#[derive(Debug, Default)]
+pub struct MediaMetrics {
+    /// Connected listeners (gauge).
+    pub listeners: AtomicI64,
+    /// Connected publishers (gauge).
+    pub publishers: AtomicI64,
+    /// Packets publishers sent.
+    pub packets_in: AtomicU64,
+    /// Packets written to listeners.
+    pub packets_out: AtomicU64,
+    /// Packets the gate refused (their sender did not hold the floor).
+    pub packets_gated: AtomicU64,
+    /// Writes the socket's full send buffer refused.
+    pub send_dropped: AtomicU64,
+    /// Writes skipped because a shard fell behind (audio older than `engine::STALE`).
+    pub stale_dropped: AtomicU64,
+    /// Packets the WHIP push could not keep up with.
+    pub push_dropped: AtomicU64,
+}
