@@ -44,6 +44,14 @@ contract Assembly is IAssembly, Ownable2Step {
     mapping(bytes32 queueKey => Queue) internal _queues;
     mapping(bytes32 queueKey => mapping(uint256 index => Entry)) internal _entries;
 
+    /// What the floor rule needs of one occurrence: its bounds (the end cut at cancellation)
+    /// and the session's slot length. The indexer's `floor::Span` is the same triple.
+    struct Span {
+        uint256 start;
+        uint256 end;
+        uint256 slotLength;
+    }
+
     /// @param owner_ Governance: Livepeer's treasury timelock on Arbitrum One, the deployer locally.
     /// @param bondingManager_ Livepeer's BondingManager.
     /// @param roundsManager_ Livepeer's RoundsManager.
@@ -364,8 +372,7 @@ contract Assembly is IAssembly, Ownable2Step {
         }
     }
 
-    /// `span` is [occurrence start, occurrence end, slot length].
-    function _settledFloorAt(bytes32 key, Queue memory q, uint256[3] memory span, uint256 t)
+    function _settledFloorAt(bytes32 key, Queue memory q, Span memory span, uint256 t)
         internal
         view
         returns (Floor memory f)
@@ -380,11 +387,12 @@ contract Assembly is IAssembly, Ownable2Step {
         if (lo == 0) return f;
         Entry memory e = _entries[key][lo - 1];
         if (e.withdrawn) return f;
-        (uint256 start, uint256 end) = FloorRule.slot(e.time, span[0], span[1], e.time, e.yieldedAt, span[2]);
-        if (t >= start && t < end) f = _floor(e.speaker, start, end, 0, lo - 1);
+        (uint256 start, uint256 end) =
+            FloorRule.slot(e.time, span.start, span.end, e.time, e.yieldedAt, span.slotLength);
+        if (t >= start && t < end) f = _floor(e.speaker, start, end, lo - 1);
     }
 
-    function _liveFloorAt(bytes32 key, Queue memory q, uint256[3] memory span, uint256 t)
+    function _liveFloorAt(bytes32 key, Queue memory q, Span memory span, uint256 t)
         internal
         view
         returns (Floor memory f)
@@ -393,16 +401,17 @@ contract Assembly is IAssembly, Ownable2Step {
         for (uint256 i = q.head; i < q.tail; ++i) {
             Entry memory e = _entries[key][i];
             if (e.withdrawn) continue;
-            (uint256 start, uint256 end) = FloorRule.slot(cursor, span[0], span[1], e.time, e.yieldedAt, span[2]);
+            (uint256 start, uint256 end) =
+                FloorRule.slot(cursor, span.start, span.end, e.time, e.yieldedAt, span.slotLength);
             if (t < start) break;
-            if (t < end) return _floor(e.speaker, start, end, 0, i);
+            if (t < end) return _floor(e.speaker, start, end, i);
             cursor = end;
         }
     }
 
     /// The slot the rule gives entry `index`: read back if settled, else walked to from the
     /// head (at most `maxQueue` steps). A withdrawn entry gets an empty slot.
-    function _slotOf(bytes32 key, Queue memory q, uint256[3] memory span, uint256 index)
+    function _slotOf(bytes32 key, Queue memory q, Span memory span, uint256 index)
         internal
         view
         returns (uint256 start, uint256 end)
@@ -410,7 +419,7 @@ contract Assembly is IAssembly, Ownable2Step {
         if (index < q.head) {
             Entry memory e = _entries[key][index];
             if (e.withdrawn) return (e.time, e.time);
-            return FloorRule.slot(e.time, span[0], span[1], e.time, e.yieldedAt, span[2]);
+            return FloorRule.slot(e.time, span.start, span.end, e.time, e.yieldedAt, span.slotLength);
         }
         uint256 cursor = q.cursor;
         for (uint256 i = q.head; i <= index; ++i) {
@@ -419,7 +428,7 @@ contract Assembly is IAssembly, Ownable2Step {
                 (start, end) = (cursor, cursor);
                 continue;
             }
-            (start, end) = FloorRule.slot(cursor, span[0], span[1], e.time, e.yieldedAt, span[2]);
+            (start, end) = FloorRule.slot(cursor, span.start, span.end, e.time, e.yieldedAt, span.slotLength);
             cursor = end;
         }
     }
@@ -434,10 +443,9 @@ contract Assembly is IAssembly, Ownable2Step {
         }
     }
 
-    /// [occurrence start, occurrence end, slot length]: what the rule needs of a session.
-    function _span(Session memory s, uint32 occurrence) internal pure returns (uint256[3] memory span) {
-        (span[0], span[1]) = Occurrences.bounds(s, occurrence);
-        span[2] = s.slotLength;
+    function _span(Session memory s, uint32 occurrence) internal pure returns (Span memory span) {
+        (span.start, span.end) = Occurrences.bounds(s, occurrence);
+        span.slotLength = s.slotLength;
     }
 
     function _session(uint256 sessionId) internal view returns (Session memory s) {
@@ -453,17 +461,9 @@ contract Assembly is IAssembly, Ownable2Step {
         }
     }
 
-    function _floor(address speaker, uint256 start, uint256 end, uint32 occurrence, uint256 index)
-        internal
-        pure
-        returns (Floor memory)
-    {
-        return Floor({
-            speaker: speaker,
-            start: uint64(start),
-            end: uint64(end),
-            occurrence: occurrence,
-            index: uint32(index)
-        });
+    /// The searches that call this see one occurrence's queue without knowing which
+    /// occurrence it is; `floorAt` fills that in.
+    function _floor(address speaker, uint256 start, uint256 end, uint256 index) internal pure returns (Floor memory) {
+        return Floor({speaker: speaker, start: uint64(start), end: uint64(end), occurrence: 0, index: uint32(index)});
     }
 }
