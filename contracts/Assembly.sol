@@ -18,29 +18,39 @@ import {Occurrences} from "./libraries/Occurrences.sol";
 /// at most `maxQueue` (<= MAX_QUEUE_CAP) entries are ever past it, and finished entries
 /// are reached by binary search, never by a loop over user-grown storage.
 contract Assembly is IAssembly, Ownable2Step {
-    /// @notice Hard bound on any queue's length; it bounds every loop in this contract.
+    /// @inheritdoc IAssembly
     uint16 public constant MAX_QUEUE_CAP = 32;
-    /// @notice A session duration meaning "always in session".
+    /// @inheritdoc IAssembly
     uint40 public constant FOREVER = type(uint40).max;
 
-    /// @notice Livepeer's BondingManager (a proxy whose address never changes).
+    /// @inheritdoc IAssembly
     IBondingManager public immutable bondingManager;
-    /// @notice Livepeer's RoundsManager, used to turn vote deadlines into time.
+    /// @inheritdoc IAssembly
     IRoundsManager public immutable roundsManager;
-    /// @notice Livepeer's governor, whose proposals get debates.
+    /// @inheritdoc IAssembly
     ILivepeerGovernor public immutable governor;
-    /// @notice Livepeer's token; a proposal that calls it (or moves ETH) spends the treasury.
+    /// @inheritdoc IAssembly
     address public immutable livepeerToken;
 
-    /// @notice Number of sessions created; ids run from 1 to this.
+    /// @inheritdoc IAssembly
     uint256 public sessionCount;
     Defaults internal _defaults;
 
     mapping(uint256 sessionId => Session) internal _sessions;
+    /// @inheritdoc IAssembly
     mapping(uint256 sessionId => uint256) public proposalOf;
+    /// @inheritdoc IAssembly
     mapping(uint256 proposalId => uint256) public debateOf;
     mapping(bytes32 queueKey => Queue) internal _queues;
     mapping(bytes32 queueKey => mapping(uint256 index => Entry)) internal _entries;
+
+    /// What the floor rule needs of one occurrence: its bounds (the end cut at cancellation)
+    /// and the session's slot length. The indexer's `floor::Span` is the same triple.
+    struct Span {
+        uint256 start;
+        uint256 end;
+        uint256 slotLength;
+    }
 
     /// @param owner_ Governance: Livepeer's treasury timelock on Arbitrum One, the deployer locally.
     /// @param bondingManager_ Livepeer's BondingManager.
@@ -68,9 +78,7 @@ contract Assembly is IAssembly, Ownable2Step {
 
     // ------------------------------------------------------------------ governance
 
-    /// @notice Schedule a session (one-off, recurring or always-on). Governance only.
-    /// @param p The schedule; zero `slotLength`/`maxQueue` take the defaults.
-    /// @return sessionId The new session's id.
+    /// @inheritdoc IAssembly
     function createSession(SessionParams calldata p) external onlyOwner returns (uint256 sessionId) {
         if (p.kind == Kind.OpenFloor) {
             if (p.proposalId != 0) revert OpenFloorHasProposal(p.proposalId);
@@ -82,8 +90,7 @@ contract Assembly is IAssembly, Ownable2Step {
         return _createSession(p);
     }
 
-    /// @notice Cancel a session: nobody holds its floor from now on. Governance only.
-    /// @param sessionId The session.
+    /// @inheritdoc IAssembly
     function cancelSession(uint256 sessionId) external onlyOwner {
         Session memory s = _session(sessionId);
         if (s.cancelledAt != 0) revert SessionIsCancelled(sessionId);
@@ -93,22 +100,14 @@ contract Assembly is IAssembly, Ownable2Step {
         emit SessionCancelled(sessionId, uint40(block.timestamp));
     }
 
-    /// @notice Replace the defaults. Governance only.
-    /// @param d The new defaults.
+    /// @inheritdoc IAssembly
     function setDefaults(Defaults calldata d) external onlyOwner {
         _setDefaults(d);
     }
 
     // ------------------------------------------------------------------ debates
 
-    /// @notice Schedule the debate of a governance proposal; anyone may call it, and calling
-    /// it again returns the same session. The proposal is named by its actions (from its
-    /// `ProposalCreated` event) rather than its id: the governor hashes them into the id, so
-    /// the caller cannot lie about them, and they tell a treasury spend (a call to the LPT
-    /// token, or ETH moved) from a protocol change (an LIP).
-    /// @dev The debate ends `debateLead` before the vote closes (see `GovernorClock`), lasts
-    /// `debateDuration`, and starts no sooner than `debateNotice` from now.
-    /// @return sessionId The debate's session.
+    /// @inheritdoc IAssembly
     function openDebate(
         address[] calldata targets,
         uint256[] calldata values,
@@ -152,11 +151,7 @@ contract Assembly is IAssembly, Ownable2Step {
 
     // ------------------------------------------------------------------ the queue
 
-    /// @notice Ask for the floor in the session's current occurrence (or its next one, if
-    /// none is in progress). Eligibility is read from Livepeer's BondingManager now.
-    /// @param sessionId The session.
-    /// @return occurrence The occurrence queued for.
-    /// @return index The entry's position in that occurrence's queue.
+    /// @inheritdoc IAssembly
     function enqueue(uint256 sessionId) external returns (uint32 occurrence, uint32 index) {
         Session memory s = _session(sessionId);
         if (s.cancelledAt != 0) revert SessionIsCancelled(sessionId);
@@ -183,8 +178,7 @@ contract Assembly is IAssembly, Ownable2Step {
         emit Enqueued(sessionId, occurrence, index, msg.sender, uint40(block.timestamp), orchestrator);
     }
 
-    /// @notice Leave the queue before your slot starts (once it has, use `yieldFloor`).
-    /// @param sessionId The session.
+    /// @inheritdoc IAssembly
     function withdraw(uint256 sessionId) external {
         Session memory s = _session(sessionId);
         if (s.cancelledAt != 0) revert SessionIsCancelled(sessionId);
@@ -204,8 +198,7 @@ contract Assembly is IAssembly, Ownable2Step {
         emit Withdrawn(sessionId, occurrence, index, msg.sender, uint40(block.timestamp));
     }
 
-    /// @notice End your own slot now, handing the floor to the next in line.
-    /// @param sessionId The session.
+    /// @inheritdoc IAssembly
     function yieldFloor(uint256 sessionId) external {
         Session memory s = _session(sessionId);
         (bool found, uint32 occurrence) = Occurrences.containing(s, block.timestamp);
@@ -231,12 +224,7 @@ contract Assembly is IAssembly, Ownable2Step {
 
     // ------------------------------------------------------------------ views
 
-    /// @notice Who holds the floor of `sessionId` at instant `t` (unix seconds), by the rule
-    /// in `FloorRule`. For past instants the answer is final; for future ones it is what
-    /// the present queue implies (later requests, yields and withdrawals may change it).
-    /// @param sessionId The session.
-    /// @param t The instant.
-    /// @return f The holder and slot, or a zero speaker when nobody holds the floor.
+    /// @inheritdoc IAssembly
     function floorAt(uint256 sessionId, uint256 t) public view returns (Floor memory f) {
         Session memory s = _session(sessionId);
         (bool found, uint32 occurrence) = Occurrences.containing(s, t);
@@ -250,10 +238,7 @@ contract Assembly is IAssembly, Ownable2Step {
         f.occurrence = occurrence;
     }
 
-    /// @notice The slot the rule gives entry `index` of an occurrence's queue: final once
-    /// settled, otherwise as things stand. A withdrawn entry has an empty slot.
-    /// @return start Slot start.
-    /// @return end Slot end (exclusive); equal to `start` for an empty slot.
+    /// @inheritdoc IAssembly
     function slotOf(uint256 sessionId, uint32 occurrence, uint32 index) external view returns (uint64 start, uint64 end) {
         Session memory s = _session(sessionId);
         bytes32 key = _queueKey(sessionId, occurrence);
@@ -263,33 +248,33 @@ contract Assembly is IAssembly, Ownable2Step {
         return (uint64(a), uint64(b));
     }
 
-    /// @notice Who holds the floor of `sessionId` now.
+    /// @inheritdoc IAssembly
     function floorNow(uint256 sessionId) external view returns (Floor memory) {
         return floorAt(sessionId, block.timestamp);
     }
 
-    /// @notice A session's schedule.
+    /// @inheritdoc IAssembly
     function getSession(uint256 sessionId) external view returns (Session memory) {
         return _session(sessionId);
     }
 
-    /// @notice Bounds of an occurrence of a session (its end cut at cancellation).
+    /// @inheritdoc IAssembly
     function occurrenceBounds(uint256 sessionId, uint32 occurrence) external view returns (uint64 start, uint64 end) {
         (uint256 a, uint256 b) = Occurrences.bounds(_session(sessionId), occurrence);
         return (uint64(a), uint64(b));
     }
 
-    /// @notice The queue of one occurrence.
+    /// @inheritdoc IAssembly
     function getQueue(uint256 sessionId, uint32 occurrence) external view returns (Queue memory) {
         return _queues[_queueKey(sessionId, occurrence)];
     }
 
-    /// @notice One entry of an occurrence's queue.
+    /// @inheritdoc IAssembly
     function getEntry(uint256 sessionId, uint32 occurrence, uint32 index) external view returns (Entry memory) {
         return _entries[_queueKey(sessionId, occurrence)][index];
     }
 
-    /// @notice The defaults in force.
+    /// @inheritdoc IAssembly
     function defaults() external view returns (Defaults memory) {
         return _defaults;
     }
@@ -387,8 +372,7 @@ contract Assembly is IAssembly, Ownable2Step {
         }
     }
 
-    /// `span` is [occurrence start, occurrence end, slot length].
-    function _settledFloorAt(bytes32 key, Queue memory q, uint256[3] memory span, uint256 t)
+    function _settledFloorAt(bytes32 key, Queue memory q, Span memory span, uint256 t)
         internal
         view
         returns (Floor memory f)
@@ -403,11 +387,12 @@ contract Assembly is IAssembly, Ownable2Step {
         if (lo == 0) return f;
         Entry memory e = _entries[key][lo - 1];
         if (e.withdrawn) return f;
-        (uint256 start, uint256 end) = FloorRule.slot(e.time, span[0], span[1], e.time, e.yieldedAt, span[2]);
-        if (t >= start && t < end) f = _floor(e.speaker, start, end, 0, lo - 1);
+        (uint256 start, uint256 end) =
+            FloorRule.slot(e.time, span.start, span.end, e.time, e.yieldedAt, span.slotLength);
+        if (t >= start && t < end) f = _floor(e.speaker, start, end, lo - 1);
     }
 
-    function _liveFloorAt(bytes32 key, Queue memory q, uint256[3] memory span, uint256 t)
+    function _liveFloorAt(bytes32 key, Queue memory q, Span memory span, uint256 t)
         internal
         view
         returns (Floor memory f)
@@ -416,16 +401,17 @@ contract Assembly is IAssembly, Ownable2Step {
         for (uint256 i = q.head; i < q.tail; ++i) {
             Entry memory e = _entries[key][i];
             if (e.withdrawn) continue;
-            (uint256 start, uint256 end) = FloorRule.slot(cursor, span[0], span[1], e.time, e.yieldedAt, span[2]);
+            (uint256 start, uint256 end) =
+                FloorRule.slot(cursor, span.start, span.end, e.time, e.yieldedAt, span.slotLength);
             if (t < start) break;
-            if (t < end) return _floor(e.speaker, start, end, 0, i);
+            if (t < end) return _floor(e.speaker, start, end, i);
             cursor = end;
         }
     }
 
     /// The slot the rule gives entry `index`: read back if settled, else walked to from the
     /// head (at most `maxQueue` steps). A withdrawn entry gets an empty slot.
-    function _slotOf(bytes32 key, Queue memory q, uint256[3] memory span, uint256 index)
+    function _slotOf(bytes32 key, Queue memory q, Span memory span, uint256 index)
         internal
         view
         returns (uint256 start, uint256 end)
@@ -433,7 +419,7 @@ contract Assembly is IAssembly, Ownable2Step {
         if (index < q.head) {
             Entry memory e = _entries[key][index];
             if (e.withdrawn) return (e.time, e.time);
-            return FloorRule.slot(e.time, span[0], span[1], e.time, e.yieldedAt, span[2]);
+            return FloorRule.slot(e.time, span.start, span.end, e.time, e.yieldedAt, span.slotLength);
         }
         uint256 cursor = q.cursor;
         for (uint256 i = q.head; i <= index; ++i) {
@@ -442,7 +428,7 @@ contract Assembly is IAssembly, Ownable2Step {
                 (start, end) = (cursor, cursor);
                 continue;
             }
-            (start, end) = FloorRule.slot(cursor, span[0], span[1], e.time, e.yieldedAt, span[2]);
+            (start, end) = FloorRule.slot(cursor, span.start, span.end, e.time, e.yieldedAt, span.slotLength);
             cursor = end;
         }
     }
@@ -457,10 +443,9 @@ contract Assembly is IAssembly, Ownable2Step {
         }
     }
 
-    /// [occurrence start, occurrence end, slot length]: what the rule needs of a session.
-    function _span(Session memory s, uint32 occurrence) internal pure returns (uint256[3] memory span) {
-        (span[0], span[1]) = Occurrences.bounds(s, occurrence);
-        span[2] = s.slotLength;
+    function _span(Session memory s, uint32 occurrence) internal pure returns (Span memory span) {
+        (span.start, span.end) = Occurrences.bounds(s, occurrence);
+        span.slotLength = s.slotLength;
     }
 
     function _session(uint256 sessionId) internal view returns (Session memory s) {
@@ -476,17 +461,9 @@ contract Assembly is IAssembly, Ownable2Step {
         }
     }
 
-    function _floor(address speaker, uint256 start, uint256 end, uint32 occurrence, uint256 index)
-        internal
-        pure
-        returns (Floor memory)
-    {
-        return Floor({
-            speaker: speaker,
-            start: uint64(start),
-            end: uint64(end),
-            occurrence: occurrence,
-            index: uint32(index)
-        });
+    /// The searches that call this see one occurrence's queue without knowing which
+    /// occurrence it is; `floorAt` fills that in.
+    function _floor(address speaker, uint256 start, uint256 end, uint256 index) internal pure returns (Floor memory) {
+        return Floor({speaker: speaker, start: uint64(start), end: uint64(end), occurrence: 0, index: uint32(index)});
     }
 }

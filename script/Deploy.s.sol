@@ -185,8 +185,11 @@ contract DeployArbitrum is DeployBase {
     /// Livepeer's Controller on Arbitrum One.
     address internal constant CONTROLLER = 0xD8E8328501E9645d16Cf49539efC04f734606ee4;
 
+    /// @notice The script was run against a chain other than Arbitrum One.
     error WrongChain(uint256 chainId);
+    /// @notice `ASSEMBLY_OWNER` is not set: Assembly needs its governance address.
     error MissingOwner();
+    /// @notice Livepeer's Controller has no address registered under `name`.
     error Unresolved(string name);
 
     function run() external returns (Assembly floor) {

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {ILivepeerGovernor} from "./ILivepeer.sol";
+import {IBondingManager, ILivepeerGovernor, IRoundsManager} from "./ILivepeer.sol";
 
 /// @title IAssembly
-/// @notice Types, events and errors of Assembly's on-chain floor. The events are complete:
-/// an indexer that replays them in order, with the rule in `FloorRule`, rebuilds every
-/// session, queue and slot without reading storage.
+/// @notice Assembly's on-chain floor, its whole public surface: types, events, errors and
+/// functions. The events are complete: an indexer that replays them in order, with the rule
+/// in `FloorRule`, rebuilds every session, queue and slot without reading storage.
+/// @dev Each error's `@notice` is also the wording the web client shows for it
+/// (`web/src/reasons.json`; `web/tests/reasons.mjs` checks that the two agree).
 interface IAssembly {
     /// @notice What a session is for.
     enum Kind {
@@ -127,28 +129,164 @@ interface IAssembly {
     /// @notice A debate was scheduled for a governance proposal whose vote closes near `voteClosesAt`.
     event DebateOpened(uint256 indexed proposalId, uint256 indexed sessionId, uint64 voteClosesAt);
 
+    /// @notice There is no such session.
     error UnknownSession(uint256 sessionId);
+    /// @notice The session was cancelled.
     error SessionIsCancelled(uint256 sessionId);
+    /// @notice The session is over.
     error SessionOver(uint256 sessionId);
+    /// @notice The session is not open now.
     error NotInSession(uint256 sessionId, uint64 at);
+    /// @notice This wallet may not speak here: not an active orchestrator (nor bonded enough, where delegators may speak).
     error NotEligible(address account, Speakers speakers);
+    /// @notice You are already in the queue.
     error AlreadyQueued(uint256 sessionId, uint32 occurrence, uint32 index);
+    /// @notice The queue is full.
     error QueueFull(uint256 sessionId, uint32 occurrence, uint16 maxQueue);
+    /// @notice The queue has no entry at that position.
     error UnknownEntry(uint256 sessionId, uint32 occurrence, uint32 index);
+    /// @notice You are not in the queue.
     error NotQueued(uint256 sessionId, address account);
+    /// @notice Your slot has already started: yield instead.
     error SlotAlreadyStarted(uint256 sessionId, uint32 index, uint64 start);
+    /// @notice You do not hold the floor.
     error NotFloorHolder(uint256 sessionId, address account, address holder);
+    /// @notice A session must last longer than zero seconds.
     error ZeroDuration();
+    /// @notice A session cannot start in the past.
     error StartInPast(uint64 start, uint64 now_);
+    /// @notice A recurring session's occurrences would overlap: its duration is longer than its period.
     error OccurrencesOverlap(uint40 duration, uint40 period);
+    /// @notice The queue bound is above the hard cap.
     error MaxQueueOutOfRange(uint16 maxQueue, uint16 cap);
+    /// @notice A debate must name the governance proposal it is about.
     error DebateNeedsProposal(Kind kind);
+    /// @notice An open floor cannot name a governance proposal.
     error OpenFloorHasProposal(uint256 proposalId);
+    /// @notice That proposal already has a debate.
     error DebateExists(uint256 proposalId, uint256 sessionId);
+    /// @notice The proposal's actions are malformed: none, or targets, values and calldatas of different lengths.
     error MalformedProposal();
+    /// @notice The governor does not know that proposal.
     error UnknownProposal(uint256 proposalId);
+    /// @notice The proposal is no longer pending or open for votes.
     error ProposalNotOpen(uint256 proposalId, ILivepeerGovernor.ProposalState state);
+    /// @notice The vote closes too soon to hold a debate before it.
     error VoteClosesTooSoon(uint256 proposalId, uint64 voteClosesAt);
+    /// @notice A default is out of range: zero where a value is needed, a queue bound over the cap, or a debate shorter than a slot.
     error InvalidDefaults();
+    /// @notice A Livepeer contract address has no code.
     error NotAContract(address account);
+
+    // ------------------------------------------------------------------ configuration
+
+    /// @notice Hard bound on any queue's length; it bounds every loop in the contract.
+    function MAX_QUEUE_CAP() external view returns (uint16);
+
+    /// @notice A session duration meaning "always in session".
+    function FOREVER() external view returns (uint40);
+
+    /// @notice Livepeer's BondingManager (a proxy whose address never changes).
+    function bondingManager() external view returns (IBondingManager);
+
+    /// @notice Livepeer's RoundsManager, used to turn vote deadlines into time.
+    function roundsManager() external view returns (IRoundsManager);
+
+    /// @notice Livepeer's governor, whose proposals get debates.
+    function governor() external view returns (ILivepeerGovernor);
+
+    /// @notice Livepeer's token; a proposal that calls it (or moves ETH) spends the treasury.
+    function livepeerToken() external view returns (address);
+
+    // ------------------------------------------------------------------ governance
+
+    /// @notice Schedule a session (one-off, recurring or always-on). Governance only.
+    /// @param p The schedule; zero `slotLength`/`maxQueue` take the defaults.
+    /// @return sessionId The new session's id.
+    function createSession(SessionParams calldata p) external returns (uint256 sessionId);
+
+    /// @notice Cancel a session: nobody holds its floor from now on. Governance only.
+    /// @param sessionId The session.
+    function cancelSession(uint256 sessionId) external;
+
+    /// @notice Replace the defaults. Governance only.
+    /// @param d The new defaults.
+    function setDefaults(Defaults calldata d) external;
+
+    // ------------------------------------------------------------------ debates
+
+    /// @notice Schedule the debate of a governance proposal; anyone may call it, and calling
+    /// it again returns the same session. The proposal is named by its actions (from its
+    /// `ProposalCreated` event) rather than its id: the governor hashes them into the id, so
+    /// the caller cannot lie about them, and they tell a treasury spend (a call to the LPT
+    /// token, or ETH moved) from a protocol change (an LIP).
+    /// @dev The debate ends `debateLead` before the vote closes (see `GovernorClock`), lasts
+    /// `debateDuration`, and starts no sooner than `debateNotice` from now.
+    /// @return sessionId The debate's session.
+    function openDebate(
+        address[] calldata targets,
+        uint256[] calldata values,
+        bytes[] calldata calldatas,
+        bytes32 descriptionHash
+    ) external returns (uint256 sessionId);
+
+    // ------------------------------------------------------------------ the queue
+
+    /// @notice Ask for the floor in the session's current occurrence (or its next one, if
+    /// none is in progress). Eligibility is read from Livepeer's BondingManager now.
+    /// @param sessionId The session.
+    /// @return occurrence The occurrence queued for.
+    /// @return index The entry's position in that occurrence's queue.
+    function enqueue(uint256 sessionId) external returns (uint32 occurrence, uint32 index);
+
+    /// @notice Leave the queue before your slot starts (once it has, use `yieldFloor`).
+    /// @param sessionId The session.
+    function withdraw(uint256 sessionId) external;
+
+    /// @notice End your own slot now, handing the floor to the next in line.
+    /// @param sessionId The session.
+    function yieldFloor(uint256 sessionId) external;
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice Number of sessions created; ids run from 1 to this.
+    function sessionCount() external view returns (uint256);
+
+    /// @notice The proposal a debate session is about (0 for an open floor).
+    function proposalOf(uint256 sessionId) external view returns (uint256);
+
+    /// @notice The debate session of a governance proposal (0 if it has none).
+    function debateOf(uint256 proposalId) external view returns (uint256);
+
+    /// @notice Who holds the floor of `sessionId` at instant `t` (unix seconds), by the rule
+    /// in `FloorRule`. For past instants the answer is final; for future ones it is what
+    /// the present queue implies (later requests, yields and withdrawals may change it).
+    /// @param sessionId The session.
+    /// @param t The instant.
+    /// @return f The holder and slot, or a zero speaker when nobody holds the floor.
+    function floorAt(uint256 sessionId, uint256 t) external view returns (Floor memory f);
+
+    /// @notice The slot the rule gives entry `index` of an occurrence's queue: final once
+    /// settled, otherwise as things stand. A withdrawn entry has an empty slot.
+    /// @return start Slot start.
+    /// @return end Slot end (exclusive); equal to `start` for an empty slot.
+    function slotOf(uint256 sessionId, uint32 occurrence, uint32 index) external view returns (uint64 start, uint64 end);
+
+    /// @notice Who holds the floor of `sessionId` now.
+    function floorNow(uint256 sessionId) external view returns (Floor memory);
+
+    /// @notice A session's schedule.
+    function getSession(uint256 sessionId) external view returns (Session memory);
+
+    /// @notice Bounds of an occurrence of a session (its end cut at cancellation).
+    function occurrenceBounds(uint256 sessionId, uint32 occurrence) external view returns (uint64 start, uint64 end);
+
+    /// @notice The queue of one occurrence.
+    function getQueue(uint256 sessionId, uint32 occurrence) external view returns (Queue memory);
+
+    /// @notice One entry of an occurrence's queue.
+    function getEntry(uint256 sessionId, uint32 occurrence, uint32 index) external view returns (Entry memory);
+
+    /// @notice The defaults in force.
+    function defaults() external view returns (Defaults memory);
 }

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-// The narrow slices of Livepeer's protocol contracts that Assembly reads. Livepeer's own
-// sources declare much more; Assembly depends on nothing beyond these functions, so a
-// protocol upgrade that keeps them keeps Assembly working.
+// The narrow slices of Livepeer's protocol contracts that Assembly and its indexer use: the
+// functions they call and the events the indexer follows. Livepeer's own sources declare
+// much more; Assembly depends on nothing beyond these, so a protocol upgrade that keeps them
+// keeps Assembly working. The events are copied from Livepeer's sources
+// (contracts/bonding/IBondingManager.sol; OpenZeppelin's Governor, as LivepeerGovernor's
+// deployed ABI shows it): a log matches only if name, types, order and `indexed` all agree,
+// and the indexer's production bindings are generated from these declarations.
 
 /// @notice Livepeer's Controller: the registry through which protocol contracts are found.
 interface ILivepeerController {
@@ -13,6 +17,24 @@ interface ILivepeerController {
 
 /// @notice Livepeer's BondingManager: who is an active orchestrator, and who has bonded stake.
 interface IBondingManager {
+    /// @notice `transcoder` joins the active set from round `activationRound`.
+    event TranscoderActivated(address indexed transcoder, uint256 activationRound);
+    /// @notice `transcoder` leaves the active set from round `deactivationRound`.
+    event TranscoderDeactivated(address indexed transcoder, uint256 deactivationRound);
+    /// @notice `delegator` bonded `additionalAmount` more (now `bondedAmount`) to `newDelegate`,
+    /// moving its stake from `oldDelegate` if that differs.
+    event Bond(
+        address indexed newDelegate,
+        address indexed oldDelegate,
+        address indexed delegator,
+        uint256 additionalAmount,
+        uint256 bondedAmount
+    );
+    /// @notice `delegator` unbonded `amount` from `delegate`, withdrawable from `withdrawRound`.
+    event Unbond(
+        address indexed delegate, address indexed delegator, uint256 unbondingLockId, uint256 amount, uint256 withdrawRound
+    );
+
     /// @notice True when `transcoder` is in the active set of the current round.
     function isActiveTranscoder(address transcoder) external view returns (bool);
 
@@ -59,6 +81,22 @@ interface ILivepeerGovernor {
         Expired,
         Executed
     }
+
+    /// @notice A proposal was made: the governor hashes its actions and the description's
+    /// hash into `proposalId`. Voting runs from round `voteStart` to round `voteEnd`.
+    event ProposalCreated(
+        uint256 proposalId,
+        address proposer,
+        address[] targets,
+        uint256[] values,
+        string[] signatures,
+        bytes[] calldatas,
+        uint256 voteStart,
+        uint256 voteEnd,
+        string description
+    );
+    /// @notice The proposal was cancelled before it was executed.
+    event ProposalCanceled(uint256 proposalId);
 
     /// @notice The proposal's state; reverts for a proposal the governor does not know.
     function state(uint256 proposalId) external view returns (ProposalState);

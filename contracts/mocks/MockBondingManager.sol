@@ -4,26 +4,14 @@ pragma solidity ^0.8.24;
 import {IBondingManager} from "../interfaces/ILivepeer.sol";
 
 /// @title MockBondingManager
-/// @notice Stand-in for Livepeer's BondingManager on local chains and in tests. It emits
-/// Livepeer's own event signatures so the indexer's eligibility cache can follow it.
+/// @notice Stand-in for Livepeer's BondingManager on local chains and in tests. It emits the
+/// events `IBondingManager` declares (Livepeer's own), so the indexer follows it as it
+/// follows the real one.
 contract MockBondingManager is IBondingManager {
     mapping(address => bool) public active;
     mapping(address => uint256) public bonded;
     mapping(address => address) public delegateOf;
     mapping(address => uint256) public totalStake;
-
-    event TranscoderActivated(address indexed transcoder, uint256 activationRound);
-    event TranscoderDeactivated(address indexed transcoder, uint256 deactivationRound);
-    event Bond(
-        address indexed newDelegate,
-        address indexed oldDelegate,
-        address indexed delegator,
-        uint256 additionalAmount,
-        uint256 bondedAmount
-    );
-    event Unbond(
-        address indexed delegate, address indexed delegator, uint256 unbondingLockId, uint256 amount, uint256 withdrawRound
-    );
 
     /// @notice Put `transcoder` in or out of the active set.
     function setActive(address transcoder, bool isActive) external {

@@ -18,20 +18,9 @@ contract MockGovernor is ILivepeerGovernor {
     uint256 public votingPeriod;
     mapping(uint256 => Proposal) public proposals;
 
-    event ProposalCreated(
-        uint256 proposalId,
-        address proposer,
-        address[] targets,
-        uint256[] values,
-        string[] signatures,
-        bytes[] calldatas,
-        uint256 voteStart,
-        uint256 voteEnd,
-        string description
-    );
-    event ProposalCanceled(uint256 proposalId);
-
+    /// @notice The governor has no proposal with that id.
     error GovernorNonexistentProposal(uint256 proposalId);
+    /// @notice A proposal with the same actions and description already exists.
     error GovernorDuplicateProposal(uint256 proposalId);
 
     constructor(IRoundsManager rounds_, uint256 votingDelay_, uint256 votingPeriod_) {

@@ -9,6 +9,7 @@ contract MockLivepeerToken {
 
     event Transfer(address indexed from, address indexed to, uint256 value);
 
+    /// @notice The sender holds less than it tries to transfer.
     error InsufficientBalance(uint256 balance, uint256 needed);
 
     /// @notice Mint `amount` to `to`.

@@ -12,7 +12,37 @@ mod assembly {
     );
 }
 
-/// Mocks of Livepeer's contracts, deployed on local chains.
+/// Livepeer's contracts as Assembly and the indexer use them: the events the indexer follows
+/// and the functions the eligibility cache calls, from `contracts/interfaces/ILivepeer.sol`.
+/// Production code reads Livepeer's chain through these alone.
+pub mod livepeer {
+    mod bonding {
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            IBondingManager,
+            "abi/IBondingManager.json"
+        );
+    }
+    mod rounds {
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            IRoundsManager,
+            "abi/IRoundsManager.json"
+        );
+    }
+    mod governor {
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            ILivepeerGovernor,
+            "abi/ILivepeerGovernor.json"
+        );
+    }
+    pub use bonding::IBondingManager;
+    pub use governor::ILivepeerGovernor;
+    pub use rounds::IRoundsManager;
+}
+
+/// Mocks of Livepeer's contracts, for tests and local deployments (`DeployLocal`) only.
 pub mod mocks {
     mod bonding {
         alloy::sol!(

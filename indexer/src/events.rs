@@ -7,7 +7,7 @@ use alloy::rpc::types::Log;
 use alloy::sol_types::SolEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::mocks::{MockBondingManager, MockGovernor};
+use crate::bindings::livepeer::{IBondingManager, ILivepeerGovernor};
 use crate::bindings::Assembly;
 use crate::deployment::Deployment;
 
@@ -188,8 +188,8 @@ pub fn decode_from(log: &Log, deployment: &Deployment) -> Result<Event, DecodeEr
 pub fn decode_governor(log: &Log) -> Result<Event, DecodeError> {
     let topic0 = *log.topic0().ok_or(DecodeError::NoTopics)?;
     Ok(match topic0 {
-        MockGovernor::ProposalCreated::SIGNATURE_HASH => {
-            let e: MockGovernor::ProposalCreated = decoded(log)?;
+        ILivepeerGovernor::ProposalCreated::SIGNATURE_HASH => {
+            let e: ILivepeerGovernor::ProposalCreated = decoded(log)?;
             if e.targets.len() != e.values.len() || e.targets.len() != e.calldatas.len() {
                 return Err(DecodeError::Malformed {
                     event: "ProposalCreated",
@@ -205,8 +205,8 @@ pub fn decode_governor(log: &Log) -> Result<Event, DecodeError> {
                 vote_end: u64_of(e.voteEnd, "ProposalCreated", "voteEnd")?,
             }
         }
-        MockGovernor::ProposalCanceled::SIGNATURE_HASH => {
-            let e: MockGovernor::ProposalCanceled = decoded(log)?;
+        ILivepeerGovernor::ProposalCanceled::SIGNATURE_HASH => {
+            let e: ILivepeerGovernor::ProposalCanceled = decoded(log)?;
             Event::ProposalCanceled {
                 proposal_id: e.proposalId,
             }
@@ -219,19 +219,19 @@ pub fn decode_governor(log: &Log) -> Result<Event, DecodeError> {
 pub fn decode_bonding(log: &Log) -> Result<Event, DecodeError> {
     let topic0 = *log.topic0().ok_or(DecodeError::NoTopics)?;
     let (account, reason) = match topic0 {
-        MockBondingManager::TranscoderActivated::SIGNATURE_HASH => (
-            decoded::<MockBondingManager::TranscoderActivated>(log)?.transcoder,
+        IBondingManager::TranscoderActivated::SIGNATURE_HASH => (
+            decoded::<IBondingManager::TranscoderActivated>(log)?.transcoder,
             "activated",
         ),
-        MockBondingManager::TranscoderDeactivated::SIGNATURE_HASH => (
-            decoded::<MockBondingManager::TranscoderDeactivated>(log)?.transcoder,
+        IBondingManager::TranscoderDeactivated::SIGNATURE_HASH => (
+            decoded::<IBondingManager::TranscoderDeactivated>(log)?.transcoder,
             "deactivated",
         ),
-        MockBondingManager::Bond::SIGNATURE_HASH => {
-            (decoded::<MockBondingManager::Bond>(log)?.delegator, "bond")
+        IBondingManager::Bond::SIGNATURE_HASH => {
+            (decoded::<IBondingManager::Bond>(log)?.delegator, "bond")
         }
-        MockBondingManager::Unbond::SIGNATURE_HASH => (
-            decoded::<MockBondingManager::Unbond>(log)?.delegator,
+        IBondingManager::Unbond::SIGNATURE_HASH => (
+            decoded::<IBondingManager::Unbond>(log)?.delegator,
             "unbond",
         ),
         other => return Err(DecodeError::UnknownEvent(other)),

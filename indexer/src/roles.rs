@@ -12,7 +12,7 @@ use alloy::providers::DynProvider;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-use crate::bindings::mocks::{MockBondingManager, MockRoundsManager};
+use crate::bindings::livepeer::{IBondingManager, IRoundsManager};
 use crate::deployment::Deployment;
 use crate::events::Event;
 use crate::sync::Change;
@@ -35,11 +35,10 @@ pub enum RolesError {
     Rpc(String),
 }
 
-/// The cache. The Livepeer contracts it calls are the ones named by the deployment; the
-/// mocks' bindings are used because they expose exactly Livepeer's function signatures.
+/// The cache. The Livepeer contracts it calls are the ones named by the deployment.
 pub struct Roles {
-    bonding: MockBondingManager::MockBondingManagerInstance<DynProvider>,
-    rounds: MockRoundsManager::MockRoundsManagerInstance<DynProvider>,
+    bonding: IBondingManager::IBondingManagerInstance<DynProvider>,
+    rounds: IRoundsManager::IRoundsManagerInstance<DynProvider>,
     cache: Mutex<HashMap<Address, Standing>>,
     round: Mutex<Option<u64>>,
 }
@@ -47,8 +46,8 @@ pub struct Roles {
 impl Roles {
     pub fn new(provider: DynProvider, deployment: &Deployment) -> Self {
         Self {
-            bonding: MockBondingManager::new(deployment.bonding_manager, provider.clone()),
-            rounds: MockRoundsManager::new(deployment.rounds_manager, provider),
+            bonding: IBondingManager::new(deployment.bonding_manager, provider.clone()),
+            rounds: IRoundsManager::new(deployment.rounds_manager, provider),
             cache: Mutex::new(HashMap::new()),
             round: Mutex::new(None),
         }
@@ -96,14 +95,14 @@ impl Roles {
                 .call()
                 .await
                 .map_err(rpc)?;
-            let role = if d._0.is_zero() {
+            let role = if d.bondedAmount.is_zero() {
                 Role::Observer
             } else {
                 Role::Delegator
             };
             Standing {
                 role,
-                stake: d._0,
+                stake: d.bondedAmount,
                 round,
             }
         };

@@ -10,12 +10,14 @@ import {
   custom,
   defineChain,
   getAddress,
-  parseAbi,
   toHex,
+  type Abi,
   type Chain,
   type EIP1193Provider,
 } from "viem";
+import { abi as assemblyAbi } from "../../indexer/abi/Assembly.json";
 import type { ClientConfig } from "./api";
+import reasons from "./reasons.json";
 
 export interface WalletInfo {
   name: string;
@@ -42,34 +44,13 @@ export async function discover(wait = 150): Promise<WalletInfo[]> {
   return found;
 }
 
-export const ASSEMBLY_ABI = parseAbi([
-  "function enqueue(uint256 sessionId) returns (uint32 occurrence, uint32 index)",
-  "function withdraw(uint256 sessionId)",
-  "function yieldFloor(uint256 sessionId)",
-  "error UnknownSession(uint256 sessionId)",
-  "error SessionIsCancelled(uint256 sessionId)",
-  "error SessionOver(uint256 sessionId)",
-  "error NotInSession(uint256 sessionId, uint64 at)",
-  "error NotEligible(address account, uint8 speakers)",
-  "error AlreadyQueued(uint256 sessionId, uint32 occurrence, uint32 index)",
-  "error QueueFull(uint256 sessionId, uint32 occurrence, uint16 maxQueue)",
-  "error NotQueued(uint256 sessionId, address account)",
-  "error SlotAlreadyStarted(uint256 sessionId, uint32 index, uint64 start)",
-  "error NotFloorHolder(uint256 sessionId, address account, address holder)",
-]);
+// The contract's ABI as forge built it (exported by `script/abi`, checked current by
+// `script/test`); only `abi` is imported, so the bytecode stays out of the bundle.
+export const ASSEMBLY_ABI = assemblyAbi as Abi;
 
-const REASONS: Record<string, string> = {
-  NotEligible: "the chain says this wallet may not speak here: it is not an active orchestrator (or, where delegators may speak, has no bonded stake)",
-  NotInSession: "the session is not open now",
-  SessionOver: "the session is over",
-  SessionIsCancelled: "the session was cancelled",
-  UnknownSession: "there is no such session",
-  AlreadyQueued: "you are already in the queue",
-  QueueFull: "the queue is full",
-  NotQueued: "you are not in the queue",
-  SlotAlreadyStarted: "your slot has already started: yield instead",
-  NotFloorHolder: "you do not hold the floor",
-};
+// Each error's wording is its NatSpec `@notice` in contracts/interfaces/IAssembly.sol, cased
+// to follow "Failed: "; web/tests/reasons.mjs checks that every error has one and that they agree.
+const REASONS: Record<string, string> = reasons;
 
 /** The contract's reason for a failed call, in words. */
 export function reasonOf(e: unknown): string {
