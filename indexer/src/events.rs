@@ -230,10 +230,9 @@ pub fn decode_bonding(log: &Log) -> Result<Event, DecodeError> {
         IBondingManager::Bond::SIGNATURE_HASH => {
             (decoded::<IBondingManager::Bond>(log)?.delegator, "bond")
         }
-        IBondingManager::Unbond::SIGNATURE_HASH => (
-            decoded::<IBondingManager::Unbond>(log)?.delegator,
-            "unbond",
-        ),
+        IBondingManager::Unbond::SIGNATURE_HASH => {
+            (decoded::<IBondingManager::Unbond>(log)?.delegator, "unbond")
+        }
         other => return Err(DecodeError::UnknownEvent(other)),
     };
     Ok(Event::RoleChanged {

@@ -9,6 +9,7 @@
 //! - [`sync`] — the follower: batched backfill, live follow, reorg detection, retries.
 //! - [`api`] — the read-only HTTP/JSON API and change stream served to media nodes.
 //! - [`roles`] — the eligibility cache (orchestrator / delegator / observer, with stake).
+//! - [`start`] — one start-up (settings, tasks, signals) for every binary that follows the chain.
 //! - [`keeper`] — opens the debate of every new governance proposal.
 //! - [`recurrence`] — cron expressions turned into recurring session schedules.
 //! - [`telemetry`] — logging set-up shared by the binaries.
@@ -22,6 +23,7 @@ pub use assembly_floor as floor;
 pub mod keeper;
 pub mod recurrence;
 pub mod roles;
+pub mod start;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -3,17 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::providers::{Provider, ProviderBuilder};
 use anyhow::Context;
-use assembly_indexer::api::{self as chain_api, ApiState};
-use assembly_indexer::deployment::Deployment;
-use assembly_indexer::roles::Roles;
+use assembly_indexer::start::Indexer;
 use assembly_indexer::store::Store;
-use assembly_indexer::sync::{Follower, SyncConfig};
 use tokio::sync::watch;
 
 use crate::auth::{Auth, AuthConfig};
-use crate::config::NodeConfig;
+use crate::config::{NodeConfig, DEFAULT_DB};
 use crate::http::{self, AppState};
 use crate::live::Hub;
 use assembly_media::push::{Push, PushConfig};
@@ -38,41 +34,20 @@ pub async fn start(
     secret: Vec<u8>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<App> {
-    start_with(config, secret, shutdown, Duration::from_millis(500)).await
-}
-
-/// As [`start`], polling the chain every `poll` when it offers no subscription.
-pub async fn start_with(
-    config: &NodeConfig,
-    secret: Vec<u8>,
-    shutdown: watch::Receiver<bool>,
-    poll: Duration,
-) -> anyhow::Result<App> {
-    let deployment = Deployment::load(&config.deployment)?;
-    let store = Arc::new(
-        Store::open(&config.db).with_context(|| format!("opening {}", config.db.display()))?,
+    let indexer = Indexer::connect(&config.indexer, DEFAULT_DB).await?;
+    let deployment = indexer.deployment.clone();
+    let (store, roles, provider) = (
+        indexer.store.clone(),
+        indexer.roles.clone(),
+        indexer.provider.clone(),
     );
-    let sync = SyncConfig {
-        confirmations: config.confirmations,
-        poll_interval: poll,
-        ..SyncConfig::default()
-    };
-    let follower = Follower::connect(&config.rpc_url, store.clone(), deployment.clone(), sync)
-        .await
-        .with_context(|| format!("following {} on {}", deployment.assembly, config.rpc_url))?;
-    let provider = ProviderBuilder::new()
-        .connect(&config.rpc_url)
-        .await
-        .context("connecting to the chain")?
-        .erased();
-    let roles = Arc::new(Roles::new(provider.clone(), &deployment));
     let metrics = Arc::new(Metrics::default());
     let hub = Arc::new(Hub::new(
         store.clone(),
         roles.clone(),
         metrics,
         Reactions::new(5.0, 10.0),
-        follower.progress(),
+        indexer.progress(),
     ));
     let auth = Arc::new(Auth::new(
         AuthConfig {
@@ -87,25 +62,14 @@ pub async fn start_with(
         provider,
     ));
 
-    let chain = chain_api::router(ApiState {
-        store: store.clone(),
-        changes: follower.changes(),
-        progress: follower.progress(),
-        roles: Some(roles.clone()),
-    });
-    let changes = follower.changes();
-    tokio::spawn(roles.clone().maintain(
-        changes.subscribe(),
-        Duration::from_secs(30),
-        shutdown.clone(),
-    ));
+    let chain = indexer.api();
     tokio::spawn(hub.clone().run(
-        changes.subscribe(),
+        indexer.changes().subscribe(),
         Duration::from_secs(1),
         Duration::from_millis(250),
         shutdown.clone(),
     ));
-    tokio::spawn(follower.run(shutdown.clone()));
+    indexer.run(shutdown.clone());
     hub.publish().await;
     let archive = Arc::new(
         Archive::open(&config.recordings)

@@ -4,14 +4,11 @@
 //! | key (file) | variable | default |
 //! |---|---|---|
 //! | `listen` | `ASSEMBLY_NODE_LISTEN` | `127.0.0.1:8700` |
-//! | `rpc_url` | `ASSEMBLY_RPC_URL` | `ws://127.0.0.1:8545` |
-//! | `deployment` | `ASSEMBLY_DEPLOYMENT` | `deployments/local.json` |
-//! | `db` | `ASSEMBLY_DB` | `assembly-node.sqlite` |
+//! | `[indexer]` table | `ASSEMBLY_RPC_URL`, `_DEPLOYMENT`, `_DB`, `_CONFIRMATIONS`, `_MAX_BATCH`, `_POLL_MS`, `_KEEPER_KEY` | the embedded indexer's: the same settings and defaults as the `assembly-indexer` binary ([`assembly_indexer::start`]); the store defaults to `assembly-node.sqlite` |
 //! | `domain` | `ASSEMBLY_DOMAIN` | `localhost:8700` (what SIWE messages must name) |
 //! | `public_url` | `ASSEMBLY_PUBLIC_URL` | `http://localhost:8700` (prefix of their URI) |
 //! | `session_hours` | `ASSEMBLY_SESSION_HOURS` | `24` |
 //! | `secret_file` | `ASSEMBLY_SECRET_FILE` | `assembly-node.secret` (created if missing) |
-//! | `confirmations` | `ASSEMBLY_CONFIRMATIONS` | `2` |
 //! | `secure_cookies` | `ASSEMBLY_SECURE_COOKIES` | `false` (set `true` behind HTTPS) |
 //! | `media_bind` | `ASSEMBLY_MEDIA_BIND` | `127.0.0.1:8701` (the one UDP port for all WebRTC; `0.0.0.0:8701` to serve others) |
 //! | `media_public_ips` | `ASSEMBLY_MEDIA_PUBLIC_IPS` (comma-separated) | none (the bound or outbound address) |
@@ -37,7 +34,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde::Deserialize;
 
+use assembly_indexer::start::IndexerConfig;
 use assembly_media::{IceServer, MediaConfig};
+
+/// The embedded indexer's store when none is configured.
+pub const DEFAULT_DB: &str = "assembly-node.sqlite";
 
 /// S3-compatible storage for the broadcast.
 #[derive(Clone, Debug, Deserialize)]
@@ -75,14 +76,12 @@ impl S3Settings {
 #[serde(default, deny_unknown_fields)]
 pub struct NodeConfig {
     pub listen: String,
-    pub rpc_url: String,
-    pub deployment: PathBuf,
-    pub db: PathBuf,
+    /// The embedded indexer: how the node follows the chain.
+    pub indexer: IndexerConfig,
     pub domain: String,
     pub public_url: String,
     pub session_hours: u64,
     pub secret_file: PathBuf,
-    pub confirmations: u64,
     pub secure_cookies: bool,
     pub media_bind: String,
     pub media_public_ips: Vec<String>,
@@ -108,14 +107,11 @@ impl Default for NodeConfig {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8700".into(),
-            rpc_url: "ws://127.0.0.1:8545".into(),
-            deployment: "deployments/local.json".into(),
-            db: "assembly-node.sqlite".into(),
+            indexer: IndexerConfig::default(),
             domain: "localhost:8700".into(),
             public_url: "http://localhost:8700".into(),
             session_hours: 24,
             secret_file: "assembly-node.secret".into(),
-            confirmations: 2,
             secure_cookies: false,
             media_bind: "127.0.0.1:8701".into(),
             media_public_ips: vec![],
@@ -154,15 +150,7 @@ impl NodeConfig {
         if let Some(v) = var("ASSEMBLY_NODE_LISTEN") {
             c.listen = v;
         }
-        if let Some(v) = var("ASSEMBLY_RPC_URL") {
-            c.rpc_url = v;
-        }
-        if let Some(v) = var("ASSEMBLY_DEPLOYMENT") {
-            c.deployment = v.into();
-        }
-        if let Some(v) = var("ASSEMBLY_DB") {
-            c.db = v.into();
-        }
+        c.indexer.apply_env()?;
         if let Some(v) = var("ASSEMBLY_DOMAIN") {
             c.domain = v;
         }
@@ -174,9 +162,6 @@ impl NodeConfig {
         }
         if let Some(v) = var("ASSEMBLY_SESSION_HOURS") {
             c.session_hours = v.parse().context("ASSEMBLY_SESSION_HOURS")?;
-        }
-        if let Some(v) = var("ASSEMBLY_CONFIRMATIONS") {
-            c.confirmations = v.parse().context("ASSEMBLY_CONFIRMATIONS")?;
         }
         if let Some(v) = var("ASSEMBLY_SECURE_COOKIES") {
             c.secure_cookies = v.parse().context("ASSEMBLY_SECURE_COOKIES")?;

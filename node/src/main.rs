@@ -1,6 +1,7 @@
 //! `assembly-node`: see the crate docs and `config` for configuration.
 
 use anyhow::Context;
+use assembly_indexer::start::shutdown_signal;
 use assembly_node::app;
 use assembly_node::config::NodeConfig;
 use tokio::sync::watch;
@@ -15,13 +16,14 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
-    tracing::info!(listen = %config.listen, domain = %config.domain, rpc = %config.rpc_url, "node started");
+    tracing::info!(listen = %config.listen, domain = %config.domain, rpc = %config.indexer.rpc_url, "node started");
     let mut on_stop = stopped.clone();
     let serve = axum::serve(listener, app.router).with_graceful_shutdown(async move {
         let _ = on_stop.changed().await;
     });
     let server = tokio::spawn(async move { serve.await });
-    let _ = tokio::signal::ctrl_c().await;
+    shutdown_signal().await;
+    tracing::info!("stopping");
     let _ = stop.send(true);
     server.await??;
     Ok(())

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::signers::Signer;
+use assembly_indexer::start::IndexerConfig;
 use assembly_node::app;
 use assembly_node::config::NodeConfig;
 use assembly_node::siwe::SiweMessage;
@@ -59,12 +60,16 @@ pub async fn node_with(
     )
     .unwrap();
     let mut config = NodeConfig {
-        rpc_url,
-        deployment: dir.join("deployment.json"),
-        db: dir.join("node.sqlite"),
+        indexer: IndexerConfig {
+            rpc_url,
+            deployment: dir.join("deployment.json"),
+            db: Some(dir.join("node.sqlite")),
+            confirmations: 0,
+            poll_ms: poll.as_millis() as u64,
+            ..IndexerConfig::default()
+        },
         domain: DOMAIN.into(),
         public_url: URI.into(),
-        confirmations: 0,
         media_bind: "127.0.0.1:0".into(),
         // More shards than this machine has cores: listeners land on shards other than
         // the front, so every datagram and program packet crosses threads somewhere.
@@ -75,9 +80,7 @@ pub async fn node_with(
     };
     tweak(&mut config);
     let (stop, stopped) = watch::channel(false);
-    let app = app::start_with(&config, vec![7; 32], stopped, poll)
-        .await
-        .unwrap();
+    let app = app::start(&config, vec![7; 32], stopped).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app_media = Some(app.media.clone());
