@@ -48,6 +48,18 @@ pub enum Refusal {
     NotEligible,
 }
 
+impl Refusal {
+    /// Its stable name, as clients see it (the serde name).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::SessionNotLive => "session_not_live",
+            Refusal::NotQueued => "not_queued",
+            Refusal::NotNext => "not_next",
+            Refusal::NotEligible => "not_eligible",
+        }
+    }
+}
+
 /// What an admitted publisher may do with its audio at the instant it was judged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Standing {
@@ -284,6 +296,19 @@ mod tests {
         let g = gate(&[slot(0, 1, 100, 100), gone, slot(2, 2, 100, 110)]);
         assert!(g.heard(7, a(2), 100_000).is_some());
         assert!(g.heard(7, a(1), 100_000).is_none());
+    }
+
+    #[test]
+    fn refusal_codes_are_their_wire_names() {
+        for r in [
+            Refusal::SessionNotLive,
+            Refusal::NotQueued,
+            Refusal::NotNext,
+            Refusal::NotEligible,
+        ] {
+            let wire = serde_json::to_value(r).unwrap();
+            assert_eq!(wire, r.code());
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{Auth, AuthError, Identity};
+use crate::auth::{Auth, Identity};
 use assembly_floor::clock;
 
 use crate::live::Hub;
@@ -36,34 +36,8 @@ pub struct AppState {
     pub secure_cookies: bool,
 }
 
-/// Front-door failures, each a clear status and message.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error("not signed in")]
-    Unauthenticated,
-    #[error("internal: {0}")]
-    Internal(String),
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            ApiError::Auth(AuthError::Chain(_)) => StatusCode::BAD_GATEWAY,
-            ApiError::Auth(AuthError::BadToken) | ApiError::Unauthenticated => {
-                StatusCode::UNAUTHORIZED
-            }
-            ApiError::Auth(_) => StatusCode::BAD_REQUEST,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        (
-            status,
-            Json(serde_json::json!({ "error": self.to_string() })),
-        )
-            .into_response()
-    }
-}
+pub use crate::error::ApiError;
+use crate::error::AppJson;
 
 /// The routes (the embedded indexer's read API is nested under `/chain`), and the web client
 /// from `web_root` for every other path (a client-side route falls back to `index.html`).
@@ -177,19 +151,10 @@ struct Me {
     token: Option<String>,
 }
 
-async fn sign_in(
-    State(s): State<AppState>,
-    body: Result<Json<SignIn>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(body) = match body {
+async fn sign_in(State(s): State<AppState>, body: Result<AppJson<SignIn>, ApiError>) -> Response {
+    let AppJson(body) = match body {
         Ok(b) => b,
-        Err(e) => {
-            return (
-                e.status(),
-                Json(serde_json::json!({ "error": e.body_text() })),
-            )
-                .into_response()
-        }
+        Err(e) => return e.into_response(),
     };
     let result = s
         .auth
@@ -213,7 +178,7 @@ async fn sign_in(
     };
     let standing = match s.hub.roles.standing(identity.address).await {
         Ok(st) => st,
-        Err(e) => return ApiError::Internal(e.to_string()).into_response(),
+        Err(e) => return ApiError::Chain(e.to_string()).into_response(),
     };
     let max_age = identity.expires_at.saturating_sub(clock::now_s());
     let secure = if s.secure_cookies { "; Secure" } else { "" };
@@ -236,10 +201,10 @@ async fn sign_in(
 
 async fn sign_out() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        SET_COOKIE,
-        HeaderValue::from_static("assembly_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-    );
+    let expired = format!("{COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    if let Ok(v) = HeaderValue::from_str(&expired) {
+        response.headers_mut().insert(SET_COOKIE, v);
+    }
     response
 }
 
@@ -251,7 +216,7 @@ async fn me(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, A
         .roles
         .standing(id.address)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::Chain(e.to_string()))?;
     Ok(Json(Me {
         address: id.address,
         expires_at: id.expires_at,

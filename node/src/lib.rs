@@ -12,6 +12,7 @@
 //! - [`hls`] — the public broadcast: continuous HLS (Opus in fMP4) of every live session.
 //! - [`reactions`] — the reaction set, rate limits, bursts.
 //! - [`http`] — routes.
+//! - [`error`] — the one error shape clients get.
 //! - [`metrics`] — Prometheus exposition.
 //! - [`config`] — configuration.
 //! - [`app`] — wiring it all together.
@@ -19,6 +20,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod error;
 pub mod hansard;
 pub mod hls;
 pub mod http;

@@ -21,6 +21,9 @@ use assembly_floor::clock;
 use assembly_media::sdp::{self, Intent, SdpError};
 use assembly_media::{IceServer, MediaError, PeerRole};
 
+use assembly_media::Refusal;
+
+use crate::error::failure;
 use crate::http::{identify, ApiError, AppState};
 use crate::live::Hub;
 
@@ -57,42 +60,49 @@ enum WhipError {
     ListenersSignIn,
 }
 
-impl IntoResponse for WhipError {
-    fn into_response(self) -> Response {
-        let (status, reason) = match &self {
-            // The front door's own mapping (401, 400, 502...), plus the challenge below.
-            WhipError::Api(_) => {
-                let WhipError::Api(e) = self else {
-                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-                };
-                let mut r = e.into_response();
-                if r.status() == StatusCode::UNAUTHORIZED {
-                    r.headers_mut()
-                        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                }
-                return r;
-            }
-            WhipError::ContentType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, None),
-            WhipError::NoSession(_) => (StatusCode::NOT_FOUND, None),
-            WhipError::ListenersSignIn => (StatusCode::UNAUTHORIZED, None),
+impl WhipError {
+    /// The status, the stable code, and the floor's reason for a 403.
+    fn classify(&self) -> (StatusCode, &'static str, Option<Refusal>) {
+        use StatusCode as S;
+        match self {
+            WhipError::Api(e) => (e.status(), e.code(), None),
+            WhipError::ContentType => (S::UNSUPPORTED_MEDIA_TYPE, "not_sdp", None),
+            WhipError::NoSession(_) => (S::NOT_FOUND, "no_session", None),
+            WhipError::ListenersSignIn => (S::UNAUTHORIZED, "sign_in_required", None),
             WhipError::Media(m) => match m {
-                MediaError::Sdp(SdpError::TooLarge) => (StatusCode::PAYLOAD_TOO_LARGE, None),
-                MediaError::Sdp(_) | MediaError::Negotiation(_) => (StatusCode::BAD_REQUEST, None),
-                MediaError::Refused(r) => (StatusCode::FORBIDDEN, Some(*r)),
-                MediaError::NotYours => (StatusCode::FORBIDDEN, None),
-                MediaError::NotFound => (StatusCode::NOT_FOUND, None),
-                MediaError::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
-                MediaError::Busy => (StatusCode::TOO_MANY_REQUESTS, None),
+                MediaError::Sdp(SdpError::TooLarge) => {
+                    (S::PAYLOAD_TOO_LARGE, "offer_too_large", None)
+                }
+                MediaError::Sdp(_) | MediaError::Negotiation(_) => {
+                    (S::BAD_REQUEST, "bad_offer", None)
+                }
+                MediaError::Refused(r) => (S::FORBIDDEN, r.code(), Some(*r)),
+                MediaError::NotYours => (S::FORBIDDEN, "not_yours", None),
+                MediaError::NotFound => (S::NOT_FOUND, "not_found", None),
+                MediaError::Full(_) => (S::SERVICE_UNAVAILABLE, "full", None),
+                MediaError::Busy => (S::TOO_MANY_REQUESTS, "busy", None),
                 MediaError::Stopped | MediaError::Setup(_) | MediaError::Io(_) => {
-                    (StatusCode::INTERNAL_SERVER_ERROR, None)
+                    (S::INTERNAL_SERVER_ERROR, "internal", None)
                 }
             },
+        }
+    }
+}
+
+impl IntoResponse for WhipError {
+    fn into_response(self) -> Response {
+        let (status, code, reason) = self.classify();
+        let mut response = match (self, reason) {
+            (WhipError::Api(e), _) => e.into_response(),
+            (e, _) if status.is_server_error() => ApiError::internal(e).into_response(),
+            // A refusal by the floor also names its reason, as clients read it.
+            (e, Some(r)) => (
+                status,
+                Json(serde_json::json!({ "error": code, "message": e.to_string(), "reason": r })),
+            )
+                .into_response(),
+            (e, None) => failure(status, code, e),
         };
-        let body = match reason {
-            Some(r) => serde_json::json!({ "error": self.to_string(), "reason": r }),
-            None => serde_json::json!({ "error": self.to_string() }),
-        };
-        let mut response = (status, Json(body)).into_response();
         let h = response.headers_mut();
         match status {
             StatusCode::TOO_MANY_REQUESTS => {
@@ -220,7 +230,7 @@ async fn publish_inner(
         .roles
         .standing(who.address)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::Chain(e.to_string()))?;
     s.media
         .gate()
         .admit(session, who.address, standing.role, clock::now_ms())
@@ -285,14 +295,14 @@ async fn leave(
 }
 
 async fn no_trickle() -> Response {
-    (
+    let mut r = failure(
         StatusCode::METHOD_NOT_ALLOWED,
-        [(ALLOW, "DELETE, OPTIONS")],
-        Json(serde_json::json!({
-            "error": "this node is ICE-lite and lists every candidate in its answer; trickle ICE and ICE restarts are not supported"
-        })),
-    )
-        .into_response()
+        "no_trickle",
+        "this node is ICE-lite and lists every candidate in its answer; trickle ICE and ICE restarts are not supported",
+    );
+    r.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static("DELETE, OPTIONS"));
+    r
 }
 
 async fn options() -> Response {

@@ -99,7 +99,7 @@ async function json<T>(r: Response): Promise<T> {
     let reason: string | undefined;
     try {
       const body = await r.json();
-      message = body.error ?? message;
+      message = body.message ?? body.error ?? message;
       reason = body.reason;
     } catch {
       // Not JSON: the status line says enough.

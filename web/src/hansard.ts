@@ -39,8 +39,8 @@ export function mountHansard(root: HTMLElement, sessionOf: () => number | undefi
     results.replaceChildren(el("li", { textContent: "Searching…" }));
     try {
       const r = await fetch(`/api/v1/hansard/search?${q}`);
-      const hits = (await r.json()) as Hit[] | { error: string };
-      if (!Array.isArray(hits)) throw new Error(hits.error);
+      const hits = (await r.json()) as Hit[] | { error: string; message?: string };
+      if (!Array.isArray(hits)) throw new Error(hits.message ?? hits.error);
       results.replaceChildren(
         ...(hits.length ? hits.map(hit) : [el("li", { textContent: "Nothing found. Speeches are searchable once transcribed." })]),
       );

@@ -36,7 +36,7 @@ async function negotiate(pc: RTCPeerConnection, endpoint: string, token?: string
     let reason: string | undefined;
     try {
       const b = await r.json();
-      message = b.error ?? message;
+      message = b.message ?? b.error ?? message;
       reason = b.reason;
     } catch {
       // keep the status

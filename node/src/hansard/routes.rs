@@ -10,15 +10,14 @@
 use alloy::primitives::U256;
 use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::store;
+use crate::error::{blocking, ApiError};
 use crate::http::AppState;
-use crate::record::routes::{blocking, failure};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -48,23 +47,21 @@ async fn search(
     q: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = q else {
-        return failure(
-            StatusCode::BAD_REQUEST,
-            "query: q (words), speaker (address), session, proposal (id), from, to (seconds), limit",
-        );
+        return ApiError::BadRequest(
+            "query: q (words), speaker (address), session, proposal (id), from, to (seconds), limit"
+                .into(),
+        )
+        .into_response();
     };
     let mut sessions = q.session.map(|x| vec![x]);
     if let Some(p) = &q.proposal {
         let Ok(id) = p.parse::<U256>() else {
-            return failure(
-                StatusCode::BAD_REQUEST,
-                format!("proposal {p}: not a number"),
-            );
+            return ApiError::BadRequest(format!("proposal {p}: not a number")).into_response();
         };
         let store = s.hub.store.clone();
         let rows = match blocking(move || store.sessions()).await {
             Ok(rows) => rows,
-            Err(r) => return r,
+            Err(e) => return e.into_response(),
         };
         let of_proposal: Vec<u64> = rows
             .iter()
@@ -87,7 +84,7 @@ async fn search(
     let archive = s.archive.clone();
     match blocking(move || store::search(&archive, &query)).await {
         Ok(hits) => Json(hits).into_response(),
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -99,11 +96,11 @@ async fn status(State(s): State<AppState>) -> Response {
             Json(serde_json::json!({ "pending": pending, "last_error": last_error }))
                 .into_response()
         }
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
-async fn entries(s: &AppState, id: u64) -> Result<Vec<store::Entry>, Response> {
+async fn entries(s: &AppState, id: u64) -> Result<Vec<store::Entry>, ApiError> {
     let archive = s.archive.clone();
     blocking(move || store::session(&archive, id)).await
 }
@@ -111,7 +108,7 @@ async fn entries(s: &AppState, id: u64) -> Result<Vec<store::Entry>, Response> {
 async fn session_json(State(s): State<AppState>, Path(id): Path<u64>) -> Response {
     match entries(&s, id).await {
         Ok(e) => Json(serde_json::json!({ "session": id, "speeches": e })).into_response(),
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -152,6 +149,6 @@ async fn session_markdown(State(s): State<AppState>, Path(id): Path<u64>) -> Res
             markdown(id, &e),
         )
             .into_response(),
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }

@@ -6,13 +6,13 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::archive::{Filter, Speech};
+use crate::error::{blocking, ApiError};
 use crate::http::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -20,26 +20,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/archive/speeches", get(list))
         .route("/api/v1/archive/speeches/{id}", get(one))
         .route("/api/v1/archive/speeches/{id}/audio", get(audio))
-}
-
-/// A JSON error body, as the rest of the API answers.
-pub(crate) fn failure(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    (
-        status,
-        Json(serde_json::json!({ "error": message.to_string() })),
-    )
-        .into_response()
-}
-
-/// Runs an archive read off the async workers; any failure is a 500 with its words.
-pub(crate) async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
-    f: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Result<T, Response> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(failure(StatusCode::INTERNAL_SERVER_ERROR, e)),
-        Err(e) => Err(failure(StatusCode::INTERNAL_SERVER_ERROR, e)),
-    }
 }
 
 #[derive(Deserialize)]
@@ -67,10 +47,10 @@ async fn list(
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = q else {
-        return failure(
-            StatusCode::BAD_REQUEST,
-            "query: session (number), speaker (address), limit (number)",
-        );
+        return ApiError::BadRequest(
+            "query: session (number), speaker (address), limit (number)".into(),
+        )
+        .into_response();
     };
     let archive = s.archive.clone();
     let f = Filter {
@@ -80,28 +60,28 @@ async fn list(
     };
     match blocking(move || archive.speeches(&f)).await {
         Ok(rows) => Json(rows.into_iter().map(listed).collect::<Vec<_>>()).into_response(),
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
-async fn find(s: &AppState, id: i64) -> Result<Speech, Response> {
+async fn find(s: &AppState, id: i64) -> Result<Speech, ApiError> {
     let archive = s.archive.clone();
     blocking(move || archive.speech(id))
         .await?
-        .ok_or_else(|| failure(StatusCode::NOT_FOUND, format!("no speech {id}")))
+        .ok_or_else(|| ApiError::NotFound(format!("no speech {id}")))
 }
 
 async fn one(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
     match find(&s, id).await {
         Ok(sp) => Json(listed(sp)).into_response(),
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
 async fn audio(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
     let sp = match find(&s, id).await {
         Ok(sp) => sp,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let path = s.archive.path(&sp);
     match tokio::fs::read(&path).await {
@@ -119,6 +99,15 @@ async fn audio(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
             bytes,
         )
             .into_response(),
-        Err(e) => failure(StatusCode::NOT_FOUND, format!("recording file: {e}")),
+        Err(e) => {
+            // Indexed but gone from disk: the client can do nothing about it, and the path
+            // is ours to know.
+            tracing::warn!(speech = sp.id, path = %path.display(), error = %e, "recording file");
+            ApiError::NotFound(format!(
+                "speech {}: its recording is not on this node",
+                sp.id
+            ))
+            .into_response()
+        }
     }
 }
