@@ -17,8 +17,9 @@ use assembly_media::{Media, ProgramSink, Sinks};
 
 use crate::metrics::Metrics;
 use crate::reactions::Reactions;
-use crate::record::archive::Archive;
-use crate::record::Recorder;
+use assembly_archive::record::archive::Archive;
+use assembly_archive::record::Recorder;
+use assembly_archive::{hansard, hls};
 
 /// A running node's parts, for tests and `main`.
 pub struct App {
@@ -75,32 +76,37 @@ pub async fn start(
         Archive::open(&config.recordings)
             .with_context(|| format!("opening the archive in {}", config.recordings.display()))?,
     );
-    crate::hansard::store::migrate(&archive).context("the Hansard's tables")?;
+    hansard::store::migrate(&archive).context("the Hansard's tables")?;
     match &config.transcriber {
         Some(spec) => {
-            let engine = crate::hansard::engine(
+            let engine = hansard::engine(
                 spec,
                 config.transcriber_model.as_deref(),
                 config.transcriber_key.clone(),
             )?;
             tracing::info!(engine = %engine.name(), "transcribing speeches");
-            tokio::spawn(crate::hansard::run(
+            tokio::spawn(hansard::run(
                 archive.clone(),
                 engine,
-                hub.metrics.clone(),
+                hub.metrics.archive.clone(),
                 shutdown.clone(),
             ));
         }
         None => tracing::info!("no transcriber configured: speeches wait for one"),
     }
-    let recorder =
-        Recorder::start(archive.clone(), hub.metrics.clone()).context("starting the recorder")?;
+    let recorder = Recorder::start(archive.clone(), hub.metrics.archive.clone())
+        .context("starting the recorder")?;
     let s3 = config.s3.as_ref().map(|s| {
         tracing::info!(endpoint = %s.endpoint, bucket = %s.bucket, "copying the broadcast to object storage");
-        crate::hls::s3::Uploader::start(s.config(), hub.metrics.clone(), &tokio::runtime::Handle::current())
+        hls::s3::Uploader::start(s.config(), hub.metrics.archive.clone(), &tokio::runtime::Handle::current())
     });
-    let hls = crate::hls::Hls::start(config.hls.clone(), hub.gate(), hub.metrics.clone(), s3)
-        .with_context(|| format!("starting HLS in {}", config.hls.display()))?;
+    let hls = hls::Hls::start(
+        config.hls.clone(),
+        hub.gate(),
+        hub.metrics.archive.clone(),
+        s3,
+    )
+    .with_context(|| format!("starting HLS in {}", config.hls.display()))?;
     let push = config.whip_push.as_ref().map(|endpoint| {
         let state = hub.clone();
         tracing::info!(%endpoint, "pushing the program over WHIP");

@@ -59,8 +59,8 @@ fn us_east_1() -> String {
 }
 
 impl S3Settings {
-    pub fn config(&self) -> crate::hls::s3::S3Config {
-        crate::hls::s3::S3Config {
+    pub fn config(&self) -> assembly_archive::hls::s3::S3Config {
+        assembly_archive::hls::s3::S3Config {
             endpoint: self.endpoint.clone(),
             bucket: self.bucket.clone(),
             region: self.region.clone(),

@@ -29,7 +29,7 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub hub: Arc<Hub>,
     pub media: Arc<assembly_media::Media>,
-    pub archive: Arc<crate::record::archive::Archive>,
+    pub archive: Arc<assembly_archive::record::archive::Archive>,
     /// What the web client needs to talk to the chain: the contracts and a public RPC.
     pub client_config: Arc<serde_json::Value>,
     /// Whether the session cookie is marked `Secure` (off only for plain-HTTP local use).
@@ -63,8 +63,8 @@ pub fn router(
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .merge(crate::whip::routes())
-        .merge(crate::record::routes::routes())
-        .merge(crate::hansard::routes::routes())
+        .merge(crate::routes::archive::routes())
+        .merge(crate::routes::hansard::routes())
         .with_state(state)
         .nest("/chain", chain)
         .nest_service("/hls", tower_http::services::ServeDir::new(hls))

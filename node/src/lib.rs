@@ -7,9 +7,8 @@
 //! - [`live`] — the live state and its fan-out.
 //! - [`ws`] — the WebSocket protocol.
 //! - [`whip`] — WHIP (speakers) and WHEP (listeners) signalling over HTTP.
-//! - [`record`] — recordings: one Ogg Opus file per speech, indexed with digests.
-//! - [`hansard`] — transcripts of every speech, full-text search, exports.
-//! - [`hls`] — the public broadcast: continuous HLS (Opus in fMP4) of every live session.
+//! - [`routes`] — the archive's and the Hansard's HTTP routes (the archive itself is the
+//!   `assembly-archive` crate).
 //! - [`reactions`] — the reaction set, rate limits, bursts.
 //! - [`http`] — routes.
 //! - [`error`] — the one error shape clients get.
@@ -21,13 +20,11 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
-pub mod hansard;
-pub mod hls;
 pub mod http;
 pub mod live;
 pub mod metrics;
 pub mod reactions;
-pub mod record;
+pub mod routes;
 pub mod siwe;
 pub mod whip;
 pub mod ws;

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
+use assembly_archive::ArchiveMetrics;
 use assembly_media::MediaMetrics;
 
 /// The node's metrics.
@@ -26,12 +27,8 @@ pub struct Metrics {
     pub media: Arc<MediaMetrics>,
     pub media_offers_ok: AtomicU64,
     pub media_offers_refused: AtomicU64,
-    pub recording_dropped: AtomicU64,
-    pub hls_dropped: AtomicU64,
-    pub s3_ok: AtomicU64,
-    pub s3_failed: AtomicU64,
-    pub transcripts_ok: AtomicU64,
-    pub transcripts_failed: AtomicU64,
+    /// The archive's own counters.
+    pub archive: Arc<ArchiveMetrics>,
 }
 
 impl Metrics {
@@ -46,6 +43,7 @@ impl Metrics {
         };
         let g = |a: &AtomicU64| a.load(Relaxed) as i64;
         let m = &*self.media;
+        let a = &*self.archive;
         family(
             "assembly_sign_ins_total",
             "counter",
@@ -145,13 +143,13 @@ impl Metrics {
             "assembly_recording_dropped_total",
             "counter",
             "Packets the recorder could not keep up with (the live path never waits for it).",
-            &[("", g(&self.recording_dropped))],
+            &[("", g(&a.recording_dropped))],
         );
         family(
             "assembly_hls_dropped_total",
             "counter",
             "Packets the HLS segmenter could not keep up with (the live path never waits for it).",
-            &[("", g(&self.hls_dropped))],
+            &[("", g(&a.hls_dropped))],
         );
         family(
             "assembly_whip_push_dropped_total",
@@ -164,8 +162,8 @@ impl Metrics {
             "counter",
             "Broadcast files copied to object storage, by result (after retries).",
             &[
-                ("{result=\"ok\"}", g(&self.s3_ok)),
-                ("{result=\"failed\"}", g(&self.s3_failed)),
+                ("{result=\"ok\"}", g(&a.s3_ok)),
+                ("{result=\"failed\"}", g(&a.s3_failed)),
             ],
         );
         family(
@@ -173,8 +171,8 @@ impl Metrics {
             "counter",
             "Transcription attempts by result (failures are retried).",
             &[
-                ("{result=\"ok\"}", g(&self.transcripts_ok)),
-                ("{result=\"failed\"}", g(&self.transcripts_failed)),
+                ("{result=\"ok\"}", g(&a.transcripts_ok)),
+                ("{result=\"failed\"}", g(&a.transcripts_failed)),
             ],
         );
         out

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::primitives::U256;
+use assembly_archive::record::ogg;
 use assembly_media::client;
 use assembly_media::sdp::Intent;
-use assembly_node::record::ogg;
 use common::TestChain;
 use support::{now, token};
 

@@ -622,7 +622,7 @@ async fn a_restarted_node_is_rejoined_and_keeps_the_chain_s_floor() {
         .unwrap();
     let path = dir.join("cut.ogg");
     std::fs::write(&path, &file).unwrap();
-    let packets = assembly_node::record::ogg::read_packets(&path).unwrap();
+    let packets = assembly_archive::record::ogg::read_packets(&path).unwrap();
     eprintln!(
         "speech cut by the crash: {} packets kept of {} indexed",
         packets.len(),

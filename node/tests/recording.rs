@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alloy::primitives::U256;
+use assembly_archive::record::ogg;
 use assembly_media::client;
 use assembly_media::sdp::Intent;
 use assembly_media::stamp::read_stamp;
-use assembly_node::record::ogg;
 use common::TestChain;
 use serde_json::Value;
 use sha2::Digest;

@@ -1,4 +1,4 @@
-//! What the broadcast and the archive cost (`cargo bench -p assembly-node --bench archive`):
+//! What the broadcast and the archive cost (`cargo bench -p assembly-archive --bench archive`):
 //! one hour of 20 ms Opus packets (180,000, 80 bytes each, as a 32 kb/s speaker sends) pushed
 //! through the HLS segmenter (fMP4 segments, playlist, state) and the recorder's Ogg writer,
 //! files on the local disk. Reports CPU seconds per hour of audio for each, from the
@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use assembly_node::hls::Stream;
-use assembly_node::record::ogg::OggOpusWriter;
+use assembly_archive::hls::Stream;
+use assembly_archive::record::ogg::OggOpusWriter;
 
 fn cpu_seconds() -> f64 {
     // utime + stime of this process, in clock ticks (100 per second on Linux).

@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use crate::metrics::Metrics;
+use crate::metrics::ArchiveMetrics;
 
 /// Where the broadcast is copied.
 #[derive(Clone, Debug)]
@@ -27,7 +27,7 @@ pub struct S3Config {
 }
 
 fn hex_sha256(b: &[u8]) -> String {
-    alloy::hex::encode(Sha256::digest(b))
+    alloy_primitives::hex::encode(Sha256::digest(b))
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -65,7 +65,7 @@ pub fn authorization(
     let k = hmac(&k, c.region.as_bytes());
     let k = hmac(&k, b"s3");
     let k = hmac(&k, b"aws4_request");
-    let signature = alloy::hex::encode(hmac(&k, to_sign.as_bytes()));
+    let signature = alloy_primitives::hex::encode(hmac(&k, to_sign.as_bytes()));
     format!(
         "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
         c.access_key
@@ -93,7 +93,7 @@ impl Uploader {
     /// Starts the upload task on `runtime`.
     pub fn start(
         config: S3Config,
-        metrics: Arc<Metrics>,
+        metrics: Arc<ArchiveMetrics>,
         runtime: &tokio::runtime::Handle,
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -118,7 +118,7 @@ impl Uploader {
     }
 }
 
-async fn run(c: S3Config, metrics: Arc<Metrics>, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn run(c: S3Config, metrics: Arc<ArchiveMetrics>, mut rx: mpsc::UnboundedReceiver<Job>) {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()

@@ -11,7 +11,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::archive::{Filter, Speech};
+use assembly_archive::record::archive::{Filter, Speech};
+
 use crate::error::{blocking, ApiError};
 use crate::http::AppState;
 

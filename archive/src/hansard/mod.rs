@@ -3,13 +3,11 @@
 //!
 //! - [`transcribe`] — the engine interface and its backends.
 //! - [`store`] — the queue, transcripts and full-text index.
-//! - [`routes`] — search and exports.
 //!
 //! Transcription runs in its own task, one speech at a time, far from the live path. A
 //! failure (server down, slow, refusing) leaves the speech queued with a growing wait;
 //! when the server returns, the queue drains. Nothing is dropped.
 
-pub mod routes;
 pub mod store;
 pub mod transcribe;
 
@@ -19,7 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::metrics::Metrics;
+use crate::metrics::ArchiveMetrics;
 use crate::record::archive::Archive;
 use assembly_floor::clock;
 use transcribe::Transcriber;
@@ -36,7 +34,7 @@ pub fn backoff(n: u32) -> Duration {
 pub async fn run(
     archive: Arc<Archive>,
     engine: Arc<dyn Transcriber>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<ArchiveMetrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -100,15 +98,19 @@ pub async fn run(
     }
 }
 
+/// A transcriber setting that names no engine.
+#[derive(Debug, thiserror::Error)]
+#[error("transcriber {0}: expected openai:<base URL> or livepeer:<gateway URL>")]
+pub struct UnknownEngine(String);
+
 /// The engine named by configuration: `openai:<base URL>` or `livepeer:<gateway URL>`.
 pub fn engine(
     spec: &str,
     model: Option<&str>,
     key: Option<String>,
-) -> anyhow::Result<Arc<dyn Transcriber>> {
-    let (kind, url) = spec.split_once(':').ok_or_else(|| {
-        anyhow::anyhow!("transcriber {spec}: expected openai:<url> or livepeer:<url>")
-    })?;
+) -> Result<Arc<dyn Transcriber>, UnknownEngine> {
+    let unknown = || UnknownEngine(spec.to_string());
+    let (kind, url) = spec.split_once(':').ok_or_else(unknown)?;
     Ok(match kind {
         "openai" => Arc::new(transcribe::OpenAiCompatible::new(
             url,
@@ -120,7 +122,7 @@ pub fn engine(
             model.unwrap_or("openai/whisper-large-v3"),
             key,
         )),
-        other => anyhow::bail!("transcriber kind {other}: expected openai or livepeer"),
+        _ => return Err(unknown()),
     })
 }
 

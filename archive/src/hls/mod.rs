@@ -26,7 +26,7 @@ use assembly_floor::clock;
 use assembly_media::opus::{opus_samples, SILENCE};
 use assembly_media::{Gate, ProgramSink, Spoken};
 
-use crate::metrics::Metrics;
+use crate::metrics::ArchiveMetrics;
 /// Media per segment, in 48 kHz ticks (one second).
 const SEGMENT: u64 = 48_000;
 /// Segments kept in the playlist and on disk (15 minutes).
@@ -38,7 +38,7 @@ const SLACK: u64 = 3 * 960;
 #[derive(Clone)]
 pub struct Hls {
     tx: SyncSender<(u64, Arc<[u8]>)>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<ArchiveMetrics>,
 }
 
 impl Hls {
@@ -47,7 +47,7 @@ impl Hls {
     pub fn start(
         dir: PathBuf,
         gate: watch::Receiver<Gate>,
-        metrics: Arc<Metrics>,
+        metrics: Arc<ArchiveMetrics>,
         s3: Option<s3::Uploader>,
     ) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;

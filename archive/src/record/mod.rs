@@ -4,14 +4,12 @@
 //!
 //! - [`ogg`] — the container.
 //! - [`archive`] — the index, and recovery of speeches a crash left open.
-//! - [`routes`] — the archive API.
 //!
 //! The media engine hands packets over a bounded channel and never waits: if the recorder
 //! falls behind, packets are counted as dropped instead of delaying listeners.
 
 pub mod archive;
 pub mod ogg;
-pub mod routes;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -19,10 +17,10 @@ use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryS
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy::primitives::Address;
+use alloy_primitives::Address;
 use assembly_media::{ProgramSink, Spoken};
 
-use crate::metrics::Metrics;
+use crate::metrics::ArchiveMetrics;
 use archive::Archive;
 
 /// One heard packet, as the recorder keeps it.
@@ -58,12 +56,12 @@ const QUEUE: usize = 2048;
 #[derive(Clone)]
 pub struct Recorder {
     tx: SyncSender<Packet>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<ArchiveMetrics>,
 }
 
 impl Recorder {
     /// Starts the recorder thread writing into `archive`.
-    pub fn start(archive: Arc<Archive>, metrics: Arc<Metrics>) -> std::io::Result<Self> {
+    pub fn start(archive: Arc<Archive>, metrics: Arc<ArchiveMetrics>) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel(QUEUE);
         std::thread::Builder::new()
             .name("recorder".into())

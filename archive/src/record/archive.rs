@@ -92,7 +92,7 @@ pub fn row(r: &rusqlite::Row) -> rusqlite::Result<Speech> {
 /// SHA-256 of a file, hex.
 pub fn digest(path: &Path) -> std::io::Result<String> {
     let bytes = std::fs::read(path)?;
-    Ok(alloy::hex::encode(Sha256::digest(&bytes)))
+    Ok(alloy_primitives::hex::encode(Sha256::digest(&bytes)))
 }
 
 impl Archive {

@@ -15,7 +15,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::store;
+use assembly_archive::hansard::store;
+
 use crate::error::{blocking, ApiError};
 use crate::http::AppState;
 

@@ -1,0 +1,18 @@
+//! Assembly's archive: everything that happens to the floor's audio off the live path. The
+//! media path hands each heard packet to a [`assembly_media::ProgramSink`] and never waits;
+//! the sinks here queue it and drop (and count) what they cannot keep up with, so a slow
+//! disk, bucket or transcriber never delays a listener.
+//!
+//! - [`record`] — one Ogg Opus file per speech, indexed with its speaker, slot and digest.
+//! - [`hls`] — the public broadcast: continuous HLS (Opus in fMP4), optionally copied to S3.
+//! - [`hansard`] — transcripts of every speech, full-text search, exports.
+//! - [`metrics`] — what the archive counts.
+//!
+//! The HTTP routes over the archive live in the node, which owns the front door.
+
+pub mod hansard;
+pub mod hls;
+pub mod metrics;
+pub mod record;
+
+pub use metrics::ArchiveMetrics;

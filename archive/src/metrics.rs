@@ -1,0 +1,20 @@
+//! What the archive counts, as plain atomics. The node renders them at `/metrics`.
+
+use std::sync::atomic::AtomicU64;
+
+/// The archive's counters.
+#[derive(Debug, Default)]
+pub struct ArchiveMetrics {
+    /// Packets the recorder could not keep up with.
+    pub recording_dropped: AtomicU64,
+    /// Packets the HLS packager could not keep up with.
+    pub hls_dropped: AtomicU64,
+    /// Files copied to the bucket.
+    pub s3_ok: AtomicU64,
+    /// Files the bucket refused or never answered for.
+    pub s3_failed: AtomicU64,
+    /// Speeches transcribed.
+    pub transcripts_ok: AtomicU64,
+    /// Transcription attempts that failed (retried with backoff).
+    pub transcripts_failed: AtomicU64,
+}

@@ -1,0 +1,8 @@
+//! HTTP routes over the archive (the front door's other routes are in [`crate::http`] and
+//! [`crate::whip`]).
+//!
+//! - [`archive`] — speeches by session or speaker, one speech, and its audio.
+//! - [`hansard`] — search and exports of the transcripts.
+
+pub mod archive;
+pub mod hansard;
