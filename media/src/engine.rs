@@ -13,75 +13,27 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alloy_primitives::Address;
+use assembly_floor::clock;
 use str0m::media::{MediaData, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 use tokio::sync::{mpsc, watch};
 
-use crate::front::Front;
+use crate::command::{Command, NewPeer, PeerRole, Program};
+use crate::front::{Front, FrontRead};
 use crate::gate::Gate;
 use crate::load::Load;
 use crate::metrics::MediaMetrics;
 use crate::routes::Route;
 use crate::Resource;
 
-/// Who a peer is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PeerRole {
-    /// Sends audio (WHIP), forwarded only while the plan gives it the floor.
-    Publisher(Address),
-    /// Receives the room's program (WHEP).
-    Listener,
-}
-
-/// A peer handed to a shard once its offer is answered.
-pub(crate) struct NewPeer {
-    pub(crate) id: u64,
-    pub(crate) resource: String,
-    pub(crate) session: u64,
-    pub(crate) role: PeerRole,
-    pub(crate) rtc: Rtc,
-}
-
-/// One packet of a session's program: judged, restamped and ready for every listener.
-pub(crate) struct Program {
-    pub(crate) session: u64,
-    /// When the speaker's packet arrived (str0m's wall clock for the outgoing one).
-    pub(crate) wallclock: Instant,
-    /// Its time on the session's one continuous timeline.
-    pub(crate) time: MediaTime,
-    pub(crate) payload: Arc<[u8]>,
-}
-
-/// What a shard is asked to do.
-pub(crate) enum Command {
-    Add(Box<NewPeer>),
-    Remove(u64),
-    /// A datagram the front read for a peer of this shard.
-    Datagram {
-        peer: u64,
-        source: SocketAddr,
-        at: Instant,
-        bytes: Vec<u8>,
-    },
-    /// A program packet for this shard's listeners.
-    Program(Arc<Program>),
-    /// For the front: connectivity checks naming `ufrag` are for `peer`, on `shard`.
-    Route {
-        ufrag: String,
-        peer: u64,
-        shard: usize,
-    },
-    /// For the front: `peer` is gone from its shard.
-    Unroute(u64),
-}
-
 /// A peer that has not connected by then is dropped (a half-open offer costs nothing after).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// A connected peer silent this long is gone: clients send consent checks (RFC 7675) every
 /// few seconds, and an ICE-lite agent makes no checks of its own to notice.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Datagrams read per wake before the front looks at its timers and commands again.
+const READ_BATCH: usize = 128;
 /// Commands taken per wake before the shard looks at its timers again.
 const COMMAND_BATCH: usize = 256;
 /// A program packet this old when its shard gets to it is not sent: the shard is behind
@@ -92,10 +44,10 @@ const STALE: Duration = Duration::from_millis(500);
 /// Writes between two looks at a packet's age during a fan-out.
 const STALE_CHECK_EVERY: usize = 64;
 
-pub(crate) struct Peer {
+struct Peer {
     resource: String,
-    pub(crate) session: u64,
-    pub(crate) role: PeerRole,
+    session: u64,
+    role: PeerRole,
     rtc: Rtc,
     /// The listener's audio section and its Opus payload type, once negotiated.
     out: Option<(Mid, Pt)>,
@@ -108,12 +60,12 @@ pub(crate) struct Peer {
 }
 
 /// Where a shard's datagrams go, and what it counts.
-pub(crate) struct Io {
+struct Io {
     /// The shared media port (a handle of the front's socket): sending needs no reactor.
     socket: UdpSocket,
     /// The address packets are addressed to, as str0m's candidates know it.
-    pub(crate) local: SocketAddr,
-    pub(crate) metrics: Arc<MediaMetrics>,
+    local: SocketAddr,
+    metrics: Arc<MediaMetrics>,
 }
 
 impl Io {
@@ -139,16 +91,16 @@ pub(crate) struct Shared {
 /// One shard's state, owned by its thread.
 pub(crate) struct Engine {
     index: usize,
-    pub(crate) io: Io,
-    pub(crate) peers: HashMap<u64, Peer>,
+    io: Io,
+    peers: HashMap<u64, Peer>,
     timers: BTreeSet<(Instant, u64)>,
     /// Each session's listeners on this shard.
     listeners: HashMap<u64, Vec<u64>>,
     shared: Shared,
     /// Media received during a drain, judged after it (a drain borrows one peer).
-    pub(crate) inbound: Vec<(u64, MediaData)>,
+    inbound: Vec<(u64, MediaData)>,
     /// Shard 0's reading, routing and judging; `None` on the others.
-    pub(crate) front: Option<Front>,
+    front: Option<Front>,
     /// Shard 0's channel: how a shard tells the front that a peer has gone.
     to_front: mpsc::UnboundedSender<Command>,
 }
@@ -178,10 +130,6 @@ impl Engine {
             front,
             to_front,
         }
-    }
-
-    pub(crate) fn index(&self) -> usize {
-        self.index
     }
 
     /// Runs until the command channel closes or `shutdown` fires. `gate` is read by the
@@ -231,6 +179,82 @@ impl Engine {
         for id in self.peers.keys().copied().collect::<Vec<_>>() {
             self.remove(id);
         }
+    }
+
+    /// Reads what the port holds (the front only): datagrams for other shards' peers are
+    /// handed over by the front; this shard's own go to their peers here.
+    fn read(&mut self, buf: &mut [u8]) {
+        for _ in 0..READ_BATCH {
+            let Some(front) = self.front.as_mut() else {
+                return;
+            };
+            match front.read(buf) {
+                FrontRead::Empty => return,
+                FrontRead::Handled => {}
+                FrontRead::Mine {
+                    peer,
+                    source,
+                    at,
+                    len,
+                } => self.receive(peer, source, at, &buf[..len]),
+            }
+        }
+    }
+
+    fn set_gate(&mut self, gate: Gate) {
+        if let Some(f) = &mut self.front {
+            f.set_gate(gate);
+        }
+        self.evict_publishers();
+    }
+
+    /// Publishers that are neither on the floor nor next are disconnected: their slot is
+    /// over (or was withdrawn), and an idle uplink is a cost with no use.
+    fn evict_publishers(&mut self) {
+        let Some(front) = &self.front else {
+            return;
+        };
+        let now = clock::now_ms();
+        let out: Vec<u64> = self
+            .peers
+            .iter()
+            .filter_map(|(id, p)| match p.role {
+                PeerRole::Publisher(a) => (!front.keeps(p.session, a, now)).then_some(*id),
+                PeerRole::Listener => None,
+            })
+            .collect();
+        for id in out {
+            tracing::info!(peer = id, "publisher no longer holds or awaits the floor");
+            self.remove(id);
+        }
+    }
+
+    /// Has the front judge each packet the publishers sent; what it lets through (and has
+    /// already handed to the other shards) is written to this shard's listeners.
+    fn forward_inbound(&mut self) {
+        if self.inbound.is_empty() {
+            return;
+        }
+        let now_ms = clock::now_ms();
+        let (mut received, mut gated) = (0u64, 0u64);
+        for (from, data) in std::mem::take(&mut self.inbound) {
+            received += 1;
+            let Some(front) = self.front.as_mut() else {
+                break;
+            };
+            let Some((session, PeerRole::Publisher(address))) =
+                self.peers.get(&from).map(|p| (p.session, p.role))
+            else {
+                continue;
+            };
+            match front.judge(from, session, address, data, now_ms) {
+                Some(program) => self.fan_out(&program),
+                None => gated += 1,
+            }
+        }
+        let m = &self.io.metrics;
+        m.packets_in.fetch_add(received, Relaxed);
+        m.packets_gated.fetch_add(gated, Relaxed);
     }
 
     fn command(&mut self, c: Command) {
@@ -297,7 +321,7 @@ impl Engine {
         self.drain(p.id);
     }
 
-    pub(crate) fn remove(&mut self, id: u64) {
+    fn remove(&mut self, id: u64) {
         let Some(mut peer) = self.peers.remove(&id) else {
             return;
         };
@@ -349,7 +373,7 @@ impl Engine {
     }
 
     /// A datagram from `source` for peer `id`: handed to it if it is really its.
-    pub(crate) fn receive(&mut self, id: u64, source: SocketAddr, at: Instant, bytes: &[u8]) {
+    fn receive(&mut self, id: u64, source: SocketAddr, at: Instant, bytes: &[u8]) {
         let Ok(contents) = bytes.try_into() else {
             return;
         };
@@ -417,7 +441,7 @@ impl Engine {
     }
 
     /// Writes a program packet to each of this shard's listeners in its session.
-    pub(crate) fn fan_out(&mut self, p: &Program) {
+    fn fan_out(&mut self, p: &Program) {
         // Taken out for the loop (a drain may remove a listener); put back after.
         let Some(mut listeners) = self.listeners.get_mut(&p.session).map(std::mem::take) else {
             return;

@@ -30,6 +30,7 @@
 //! # Modules
 //!
 //! - [`gate`] — the only place a publisher or a packet is judged.
+//! - [`command`] — what shards tell each other.
 //! - [`engine`] — a shard: its peers, timers, the drain, the fan-out to listeners.
 //! - [`front`] — shard 0's reading, judging, restamping and handing out.
 //! - [`routes`] — which peer a datagram is for.
@@ -50,6 +51,7 @@
 
 pub mod arrival;
 pub mod client;
+pub mod command;
 pub mod engine;
 pub mod front;
 pub mod gate;
@@ -81,8 +83,9 @@ use str0m::crypto::dtls::DtlsCert;
 use str0m::{Candidate, Rtc};
 use tokio::sync::{mpsc, watch};
 
-pub use engine::PeerRole;
-use engine::{Command, Engine, NewPeer, Shared};
+pub use command::PeerRole;
+use command::{Command, NewPeer};
+use engine::{Engine, Shared};
 use load::Load;
 
 /// A STUN or TURN server clients may use (sent to them as `Link: rel="ice-server"`), and

@@ -145,6 +145,8 @@ pub async fn start(
     let state = AppState {
         auth,
         hub: hub.clone(),
+        roles: roles.clone(),
+        metrics: hub.metrics.clone(),
         media: media.clone(),
         archive,
         client_config,

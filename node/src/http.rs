@@ -1,43 +1,24 @@
 //! The node's HTTP front door. Every route the web client uses is in the OpenAPI document
 //! served at `/openapi.json` (`node/openapi.json`).
 
-use std::sync::Arc;
-
 use axum::extract::{DefaultBodyLimit, Query, State, WebSocketUpgrade};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{Auth, Identity};
 use assembly_floor::clock;
 
-use crate::live::Hub;
 use crate::reactions::REACTIONS;
 use crate::ws;
 
 /// Largest request body accepted (a SIWE message and its signature are well under 4 KB).
 pub const MAX_BODY: usize = 16 * 1024;
-/// The session cookie.
-pub const COOKIE_NAME: &str = "assembly_session";
-
-/// What handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    pub auth: Arc<Auth>,
-    pub hub: Arc<Hub>,
-    pub media: Arc<assembly_media::Media>,
-    pub archive: Arc<assembly_archive::record::archive::Archive>,
-    /// What the web client needs to talk to the chain: the contracts and a public RPC.
-    pub client_config: Arc<serde_json::Value>,
-    /// Whether the session cookie is marked `Secure` (off only for plain-HTTP local use).
-    pub secure_cookies: bool,
-}
-
-pub use crate::error::ApiError;
-use crate::error::AppJson;
+use crate::error::{ApiError, AppJson};
+use crate::state::identify;
+pub use crate::state::{AppState, COOKIE_NAME};
 
 /// The routes (the embedded indexer's read API is nested under `/chain`), and the web client
 /// from `web_root` for every other path (a client-side route falls back to `index.html`).
@@ -86,37 +67,6 @@ fn cors() -> tower_http::cors::CorsLayer {
         .expose_headers([LOCATION, LINK])
 }
 
-/// The session token a request carries: bearer header, cookie, or (for WebSockets, which
-/// browsers open without custom headers) the `token` query parameter.
-fn token_of(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    if let Some(v) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        if let Some(t) = v.strip_prefix("Bearer ") {
-            return Some(t.trim().to_string());
-        }
-    }
-    for v in headers.get_all(COOKIE) {
-        if let Ok(v) = v.to_str() {
-            for part in v.split(';') {
-                if let Some(t) = part.trim().strip_prefix(&format!("{COOKIE_NAME}=")) {
-                    return Some(t.to_string());
-                }
-            }
-        }
-    }
-    query.map(str::to_string)
-}
-
-pub(crate) fn identify(
-    state: &AppState,
-    headers: &HeaderMap,
-    query: Option<&str>,
-) -> Result<Option<Identity>, ApiError> {
-    match token_of(headers, query) {
-        None => Ok(None),
-        Some(t) => Ok(Some(state.auth.identify(&t, clock::now_s())?)),
-    }
-}
-
 #[derive(Serialize)]
 struct NonceBody {
     nonce: String,
@@ -160,7 +110,7 @@ async fn sign_in(State(s): State<AppState>, body: Result<AppJson<SignIn>, ApiErr
         .auth
         .sign_in(&body.message, &body.signature, chrono::Utc::now())
         .await;
-    let metrics = &s.hub.metrics;
+    let metrics = &s.metrics;
     let (token, identity) = match result {
         Ok(ok) => {
             metrics
@@ -176,7 +126,7 @@ async fn sign_in(State(s): State<AppState>, body: Result<AppJson<SignIn>, ApiErr
             return ApiError::from(e).into_response();
         }
     };
-    let standing = match s.hub.roles.standing(identity.address).await {
+    let standing = match s.roles.standing(identity.address).await {
         Ok(st) => st,
         Err(e) => return ApiError::Chain(e.to_string()).into_response(),
     };
@@ -212,7 +162,6 @@ async fn me(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, A
     let id = identify(&s, &headers, None)?.ok_or(ApiError::Unauthenticated)?;
     // Read from the chain's present state, not from sign-in time.
     let standing = s
-        .hub
         .roles
         .standing(id.address)
         .await
@@ -282,7 +231,7 @@ async fn openapi() -> Response {
 async fn metrics(State(s): State<AppState>) -> Response {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.hub.metrics.render(),
+        s.metrics.render(),
     )
         .into_response()
 }

@@ -10,7 +10,8 @@
 //! - [`routes`] — the archive's and the Hansard's HTTP routes (the archive itself is the
 //!   `assembly-archive` crate).
 //! - [`reactions`] — the reaction set, rate limits, bursts.
-//! - [`http`] — routes.
+//! - [`http`] — the router, and the sign-in, live-state and operator routes.
+//! - [`state`] — what handlers share, and who is asking.
 //! - [`error`] — the one error shape clients get.
 //! - [`metrics`] — Prometheus exposition.
 //! - [`config`] — configuration.
@@ -26,5 +27,6 @@ pub mod metrics;
 pub mod reactions;
 pub mod routes;
 pub mod siwe;
+pub mod state;
 pub mod whip;
 pub mod ws;

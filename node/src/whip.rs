@@ -24,8 +24,9 @@ use assembly_media::{IceServer, MediaError, PeerRole};
 use assembly_media::Refusal;
 
 use crate::error::failure;
-use crate::http::{identify, ApiError, AppState};
+use crate::error::ApiError;
 use crate::live::Hub;
+use crate::state::{identify, AppState};
 
 /// The WHIP/WHEP routes.
 pub fn routes() -> Router<AppState> {
@@ -189,7 +190,7 @@ pub fn ice_links(ice: &[IceServer]) -> Vec<String> {
 
 /// Counts the outcome, logs a refusal, and renders either.
 fn respond(s: &AppState, what: &str, session: &str, r: Result<Response, WhipError>) -> Response {
-    let m = &s.hub.metrics;
+    let m = &s.metrics;
     match r {
         Ok(r) => {
             m.media_offers_ok.fetch_add(1, Relaxed);
@@ -226,7 +227,6 @@ async fn publish_inner(
     let who = identify(s, headers, None)?.ok_or(ApiError::Unauthenticated)?;
     let session = session_of(&s.hub, session)?;
     let standing = s
-        .hub
         .roles
         .standing(who.address)
         .await

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use assembly_archive::record::archive::{Filter, Speech};
 
 use crate::error::{blocking, ApiError};
-use crate::http::AppState;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use assembly_archive::hansard::store;
 
 use crate::error::{blocking, ApiError};
-use crate::http::AppState;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -1,0 +1,72 @@
+//! What every handler shares, and who is asking: the state the router is built with, and
+//! the signed-in identity a request carries. The HTTP routes (`http`, `whip`, `routes`)
+//! depend on this module and never on each other.
+
+use std::sync::Arc;
+
+use assembly_floor::clock;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::HeaderMap;
+
+use crate::auth::{Auth, Identity};
+use crate::error::ApiError;
+use assembly_indexer::roles::Roles;
+
+use crate::live::Hub;
+use crate::metrics::Metrics;
+
+/// The session cookie.
+pub const COOKIE_NAME: &str = "assembly_session";
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// Sign-in and session tokens.
+    pub auth: Arc<Auth>,
+    /// The live state and its fan-out.
+    pub hub: Arc<Hub>,
+    /// Roles on chain (the eligibility cache).
+    pub roles: Arc<Roles>,
+    /// The node's metrics.
+    pub metrics: Arc<Metrics>,
+    /// The media path (WHIP/WHEP sessions and the gate).
+    pub media: Arc<assembly_media::Media>,
+    /// Recordings and their index.
+    pub archive: Arc<assembly_archive::record::archive::Archive>,
+    /// What the web client needs to talk to the chain: the contracts and a public RPC.
+    pub client_config: Arc<serde_json::Value>,
+    /// Whether the session cookie is marked `Secure` (off only for plain-HTTP local use).
+    pub secure_cookies: bool,
+}
+
+/// The session token a request carries: bearer header, cookie, or (for WebSockets, which
+/// browsers open without custom headers) the `token` query parameter.
+fn token_of(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    if let Some(v) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        if let Some(t) = v.strip_prefix("Bearer ") {
+            return Some(t.trim().to_string());
+        }
+    }
+    for v in headers.get_all(COOKIE) {
+        if let Ok(v) = v.to_str() {
+            for part in v.split(';') {
+                if let Some(t) = part.trim().strip_prefix(&format!("{COOKIE_NAME}=")) {
+                    return Some(t.to_string());
+                }
+            }
+        }
+    }
+    query.map(str::to_string)
+}
+
+/// The signed-in identity of a request, if it carries a token; a bad token is an error.
+pub(crate) fn identify(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Option<Identity>, ApiError> {
+    match token_of(headers, query) {
+        None => Ok(None),
+        Some(t) => Ok(Some(state.auth.identify(&t, clock::now_s())?)),
+    }
+}
