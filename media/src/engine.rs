@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use assembly_floor::clock;
-use str0m::media::{MediaData, MediaTime, Mid, Pt};
+use str0m::media::{MediaData, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 use tokio::sync::{mpsc, watch};
@@ -532,6 +532,7 @@ fn drain_peer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use str0m::media::MediaTime;
 
     fn shard() -> Engine {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
