@@ -101,8 +101,9 @@ pub struct IceServer {
     pub credential: Option<String>,
 }
 
-/// The media path's settings.
-#[derive(Clone, Debug)]
+/// The media path's settings (the node's `[media]` table).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MediaConfig {
     /// The one UDP port every peer uses.
     pub bind: SocketAddr,
@@ -118,7 +119,8 @@ pub struct MediaConfig {
     pub offers_per_second: f64,
     /// Whether WHEP is open to listeners without a wallet.
     pub public_listening: bool,
-    /// Engine shards (threads) listeners are spread over.
+    /// Engine shards (threads) listeners are spread over; 0 means one per core.
+    #[serde(deserialize_with = "threads_or_cores")]
     pub threads: usize,
 }
 
@@ -135,6 +137,11 @@ impl Default for MediaConfig {
             threads: default_threads(),
         }
     }
+}
+
+fn threads_or_cores<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n = usize::deserialize(d)?;
+    Ok(if n == 0 { default_threads() } else { n })
 }
 
 /// One engine shard per core the node may use, at least one.

@@ -125,13 +125,13 @@ pub async fn start(
     sinks.extend(push.map(|p| Arc::new(p) as Arc<dyn ProgramSink>));
     let sinks: Sinks = sinks.into();
     let media = Media::start(
-        config.media()?,
+        config.media.clone(),
         hub.metrics.media.clone(),
         hub.gate(),
         sinks,
         shutdown.clone(),
     )
-    .with_context(|| format!("starting the media engine on {}", config.media_bind))?;
+    .with_context(|| format!("starting the media engine on {}", config.media.bind))?;
     let client_config = Arc::new(serde_json::json!({
         "network": deployment.network,
         "chainId": deployment.chain_id,
@@ -139,7 +139,7 @@ pub async fn start(
         "bondingManager": deployment.bonding_manager,
         "governor": deployment.governor,
         "rpcUrl": config.public_rpc_url,
-        "publicListening": config.public_listening,
+        "publicListening": config.media.public_listening,
         "reactions": crate::reactions::REACTIONS.iter().map(|(n, e)| serde_json::json!({"name": n, "emoji": e})).collect::<Vec<_>>(),
     }));
     let state = AppState {

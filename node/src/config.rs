@@ -10,13 +10,14 @@
 //! | `session_hours` | `ASSEMBLY_SESSION_HOURS` | `24` |
 //! | `secret_file` | `ASSEMBLY_SECRET_FILE` | `assembly-node.secret` (created if missing) |
 //! | `secure_cookies` | `ASSEMBLY_SECURE_COOKIES` | `false` (set `true` behind HTTPS) |
-//! | `media_bind` | `ASSEMBLY_MEDIA_BIND` | `127.0.0.1:8701` (the one UDP port for all WebRTC; `0.0.0.0:8701` to serve others) |
-//! | `media_public_ips` | `ASSEMBLY_MEDIA_PUBLIC_IPS` (comma-separated) | none (the bound or outbound address) |
-//! | `ice_servers` | `ASSEMBLY_STUN_URLS` (comma-separated `stun:` URLs) | none; `[[ice_servers]]` tables with `urls`, `username`, `credential` for TURN |
-//! | `media_threads` | `ASSEMBLY_MEDIA_THREADS` | one per core (engine shards listeners are spread over) |
-//! | `max_listeners` | `ASSEMBLY_MAX_LISTENERS` | `5000` |
-//! | `offers_per_second` | `ASSEMBLY_OFFERS_PER_SECOND` | `200` (new WHIP/WHEP sessions answered per second) |
-//! | `public_listening` | `ASSEMBLY_PUBLIC_LISTENING` | `true` (WHEP without a wallet) |
+//! | `[media]` `bind` | `ASSEMBLY_MEDIA_BIND` | `127.0.0.1:8701` (the one UDP port for all WebRTC; `0.0.0.0:8701` to serve others) |
+//! | `[media]` `public_ips` | `ASSEMBLY_MEDIA_PUBLIC_IPS` (comma-separated) | none (the bound or outbound address) |
+//! | `[media]` `ice_servers` | `ASSEMBLY_STUN_URLS` (comma-separated `stun:` URLs) | none; `[[media.ice_servers]]` tables with `urls`, `username`, `credential` for TURN |
+//! | `[media]` `threads` | `ASSEMBLY_MEDIA_THREADS` | one per core (engine shards listeners are spread over) |
+//! | `[media]` `max_listeners` | `ASSEMBLY_MAX_LISTENERS` | `5000` |
+//! | `[media]` `max_publishers` | `ASSEMBLY_MAX_PUBLISHERS` | `64` |
+//! | `[media]` `offers_per_second` | `ASSEMBLY_OFFERS_PER_SECOND` | `200` (new WHIP/WHEP sessions answered per second) |
+//! | `[media]` `public_listening` | `ASSEMBLY_PUBLIC_LISTENING` | `true` (WHEP without a wallet) |
 //! | `hls` | `ASSEMBLY_HLS` | `hls` (the broadcast's playlists and segments, served at `/hls/`) |
 //! | `s3` (table: `endpoint`, `bucket`, `region`, `access_key`, `secret_key`, `prefix`) | `ASSEMBLY_S3_ENDPOINT`, `_BUCKET`, `_REGION`, `_ACCESS_KEY`, `_SECRET_KEY`, `_PREFIX` | none (set to copy the broadcast to S3-compatible storage) |
 //! | `whip_push` | `ASSEMBLY_WHIP_PUSH` | none (a WHIP endpoint to push the program to: MediaMTX, Livepeer's media server, another node) |
@@ -83,13 +84,8 @@ pub struct NodeConfig {
     pub session_hours: u64,
     pub secret_file: PathBuf,
     pub secure_cookies: bool,
-    pub media_bind: String,
-    pub media_public_ips: Vec<String>,
-    pub ice_servers: Vec<IceServer>,
-    pub media_threads: usize,
-    pub max_listeners: u64,
-    pub offers_per_second: f64,
-    pub public_listening: bool,
+    /// The media path: its own settings, with its own defaults.
+    pub media: MediaConfig,
     pub hls: PathBuf,
     pub whip_push: Option<String>,
     pub whip_push_token: Option<String>,
@@ -113,13 +109,7 @@ impl Default for NodeConfig {
             session_hours: 24,
             secret_file: "assembly-node.secret".into(),
             secure_cookies: false,
-            media_bind: "127.0.0.1:8701".into(),
-            media_public_ips: vec![],
-            ice_servers: vec![],
-            media_threads: assembly_media::default_threads(),
-            max_listeners: 5_000,
-            offers_per_second: 200.0,
-            public_listening: true,
+            media: MediaConfig::default(),
             hls: "hls".into(),
             whip_push: None,
             whip_push_token: None,
@@ -167,7 +157,9 @@ impl NodeConfig {
             c.secure_cookies = v.parse().context("ASSEMBLY_SECURE_COOKIES")?;
         }
         if let Some(v) = var("ASSEMBLY_MEDIA_BIND") {
-            c.media_bind = v;
+            c.media.bind = v
+                .parse()
+                .with_context(|| format!("ASSEMBLY_MEDIA_BIND={v}"))?;
         }
         let list = |v: String| -> Vec<String> {
             v.split(',')
@@ -177,23 +169,34 @@ impl NodeConfig {
                 .collect()
         };
         if let Some(v) = var("ASSEMBLY_MEDIA_PUBLIC_IPS") {
-            c.media_public_ips = list(v);
+            c.media.public_ips = list(v)
+                .iter()
+                .map(|ip| ip.parse().with_context(|| format!("media public IP {ip}")))
+                .collect::<anyhow::Result<_>>()?;
         }
         if let Some(v) = var("ASSEMBLY_STUN_URLS") {
-            c.ice_servers.push(IceServer {
+            c.media.ice_servers.push(IceServer {
                 urls: list(v),
                 username: None,
                 credential: None,
             });
         }
         if let Some(v) = var("ASSEMBLY_MEDIA_THREADS") {
-            c.media_threads = v.parse().context("ASSEMBLY_MEDIA_THREADS")?;
+            let n: usize = v.parse().context("ASSEMBLY_MEDIA_THREADS")?;
+            c.media.threads = if n == 0 {
+                assembly_media::default_threads()
+            } else {
+                n
+            };
         }
         if let Some(v) = var("ASSEMBLY_MAX_LISTENERS") {
-            c.max_listeners = v.parse().context("ASSEMBLY_MAX_LISTENERS")?;
+            c.media.max_listeners = v.parse().context("ASSEMBLY_MAX_LISTENERS")?;
+        }
+        if let Some(v) = var("ASSEMBLY_MAX_PUBLISHERS") {
+            c.media.max_publishers = v.parse().context("ASSEMBLY_MAX_PUBLISHERS")?;
         }
         if let Some(v) = var("ASSEMBLY_OFFERS_PER_SECOND") {
-            c.offers_per_second = v.parse().context("ASSEMBLY_OFFERS_PER_SECOND")?;
+            c.media.offers_per_second = v.parse().context("ASSEMBLY_OFFERS_PER_SECOND")?;
         }
         if let Some(v) = var("ASSEMBLY_TRANSCRIBER") {
             c.transcriber = Some(v);
@@ -238,33 +241,9 @@ impl NodeConfig {
             c.public_rpc_url = v;
         }
         if let Some(v) = var("ASSEMBLY_PUBLIC_LISTENING") {
-            c.public_listening = v.parse().context("ASSEMBLY_PUBLIC_LISTENING")?;
+            c.media.public_listening = v.parse().context("ASSEMBLY_PUBLIC_LISTENING")?;
         }
         Ok(c)
-    }
-
-    /// The media path's settings.
-    pub fn media(&self) -> anyhow::Result<MediaConfig> {
-        let mut public_ips = Vec::new();
-        for ip in &self.media_public_ips {
-            public_ips.push(
-                ip.parse()
-                    .with_context(|| format!("media public IP {ip}"))?,
-            );
-        }
-        Ok(MediaConfig {
-            bind: self
-                .media_bind
-                .parse()
-                .with_context(|| format!("media_bind {}", self.media_bind))?,
-            public_ips,
-            ice_servers: self.ice_servers.clone(),
-            threads: self.media_threads,
-            max_listeners: self.max_listeners,
-            offers_per_second: self.offers_per_second,
-            public_listening: self.public_listening,
-            ..MediaConfig::default()
-        })
     }
 
     /// The session-token key: from the secret file, created with 32 random bytes if missing.
@@ -288,5 +267,42 @@ impl NodeConfig {
                 std::fs::set_permissions(&self.secret_file, std::fs::Permissions::from_mode(0o600));
         }
         Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_part_reads_its_own_table() {
+        let c: NodeConfig = toml::from_str(
+            r#"
+            listen = "0.0.0.0:8700"
+            [indexer]
+            rpc_url = "wss://arb1.example/ws"
+            confirmations = 5
+            [media]
+            bind = "0.0.0.0:8701"
+            max_publishers = 4
+            [[media.ice_servers]]
+            urls = ["stun:stun.example:3478"]
+            "#,
+        )
+        .expect("a valid file");
+        assert_eq!(c.indexer.rpc_url, "wss://arb1.example/ws");
+        assert_eq!(c.indexer.confirmations, 5);
+        assert_eq!(c.indexer.max_batch, IndexerConfig::default().max_batch);
+        assert_eq!(c.media.bind.port(), 8701);
+        assert_eq!(c.media.max_publishers, 4);
+        assert_eq!(c.media.max_listeners, MediaConfig::default().max_listeners);
+        assert_eq!(c.media.ice_servers[0].urls, ["stun:stun.example:3478"]);
+        assert!(c.media.threads >= 1);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<NodeConfig>("[media]\nbnid = \"0.0.0.0:1\"").is_err());
+        assert!(toml::from_str::<NodeConfig>("media_bind = \"0.0.0.0:1\"").is_err());
     }
 }

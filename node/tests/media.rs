@@ -666,7 +666,7 @@ async fn listening_can_require_a_wallet() {
         chain.anvil.endpoint(),
         Duration::from_millis(50),
         |c| {
-            c.public_listening = false;
+            c.media.public_listening = false;
         },
     )
     .await;

@@ -10,6 +10,7 @@ use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::signers::Signer;
 use assembly_indexer::start::IndexerConfig;
+use assembly_media::MediaConfig;
 use assembly_node::app;
 use assembly_node::config::NodeConfig;
 use assembly_node::siwe::SiweMessage;
@@ -70,10 +71,13 @@ pub async fn node_with(
         },
         domain: DOMAIN.into(),
         public_url: URI.into(),
-        media_bind: "127.0.0.1:0".into(),
-        // More shards than this machine has cores: listeners land on shards other than
-        // the front, so every datagram and program packet crosses threads somewhere.
-        media_threads: 3,
+        media: MediaConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            // More shards than this machine has cores: listeners land on shards other than
+            // the front, so every datagram and program packet crosses threads somewhere.
+            threads: 3,
+            ..MediaConfig::default()
+        },
         recordings: dir.join("recordings"),
         hls: dir.join("hls"),
         ..NodeConfig::default()
