@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What the chain says someone is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// In the active set this round: may speak.
@@ -18,7 +18,7 @@ pub enum Role {
 }
 
 /// Who may ask for the floor (the contract's `Speakers`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Speakers {
     /// Active orchestrators only.

@@ -26,7 +26,7 @@ pub struct Schedule {
 }
 
 /// The bounds of one occurrence and the slot length: all the rule needs of a session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Span {
     /// The occurrence's start.
     pub start: u64,

@@ -21,13 +21,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::events::{Kind, Speakers};
 use crate::floor::{self, Span};
@@ -72,25 +74,47 @@ impl IntoResponse for ApiError {
             ApiError::Chain(_) => StatusCode::BAD_GATEWAY,
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        (
-            status,
-            Json(serde_json::json!({ "error": self.to_string() })),
-        )
-            .into_response()
+        let body = ChainError {
+            error: self.to_string(),
+        };
+        (status, Json(body)).into_response()
     }
+}
+
+/// Every error answer of the indexer's API.
+#[derive(Serialize, ToSchema)]
+pub struct ChainError {
+    /// What went wrong, for people.
+    pub error: String,
+}
+
+/// The routes, each declared once with its documentation: the router and the OpenAPI
+/// document are both built from this list, so they cannot disagree.
+fn documented() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(sessions))
+        .routes(routes!(session))
+        .routes(routes!(occurrence))
+        .routes(routes!(floor_at))
+        .routes(routes!(role))
+        .routes(routes!(changes))
+}
+
+/// The routes with their documentation, over `state`, for a server that nests them and
+/// serves one document for all its routes (the node, under `/chain`).
+pub fn routes<S: Clone + Send + Sync + 'static>(state: ApiState) -> OpenApiRouter<S> {
+    documented().with_state(state)
 }
 
 /// The router.
 pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/v1/status", get(status))
-        .route("/v1/sessions", get(sessions))
-        .route("/v1/sessions/{id}", get(session))
-        .route("/v1/sessions/{id}/occurrences/{n}", get(occurrence))
-        .route("/v1/sessions/{id}/floor", get(floor_at))
-        .route("/v1/roles/{address}", get(role))
-        .route("/v1/changes", get(changes))
-        .with_state(state)
+    routes(state).split_for_parts().0
+}
+
+/// The API's OpenAPI description (paths relative to where the router is mounted).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented().into_openapi()
 }
 
 fn now() -> u64 {
@@ -108,7 +132,8 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
-#[derive(Serialize)]
+/// The follower's progress and the store's counts.
+#[derive(Serialize, ToSchema)]
 struct StatusBody {
     #[serde(flatten)]
     progress: Progress,
@@ -116,6 +141,12 @@ struct StatusBody {
     stats: Stats,
 }
 
+/// Head, finalized and latest block, counts.
+#[utoipa::path(get, path = "/v1/status", tag = "chain", operation_id = "chain_status",
+    responses(
+        (status = 200, description = "Status.", body = StatusBody),
+        (status = 500, description = "The store could not be read.", body = ChainError),
+    ))]
 async fn status(State(s): State<ApiState>) -> Result<Json<StatusBody>, ApiError> {
     let progress = *s.progress.borrow();
     let store = s.store.clone();
@@ -124,7 +155,7 @@ async fn status(State(s): State<ApiState>) -> Result<Json<StatusBody>, ApiError>
 }
 
 /// One dated occurrence.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OccurrenceView {
     pub occurrence: u32,
     pub start: u64,
@@ -132,7 +163,7 @@ pub struct OccurrenceView {
 }
 
 /// A session as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SessionView {
     pub id: u64,
     pub kind: Kind,
@@ -179,9 +210,13 @@ fn session_view(row: &SessionRow, from: u64, to: u64, finalized: u64) -> Session
     }
 }
 
-#[derive(Deserialize)]
+/// The window occurrences are listed in.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Window {
+    /// Unix seconds (default now).
     from: Option<u64>,
+    /// Unix seconds, exclusive (default 30 days after `from`).
     to: Option<u64>,
 }
 
@@ -196,6 +231,14 @@ impl Window {
     }
 }
 
+/// Sessions and their occurrences (the embedded indexer).
+///
+/// Sessions with their occurrences in `[from, to)` (default: the next 30 days).
+#[utoipa::path(get, path = "/v1/sessions", tag = "chain", params(Window),
+    responses(
+        (status = 200, description = "Sessions.", body = Vec<SessionView>),
+        (status = 400, description = "`to` is before `from`.", body = ChainError),
+    ))]
 async fn sessions(
     State(s): State<ApiState>,
     Query(w): Query<Window>,
@@ -211,6 +254,14 @@ async fn sessions(
     ))
 }
 
+/// One session and its upcoming occurrences.
+#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "chain",
+    params(("id" = u64, Path, description = "The session id."), Window),
+    responses(
+        (status = 200, description = "The session.", body = SessionView),
+        (status = 400, description = "`to` is before `from`.", body = ChainError),
+        (status = 404, description = "Unknown session.", body = ChainError),
+    ))]
 async fn session(
     State(s): State<ApiState>,
     Path(id): Path<u64>,
@@ -224,9 +275,10 @@ async fn session(
 }
 
 /// One request and its slot.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SlotView {
     pub index: u32,
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
     pub speaker: Address,
     pub orchestrator: bool,
     pub enqueued_at: u64,
@@ -239,7 +291,7 @@ pub struct SlotView {
 }
 
 /// An occurrence's queue and timeline.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OccurrenceBody {
     pub session: u64,
     pub occurrence: u32,
@@ -247,6 +299,16 @@ pub struct OccurrenceBody {
     pub slots: Vec<SlotView>,
 }
 
+/// The occurrence's queue and floor timeline.
+#[utoipa::path(get, path = "/v1/sessions/{id}/occurrences/{n}", tag = "chain",
+    params(
+        ("id" = u64, Path, description = "The session id."),
+        ("n" = u32, Path, description = "The occurrence, from 0."),
+    ),
+    responses(
+        (status = 200, description = "The timeline.", body = OccurrenceBody),
+        (status = 404, description = "Unknown session or occurrence.", body = ChainError),
+    ))]
 async fn occurrence(
     State(s): State<ApiState>,
     Path((id, n)): Path<(u64, u32)>,
@@ -285,17 +347,21 @@ async fn occurrence(
     .await
 }
 
-#[derive(Deserialize)]
+/// The instant asked about.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct At {
+    /// Unix seconds (default now).
     at: Option<u64>,
 }
 
 /// Who holds the floor at an instant.
-#[derive(Serialize, Debug, PartialEq, Eq)]
+#[derive(Serialize, Debug, PartialEq, Eq, ToSchema)]
 pub struct FloorBody {
     pub session: u64,
     pub at: u64,
     pub occurrence: Option<u32>,
+    #[schema(value_type = Option<String>, pattern = "^0x[0-9a-fA-F]{40}$")]
     pub speaker: Option<Address>,
     pub index: Option<u32>,
     pub start: Option<u64>,
@@ -330,6 +396,13 @@ pub fn floor_of(store: &Store, session: u64, t: u64) -> Result<FloorBody, ApiErr
     Ok(body)
 }
 
+/// Who holds the floor at `at` (unix seconds; default now).
+#[utoipa::path(get, path = "/v1/sessions/{id}/floor", tag = "chain",
+    params(("id" = u64, Path, description = "The session id."), At),
+    responses(
+        (status = 200, description = "Floor.", body = FloorBody),
+        (status = 404, description = "Unknown session.", body = ChainError),
+    ))]
 async fn floor_at(
     State(s): State<ApiState>,
     Path(id): Path<u64>,
@@ -340,6 +413,15 @@ async fn floor_at(
     blocking(move || floor_of(&store, id, t)).await.map(Json)
 }
 
+/// Role and stake from the eligibility cache.
+#[utoipa::path(get, path = "/v1/roles/{address}", tag = "chain",
+    params(("address" = String, Path, description = "An address (any case).")),
+    responses(
+        (status = 200, description = "Standing.", body = Standing),
+        (status = 400, description = "Not an address.", body = ChainError),
+        (status = 501, description = "Role lookups are not configured.", body = ChainError),
+        (status = 502, description = "The chain could not be read.", body = ChainError),
+    ))]
 async fn role(
     State(s): State<ApiState>,
     Path(address): Path<String>,
@@ -355,6 +437,14 @@ async fn role(
         .map_err(|e| ApiError::Chain(e.to_string()))
 }
 
+/// Server-sent events: each change the indexer applies.
+///
+/// Each event's data is one change as JSON; a reader that fell behind gets a `lagged` event
+/// and should re-read state.
+#[utoipa::path(get, path = "/v1/changes", tag = "chain",
+    responses(
+        (status = 200, description = "text/event-stream", content_type = "text/event-stream", body = String),
+    ))]
 async fn changes(
     State(s): State<ApiState>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {

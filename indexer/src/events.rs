@@ -12,7 +12,7 @@ use crate::bindings::Assembly;
 use crate::deployment::Deployment;
 
 /// What a session is for (the contract's `Kind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     OpenFloor,

@@ -20,9 +20,11 @@ use crate::sync::Change;
 pub use assembly_floor::Role;
 
 /// A role with its stake: an orchestrator's total stake, a delegator's bonded stake.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Standing {
     pub role: Role,
+    /// Bonded stake in LPT base units (hex).
+    #[schema(value_type = String, example = "0x2b5e3af16b1880000")]
     pub stake: U256,
     /// The Livepeer round this was read in.
     pub round: u64,

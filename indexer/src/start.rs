@@ -184,12 +184,17 @@ impl Indexer {
 
     /// The read-only HTTP API over this indexer.
     pub fn api(&self) -> axum::Router {
-        api::router(ApiState {
+        api::router(self.api_state())
+    }
+
+    /// What the read API's handlers share, for a server that mounts [`api::routes`] itself.
+    pub fn api_state(&self) -> ApiState {
+        ApiState {
             store: self.store.clone(),
             changes: self.follower.changes(),
             progress: self.follower.progress(),
             roles: Some(self.roles.clone()),
-        })
+        }
     }
 
     /// Starts following, keeping the eligibility cache, and (with a key) the keeper, until

@@ -61,7 +61,7 @@ pub struct RequestRow {
 }
 
 /// Counts, for status and benchmarks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Stats {
     pub logs: u64,
     pub sessions: u64,

@@ -80,7 +80,7 @@ pub enum Change {
 }
 
 /// Progress, observable while the follower runs.
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Progress {
     pub head: Option<u64>,
     pub latest: u64,

@@ -31,7 +31,7 @@ pub struct Plan {
 }
 
 /// Why a publisher was turned away (sent to the client as the 403's reason).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, thiserror::Error, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Refusal {
     /// No occurrence of the session is under way.

@@ -12,6 +12,7 @@ use crate::auth::{Auth, AuthConfig};
 use crate::config::{NodeConfig, DEFAULT_DB};
 use crate::http::{self, AppState};
 use crate::live::Hub;
+use crate::state::{ClientConfig, ReactionInfo};
 use assembly_media::push::{Push, PushConfig};
 use assembly_media::{Media, ProgramSink, Sinks};
 
@@ -63,7 +64,7 @@ pub async fn start(
         provider,
     ));
 
-    let chain = indexer.api();
+    let chain = indexer.api_state();
     tokio::spawn(hub.clone().run(
         indexer.changes().subscribe(),
         Duration::from_secs(1),
@@ -132,16 +133,16 @@ pub async fn start(
         shutdown.clone(),
     )
     .with_context(|| format!("starting the media engine on {}", config.media.bind))?;
-    let client_config = Arc::new(serde_json::json!({
-        "network": deployment.network,
-        "chainId": deployment.chain_id,
-        "assembly": deployment.assembly,
-        "bondingManager": deployment.bonding_manager,
-        "governor": deployment.governor,
-        "rpcUrl": config.public_rpc_url,
-        "publicListening": config.media.public_listening,
-        "reactions": crate::reactions::REACTIONS.iter().map(|(n, e)| serde_json::json!({"name": n, "emoji": e})).collect::<Vec<_>>(),
-    }));
+    let client_config = Arc::new(ClientConfig {
+        network: deployment.network.clone(),
+        chain_id: deployment.chain_id,
+        assembly: deployment.assembly,
+        bonding_manager: deployment.bonding_manager,
+        governor: deployment.governor,
+        rpc_url: config.public_rpc_url.clone(),
+        public_listening: config.media.public_listening,
+        reactions: ReactionInfo::all(),
+    });
     let state = AppState {
         auth,
         hub: hub.clone(),

@@ -13,13 +13,23 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use assembly_media::Refusal;
+
 use crate::auth::AuthError;
 
-/// The body of every error answer.
-#[derive(Debug, Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    message: &'a str,
+/// Every error answer. `error` is a stable code clients branch on (e.g. `bad_nonce`,
+/// `not_next`, `internal`); `message` is for people. A 5xx never carries the node's
+/// internals. A floor refusal (403 on WHIP) also names its `reason`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    /// The stable code.
+    pub error: &'a str,
+    /// What went wrong, for people.
+    pub message: &'a str,
+    /// Why the floor refused a publisher (WHIP's 403 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Refusal>,
 }
 
 /// An error answer: `status` with `{"error": code, "message": message}`.
@@ -27,9 +37,10 @@ pub fn failure(status: StatusCode, code: &str, message: impl std::fmt::Display) 
     let message = message.to_string();
     (
         status,
-        Json(Body {
+        Json(ErrorBody {
             error: code,
             message: &message,
+            reason: None,
         }),
     )
         .into_response()

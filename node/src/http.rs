@@ -1,53 +1,67 @@
-//! The node's HTTP front door. Every route the web client uses is in the OpenAPI document
-//! served at `/openapi.json` (`node/openapi.json`).
+//! The node's HTTP front door. Every route is declared once, with its documentation
+//! (`#[utoipa::path]`), in [`api`]: the router and the OpenAPI document served at
+//! `/openapi.json` (`node/openapi.json`, see [`crate::openapi`]) are both built from it.
 
 use axum::extract::{DefaultBodyLimit, Query, State, WebSocketUpgrade};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use assembly_floor::clock;
 
-use crate::reactions::REACTIONS;
+use crate::live::StateMessage;
+use crate::openapi::ApiDoc;
+use crate::state::{ClientConfig, ReactionInfo};
 use crate::ws;
 
 /// Largest request body accepted (a SIWE message and its signature are well under 4 KB).
 pub const MAX_BODY: usize = 16 * 1024;
-use crate::error::{ApiError, AppJson};
+use crate::error::{ApiError, AppJson, ErrorBody};
 use crate::state::identify;
 pub use crate::state::{AppState, COOKIE_NAME};
 
-/// The routes (the embedded indexer's read API is nested under `/chain`), and the web client
-/// from `web_root` for every other path (a client-side route falls back to `index.html`).
+/// The node's own routes, each declared once with its documentation; the embedded indexer's
+/// are nested under `/chain` by [`router`] (and by [`crate::openapi::document`]).
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(client_config))
+        .routes(routes!(nonce))
+        .routes(routes!(sign_in))
+        .routes(routes!(sign_out))
+        .routes(routes!(me))
+        .routes(routes!(live_state))
+        .routes(routes!(live_socket))
+        .routes(routes!(reactions))
+        .routes(routes!(openapi))
+        .routes(routes!(metrics))
+        .routes(routes!(healthz))
+        .merge(crate::whip::routes())
+        .merge(crate::routes::archive::routes())
+        .merge(crate::routes::hansard::routes())
+}
+
+/// The routes (the embedded indexer's read API is nested under `/chain`), the HLS files
+/// under `/hls`, and the web client from `web_root` for every other path (a client-side
+/// route falls back to `index.html`). Only the last two are served outside [`api`].
 pub fn router(
     state: AppState,
-    chain: Router,
+    chain: assembly_indexer::api::ApiState,
     web_root: &std::path::Path,
     hls: &std::path::Path,
 ) -> Router {
     let web = tower_http::services::ServeDir::new(web_root).fallback(
         tower_http::services::ServeFile::new(web_root.join("index.html")),
     );
-    Router::new()
-        .route("/api/v1/config", get(client_config))
-        .route("/api/v1/auth/nonce", get(nonce))
-        .route("/api/v1/auth/sign-in", post(sign_in))
-        .route("/api/v1/auth/sign-out", post(sign_out))
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/state", get(live_state))
-        .route("/api/v1/live", get(live_socket))
-        .route("/api/v1/reactions", get(reactions))
-        .route("/openapi.json", get(openapi))
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok" }))
-        .merge(crate::whip::routes())
-        .merge(crate::routes::archive::routes())
-        .merge(crate::routes::hansard::routes())
+    let (routes, _) = api()
+        .nest("/chain", assembly_indexer::api::routes(chain))
+        .split_for_parts();
+    routes
         .with_state(state)
-        .nest("/chain", chain)
         .nest_service("/hls", tower_http::services::ServeDir::new(hls))
         .fallback_service(web)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -67,14 +81,21 @@ fn cors() -> tower_http::cors::CorsLayer {
         .expose_headers([LOCATION, LINK])
 }
 
-#[derive(Serialize)]
+/// What a SIWE message must carry.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Nonce)]
 struct NonceBody {
+    /// Single-use.
     nonce: String,
     domain: String,
+    /// The URI prefix.
     uri: String,
     chain_id: u64,
 }
 
+/// A single-use nonce, with the domain, URI prefix and chain id a SIWE message must carry.
+#[utoipa::path(get, path = "/api/v1/auth/nonce", tag = "auth",
+    responses((status = 200, description = "Nonce", body = NonceBody)))]
 async fn nonce(State(s): State<AppState>) -> Json<NonceBody> {
     let c = s.auth.config();
     Json(NonceBody {
@@ -85,22 +106,41 @@ async fn nonce(State(s): State<AppState>) -> Json<NonceBody> {
     })
 }
 
-#[derive(Deserialize)]
+/// A signed EIP-4361 message.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SignIn {
     message: String,
+    /// 0x-hex
     signature: String,
 }
 
-#[derive(Serialize)]
+/// Who a session belongs to.
+#[derive(Serialize, ToSchema)]
 struct Me {
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
     address: alloy::primitives::Address,
+    /// Unix seconds.
     expires_at: u64,
     role: assembly_indexer::roles::Role,
+    /// Bonded stake in LPT base units (hex).
+    #[schema(value_type = String)]
     stake: alloy::primitives::U256,
+    /// Bearer token (sign-in only).
     token: Option<String>,
 }
 
+/// Verify a signed EIP-4361 message (EOA or EIP-1271 contract wallet) and open a session.
+#[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = "auth",
+    request_body = SignIn,
+    responses(
+        (status = 200, description = "Signed in; sets the assembly_session cookie.", body = Me),
+        (status = 400, description = "Malformed message, wrong domain/URI/chain, expired, unknown or reused nonce, wrong signer.", body = ErrorBody),
+        (status = 413, description = "Body over 16 KiB.", body = ErrorBody),
+        (status = 415, description = "Not JSON.", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape.", body = ErrorBody),
+        (status = 502, description = "The chain could not be asked about a contract wallet.", body = ErrorBody),
+    ))]
 async fn sign_in(State(s): State<AppState>, body: Result<AppJson<SignIn>, ApiError>) -> Response {
     let AppJson(body) = match body {
         Ok(b) => b,
@@ -149,6 +189,9 @@ async fn sign_in(State(s): State<AppState>, body: Result<AppJson<SignIn>, ApiErr
     response
 }
 
+/// Clear the session cookie.
+#[utoipa::path(post, path = "/api/v1/auth/sign-out", tag = "auth",
+    responses((status = 204, description = "Signed out.")))]
 async fn sign_out() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let expired = format!("{COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
@@ -158,6 +201,14 @@ async fn sign_out() -> Response {
     response
 }
 
+/// Who the session belongs to, with the role and stake chain state gives them now.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Identity", body = Me),
+        (status = 401, description = "No valid session.", body = ErrorBody),
+        (status = 502, description = "The chain could not be read.", body = ErrorBody),
+    ))]
 async fn me(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, ApiError> {
     let id = identify(&s, &headers, None)?.ok_or(ApiError::Unauthenticated)?;
     // Read from the chain's present state, not from sign-in time.
@@ -175,6 +226,9 @@ async fn me(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, A
     }))
 }
 
+/// The live state, as last pushed.
+#[utoipa::path(get, path = "/api/v1/state", tag = "live",
+    responses((status = 200, description = "State", body = StateMessage)))]
 async fn live_state(State(s): State<AppState>) -> Response {
     (
         [(CONTENT_TYPE, "application/json")],
@@ -183,11 +237,25 @@ async fn live_state(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
-#[derive(Deserialize)]
+/// A session token for clients that cannot set headers on a WebSocket.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TokenQuery {
+    /// The session token.
     token: Option<String>,
 }
 
+/// WebSocket. Server sends `state`, `reactions` (aggregated every 250 ms: counts and stake
+/// per reaction), `error` and `pong` messages.
+///
+/// Clients send {"type":"react","reaction":NAME}, {"type":"refresh"} or {"type":"ping"}.
+/// Observers connect without a token; pass the session as a cookie, bearer header or
+/// ?token=. The messages are the `LiveMessage` (server) and `ClientMessage` schemas.
+#[utoipa::path(get, path = "/api/v1/live", tag = "live", params(TokenQuery),
+    responses(
+        (status = 101, description = "Switching protocols."),
+        (status = 401, description = "A token was given and is invalid.", body = ErrorBody),
+    ))]
 async fn live_socket(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -201,25 +269,23 @@ async fn live_socket(
         .on_upgrade(move |socket| ws::serve(socket, hub, identity)))
 }
 
-#[derive(Serialize)]
-struct ReactionInfo {
-    name: &'static str,
-    emoji: &'static str,
-}
-
+/// The fixed reaction set.
+#[utoipa::path(get, path = "/api/v1/reactions", tag = "live",
+    responses((status = 200, description = "Reactions", body = Vec<ReactionInfo>)))]
 async fn reactions() -> Json<Vec<ReactionInfo>> {
-    Json(
-        REACTIONS
-            .iter()
-            .map(|(name, emoji)| ReactionInfo { name, emoji })
-            .collect(),
-    )
+    Json(ReactionInfo::all())
 }
 
-async fn client_config(State(s): State<AppState>) -> Json<serde_json::Value> {
+/// What the web client needs: chain id, contract addresses, a public RPC, the reaction set.
+#[utoipa::path(get, path = "/api/v1/config", tag = "live",
+    responses((status = 200, description = "Client configuration.", body = ClientConfig)))]
+async fn client_config(State(s): State<AppState>) -> Json<ClientConfig> {
     Json((*s.client_config).clone())
 }
 
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operator",
+    responses((status = 200, description = "OpenAPI 3.1.", content_type = "application/json", body = Object)))]
 async fn openapi() -> Response {
     (
         [(CONTENT_TYPE, "application/json")],
@@ -228,10 +294,20 @@ async fn openapi() -> Response {
         .into_response()
 }
 
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operator",
+    responses((status = 200, description = "Text exposition format.", content_type = "text/plain", body = String)))]
 async fn metrics(State(s): State<AppState>) -> Response {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),
     )
         .into_response()
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", tag = "operator",
+    responses((status = 200, description = "ok", content_type = "text/plain", body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
 }

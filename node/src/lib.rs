@@ -11,6 +11,7 @@
 //!   `assembly-archive` crate).
 //! - [`reactions`] — the reaction set, rate limits, bursts.
 //! - [`http`] — the router, and the sign-in, live-state and operator routes.
+//! - [`openapi`] — the OpenAPI document, generated from the routes and wire types.
 //! - [`state`] — what handlers share, and who is asking.
 //! - [`error`] — the one error shape clients get.
 //! - [`metrics`] — Prometheus exposition.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod openapi;
 pub mod reactions;
 pub mod routes;
 pub mod siwe;

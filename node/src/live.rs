@@ -20,22 +20,27 @@ use assembly_media::{Gate, Plan};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
+use utoipa::ToSchema;
 
 use crate::metrics::Metrics;
 use crate::reactions::Reactions;
 
 /// Someone on the floor or in the queue.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct Speaker {
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
     pub address: Address,
     pub role: Role,
+    /// Bonded stake in LPT base units (hex).
+    #[schema(value_type = String)]
     pub stake: U256,
 }
 
 /// One slot of a live queue.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct QueueEntry {
     pub index: u32,
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
     pub speaker: Address,
     pub start: u64,
     pub end: u64,
@@ -45,7 +50,7 @@ pub struct QueueEntry {
 }
 
 /// A session in progress.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct LiveSession {
     pub session: u64,
     pub occurrence: u32,
@@ -62,7 +67,7 @@ pub struct LiveSession {
 }
 
 /// Who holds the floor of a session now.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct Floor {
     pub speaker: Speaker,
     /// When the slot began, seconds since the epoch.
@@ -72,7 +77,7 @@ pub struct Floor {
 }
 
 /// A coming occurrence.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct Upcoming {
     pub session: u64,
     pub occurrence: u32,
@@ -83,7 +88,7 @@ pub struct Upcoming {
 }
 
 /// Open connections by role.
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq, ToSchema)]
 pub struct Listeners {
     pub orchestrators: i64,
     pub delegators: i64,
@@ -91,7 +96,7 @@ pub struct Listeners {
 }
 
 /// The live state, without the clock.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct LiveState {
     /// The session clients should show first: a debate over a scheduled floor over the
     /// always-open one.
@@ -102,20 +107,56 @@ pub struct LiveState {
     pub head_block: Option<u64>,
 }
 
-/// A message to clients.
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Outgoing<'a> {
-    State {
-        server_time_ms: u64,
-        #[serde(flatten)]
-        state: &'a LiveState,
-    },
-    Reactions {
-        server_time_ms: u64,
-        #[serde(flatten)]
-        burst: &'a crate::reactions::Burst,
-    },
+/// A message the hub sends to every client on `/api/v1/live` (the connection's own `error`
+/// frames are built by the socket, see `ErrorMessage`).
+// Untagged, with the tag a field of each message, so that each message's schema carries
+// its `type` and `GET /api/v1/state` can be documented as exactly the `state` message.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Outgoing<'a> {
+    /// The live state.
+    State(StateMessage<'a>),
+    /// A reaction burst.
+    Reactions(ReactionsMessage<'a>),
+}
+
+/// The `type` of a [`StateMessage`].
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StateTag {
+    /// The only value.
+    State,
+}
+
+/// The `type` of a [`ReactionsMessage`].
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReactionsTag {
+    /// The only value.
+    Reactions,
+}
+
+/// The live state with the server's clock: the first message on `/api/v1/live`, every
+/// change after, and the body of `GET /api/v1/state`.
+#[derive(Serialize, ToSchema)]
+pub struct StateMessage<'a> {
+    /// Always `state`.
+    pub r#type: StateTag,
+    /// The server's clock, milliseconds since the epoch (clients count down by it).
+    pub server_time_ms: u64,
+    #[serde(flatten)]
+    pub state: &'a LiveState,
+}
+
+/// One burst of reactions, aggregated every 250 ms, with the server's clock.
+#[derive(Serialize, ToSchema)]
+pub struct ReactionsMessage<'a> {
+    /// Always `reactions`.
+    pub r#type: ReactionsTag,
+    /// The server's clock, milliseconds since the epoch.
+    pub server_time_ms: u64,
+    #[serde(flatten)]
+    pub burst: &'a crate::reactions::Burst,
 }
 
 /// The fan-out point.
@@ -384,10 +425,11 @@ impl Hub {
         {
             return;
         }
-        let text: Utf8Bytes = match serde_json::to_string(&Outgoing::State {
+        let text: Utf8Bytes = match serde_json::to_string(&Outgoing::State(StateMessage {
+            r#type: StateTag::State,
             server_time_ms: clock::now_ms(),
             state: &state,
-        }) {
+        })) {
             Ok(t) => t.into(),
             Err(_) => return,
         };
@@ -398,10 +440,11 @@ impl Hub {
 
     fn send_burst(&self) {
         if let Some(burst) = self.reactions.drain() {
-            if let Ok(t) = serde_json::to_string(&Outgoing::Reactions {
+            if let Ok(t) = serde_json::to_string(&Outgoing::Reactions(ReactionsMessage {
+                r#type: ReactionsTag::Reactions,
                 server_time_ms: clock::now_ms(),
                 burst: &burst,
-            }) {
+            })) {
                 self.metrics.reaction_bursts.fetch_add(1, Relaxed);
                 let _ = self.tx.send(t.into());
             }

@@ -60,7 +60,7 @@ impl Bucket {
 }
 
 /// One aggregated burst, as sent to every client.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Burst {
     pub counts: BTreeMap<String, u64>,
     /// Bonded stake (LPT base units, decimal) behind each reaction in the burst.

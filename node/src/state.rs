@@ -15,6 +15,50 @@ use assembly_indexer::roles::Roles;
 use crate::live::Hub;
 use crate::metrics::Metrics;
 
+/// What the web client needs: chain id, contract addresses, a public RPC, the reaction set.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientConfig {
+    /// The deployment's network name.
+    pub network: String,
+    /// The chain the contracts are on (wallets are asked to switch to it).
+    pub chain_id: u64,
+    /// The Assembly contract.
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
+    pub assembly: alloy::primitives::Address,
+    /// Livepeer's bonding manager.
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
+    pub bonding_manager: alloy::primitives::Address,
+    /// Livepeer's governor.
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
+    pub governor: alloy::primitives::Address,
+    /// A public RPC, offered to wallets on the wrong chain.
+    pub rpc_url: String,
+    /// Whether listening (WHEP) is open without a wallet.
+    pub public_listening: bool,
+    /// The fixed reaction set.
+    pub reactions: Vec<ReactionInfo>,
+}
+
+/// One reaction a client may send.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ReactionInfo {
+    /// Its name on the wire.
+    pub name: &'static str,
+    /// How it is shown.
+    pub emoji: &'static str,
+}
+
+impl ReactionInfo {
+    /// The fixed reaction set.
+    pub fn all() -> Vec<ReactionInfo> {
+        crate::reactions::REACTIONS
+            .iter()
+            .map(|&(name, emoji)| ReactionInfo { name, emoji })
+            .collect()
+    }
+}
+
 /// The session cookie.
 pub const COOKIE_NAME: &str = "assembly_session";
 
@@ -34,7 +78,7 @@ pub struct AppState {
     /// Recordings and their index.
     pub archive: Arc<assembly_archive::record::archive::Archive>,
     /// What the web client needs to talk to the chain: the contracts and a public RPC.
-    pub client_config: Arc<serde_json::Value>,
+    pub client_config: Arc<ClientConfig>,
     /// Whether the session cookie is marked `Secure` (off only for plain-HTTP local use).
     pub secure_cookies: bool,
 }

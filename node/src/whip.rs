@@ -13,8 +13,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header::{ALLOW, CONTENT_TYPE, LINK, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post};
-use axum::{Json, Router};
+use axum::Json;
 use std::sync::atomic::Ordering::Relaxed;
 
 use assembly_floor::clock;
@@ -24,26 +23,19 @@ use assembly_media::{IceServer, MediaError, PeerRole};
 use assembly_media::Refusal;
 
 use crate::error::failure;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::live::Hub;
 use crate::state::{identify, AppState};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
-/// The WHIP/WHEP routes.
-pub fn routes() -> Router<AppState> {
+/// The WHIP/WHEP routes, each declared with its documentation.
+pub fn routes() -> OpenApiRouter<AppState> {
     let offer_limit = DefaultBodyLimit::max(sdp::MAX_OFFER);
-    Router::new()
-        .route(
-            "/api/v1/sessions/{session}/whip",
-            post(publish).options(options).layer(offer_limit),
-        )
-        .route(
-            "/api/v1/sessions/{session}/whep",
-            post(listen).options(options).layer(offer_limit),
-        )
-        .route(
-            "/api/v1/media/{resource}",
-            delete(leave).patch(no_trickle).options(options),
-        )
+    OpenApiRouter::new()
+        .routes(routes!(publish, whip_options).layer(offer_limit))
+        .routes(routes!(listen, whep_options).layer(offer_limit))
+        .routes(routes!(leave, no_trickle, media_options))
 }
 
 /// Why a WHIP/WHEP request failed.
@@ -99,7 +91,11 @@ impl IntoResponse for WhipError {
             // A refusal by the floor also names its reason, as clients read it.
             (e, Some(r)) => (
                 status,
-                Json(serde_json::json!({ "error": code, "message": e.to_string(), "reason": r })),
+                Json(ErrorBody {
+                    error: code,
+                    message: &e.to_string(),
+                    reason: Some(r),
+                }),
             )
                 .into_response(),
             (e, None) => failure(status, code, e),
@@ -204,6 +200,31 @@ fn respond(s: &AppState, what: &str, session: &str, r: Result<Response, WhipErro
     }
 }
 
+/// WHIP (RFC 9725): publish Opus audio.
+///
+/// Admitted only for the floor holder or the next in the queue, with a role on chain that
+/// may speak in this session; audio is forwarded only inside the holder's slot.
+#[utoipa::path(post, path = "/api/v1/sessions/{session}/whip", tag = "media",
+    params(("session" = String, Path, description = "A session id, or `current`.")),
+    security(("bearer" = []), ("cookie" = [])),
+    request_body(content = String, content_type = "application/sdp", description = "The SDP offer (at most 32 KB)."),
+    responses(
+        (status = 201, description = "Answered. The body is the SDP answer (every candidate included; ICE-lite, one UDP port).",
+            content_type = "application/sdp", body = String,
+            headers(
+                ("Location" = String, description = "The resource to DELETE when leaving."),
+                ("Link" = String, description = "STUN/TURN servers, rel=\"ice-server\" (RFC 9725 §4.6)."),
+            )),
+        (status = 400, description = "Malformed SDP, no audio section, no Opus, or the wrong direction.", body = ErrorBody),
+        (status = 401, description = "No valid session token.", body = ErrorBody),
+        (status = 403, description = "Refused by the floor: `reason` is one of session_not_live, not_queued, not_next, not_eligible.", body = ErrorBody),
+        (status = 404, description = "The session is not in progress.", body = ErrorBody),
+        (status = 413, description = "Offer larger than 32 KB.", body = ErrorBody),
+        (status = 415, description = "Not application/sdp.", body = ErrorBody),
+        (status = 429, description = "Too many new media sessions; Retry-After says when.", body = ErrorBody),
+        (status = 502, description = "The chain could not be read.", body = ErrorBody),
+        (status = 503, description = "At the publisher limit.", body = ErrorBody),
+    ))]
 async fn publish(
     State(s): State<AppState>,
     Path(session): Path<String>,
@@ -246,6 +267,27 @@ async fn publish_inner(
     Ok(created(&resource, answer, &s.media.config().ice_servers))
 }
 
+/// WHEP: listen to the session's floor on one stable audio track.
+///
+/// Open to observers when the node allows public listening.
+#[utoipa::path(post, path = "/api/v1/sessions/{session}/whep", tag = "media",
+    params(("session" = String, Path, description = "A session id, or `current`.")),
+    request_body(content = String, content_type = "application/sdp", description = "The SDP offer (at most 32 KB)."),
+    responses(
+        (status = 201, description = "Answered. The body is the SDP answer (every candidate included; ICE-lite, one UDP port).",
+            content_type = "application/sdp", body = String,
+            headers(
+                ("Location" = String, description = "The resource to DELETE when leaving."),
+                ("Link" = String, description = "STUN/TURN servers, rel=\"ice-server\" (RFC 9725 §4.6)."),
+            )),
+        (status = 400, description = "Malformed SDP, no audio section, no Opus, or the wrong direction.", body = ErrorBody),
+        (status = 401, description = "This node requires a signed-in wallet to listen.", body = ErrorBody),
+        (status = 404, description = "The session is not in progress.", body = ErrorBody),
+        (status = 413, description = "Offer larger than 32 KB.", body = ErrorBody),
+        (status = 415, description = "Not application/sdp.", body = ErrorBody),
+        (status = 429, description = "Too many new media sessions; Retry-After says when.", body = ErrorBody),
+        (status = 503, description = "At the listener limit.", body = ErrorBody),
+    ))]
 async fn listen(
     State(s): State<AppState>,
     Path(session): Path<String>,
@@ -279,6 +321,15 @@ async fn listen_inner(
     Ok(created(&resource, answer, &s.media.config().ice_servers))
 }
 
+/// Leave: ends a WHIP or WHEP session. A publisher's only with its owner's token.
+#[utoipa::path(delete, path = "/api/v1/media/{resource}", tag = "media",
+    params(("resource" = String, Path, description = "The resource named by `Location`.")),
+    responses(
+        (status = 200, description = "Ended."),
+        (status = 401, description = "An invalid session token.", body = ErrorBody),
+        (status = 403, description = "Someone else's publisher session.", body = ErrorBody),
+        (status = 404, description = "No such media session.", body = ErrorBody),
+    ))]
 async fn leave(
     State(s): State<AppState>,
     Path(resource): Path<String>,
@@ -294,6 +345,11 @@ async fn leave(
     }
 }
 
+/// Trickle ICE and ICE restarts are not supported (the node is ICE-lite and answers with
+/// every candidate).
+#[utoipa::path(patch, path = "/api/v1/media/{resource}", tag = "media",
+    params(("resource" = String, Path, description = "The resource named by `Location`.")),
+    responses((status = 405, description = "Not supported.", body = ErrorBody)))]
 async fn no_trickle() -> Response {
     let mut r = failure(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -305,7 +361,31 @@ async fn no_trickle() -> Response {
     r
 }
 
-async fn options() -> Response {
+/// Accept-Post: application/sdp.
+#[utoipa::path(options, path = "/api/v1/sessions/{session}/whip", tag = "media",
+    params(("session" = String, Path, description = "A session id, or `current`.")),
+    responses((status = 204, description = "Allowed methods.")))]
+async fn whip_options() -> Response {
+    options()
+}
+
+/// Accept-Post: application/sdp.
+#[utoipa::path(options, path = "/api/v1/sessions/{session}/whep", tag = "media",
+    params(("session" = String, Path, description = "A session id, or `current`.")),
+    responses((status = 204, description = "Allowed methods.")))]
+async fn whep_options() -> Response {
+    options()
+}
+
+/// The methods a media resource takes.
+#[utoipa::path(options, path = "/api/v1/media/{resource}", tag = "media",
+    params(("resource" = String, Path, description = "The resource named by `Location`.")),
+    responses((status = 204, description = "Allowed methods.")))]
+async fn media_options() -> Response {
+    options()
+}
+
+fn options() -> Response {
     (
         StatusCode::NO_CONTENT,
         [

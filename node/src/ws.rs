@@ -18,7 +18,7 @@ use crate::reactions::{self, Bucket};
 pub const MAX_CLIENT_MESSAGE: usize = 1024;
 
 /// What a client may send.
-#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
     /// React to what is being said (signed-in orchestrators and delegators).
@@ -31,7 +31,7 @@ pub enum ClientMessage {
 }
 
 /// Why a client message was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq, Serialize)]
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum WsError {
     #[error("message is larger than {MAX_CLIENT_MESSAGE} bytes")]

@@ -1,86 +1,30 @@
-// The node's HTTP and WebSocket API, typed as the node serves it (node/openapi.json).
+// The node's HTTP and WebSocket API. The wire types are generated from the node's OpenAPI
+// document (node/openapi.json, itself generated from the Rust types): `npm run gen`.
 
-export type Role = "orchestrator" | "delegator" | "observer";
-export type Kind = "open_floor" | "lip_debate" | "treasury_debate";
-export type Speakers = "orchestrators" | "orchestrators_and_delegators";
+import type { components } from "./generated/api";
 
-export interface ClientConfig {
-  network: string;
-  chainId: number;
-  assembly: `0x${string}`;
-  rpcUrl: string;
-  publicListening: boolean;
-  reactions: { name: string; emoji: string }[];
-}
+type Schemas = components["schemas"];
 
-export interface Speaker {
-  address: `0x${string}`;
-  role: Role;
-  stake: string;
-}
-
-export interface QueueEntry {
-  index: number;
-  speaker: `0x${string}`;
-  start: number;
-  end: number;
-  final: boolean;
-}
-
-export interface LiveSession {
-  session: number;
-  occurrence: number;
-  kind: Kind;
-  speakers: Speakers;
-  proposal_id: string | null;
-  start: number;
-  end: number | null;
-  slot_length: number;
-  floor: { speaker: Speaker; start: number; end: number } | null;
-  queue: QueueEntry[];
-}
-
-export interface Upcoming {
-  session: number;
-  occurrence: number;
-  kind: Kind;
-  proposal_id: string | null;
-  start: number;
-  end: number;
-}
-
-export interface LiveState {
-  type: "state";
-  server_time_ms: number;
-  current: number | null;
-  live: LiveSession[];
-  upcoming: Upcoming[];
-  listeners: { orchestrators: number; delegators: number; observers: number };
-  head_block: number | null;
-}
-
-export interface Burst {
-  type: "reactions";
-  server_time_ms: number;
-  counts: Record<string, number>;
-  stake: Record<string, string>;
-  total_stake: string;
-}
-
-export interface Nonce {
-  nonce: string;
-  domain: string;
-  uri: string;
-  chain_id: number;
-}
-
-export interface Me {
-  address: `0x${string}`;
-  expires_at: number;
-  role: Role;
-  stake: string;
-  token?: string;
-}
+export type Role = Schemas["Role"];
+export type Kind = Schemas["Kind"];
+export type Speakers = Schemas["Speakers"];
+export type ClientConfig = Schemas["ClientConfig"];
+export type Speaker = Schemas["Speaker"];
+export type QueueEntry = Schemas["QueueEntry"];
+export type LiveSession = Schemas["LiveSession"];
+export type Upcoming = Schemas["Upcoming"];
+/** The `state` message: also the body of `GET /api/v1/state`. */
+export type LiveState = Schemas["StateMessage"];
+/** The `reactions` message. */
+export type Burst = Schemas["ReactionsMessage"];
+/** The `error` message: a client message the node refused. */
+export type LiveError = Schemas["ErrorMessage"];
+export type Nonce = Schemas["Nonce"];
+export type Me = Schemas["Me"];
+/** Every error answer's body. */
+export type ErrorBody = Schemas["Error"];
+/** A Hansard search hit: the speech, its transcript, a snippet and the recording. */
+export type Hit = Schemas["Hit"];
 
 /** An error the node explained. */
 export class ApiError extends Error {
@@ -98,9 +42,9 @@ async function json<T>(r: Response): Promise<T> {
     let message = `${r.status} ${r.statusText}`;
     let reason: string | undefined;
     try {
-      const body = await r.json();
+      const body: Partial<ErrorBody> = await r.json();
       message = body.message ?? body.error ?? message;
-      reason = body.reason;
+      reason = body.reason ?? undefined;
     } catch {
       // Not JSON: the status line says enough.
     }
@@ -193,7 +137,7 @@ export class Live {
     this.socket = ws;
     ws.onopen = () => (this.backoff = 250);
     ws.onmessage = (e) => {
-      let msg: LiveState | Burst | { type: "error"; message: string };
+      let msg: LiveState | Burst | LiveError;
       try {
         msg = JSON.parse(e.data);
       } catch {
@@ -206,7 +150,7 @@ export class Live {
       } else if (msg.type === "reactions") {
         this.burstListeners.forEach((f) => f(msg as Burst));
       } else if (msg.type === "error") {
-        this.errorListeners.forEach((f) => f((msg as { message: string }).message));
+        this.errorListeners.forEach((f) => f((msg as LiveError).message));
       }
     };
     ws.onclose = () => {

@@ -1,7 +1,7 @@
 // The public broadcast page: a session's HLS stream in the browser's own player where it
 // plays HLS (Safari), else through hls.js (loaded only here, never on the main page).
 
-import { Api } from "./api";
+import { Api, type LiveState } from "./api";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const audio = $<HTMLAudioElement>("audio");
@@ -35,7 +35,9 @@ async function start() {
   const params = new URLSearchParams(location.search);
   let session = params.get("session");
   if (!session) {
-    const state = await fetch(new Api(location.origin).url("/api/v1/state")).then((r) => r.json()).catch(() => null);
+    const state: LiveState | null = await fetch(new Api(location.origin).url("/api/v1/state"))
+      .then((r) => r.json())
+      .catch(() => null);
     session = state?.current != null ? String(state.current) : "";
   }
   $<HTMLInputElement>("session").value = session ?? "";

@@ -1,18 +1,8 @@
 // The archive and the Hansard on the main page: search what was said (words, speaker), each
 // hit with its speaker, time and recording; a session's Hansard as Markdown or JSON.
 
+import type { ErrorBody, Hit } from "./api";
 import { el, short } from "./format";
-
-interface Hit {
-  id: number;
-  session: number;
-  speaker: string;
-  started_ms: number;
-  duration_ms: number;
-  snippet: string;
-  audio: string;
-  sha256: string | null;
-}
 
 export function mountHansard(root: HTMLElement, sessionOf: () => number | undefined) {
   // Visible labels rather than hint text inside the fields: they stay readable once typed in.
@@ -39,7 +29,7 @@ export function mountHansard(root: HTMLElement, sessionOf: () => number | undefi
     results.replaceChildren(el("li", { textContent: "Searching…" }));
     try {
       const r = await fetch(`/api/v1/hansard/search?${q}`);
-      const hits = (await r.json()) as Hit[] | { error: string; message?: string };
+      const hits = (await r.json()) as Hit[] | ErrorBody;
       if (!Array.isArray(hits)) throw new Error(hits.message ?? hits.error);
       results.replaceChildren(
         ...(hits.length ? hits.map(hit) : [el("li", { textContent: "Nothing found. Speeches are searchable once transcribed." })]),

@@ -90,10 +90,11 @@ class App {
       const { message, signature } = await wallet.signIn(await api.nonce());
       const me = await api.signIn(message, signature);
       this.wallet = wallet;
-      this.token = me.token;
+      // Only sign-in carries a token (`/api/v1/me` answers null).
+      this.token = me.token ?? undefined;
       this.me = me;
       this.floor.me = me;
-      this.live.connect(me.token);
+      this.live.connect(this.token);
     } catch (e) {
       box.replaceChildren(el("span", { className: "why", textContent: `Sign-in failed: ${reasonOf(e)}` }));
       setTimeout(() => this.renderAccount(), 4000);

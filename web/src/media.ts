@@ -3,7 +3,7 @@
 // Both sides reconnect by themselves when the connection fails (a node restart, a network
 // change): the floor lives on chain, so a new connection lands on the same floor.
 
-import { ApiError } from "./api";
+import { ApiError, type ErrorBody } from "./api";
 
 async function gathered(pc: RTCPeerConnection, within = 1000): Promise<void> {
   if (pc.iceGatheringState === "complete") return;
@@ -35,9 +35,9 @@ async function negotiate(pc: RTCPeerConnection, endpoint: string, token?: string
     let message = `${r.status}`;
     let reason: string | undefined;
     try {
-      const b = await r.json();
+      const b: Partial<ErrorBody> = await r.json();
       message = b.message ?? b.error ?? message;
-      reason = b.reason;
+      reason = b.reason ?? undefined;
     } catch {
       // keep the status
     }

@@ -148,7 +148,8 @@ export class Wallet {
     // block can be seconds old on a quiet chain (a slot that has just ended still looks
     // current there).
     const { request } = await pub.simulateContract({
-      address: this.config.assembly,
+      // The wire carries addresses as plain strings; viem wants them typed (and checked).
+      address: getAddress(this.config.assembly),
       abi: ASSEMBLY_ABI,
       functionName: call,
       args: [BigInt(session)],

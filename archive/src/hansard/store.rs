@@ -22,7 +22,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS hansard_fts USING fts5(text, speech_id UNINDE
 ";
 
 /// One search hit.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Hit {
     #[serde(flatten)]
     pub speech: Speech,
@@ -46,7 +46,7 @@ pub struct Query {
 }
 
 /// A speech with its transcript, for exports.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Entry {
     #[serde(flatten)]
     pub speech: Speech,

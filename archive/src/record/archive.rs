@@ -20,7 +20,7 @@ pub enum ArchiveError {
 }
 
 /// One speech: a speaker's audio within one slot.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Speech {
     pub id: i64,
     pub session: u64,

@@ -7,34 +7,44 @@
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use assembly_archive::record::archive::{Filter, Speech};
 
-use crate::error::{blocking, ApiError};
+use crate::error::{blocking, ApiError, ErrorBody};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/archive/speeches", get(list))
-        .route("/api/v1/archive/speeches/{id}", get(one))
-        .route("/api/v1/archive/speeches/{id}/audio", get(audio))
+/// The archive's routes, each declared with its documentation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(one))
+        .routes(routes!(audio))
 }
 
-#[derive(Deserialize)]
+/// What a speech list is narrowed by.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    /// A session id.
     session: Option<u64>,
+    /// An address (any case).
     speaker: Option<String>,
+    /// At most this many (500 by default).
     limit: Option<u32>,
 }
 
-#[derive(serde::Serialize)]
+/// A speech with the URL of its audio.
+#[derive(serde::Serialize, ToSchema)]
 struct Listed {
     #[serde(flatten)]
     speech: Speech,
+    /// The recording (`/api/v1/archive/speeches/{id}/audio`).
     audio: String,
 }
 
@@ -43,6 +53,13 @@ fn listed(s: Speech) -> Listed {
     Listed { speech: s, audio }
 }
 
+/// Recorded speeches, oldest first: speaker, session, occurrence, slot, first/last packet,
+/// packets, duration, SHA-256 of the Ogg Opus file, and its audio URL.
+#[utoipa::path(get, path = "/api/v1/archive/speeches", tag = "archive", params(ListQuery),
+    responses(
+        (status = 200, description = "Speeches.", body = Vec<Listed>),
+        (status = 400, description = "A malformed query.", body = ErrorBody),
+    ))]
 async fn list(
     State(s): State<AppState>,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
@@ -72,6 +89,13 @@ async fn find(s: &AppState, id: i64) -> Result<Speech, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no speech {id}")))
 }
 
+/// One speech.
+#[utoipa::path(get, path = "/api/v1/archive/speeches/{id}", tag = "archive",
+    params(("id" = i64, Path, description = "The speech id.")),
+    responses(
+        (status = 200, description = "The speech.", body = Listed),
+        (status = 404, description = "No such speech.", body = ErrorBody),
+    ))]
 async fn one(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
     match find(&s, id).await {
         Ok(sp) => Json(listed(sp)).into_response(),
@@ -79,6 +103,13 @@ async fn one(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
     }
 }
 
+/// The speech's recording: the speaker's Opus packets as sent, in Ogg.
+#[utoipa::path(get, path = "/api/v1/archive/speeches/{id}/audio", tag = "archive",
+    params(("id" = i64, Path, description = "The speech id.")),
+    responses(
+        (status = 200, description = "Ogg Opus.", content_type = "audio/ogg", body = Vec<u8>),
+        (status = 404, description = "No such speech.", body = ErrorBody),
+    ))]
 async fn audio(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
     let sp = match find(&s, id).await {
         Ok(sp) => sp,

@@ -11,38 +11,74 @@ use alloy::primitives::U256;
 use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Deserialize;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use assembly_archive::hansard::store;
 
-use crate::error::{blocking, ApiError};
+use crate::error::{blocking, ApiError, ErrorBody};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/hansard/search", get(search))
-        .route("/api/v1/hansard/status", get(status))
-        .route("/api/v1/hansard/sessions/{id}", get(session_json))
-        .route(
-            "/api/v1/hansard/sessions/{id}/markdown",
-            get(session_markdown),
-        )
+/// The Hansard's routes, each declared with its documentation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(search))
+        .routes(routes!(status))
+        .routes(routes!(session_json))
+        .routes(routes!(session_markdown))
 }
 
-#[derive(Deserialize)]
+/// What a search is narrowed by.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SearchQuery {
+    /// Words.
     q: Option<String>,
+    /// An address.
     speaker: Option<String>,
+    /// A session id.
     session: Option<u64>,
+    /// A governance proposal id (its debate sessions).
     proposal: Option<String>,
+    /// Seconds since the epoch.
     from: Option<u64>,
+    /// Seconds since the epoch.
     to: Option<u64>,
+    /// At most this many (50 by default).
     limit: Option<u32>,
 }
 
+/// The transcription queue.
+#[derive(Serialize, ToSchema)]
+struct QueueStatus {
+    /// Speeches waiting for a transcript.
+    pending: u64,
+    /// The last failure, if any.
+    last_error: Option<String>,
+}
+
+/// A session's Hansard.
+#[derive(Serialize, ToSchema)]
+struct SessionHansard {
+    session: u64,
+    /// Every speech with its transcript (null while pending).
+    speeches: Vec<store::Entry>,
+}
+
+/// Full-text search of transcripts (SQLite FTS5, stemmed, all words required), narrowed by
+/// speaker, session, proposal and date.
+///
+/// Each hit carries its speech, the transcript, a snippet with matches in [brackets] and the
+/// recording's URL.
+#[utoipa::path(get, path = "/api/v1/hansard/search", tag = "hansard", params(SearchQuery),
+    responses(
+        (status = 200, description = "Hits.", body = Vec<store::Hit>),
+        (status = 400, description = "A malformed query.", body = ErrorBody),
+    ))]
 async fn search(
     State(s): State<AppState>,
     q: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
@@ -89,14 +125,17 @@ async fn search(
     }
 }
 
-/// The transcription queue, for operators: speeches waiting and the last failure.
+/// The transcription queue: speeches waiting and the last failure.
+#[utoipa::path(get, path = "/api/v1/hansard/status", tag = "hansard", operation_id = "hansard_status",
+    responses((status = 200, description = "Queue status.", body = QueueStatus)))]
 async fn status(State(s): State<AppState>) -> Response {
     let archive = s.archive.clone();
     match blocking(move || store::queue_status(&archive)).await {
-        Ok((pending, last_error)) => {
-            Json(serde_json::json!({ "pending": pending, "last_error": last_error }))
-                .into_response()
-        }
+        Ok((pending, last_error)) => Json(QueueStatus {
+            pending,
+            last_error,
+        })
+        .into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -106,9 +145,17 @@ async fn entries(s: &AppState, id: u64) -> Result<Vec<store::Entry>, ApiError> {
     blocking(move || store::session(&archive, id)).await
 }
 
+/// A session's Hansard as JSON: every speech with its transcript (null while pending).
+#[utoipa::path(get, path = "/api/v1/hansard/sessions/{id}", tag = "hansard",
+    params(("id" = u64, Path, description = "The session id.")),
+    responses((status = 200, description = "The Hansard.", body = SessionHansard)))]
 async fn session_json(State(s): State<AppState>, Path(id): Path<u64>) -> Response {
     match entries(&s, id).await {
-        Ok(e) => Json(serde_json::json!({ "session": id, "speeches": e })).into_response(),
+        Ok(e) => Json(SessionHansard {
+            session: id,
+            speeches: e,
+        })
+        .into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -143,6 +190,10 @@ pub fn markdown(session: u64, entries: &[store::Entry]) -> String {
     out
 }
 
+/// A session's Hansard as Markdown.
+#[utoipa::path(get, path = "/api/v1/hansard/sessions/{id}/markdown", tag = "hansard",
+    params(("id" = u64, Path, description = "The session id.")),
+    responses((status = 200, description = "Markdown.", content_type = "text/markdown", body = String)))]
 async fn session_markdown(State(s): State<AppState>, Path(id): Path<u64>) -> Response {
     match entries(&s, id).await {
         Ok(e) => (

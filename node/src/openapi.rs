@@ -1,0 +1,168 @@
+//! The node's OpenAPI 3.1 document, generated from the handlers and the wire types: the
+//! routes of [`crate::http::api`] (each declared once, with its `#[utoipa::path]`), the
+//! embedded indexer's under `/chain`, the HLS playlist (plain files, so no handler carries
+//! it), and the WebSocket's messages as named schemas so the web client's generated types
+//! (`web/src/generated/api.ts`) have them too.
+//!
+//! `node/openapi.json` is this document, committed: the node serves that file, and the web
+//! client's types are generated from it. A test fails when it is stale; regenerate with
+//! `cargo run -q -p assembly-node --bin assembly-openapi > node/openapi.json`.
+
+use serde::Serialize;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Required, ResponseBuilder};
+use utoipa::{Modify, PartialSchema, ToSchema};
+
+use crate::live::Outgoing;
+use crate::state::COOKIE_NAME;
+use crate::ws::{ClientMessage, WsError};
+
+/// The document's header, security schemes and the schemas no route names.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Assembly node",
+        version = "0.1.0",
+        description = "Sign-in with Ethereum, on-chain roles, live state and reactions, WHIP/WHEP audio gated by the chain's floor, the public HLS broadcast, recordings and the Hansard. The embedded indexer's read API is under /chain/v1 (see indexer/src/api.rs)."
+    ),
+    components(schemas(Outgoing, ErrorMessage, ClientMessage, WsError)),
+    modifiers(&Security)
+)]
+pub struct ApiDoc;
+
+/// The two ways a session is presented.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The token returned by sign-in."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(COOKIE_NAME))),
+        );
+    }
+}
+
+/// A refused client message, sent on `/api/v1/live` (the connection stays open).
+// The socket builds this frame with `json!` (`ws::error_frame`); this type names its shape
+// for the document. Serializing this type there would pin the two together.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorMessage {
+    /// Always `error`.
+    pub r#type: ErrorTag,
+    /// Why, with a stable `code`.
+    pub error: WsError,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+/// The `type` of an [`ErrorMessage`].
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorTag {
+    /// The only value.
+    Error,
+}
+
+/// The node's whole document: [`crate::http::api`]'s routes, the embedded indexer's under
+/// `/chain`, and the HLS playlist.
+pub fn document() -> OpenApi {
+    let mut doc = crate::http::api()
+        .into_openapi()
+        .nest("/chain", assembly_indexer::api::openapi());
+    doc.paths.add_path_operation(
+        "/hls/{session}/index.m3u8",
+        vec![HttpMethod::Get],
+        OperationBuilder::new()
+            .tag("archive")
+            .summary(Some("The session's public broadcast."))
+            .description(Some(
+                "An HLS media playlist of one-second Opus-in-fMP4 segments with program \
+                 date-times (plain files, cacheable by any CDN).",
+            ))
+            .parameter(
+                ParameterBuilder::new()
+                    .name("session")
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(u64::schema())),
+            )
+            .response(
+                "200",
+                ResponseBuilder::new().description("The playlist.").content(
+                    "application/vnd.apple.mpegurl",
+                    ContentBuilder::new().schema(Some(String::schema())).build(),
+                ),
+            )
+            .response(
+                "404",
+                ResponseBuilder::new().description("The session has not been live on this node."),
+            )
+            .build(),
+    );
+    doc
+}
+
+/// The document as committed: pretty JSON with a trailing newline.
+pub fn json() -> String {
+    let mut text = document()
+        .to_pretty_json()
+        .expect("the document is plain data");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `/openapi.json` serves the committed file, and the web client's types come from it:
+    /// it must be what the code generates now.
+    #[test]
+    fn the_committed_document_is_fresh() {
+        let committed = include_str!("../openapi.json");
+        assert!(
+            committed == json(),
+            "node/openapi.json is stale: regenerate it with \
+             `cargo run -q -p assembly-node --bin assembly-openapi > node/openapi.json` \
+             and then the web client's types with `npm --prefix web run gen`"
+        );
+    }
+
+    #[test]
+    fn the_wire_types_are_named() {
+        let doc = document();
+        let schemas = &doc.components.as_ref().unwrap().schemas;
+        for name in [
+            "Error",
+            "Me",
+            "Nonce",
+            "ClientConfig",
+            "StateMessage",
+            "ReactionsMessage",
+            "Outgoing",
+            "ErrorMessage",
+            "ClientMessage",
+            "LiveState",
+            "LiveSession",
+            "Floor",
+            "Speaker",
+            "Refusal",
+        ] {
+            assert!(schemas.contains_key(name), "no schema {name}");
+        }
+        let whip = &doc.paths.paths["/api/v1/sessions/{session}/whip"];
+        let body = whip.post.as_ref().unwrap().request_body.as_ref().unwrap();
+        assert!(body.content.contains_key("application/sdp"));
+    }
+}
