@@ -72,11 +72,13 @@ pub use sink::{ProgramSink, Sinks, Spoken};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::Address;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use str0m::change::SdpOffer;
 use str0m::crypto::dtls::DtlsCert;
@@ -206,10 +208,15 @@ pub struct Resource {
     pub shard: usize,
 }
 
-/// A token bucket for new sessions.
-struct Bucket {
-    tokens: f64,
-    at: Instant,
+/// `rate` new sessions a second, in bursts of up to twice that (at least one). `None` unless
+/// `rate` is a positive number: a bucket that never refills.
+fn offer_quota(rate: f64) -> Option<Quota> {
+    if !(rate.is_finite() && rate > 0.0) {
+        return None;
+    }
+    let period = Duration::try_from_secs_f64(1.0 / rate).ok()?;
+    let burst = NonZeroU32::new((rate * 2.0).floor().clamp(1.0, u32::MAX as f64) as u32)?;
+    Some(Quota::with_period(period)?.allow_burst(burst))
 }
 
 /// The handle the HTTP side holds.
@@ -222,7 +229,9 @@ pub struct Media {
     cert: DtlsCert,
     resources: Arc<Mutex<HashMap<String, Resource>>>,
     gate: watch::Receiver<Gate>,
-    bucket: Mutex<Bucket>,
+    /// New sessions answered: `offers_per_second`, bursts of twice that. `None` when the rate
+    /// is not a positive number, which answers none.
+    offers: Option<DefaultDirectRateLimiter>,
     next_id: AtomicU64,
     local: SocketAddr,
 }
@@ -324,7 +333,7 @@ impl Media {
                 })?;
         }
         tracing::info!(%bound, candidates = ?candidates.iter().map(|c| c.to_sdp_string()).collect::<Vec<_>>(), "media engine started");
-        let rate = config.offers_per_second;
+        let offers = offer_quota(config.offers_per_second).map(RateLimiter::direct);
         Ok(Arc::new(Self {
             config,
             shards: senders,
@@ -333,10 +342,7 @@ impl Media {
             cert,
             resources,
             gate,
-            bucket: Mutex::new(Bucket {
-                tokens: rate * 2.0,
-                at: Instant::now(),
-            }),
+            offers,
             next_id: AtomicU64::new(1),
             local: bound,
         }))
@@ -358,16 +364,10 @@ impl Media {
     }
 
     fn take_token(&self) -> Result<(), MediaError> {
-        let mut b = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
-        let rate = self.config.offers_per_second;
-        let now = Instant::now();
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(rate * 2.0);
-        b.at = now;
-        if b.tokens < 1.0 {
-            return Err(MediaError::Busy);
+        match &self.offers {
+            Some(limiter) if limiter.check().is_ok() => Ok(()),
+            _ => Err(MediaError::Busy),
         }
-        b.tokens -= 1.0;
-        Ok(())
     }
 
     /// Answers `offer` for `role` in `session` and hands the peer to the engine. Returns the
@@ -502,4 +502,32 @@ pub(crate) fn outbound_ip(v4: bool) -> IpAddr {
         } else {
             IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use governor::clock::FakeRelativeClock;
+
+    #[test]
+    fn offers_burst_twice_the_rate_then_refill_at_it() {
+        let clock = FakeRelativeClock::default();
+        let quota = offer_quota(2.0).expect("a positive rate");
+        let offers = RateLimiter::direct_with_clock(quota, clock.clone());
+        for _ in 0..4 {
+            assert!(offers.check().is_ok());
+        }
+        assert!(offers.check().is_err());
+        clock.advance(Duration::from_millis(500));
+        assert!(offers.check().is_ok());
+        assert!(offers.check().is_err());
+    }
+
+    #[test]
+    fn no_positive_rate_answers_no_offer() {
+        assert!(offer_quota(0.0).is_none());
+        assert!(offer_quota(-1.0).is_none());
+        assert!(offer_quota(f64::NAN).is_none());
+        assert_eq!(offer_quota(0.25).map(|q| q.burst_size().get()), Some(1));
+    }
 }

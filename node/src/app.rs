@@ -97,10 +97,15 @@ pub async fn start(
     }
     let recorder = Recorder::start(archive.clone(), hub.metrics.archive.clone())
         .context("starting the recorder")?;
-    let s3 = config.s3.as_ref().map(|s| {
-        tracing::info!(endpoint = %s.endpoint, bucket = %s.bucket, "copying the broadcast to object storage");
-        hls::s3::Uploader::start(s.config(), hub.metrics.archive.clone(), &tokio::runtime::Handle::current())
-    });
+    let s3 = config
+        .s3
+        .as_ref()
+        .map(|s| {
+            tracing::info!(endpoint = %s.endpoint, bucket = %s.bucket, "copying the broadcast to object storage");
+            hls::s3::Uploader::start(s.config(), hub.metrics.archive.clone(), &tokio::runtime::Handle::current())
+        })
+        .transpose()
+        .context("configuring object storage")?;
     let hls = hls::Hls::start(
         config.hls.clone(),
         hub.gate(),

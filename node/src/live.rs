@@ -481,7 +481,7 @@ impl Hub {
                 _ = clock.tick() => {
                     self.publish().await;
                     if pruned.elapsed() > Duration::from_secs(60) {
-                        self.reactions.prune(Instant::now());
+                        self.reactions.prune();
                         pruned = Instant::now();
                     }
                 }

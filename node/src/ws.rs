@@ -3,7 +3,6 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Instant;
 
 use assembly_indexer::roles::Role;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
@@ -50,6 +49,11 @@ pub enum WsError {
     Binary,
 }
 
+/// A wait in whole milliseconds, at least one (a limit that never refills says `u64::MAX`).
+fn retry_after_ms(wait: std::time::Duration) -> u64 {
+    u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
 /// Decodes a client's text frame.
 pub fn decode(text: &str) -> Result<ClientMessage, WsError> {
     if text.len() > MAX_CLIENT_MESSAGE {
@@ -90,14 +94,14 @@ pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, identity: Option<Identi
     // on every connect would cost N broadcasts for N arrivals.
     gauge.fetch_add(1, Relaxed);
     let mut updates = hub.subscribe();
-    let mut connection_bucket = Bucket::new(10.0, 20.0);
+    let connection_bucket = Bucket::new(10.0, 20.0);
     if socket.send(Message::Text(hub.latest())).await.is_ok() {
         loop {
             tokio::select! {
                 incoming = socket.recv() => {
                     let Some(Ok(frame)) = incoming else { break };
                     let reply = match frame {
-                        Message::Text(t) => handle(&hub, identity, &mut connection_bucket, t.as_str()).await,
+                        Message::Text(t) => handle(&hub, identity, &connection_bucket, t.as_str()).await,
                         Message::Binary(_) => Some(error_frame(&WsError::Binary)),
                         Message::Close(_) => break,
                         _ => None,
@@ -128,7 +132,7 @@ pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, identity: Option<Identi
 async fn handle(
     hub: &Hub,
     identity: Option<Identity>,
-    bucket: &mut Bucket,
+    bucket: &Bucket,
     text: &str,
 ) -> Option<Message> {
     let msg = match decode(text) {
@@ -162,22 +166,21 @@ async fn handle(
                 Ok(s) if s.role != Role::Observer => s,
                 _ => return refuse(WsError::NotAllowed),
             };
-            let now = Instant::now();
-            if let Err(wait) = bucket.take(now) {
+            if let Err(wait) = bucket.take() {
                 return refuse(WsError::RateLimited {
-                    retry_after_ms: wait.as_millis().max(1) as u64,
+                    retry_after_ms: retry_after_ms(wait),
                 });
             }
             match hub
                 .reactions
-                .react(id.address, standing.stake, &reaction, now)
+                .react(id.address, standing.stake, &reaction)
             {
                 Ok(()) => {
                     hub.metrics.reactions_accepted.fetch_add(1, Relaxed);
                     None
                 }
                 Err(wait) => refuse(WsError::RateLimited {
-                    retry_after_ms: wait.as_millis().max(1) as u64,
+                    retry_after_ms: retry_after_ms(wait),
                 }),
             }
         }

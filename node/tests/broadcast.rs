@@ -25,9 +25,56 @@ async fn fake_s3(bucket: Bucket) -> String {
     use axum::extract::{Path as UrlPath, State};
     use axum::http::{HeaderMap, Method, StatusCode};
     use sha2::Digest;
+    use hmac::Mac;
+    fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+        m.update(data);
+        m.finalize().into_bytes().to_vec()
+    }
+    /// Recomputes the request's SigV4 signature with the bucket's secret, as S3 does: the
+    /// credential scope, the signed headers (at least host and the two x-amz ones) and the
+    /// signature itself must all agree.
+    fn signed(method: &Method, uri: &axum::http::Uri, headers: &HeaderMap) -> Result<(), String> {
+        let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_string();
+        let auth = h("authorization");
+        let date = h("x-amz-date");
+        let day = &date[..8.min(date.len())];
+        let scope = format!("{day}/eu-west-1/s3/aws4_request");
+        let rest = auth
+            .strip_prefix(&format!("AWS4-HMAC-SHA256 Credential=AKIDASSEMBLY/{scope}, SignedHeaders="))
+            .ok_or_else(|| format!("credential {auth}"))?;
+        let (names, signature) = rest.split_once(", Signature=").ok_or_else(|| format!("shape {auth}"))?;
+        let names: Vec<&str> = names.split(';').collect();
+        for needed in ["host", "x-amz-content-sha256", "x-amz-date"] {
+            if !names.contains(&needed) {
+                return Err(format!("{needed} is not signed: {auth}"));
+            }
+        }
+        let canonical_headers: String = names.iter().map(|n| format!("{n}:{}\n", h(n))).collect();
+        let canonical = format!(
+            "{method}\n{}\n{}\n{canonical_headers}\n{}\n{}",
+            uri.path(),
+            uri.query().unwrap_or(""),
+            names.join(";"),
+            h("x-amz-content-sha256"),
+        );
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256\n{date}\n{scope}\n{}",
+            alloy::hex::encode(sha2::Sha256::digest(canonical.as_bytes()))
+        );
+        let mut k = hmac(b"AWS4secret", day.as_bytes());
+        for part in [&b"eu-west-1"[..], b"s3", b"aws4_request"] {
+            k = hmac(&k, part);
+        }
+        if alloy::hex::encode(hmac(&k, to_sign.as_bytes())) != signature {
+            return Err(format!("signature of {canonical:?}"));
+        }
+        Ok(())
+    }
     async fn object(
         State(b): State<Bucket>,
         method: Method,
+        uri: axum::http::Uri,
         UrlPath(key): UrlPath<String>,
         headers: HeaderMap,
         body: Bytes,
@@ -39,10 +86,8 @@ async fn fake_s3(bucket: Bucket) -> String {
                 .unwrap_or("")
                 .to_string()
         };
-        let auth = h("authorization");
-        let date = h("x-amz-date");
-        if !auth.starts_with(&format!("AWS4-HMAC-SHA256 Credential=AKIDASSEMBLY/{}/eu-west-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=", &date[..8.min(date.len())])) {
-            eprintln!("fake S3: refused credential {auth}");
+        if let Err(why) = signed(&method, &uri, &headers) {
+            eprintln!("fake S3: refused {why}");
             return StatusCode::FORBIDDEN;
         }
         if h("x-amz-content-sha256") != alloy::hex::encode(sha2::Sha256::digest(&body)) {
@@ -156,8 +201,8 @@ async fn the_floor_is_broadcast_continuously_over_hls() {
         .map(Arc::from)
         .collect();
     let chain = TestChain::start_at(&[], now()).await;
-    // A stand-in for S3-compatible storage: keeps what is PUT, checks each body against its
-    // signed SHA-256 and the SigV4 credential scope, honours DELETE.
+    // A stand-in for S3-compatible storage: keeps what is PUT, checks each request's SigV4
+    // signature and each body against its signed SHA-256, honours DELETE.
     let bucket: Bucket = Arc::default();
     let s3 = fake_s3(bucket.clone()).await;
     let node = support::node_with(

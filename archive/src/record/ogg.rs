@@ -3,14 +3,17 @@
 //! second, so a node that dies mid-speech leaves a file that plays up to its last second.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
+
+use ogg::writing::{PacketWriteEndInfo, PacketWriter};
 
 pub use assembly_media::opus::{opus_samples, RATE};
 
 /// Packets per page (50 × 20 ms ≈ one second of audio).
 const PACKETS_PER_PAGE: usize = 50;
 
+/// Ogg's page checksum, for the reader (the writer's is the `ogg` crate's).
 fn crc32(data: &[u8]) -> u32 {
     // Ogg's CRC: polynomial 0x04c11db7, not reflected, zero initial value.
     let mut crc = 0u32;
@@ -29,11 +32,17 @@ fn crc32(data: &[u8]) -> u32 {
 
 /// Writes one Ogg Opus stream.
 pub struct OggOpusWriter {
-    file: File,
+    // Buffered so each page reaches the kernel in one write (the crate writes a page as
+    // header, lacing and every packet separately); flushed at every page end.
+    pages: PacketWriter<'static, BufWriter<File>>,
     serial: u32,
-    sequence: u32,
     granule: u64,
-    pending: Vec<Vec<u8>>,
+    /// The latest packet, held back one call: the stream's last packet must be written
+    /// with end-of-stream, and only `finish` knows which one is last.
+    held: Option<Vec<u8>>,
+    /// Packets on the page being gathered (the held one included).
+    on_page: usize,
+    /// Audio packets written so far.
     pub packets: u64,
 }
 
@@ -41,11 +50,11 @@ impl OggOpusWriter {
     /// Creates `path` with the identification and comment headers.
     pub fn create(path: &Path, serial: u32, vendor: &str) -> io::Result<Self> {
         let mut w = Self {
-            file: File::create(path)?,
+            pages: PacketWriter::new(BufWriter::new(File::create(path)?)),
             serial,
-            sequence: 0,
             granule: 0,
-            pending: Vec::new(),
+            held: None,
+            on_page: 0,
             packets: 0,
         };
         let mut head = b"OpusHead".to_vec();
@@ -55,23 +64,32 @@ impl OggOpusWriter {
         head.extend_from_slice(&RATE.to_le_bytes());
         head.extend_from_slice(&0i16.to_le_bytes()); // output gain
         head.push(0); // channel mapping family
-        w.page(&[head], 0x02, 0)?;
+        // RFC 7845: each header on a page of its own, granule 0; the crate marks the first
+        // page beginning-of-stream.
+        w.put(head, PacketWriteEndInfo::EndPage, 0)?;
         let mut tags = b"OpusTags".to_vec();
         tags.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
         tags.extend_from_slice(vendor.as_bytes());
         tags.extend_from_slice(&0u32.to_le_bytes());
-        w.page(&[tags], 0x00, 0)?;
+        w.put(tags, PacketWriteEndInfo::EndPage, 0)?;
         Ok(w)
     }
 
     /// Adds one Opus packet.
     pub fn write(&mut self, packet: &[u8]) -> io::Result<()> {
-        self.granule += u64::from(opus_samples(packet));
-        self.pending.push(packet.to_vec());
-        self.packets += 1;
-        if self.pending.len() >= PACKETS_PER_PAGE {
-            self.flush_page(0x00)?;
+        if let Some(previous) = self.held.take() {
+            let end = if self.on_page >= PACKETS_PER_PAGE {
+                self.on_page = 0;
+                PacketWriteEndInfo::EndPage
+            } else {
+                PacketWriteEndInfo::NormalPacket
+            };
+            self.put(previous, end, self.granule)?;
         }
+        self.granule += u64::from(opus_samples(packet));
+        self.held = Some(packet.to_vec());
+        self.on_page += 1;
+        self.packets += 1;
         Ok(())
     }
 
@@ -80,51 +98,23 @@ impl OggOpusWriter {
         self.granule * 1000 / u64::from(RATE)
     }
 
-    fn flush_page(&mut self, flags: u8) -> io::Result<()> {
-        let packets = std::mem::take(&mut self.pending);
-        self.page(&packets, flags, self.granule)
+    fn put(&mut self, packet: Vec<u8>, end: PacketWriteEndInfo, granule: u64) -> io::Result<()> {
+        let page_ends = end != PacketWriteEndInfo::NormalPacket;
+        self.pages.write_packet(packet, self.serial, end, granule)?;
+        if page_ends {
+            self.pages.inner_mut().flush()?;
+        }
+        Ok(())
     }
 
-    /// Ends the stream (the last page carries end-of-stream) and syncs the file.
+    /// Ends the stream (the last page carries end-of-stream) and syncs the file. A stream
+    /// with no audio packet ends after its headers, without an end-of-stream page.
     pub fn finish(mut self) -> io::Result<()> {
-        self.flush_page(0x04)?;
-        self.file.sync_all()
-    }
-
-    fn page(&mut self, packets: &[Vec<u8>], flags: u8, granule: u64) -> io::Result<()> {
-        let mut lacing = Vec::new();
-        for p in packets {
-            let mut n = p.len();
-            while n >= 255 {
-                lacing.push(255u8);
-                n -= 255;
-            }
-            lacing.push(n as u8);
+        if let Some(last) = self.held.take() {
+            self.put(last, PacketWriteEndInfo::EndStream, self.granule)?;
         }
-        // 255 segments per page at most; a page of 50 speech packets uses ~50.
-        if lacing.len() > 255 {
-            let (a, b) = packets.split_at(packets.len() / 2);
-            self.page(a, flags & !0x04, granule)?;
-            return self.page(b, flags, granule);
-        }
-        let mut page =
-            Vec::with_capacity(27 + lacing.len() + packets.iter().map(Vec::len).sum::<usize>());
-        page.extend_from_slice(b"OggS");
-        page.push(0);
-        page.push(flags);
-        page.extend_from_slice(&granule.to_le_bytes());
-        page.extend_from_slice(&self.serial.to_le_bytes());
-        page.extend_from_slice(&self.sequence.to_le_bytes());
-        page.extend_from_slice(&[0; 4]);
-        page.push(lacing.len() as u8);
-        page.extend_from_slice(&lacing);
-        for p in packets {
-            page.extend_from_slice(p);
-        }
-        let crc = crc32(&page);
-        page[22..26].copy_from_slice(&crc.to_le_bytes());
-        self.sequence += 1;
-        self.file.write_all(&page)
+        let file = self.pages.into_inner().into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()
     }
 }
 
