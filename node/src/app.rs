@@ -102,7 +102,7 @@ pub async fn start(
         .as_ref()
         .map(|s| {
             tracing::info!(endpoint = %s.endpoint, bucket = %s.bucket, "copying the broadcast to object storage");
-            hls::s3::Uploader::start(s.config(), hub.metrics.archive.clone(), &tokio::runtime::Handle::current())
+            hls::s3::Uploader::start(s.clone(), hub.metrics.archive.clone(), &tokio::runtime::Handle::current())
         })
         .transpose()
         .context("configuring object storage")?;

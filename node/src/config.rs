@@ -19,7 +19,7 @@
 //! | `[media]` `offers_per_second` | `ASSEMBLY_OFFERS_PER_SECOND` | `200` (new WHIP/WHEP sessions answered per second) |
 //! | `[media]` `public_listening` | `ASSEMBLY_PUBLIC_LISTENING` | `true` (WHEP without a wallet) |
 //! | `hls` | `ASSEMBLY_HLS` | `hls` (the broadcast's playlists and segments, served at `/hls/`) |
-//! | `s3` (table: `endpoint`, `bucket`, `region`, `access_key`, `secret_key`, `prefix`) | `ASSEMBLY_S3_ENDPOINT`, `_BUCKET`, `_REGION`, `_ACCESS_KEY`, `_SECRET_KEY`, `_PREFIX` | none (set to copy the broadcast to S3-compatible storage) |
+//! | `[s3]` table: `endpoint`, `bucket`, `region`, `access_key`, `secret_key`, `prefix` | `ASSEMBLY_S3_ENDPOINT`, `_BUCKET`, `_REGION`, `_ACCESS_KEY`, `_SECRET_KEY`, `_PREFIX` | none (set to copy the broadcast to S3-compatible storage; region `us-east-1`, prefix `hls`) |
 //! | `whip_push` | `ASSEMBLY_WHIP_PUSH` | none (a WHIP endpoint to push the program to: MediaMTX, Livepeer's media server, another node) |
 //! | `whip_push_token` | `ASSEMBLY_WHIP_PUSH_TOKEN` | none |
 //! | `whip_push_session` | `ASSEMBLY_WHIP_PUSH_SESSION` | the current session |
@@ -35,42 +35,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde::Deserialize;
 
+use assembly_archive::hls::s3::{self, S3Config};
 use assembly_indexer::start::IndexerConfig;
 use assembly_media::{IceServer, MediaConfig};
 
 /// The embedded indexer's store when none is configured.
 pub const DEFAULT_DB: &str = "assembly-node.sqlite";
-
-/// S3-compatible storage for the broadcast.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct S3Settings {
-    pub endpoint: String,
-    pub bucket: String,
-    #[serde(default = "us_east_1")]
-    pub region: String,
-    pub access_key: String,
-    pub secret_key: String,
-    #[serde(default)]
-    pub prefix: String,
-}
-
-fn us_east_1() -> String {
-    "us-east-1".into()
-}
-
-impl S3Settings {
-    pub fn config(&self) -> assembly_archive::hls::s3::S3Config {
-        assembly_archive::hls::s3::S3Config {
-            endpoint: self.endpoint.clone(),
-            bucket: self.bucket.clone(),
-            region: self.region.clone(),
-            access_key: self.access_key.clone(),
-            secret_key: self.secret_key.clone(),
-            prefix: self.prefix.clone(),
-        }
-    }
-}
 
 /// The node's configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -90,7 +60,8 @@ pub struct NodeConfig {
     pub whip_push: Option<String>,
     pub whip_push_token: Option<String>,
     pub whip_push_session: Option<u64>,
-    pub s3: Option<S3Settings>,
+    /// S3-compatible storage the broadcast is copied to (the `[s3]` table).
+    pub s3: Option<S3Config>,
     pub recordings: PathBuf,
     pub transcriber: Option<String>,
     pub transcriber_model: Option<String>,
@@ -210,13 +181,13 @@ impl NodeConfig {
         if let Some(endpoint) = var("ASSEMBLY_S3_ENDPOINT") {
             let need =
                 |k: &str| var(k).with_context(|| format!("{k} (ASSEMBLY_S3_ENDPOINT is set)"));
-            c.s3 = Some(S3Settings {
+            c.s3 = Some(S3Config {
                 endpoint,
                 bucket: need("ASSEMBLY_S3_BUCKET")?,
-                region: var("ASSEMBLY_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                region: var("ASSEMBLY_S3_REGION").unwrap_or_else(s3::default_region),
                 access_key: need("ASSEMBLY_S3_ACCESS_KEY")?,
                 secret_key: need("ASSEMBLY_S3_SECRET_KEY")?,
-                prefix: var("ASSEMBLY_S3_PREFIX").unwrap_or_else(|| "hls".into()),
+                prefix: var("ASSEMBLY_S3_PREFIX").unwrap_or_else(s3::default_prefix),
             });
         }
         if let Some(v) = var("ASSEMBLY_WHIP_PUSH") {

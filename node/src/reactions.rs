@@ -89,8 +89,9 @@ pub struct Burst {
 /// Rate limits per address and the burst being gathered.
 pub struct Reactions<C: Clock = DefaultClock> {
     /// One bucket per address (governor's keyed limiter); `None` lets nothing through.
-    per_address:
-        Option<RateLimiter<Address, DefaultKeyedStateStore<Address>, C, NoOpMiddleware<C::Instant>>>,
+    per_address: Option<
+        RateLimiter<Address, DefaultKeyedStateStore<Address>, C, NoOpMiddleware<C::Instant>>,
+    >,
     clock: C,
     pending: Mutex<(BTreeMap<String, u64>, BTreeMap<String, U256>)>,
 }
@@ -106,7 +107,8 @@ impl<C: Clock + Clone> Reactions<C> {
     /// The same on `clock` (tests move a fake one).
     pub fn with_clock(rate: f64, burst: f64, clock: C) -> Self {
         Self {
-            per_address: quota(rate, burst).map(|q| RateLimiter::dashmap_with_clock(q, clock.clone())),
+            per_address: quota(rate, burst)
+                .map(|q| RateLimiter::dashmap_with_clock(q, clock.clone())),
             clock,
             pending: Mutex::new(Default::default()),
         }

@@ -171,10 +171,7 @@ async fn handle(
                     retry_after_ms: retry_after_ms(wait),
                 });
             }
-            match hub
-                .reactions
-                .react(id.address, standing.stake, &reaction)
-            {
+            match hub.reactions.react(id.address, standing.stake, &reaction) {
                 Ok(()) => {
                     hub.metrics.reactions_accepted.fetch_add(1, Relaxed);
                     None

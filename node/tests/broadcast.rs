@@ -24,8 +24,8 @@ async fn fake_s3(bucket: Bucket) -> String {
     use axum::body::Bytes;
     use axum::extract::{Path as UrlPath, State};
     use axum::http::{HeaderMap, Method, StatusCode};
-    use sha2::Digest;
     use hmac::Mac;
+    use sha2::Digest;
     fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
         let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
         m.update(data);
@@ -35,15 +35,26 @@ async fn fake_s3(bucket: Bucket) -> String {
     /// credential scope, the signed headers (at least host and the two x-amz ones) and the
     /// signature itself must all agree.
     fn signed(method: &Method, uri: &axum::http::Uri, headers: &HeaderMap) -> Result<(), String> {
-        let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_string();
+        let h = |k: &str| {
+            headers
+                .get(k)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
         let auth = h("authorization");
         let date = h("x-amz-date");
         let day = &date[..8.min(date.len())];
         let scope = format!("{day}/eu-west-1/s3/aws4_request");
         let rest = auth
-            .strip_prefix(&format!("AWS4-HMAC-SHA256 Credential=AKIDASSEMBLY/{scope}, SignedHeaders="))
+            .strip_prefix(&format!(
+                "AWS4-HMAC-SHA256 Credential=AKIDASSEMBLY/{scope}, SignedHeaders="
+            ))
             .ok_or_else(|| format!("credential {auth}"))?;
-        let (names, signature) = rest.split_once(", Signature=").ok_or_else(|| format!("shape {auth}"))?;
+        let (names, signature) = rest
+            .split_once(", Signature=")
+            .ok_or_else(|| format!("shape {auth}"))?;
         let names: Vec<&str> = names.split(';').collect();
         for needed in ["host", "x-amz-content-sha256", "x-amz-date"] {
             if !names.contains(&needed) {
@@ -210,7 +221,7 @@ async fn the_floor_is_broadcast_continuously_over_hls() {
         chain.anvil.endpoint(),
         Duration::from_millis(50),
         |c| {
-            c.s3 = Some(assembly_node::config::S3Settings {
+            c.s3 = Some(assembly_archive::hls::s3::S3Config {
                 endpoint: s3,
                 bucket: "broadcast".into(),
                 region: "eu-west-1".into(),

@@ -13,27 +13,41 @@ use std::time::Duration;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{
-    Attribute, Attributes, BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutOptions, RetryConfig,
+    Attribute, Attributes, BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutOptions,
+    RetryConfig,
 };
 use tokio::sync::mpsc;
 
 use crate::metrics::ArchiveMetrics;
 
 /// Where the broadcast is copied.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct S3Config {
     /// `https://s3.us-east-1.amazonaws.com`, `http://minio:9000`…
     pub endpoint: String,
     /// The bucket, addressed path-style (`{endpoint}/{bucket}/{key}`).
     pub bucket: String,
     /// The region the signatures are scoped to (`us-east-1` for most S3-compatible stores).
+    #[serde(default = "default_region")]
     pub region: String,
     /// The access key id.
     pub access_key: String,
     /// The secret access key.
     pub secret_key: String,
     /// Key prefix, e.g. `hls` → `hls/{session}/index.m3u8`.
+    #[serde(default = "default_prefix")]
     pub prefix: String,
+}
+
+/// The region when none is given.
+pub fn default_region() -> String {
+    "us-east-1".into()
+}
+
+/// The key prefix when none is given.
+pub fn default_prefix() -> String {
+    "hls".into()
 }
 
 /// Why the bucket cannot be used at all (each failed upload is only counted).

@@ -64,8 +64,8 @@ impl OggOpusWriter {
         head.extend_from_slice(&RATE.to_le_bytes());
         head.extend_from_slice(&0i16.to_le_bytes()); // output gain
         head.push(0); // channel mapping family
-        // RFC 7845: each header on a page of its own, granule 0; the crate marks the first
-        // page beginning-of-stream.
+                      // RFC 7845: each header on a page of its own, granule 0; the crate marks the first
+                      // page beginning-of-stream.
         w.put(head, PacketWriteEndInfo::EndPage, 0)?;
         let mut tags = b"OpusTags".to_vec();
         tags.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
@@ -113,7 +113,11 @@ impl OggOpusWriter {
         if let Some(last) = self.held.take() {
             self.put(last, PacketWriteEndInfo::EndStream, self.granule)?;
         }
-        let file = self.pages.into_inner().into_inner().map_err(|e| e.into_error())?;
+        let file = self
+            .pages
+            .into_inner()
+            .into_inner()
+            .map_err(|e| e.into_error())?;
         file.sync_all()
     }
 }
