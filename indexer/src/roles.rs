@@ -3,8 +3,8 @@
 //! changes (the active set only changes between rounds) or the BondingManager emits an
 //! event about the address (activation, deactivation, bond, unbond), whichever is first.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
@@ -55,8 +55,8 @@ impl Roles {
         }
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<Address, Standing>> {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    fn cache(&self) -> MutexGuard<'_, HashMap<Address, Standing>> {
+        self.cache.lock()
     }
 
     /// `account`'s standing, from the cache or the chain.
@@ -141,7 +141,7 @@ impl Roles {
             .await
             .map_err(|e| RolesError::Rpc(e.to_string()))?
             .to::<u64>();
-        let mut round = self.round.lock().unwrap_or_else(|p| p.into_inner());
+        let mut round = self.round.lock();
         if *round != Some(now) {
             *round = Some(now);
             self.cache().clear();

@@ -4,8 +4,8 @@
 //! impossible. Every row remembers the block that wrote it, so a reorg is undone by
 //! deleting or clearing what blocks above the fork wrote.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
 
 use alloy::primitives::{Address, B256, U256};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -168,7 +168,7 @@ impl Store {
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a half-applied block (transactions
         // roll back on drop), so a poisoned lock is safe to keep using.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        self.conn.lock()
     }
 
     /// Binds the database to one deployment, refusing one made for another.

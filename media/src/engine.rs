@@ -10,7 +10,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use assembly_floor::clock;
@@ -343,11 +345,7 @@ impl Engine {
                 self.shared.load.release_publisher();
             }
         }
-        self.shared
-            .resources
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&peer.resource);
+        self.shared.resources.lock().remove(&peer.resource);
         match &mut self.front {
             Some(f) => f.routes.forget(id),
             None => {

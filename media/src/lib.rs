@@ -74,7 +74,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::Address;
@@ -424,18 +426,15 @@ impl Media {
             PeerRole::Listener => self.load.place(),
         };
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
-        self.resources
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                resource.clone(),
-                Resource {
-                    peer: id,
-                    session,
-                    owner,
-                    shard,
-                },
-            );
+        self.resources.lock().insert(
+            resource.clone(),
+            Resource {
+                peer: id,
+                session,
+                owner,
+                shard,
+            },
+        );
         // Both reach their shards before the client has the answer, so before its first
         // connectivity check.
         let added = self.shards[shard].send(Command::Add(Box::new(NewPeer {
@@ -463,7 +462,7 @@ impl Media {
     /// Ends a media session. Publishers' sessions only by their owner; a listener's by
     /// whoever holds its (unguessable) resource URL.
     pub fn close(&self, resource: &str, requester: Option<Address>) -> Result<(), MediaError> {
-        let mut map = self.resources.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.resources.lock();
         let r = map.get(resource).ok_or(MediaError::NotFound)?;
         if r.owner.is_some() && r.owner != requester {
             return Err(MediaError::NotYours);

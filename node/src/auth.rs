@@ -7,8 +7,8 @@
 //! a bearer token for other clients. A role is never in the token: it is read from chain
 //! state on use, so an orchestrator who leaves the active set stops being one at once.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, Bytes, FixedBytes, Signature};
@@ -99,7 +99,7 @@ impl Auth {
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes).expect("the OS has a random source");
         let nonce = alloy::hex::encode(bytes);
-        let mut nonces = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+        let mut nonces = self.nonces.lock();
         let now = Instant::now();
         if nonces.len() >= MAX_NONCES {
             nonces.retain(|_, issued| now.duration_since(*issued) < self.config.nonce_ttl);
@@ -119,7 +119,7 @@ impl Auth {
 
     /// Spends a nonce: true if it was issued here, unused and unexpired.
     fn spend(&self, nonce: &str) -> bool {
-        let mut nonces = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+        let mut nonces = self.nonces.lock();
         nonces
             .remove(nonce)
             .is_some_and(|issued| issued.elapsed() < self.config.nonce_ttl)

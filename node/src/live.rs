@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, U256};
@@ -219,11 +221,7 @@ impl Hub {
 
     /// The last state computed.
     pub fn state(&self) -> Option<LiveState> {
-        self.latest
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .0
-            .clone()
+        self.latest.read().0.clone()
     }
 
     /// The gate over `timelines`, leaving out slots whose holder's role on chain no longer
@@ -264,11 +262,7 @@ impl Hub {
 
     /// The last state message sent.
     pub fn latest(&self) -> Utf8Bytes {
-        self.latest
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .1
-            .clone()
+        self.latest.read().1.clone()
     }
 
     async fn speaker(&self, address: Address) -> Speaker {
@@ -415,14 +409,7 @@ impl Hub {
             }
             changed
         });
-        if self
-            .latest
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .0
-            .as_ref()
-            == Some(&state)
-        {
+        if self.latest.read().0.as_ref() == Some(&state) {
             return;
         }
         let text: Utf8Bytes = match serde_json::to_string(&Outgoing::State(StateMessage {
@@ -433,7 +420,7 @@ impl Hub {
             Ok(t) => t.into(),
             Err(_) => return,
         };
-        *self.latest.write().unwrap_or_else(|p| p.into_inner()) = (Some(state), text.clone());
+        *self.latest.write() = (Some(state), text.clone());
         self.metrics.state_broadcasts.fetch_add(1, Relaxed);
         let _ = self.tx.send(text);
     }

@@ -2,9 +2,9 @@
 //! aggregated into bursts (counts and the bonded stake behind them) so a thousand claps
 //! cost every listener one message, not a thousand.
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
@@ -122,7 +122,7 @@ impl<C: Clock + Clone> Reactions<C> {
         limiter
             .check_key(&who)
             .map_err(|until| until.wait_time_from(self.clock.now()))?;
-        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = self.pending.lock();
         *pending.0.entry(name.to_string()).or_default() += 1;
         let s = pending.1.entry(name.to_string()).or_default();
         *s = s.saturating_add(stake);
@@ -131,8 +131,7 @@ impl<C: Clock + Clone> Reactions<C> {
 
     /// The burst gathered since the last call, if any.
     pub fn drain(&self) -> Option<Burst> {
-        let (counts, stakes) =
-            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        let (counts, stakes) = std::mem::take(&mut *self.pending.lock());
         if counts.is_empty() {
             return None;
         }

@@ -2,8 +2,8 @@
 //! in SQLite next to the recordings. A speech is a row from its first packet, so a node that
 //! dies mid-speech finds it on restart and closes it from what reached the disk.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -109,8 +109,8 @@ impl Archive {
         Ok(a)
     }
 
-    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    fn db(&self) -> MutexGuard<'_, Connection> {
+        self.db.lock()
     }
 
     /// Runs `f` on the archive's database (the Hansard keeps its tables there too).

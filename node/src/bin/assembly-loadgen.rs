@@ -17,7 +17,9 @@
 //! assembly-node --bench media` sets that up on anvil and runs this at several sizes.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use alloy::signers::local::PrivateKeySigner;
@@ -183,11 +185,7 @@ async fn main() -> anyhow::Result<()> {
                         let now = unix_micros();
                         let arrived = now.saturating_sub(arrived.elapsed().as_micros() as u64);
                         let micros = |t: u64| t.saturating_sub(sent).min(u32::MAX as u64) as u32;
-                        log.lock().unwrap_or_else(|p| p.into_inner()).push((
-                            n,
-                            micros(now),
-                            micros(arrived),
-                        ));
+                        log.lock().push((n, micros(now), micros(arrived)));
                     }
                 })
             };
@@ -272,7 +270,7 @@ async fn main() -> anyhow::Result<()> {
     let mut at_socket: Vec<u32> = Vec::new();
     let mut received = 0u64;
     for log in &logs {
-        let log = log.lock().unwrap_or_else(|p| p.into_inner());
+        let log = log.lock();
         for (n, added, socket) in log.iter() {
             if (first..last).contains(n) {
                 received += 1;
