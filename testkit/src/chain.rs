@@ -69,7 +69,9 @@ impl TestChain {
         for k in &keys[1..] {
             wallet.register_signer(k.clone());
         }
-        let provider = signing_provider(&anvil.endpoint(), wallet).await.unwrap();
+        let provider = signing_provider(&anvil.endpoint(), wallet)
+            .await
+            .expect("a provider for anvil");
         let accounts: Vec<Address> = keys.iter().map(|k| k.address()).collect();
         let mut chain = Self::deploy(anvil, provider, accounts, t0).await;
         let orchestrators = chain.accounts[1..=5].to_vec();
@@ -91,18 +93,20 @@ impl TestChain {
         let genesis = provider
             .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
             .await
-            .unwrap()
-            .unwrap();
+            .expect("anvil answers for its latest block")
+            .expect("anvil has a latest block");
         if genesis.header.timestamp < t0 - 1000 {
             provider
                 .raw_request::<_, ()>("evm_setNextBlockTimestamp".into(), (t0 - 1000,))
                 .await
-                .unwrap();
+                .expect("anvil sets the next timestamp");
         }
         let rounds = MockRoundsManager::deploy(provider.clone(), U256::from(100), U256::from(4000))
             .await
-            .unwrap();
-        let bonding = MockBondingManager::deploy(provider.clone()).await.unwrap();
+            .expect("MockRoundsManager deployed");
+        let bonding = MockBondingManager::deploy(provider.clone())
+            .await
+            .expect("MockBondingManager deployed");
         let governor = MockGovernor::deploy(
             provider.clone(),
             *rounds.address(),
@@ -110,7 +114,7 @@ impl TestChain {
             U256::from(10),
         )
         .await
-        .unwrap();
+        .expect("MockGovernor deployed");
         let token = Address::repeat_byte(0x77);
         let defaults = IAssembly::Defaults {
             slotLength: 120,
@@ -122,7 +126,11 @@ impl TestChain {
             debateSpeakers: 1,
             minDelegatorStake: alloy::primitives::Uint::from(1u64),
         };
-        let deploy_block = provider.get_block_number().await.unwrap() + 1;
+        let deploy_block = provider
+            .get_block_number()
+            .await
+            .expect("anvil answers for its block number")
+            + 1;
         let assembly = Assembly::deploy(
             provider.clone(),
             accounts[0],
@@ -133,10 +141,13 @@ impl TestChain {
             defaults,
         )
         .await
-        .unwrap();
+        .expect("Assembly deployed");
         let deployment = Deployment {
             network: "test".into(),
-            chain_id: provider.get_chain_id().await.unwrap(),
+            chain_id: provider
+                .get_chain_id()
+                .await
+                .expect("anvil answers for its chain id"),
             deploy_block,
             assembly: *assembly.address(),
             bonding_manager: *bonding.address(),
@@ -165,7 +176,7 @@ impl TestChain {
         self.provider
             .raw_request::<_, ()>("evm_setNextBlockTimestamp".into(), (self.clock,))
             .await
-            .unwrap();
+            .expect("anvil sets the next timestamp");
     }
 
     /// Mines an empty block at the clock.
@@ -173,7 +184,7 @@ impl TestChain {
         self.provider
             .raw_request::<_, String>("evm_mine".into(), ())
             .await
-            .unwrap();
+            .expect("anvil mines a block");
     }
 
     /// A one-off open floor for orchestrators.
@@ -201,7 +212,7 @@ impl TestChain {
             .sessionCount()
             .call()
             .await
-            .unwrap()
+            .expect("Assembly answers sessionCount")
             .to::<u64>()
     }
 
@@ -226,7 +237,7 @@ impl TestChain {
 
     /// An empty in-memory store.
     pub fn store(&self) -> Arc<Store> {
-        Arc::new(Store::in_memory().unwrap())
+        Arc::new(Store::in_memory().expect("an in-memory store"))
     }
 
     /// A follower of this chain's deployment writing to `store`, without a keeper.
@@ -250,15 +261,17 @@ impl TestChain {
                 ..SyncConfig::default()
             },
         );
-        f.sync_to_head().await.unwrap();
+        f.sync_to_head()
+            .await
+            .expect("the follower indexes the chain");
         store
     }
 }
 
 /// Sending a contract call and waiting for it to be mined, the step most tests repeat.
 pub trait Mined {
-    /// Sends the call from the provider's default account and waits for its receipt; panics
-    /// if it cannot be sent or its receipt never comes (a reverted call still has one).
+    /// Sends the call (from account 0 unless it names another) and waits for its receipt;
+    /// panics if either fails. For a call the chain may refuse, [`TestChain::try_send`].
     fn mined(self) -> impl Future<Output = alloy::rpc::types::TransactionReceipt> + Send;
 }
 
@@ -266,7 +279,12 @@ impl<C: alloy::sol_types::SolCall + Send + Sync> Mined
     for alloy::contract::CallBuilder<&DynProvider, std::marker::PhantomData<C>>
 {
     async fn mined(self) -> alloy::rpc::types::TransactionReceipt {
-        self.send().await.unwrap().get_receipt().await.unwrap()
+        self.send()
+            .await
+            .expect("the call was sent")
+            .get_receipt()
+            .await
+            .expect("its receipt")
     }
 }
 
@@ -291,7 +309,7 @@ pub async fn open_session(chain: &TestChain, start: u64, slot: u32) -> u64 {
         .sessionCount()
         .call()
         .await
-        .unwrap()
+        .expect("Assembly answers sessionCount")
         .to::<u64>()
 }
 

@@ -47,12 +47,12 @@ pub async fn node_with(
         std::process::id(),
         chain.anvil.port()
     ));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).expect("a directory for the node");
     std::fs::write(
         dir.join("deployment.json"),
-        serde_json::to_vec(&chain.deployment).unwrap(),
+        serde_json::to_vec(&chain.deployment).expect("the deployment as JSON"),
     )
-    .unwrap();
+    .expect("deployment.json written");
     let mut config = NodeConfig {
         indexer: IndexerConfig {
             rpc_url,
@@ -74,9 +74,16 @@ pub async fn node_with(
     };
     tweak(&mut config);
     let (stop, stopped) = watch::channel(false);
-    let app = app::start(&config, vec![7; 32], stopped).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = app::start(&config, vec![7; 32], stopped)
+        .await
+        .expect("the node starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port on 127.0.0.1");
+    let base = format!(
+        "http://{}",
+        listener.local_addr().expect("a bound listener's address")
+    );
     let app_media = Some(app.media.clone());
     tokio::spawn(async move { axum::serve(listener, app.router).await });
     Node {
@@ -122,11 +129,14 @@ impl Node {
             .get(format!("{}/api/v1/auth/nonce", self.base))
             .send()
             .await
-            .unwrap()
+            .expect("the node answers for a nonce")
             .json()
             .await
-            .unwrap();
-        v["nonce"].as_str().unwrap().to_string()
+            .expect("a nonce as JSON");
+        v["nonce"]
+            .as_str()
+            .expect("a nonce in the answer")
+            .to_string()
     }
 
     /// POSTs `body` to the sign-in endpoint: the status, the JSON answer (`null` if none) and
@@ -138,12 +148,12 @@ impl Node {
             .json(&body)
             .send()
             .await
-            .unwrap();
+            .expect("the node answers sign-in");
         let status = r.status().as_u16();
         let cookie = r
             .headers()
             .get("set-cookie")
-            .map(|v| v.to_str().unwrap().to_string());
+            .map(|v| v.to_str().expect("a cookie in ASCII").to_string());
         (status, r.json().await.unwrap_or(Value::Null), cookie)
     }
 
@@ -155,7 +165,7 @@ impl Node {
             .bearer_auth(token)
             .send()
             .await
-            .unwrap();
+            .expect("the node answers /api/v1/me");
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 }
@@ -187,9 +197,9 @@ pub async fn spawn_node(
 ) -> NodeProcess {
     std::fs::write(
         dir.join("deployment.json"),
-        serde_json::to_vec(&chain.deployment).unwrap(),
+        serde_json::to_vec(&chain.deployment).expect("the deployment as JSON"),
     )
-    .unwrap();
+    .expect("deployment.json written");
     let child = std::process::Command::new(binary)
         .env("ASSEMBLY_NODE_LISTEN", format!("127.0.0.1:{http_port}"))
         .env("ASSEMBLY_RPC_URL", chain.anvil.ws_endpoint())
@@ -252,8 +262,8 @@ pub async fn get_json(node: &Node, path: &str) -> Value {
         .get(format!("{}{path}", node.base))
         .send()
         .await
-        .unwrap()
+        .expect("the node answers")
         .json()
         .await
-        .unwrap()
+        .expect("a JSON answer")
 }
