@@ -9,9 +9,6 @@
 //!
 //! Results are printed and written to `$CARGO_TARGET_DIR/bench-indexer.json`.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +16,7 @@ use alloy::providers::Provider;
 use assembly_indexer::bindings::mocks::SessionFlood;
 use assembly_indexer::store::Store;
 use assembly_indexer::sync::{Follower, SyncConfig};
-use common::{Mined, TestChain, T0};
+use assembly_testkit::chain::{Mined, TestChain, T0};
 use tokio::sync::watch;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

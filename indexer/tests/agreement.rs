@@ -1,11 +1,10 @@
 //! The Rust floor rule agrees with the contract's `floorAt` on randomized histories of
 //! requests, withdrawals, yields and time, on a real anvil.
 
-mod common;
-
 use alloy::primitives::U256;
 use assembly_indexer::api::floor_of;
-use common::{Rng, TestChain, T0};
+use assembly_testkit::chain::{TestChain, T0};
+use assembly_testkit::rng::Rng;
 
 async fn history(seed: u64) {
     let mut chain = TestChain::start().await;

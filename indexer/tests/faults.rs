@@ -2,8 +2,6 @@
 //! Assembly's. The follower retries, skips what cannot be decoded with a recorded reason,
 //! never panics, and ends with the same events as an index through a healthy RPC.
 
-mod common;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +11,12 @@ use alloy::providers::{Provider, ProviderBuilder};
 use alloy::sol_types::SolEvent;
 use assembly_indexer::bindings::Assembly;
 use assembly_indexer::sync::{Follower, SyncConfig};
+use assembly_testkit::chain::{TestChain, T0};
+use assembly_testkit::rng::Rng;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use common::{Rng, TestChain, T0};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 

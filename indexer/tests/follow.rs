@@ -1,15 +1,14 @@
 //! Following a chain live ends in the same state as a fresh backfill of it; a reorg is
 //! rolled back and the canonical blocks re-applied.
 
-mod common;
-
 use std::time::Duration;
 
 use alloy::primitives::U256;
 use alloy::providers::Provider;
 use assembly_indexer::store::Store;
 use assembly_indexer::sync::{Change, SyncConfig};
-use common::{Rng, TestChain, T0};
+use assembly_testkit::chain::{TestChain, T0};
+use assembly_testkit::rng::Rng;
 use tokio::sync::watch;
 
 fn history_of(store: &Store) -> Vec<(u64, u64, String)> {

@@ -2,16 +2,14 @@
 //! retries a proposal the chain refused for good, and the eligibility cache follows roles
 //! as the BondingManager changes them.
 
-mod common;
-
 use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, Bytes, U256};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
-use assembly_indexer::keeper::{Keeper, Outcome};
+use assembly_indexer::keeper::{signing_provider, Keeper, Outcome};
 use assembly_indexer::roles::{Role, Roles};
 use assembly_indexer::sync::SyncConfig;
-use common::{Mined, TestChain};
+use assembly_testkit::chain::{Mined, TestChain};
 
 async fn propose(chain: &TestChain, description: &str) -> U256 {
     let targets = vec![Address::repeat_byte(0x11)];
@@ -37,7 +35,7 @@ async fn propose(chain: &TestChain, description: &str) -> U256 {
 
 async fn keeper_provider(chain: &TestChain, account: usize) -> alloy::providers::DynProvider {
     let signer = PrivateKeySigner::from(chain.anvil.keys()[account].clone());
-    common::signing_provider(&chain.anvil.endpoint(), EthereumWallet::new(signer))
+    signing_provider(&chain.anvil.endpoint(), EthereumWallet::new(signer))
         .await
         .unwrap()
 }

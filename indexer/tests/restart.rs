@@ -2,15 +2,14 @@
 //! live follow — and restarted each time ends in the same state as one uninterrupted
 //! index of the chain, with no event applied twice.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
 use alloy::providers::Provider;
 use assembly_indexer::store::Store;
-use common::{Rng, TestChain, T0};
+use assembly_testkit::chain::{TestChain, T0};
+use assembly_testkit::rng::Rng;
 
 fn spawn(chain: &TestChain, dir: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_assembly-indexer"))

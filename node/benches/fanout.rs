@@ -8,16 +8,13 @@
 //! Results go to `$CARGO_TARGET_DIR/bench-fanout.json`. Load generator and node share the
 //! machine.
 
-#[path = "../../indexer/tests/common/mod.rs"]
-mod common;
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::TestChain;
+use assembly_testkit::chain::TestChain;
+use assembly_testkit::node::node;
+use assembly_testkit::siwe::{key, message, signed};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
@@ -38,7 +35,7 @@ async fn main() {
     let rounds = 20;
     let chain = TestChain::start_at(&[], now_ms() / 1000).await;
     // As deployed: new blocks announced over a WebSocket subscription.
-    let node = support::node(
+    let node = node(
         &chain,
         chain.anvil.ws_endpoint(),
         Duration::from_millis(100),
@@ -47,9 +44,9 @@ async fn main() {
     let addr = node.base.trim_start_matches("http://").to_string();
 
     // The reacting orchestrator signs in.
-    let key = support::key(&chain, 1);
-    let msg = support::message(key.address(), &node.nonce().await);
-    let (_, me, _) = node.post(support::signed(&key, &msg).await).await;
+    let key = key(&chain, 1);
+    let msg = message(key.address(), &node.nonce().await);
+    let (_, me, _) = node.post(signed(&key, &msg).await).await;
     let token = me["token"].as_str().unwrap().to_string();
 
     // The audience.

@@ -5,19 +5,16 @@
 //! size so its memory per listener is measured from a clean start. Prints one JSON report
 //! per size and writes them all to `$CARGO_TARGET_DIR/bench-media.json`.
 
-#[path = "../../indexer/tests/common/mod.rs"]
-mod common;
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
 use assembly_indexer::bindings::IAssembly;
-use common::{Mined, TestChain};
+use assembly_testkit::chain::{enqueue, Mined, TestChain};
+use assembly_testkit::clock::now;
+use assembly_testkit::node::{spawn_node, NodeProcess};
+use assembly_testkit::ports::{free_port, free_udp_port};
 use serde_json::Value;
-use support::{enqueue, free_port, free_udp_port, now, spawn_node, NodeProcess};
 
 async fn start_node(chain: &TestChain, dir: &std::path::Path, session: u64) -> NodeProcess {
     let _ = std::fs::remove_file(dir.join("node.sqlite"));

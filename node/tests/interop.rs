@@ -4,18 +4,16 @@
 //! listener receives the same packets; a stranger publishing from it is refused with the
 //! reason, like any other client.
 
-#[path = "../../indexer/tests/common/mod.rs"]
-mod common;
-mod support;
-
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use assembly_media::client;
 use assembly_media::sdp::Intent;
+use assembly_testkit::node::floor_held;
+use assembly_testkit::paths::repo_path;
+use assembly_testkit::siwe::token;
 use serde_json::Value;
-use support::{floor_held, repo_path, token};
 
 /// Runs the aiortc peer and returns its JSON report.
 async fn aiortc(mode: &str, url: &str, token: Option<&str>, seconds: u32) -> Value {

@@ -4,10 +4,6 @@
 //! and on yield, and hostile offers, floods and junk at the media port get clear errors (or
 //! nothing) without disturbing the session in progress.
 
-#[path = "../../indexer/tests/common/mod.rs"]
-mod common;
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,11 +12,14 @@ use assembly_floor::clock::now_us as unix_micros;
 use assembly_media::client::{self, Peer};
 use assembly_media::sdp::Intent;
 use assembly_media::stamp::read_stamp;
-use common::TestChain;
+use assembly_testkit::chain::{enqueue, open_session, TestChain};
+use assembly_testkit::clock::now;
+use assembly_testkit::frames::pump_stamped;
+use assembly_testkit::node::{floor_held, node, node_with, spawn_node, Node};
+use assembly_testkit::ports::{free_port, free_udp_port};
+use assembly_testkit::siwe::token;
+use assembly_testkit::wait::{wait_for_slots, wait_until};
 use serde_json::Value;
-use support::{
-    enqueue, floor_held, node, now, open_session, token, wait_for_slots, wait_until, Node,
-};
 
 /// (arrival µs, speaker marker, send µs, frame counter) of each frame a listener heard.
 type Heard = Arc<Mutex<Vec<(u64, u8, u64, u64)>>>;
@@ -50,7 +49,7 @@ async fn listener(node: &Node, session: u64) -> (Peer, Heard) {
 
 /// Publishes stamped frames marked `marker` every 20 ms until the peer's channel closes.
 fn pump(peer: &Peer, marker: u8) {
-    support::pump_stamped(peer.frames.clone().expect("a publisher"), marker);
+    pump_stamped(peer.frames.clone().expect("a publisher"), marker);
 }
 
 async fn whip(node: &Node, session: u64, token: &str) -> Result<Peer, client::ClientError> {
@@ -240,11 +239,8 @@ async fn hostile_offers_and_floods_leave_the_session_alone() {
         .unwrap();
     let holder = token(&node, &chain, 1).await;
     let other = token(&node, &chain, 2).await;
-    let (listen_node, whip_node, holder_token) = (
-        support::Node::view(&node),
-        support::Node::view(&node),
-        holder.clone(),
-    );
+    let (listen_node, whip_node, holder_token) =
+        (Node::view(&node), Node::view(&node), holder.clone());
     let (_listener, heard) = peers_rt
         .spawn(async move { listener(&listen_node, session).await })
         .await
@@ -515,9 +511,9 @@ async fn a_restarted_node_is_rejoined_and_keeps_the_chain_s_floor() {
     enqueue(&chain, session, 1).await;
     let dir = std::env::temp_dir().join(format!("assembly-restart-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (http_port, udp_port) = (support::free_port(), support::free_udp_port());
+    let (http_port, udp_port) = (free_port(), free_udp_port());
     let binary = env!("CARGO_BIN_EXE_assembly-node");
-    let mut first = support::spawn_node(binary, &chain, &dir, http_port, udp_port).await;
+    let mut first = spawn_node(binary, &chain, &dir, http_port, udp_port).await;
     let view = first.view();
     let holder = token(&view, &chain, 1).await;
     let stranger = token(&view, &chain, 8).await;
@@ -543,7 +539,7 @@ async fn a_restarted_node_is_rejoined_and_keeps_the_chain_s_floor() {
         Intent::Publish,
         Arc::new(|_: &[u8], _| {}),
     );
-    support::pump_stamped(speaker.frames.clone().unwrap(), 1);
+    pump_stamped(speaker.frames.clone().unwrap(), 1);
     wait_until("audio before the restart", Duration::from_secs(20), || {
         heard.lock().unwrap().len() > 50
     })
@@ -570,7 +566,7 @@ async fn a_restarted_node_is_rejoined_and_keeps_the_chain_s_floor() {
     first.child.wait().unwrap();
     let killed = unix_micros();
     let before = heard.lock().unwrap().len();
-    let _second = support::spawn_node(binary, &chain, &dir, http_port, udp_port).await;
+    let _second = spawn_node(binary, &chain, &dir, http_port, udp_port).await;
     wait_until("audio after the restart", Duration::from_secs(40), || {
         heard.lock().unwrap()[before..]
             .iter()
@@ -661,7 +657,7 @@ async fn a_restarted_node_is_rejoined_and_keeps_the_chain_s_floor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listening_can_require_a_wallet() {
     let chain = TestChain::start_at(&[], now()).await;
-    let node = support::node_with(
+    let node = node_with(
         &chain,
         chain.anvil.endpoint(),
         Duration::from_millis(50),

@@ -3,10 +3,6 @@
 //! standing in for MediaMTX or Livepeer's media server — and a listener of that server hears
 //! the floor holder's audio, with silence between speakers keeping the stream alive.
 
-#[path = "../../indexer/tests/common/mod.rs"]
-mod common;
-mod support;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,12 +13,14 @@ use assembly_media::client;
 use assembly_media::sdp::{self, Intent};
 use assembly_media::stamp::{self, read_stamp};
 use assembly_media::{Gate, Media, MediaConfig, MediaMetrics, PeerRole, Plan};
+use assembly_testkit::chain::{enqueue, open_session, TestChain};
+use assembly_testkit::clock::now;
+use assembly_testkit::node::node_with;
+use assembly_testkit::siwe::token;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use common::TestChain;
-use support::{enqueue, now, token};
 use tokio::sync::watch;
 
 /// A bare WHIP/WHEP server on a media engine that lets anyone publish to room 7.
@@ -97,9 +95,9 @@ async fn external_server() -> (String, Arc<Media>, watch::Sender<bool>) {
 async fn the_program_reaches_an_external_whip_server() {
     let (external, _media, _stop) = external_server().await;
     let chain = TestChain::start_at(&[], now()).await;
-    let session = support::open_session(&chain, now(), 600).await;
+    let session = open_session(&chain, now(), 600).await;
     let push_to = format!("{external}/whip");
-    let node = support::node_with(
+    let node = node_with(
         &chain,
         chain.anvil.endpoint(),
         Duration::from_millis(50),

@@ -2,10 +2,6 @@
 //! lists three speeches with the right speakers and slots, each file's SHA-256 is the digest
 //! recorded, and each file holds exactly the audio listeners heard in that slot.
 
-#[path = "../../indexer/tests/common/mod.rs"]
-mod common;
-mod support;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,16 +11,20 @@ use assembly_archive::record::ogg;
 use assembly_media::client;
 use assembly_media::sdp::Intent;
 use assembly_media::stamp::read_stamp;
-use common::TestChain;
+use assembly_testkit::chain::{open_session, TestChain};
+use assembly_testkit::clock::now;
+use assembly_testkit::frames::pump_stamped;
+use assembly_testkit::node::node;
+use assembly_testkit::siwe::token;
+use assembly_testkit::wait::wait_until;
 use serde_json::Value;
 use sha2::Digest;
-use support::{node, now, token, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_speeches_recorded_with_speakers_slots_and_digests() {
     let chain = TestChain::start_at(&[], now()).await;
     let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
-    let session = support::open_session(&chain, now(), 3).await;
+    let session = open_session(&chain, now(), 3).await;
     wait_until("the session live", Duration::from_secs(10), || {
         node.media().gate().is_live(session)
     })
@@ -58,7 +58,7 @@ async fn three_speeches_recorded_with_speakers_slots_and_digests() {
             Intent::Publish,
             Arc::new(|_: &[u8], _| {}),
         );
-        support::pump_stamped(p.frames.clone().unwrap(), k as u8 + 1);
+        pump_stamped(p.frames.clone().unwrap(), k as u8 + 1);
         pumps.push(p);
     }
     let enqueue = |i: usize| {

@@ -1,9 +1,7 @@
 //! A real anvil per test, with Livepeer's mocks and Assembly deployed from the forge
 //! artifacts' bytecode, and a clock the test controls.
 
-#![allow(dead_code)]
-
-use std::path::PathBuf;
+use std::future::Future;
 use std::sync::Arc;
 
 use alloy::network::EthereumWallet;
@@ -14,41 +12,26 @@ use alloy::signers::local::PrivateKeySigner;
 use assembly_indexer::bindings::mocks::{MockBondingManager, MockGovernor, MockRoundsManager};
 use assembly_indexer::bindings::{Assembly, IAssembly};
 use assembly_indexer::deployment::Deployment;
-pub use assembly_indexer::keeper::signing_provider;
+use assembly_indexer::keeper::signing_provider;
 use assembly_indexer::store::Store;
 use assembly_indexer::sync::{Follower, SyncConfig};
 
-/// The repository root.
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use crate::paths::foundry;
 
-/// A Foundry binary installed by `script/setup` (the native one, not npm's launcher, so
-/// that killing it kills the node).
-pub fn foundry(tool: &str) -> PathBuf {
-    let arch = if cfg!(target_arch = "aarch64") {
-        "arm64"
-    } else {
-        "amd64"
-    };
-    let os = if cfg!(target_os = "macos") {
-        "darwin"
-    } else {
-        "linux"
-    };
-    let p = repo().join(format!(
-        "tools/node_modules/@foundry-rs/{tool}-{os}-{arch}/bin/{tool}"
-    ));
-    assert!(p.exists(), "{} missing: run script/setup", p.display());
-    p
-}
-
+/// A chain with Assembly and Livepeer's mocks deployed, signing for all of anvil's accounts,
+/// whose next block's timestamp the test sets.
 pub struct TestChain {
+    /// The anvil process; it is killed when the chain is dropped.
     pub anvil: AnvilInstance,
+    /// A provider over HTTP that signs for every one of anvil's accounts.
     pub provider: DynProvider,
+    /// Where everything was deployed, as a deployment file would say.
     pub deployment: Deployment,
+    /// Assembly itself.
     pub assembly: Assembly::AssemblyInstance<DynProvider>,
+    /// Livepeer's BondingManager, mocked: roles and stake are set by the test.
     pub bonding: MockBondingManager::MockBondingManagerInstance<DynProvider>,
+    /// Livepeer's governor, mocked: proposals are made by the test.
     pub governor: MockGovernor::MockGovernorInstance<DynProvider>,
     /// anvil's accounts; 0 deploys and governs, 1..=5 are orchestrators.
     pub accounts: Vec<Address>,
@@ -56,13 +39,17 @@ pub struct TestChain {
     pub clock: u64,
 }
 
+/// Where a chain's clock starts unless told otherwise: a fixed time, so histories replay
+/// exactly, far enough ahead of the present that no real timestamp overtakes it.
 pub const T0: u64 = 2_000_000_000;
 
 impl TestChain {
+    /// A chain with anvil's default settings whose clock starts at [`T0`].
     pub async fn start() -> Self {
         Self::start_with(&[]).await
     }
 
+    /// A chain with `args` passed to anvil whose clock starts at [`T0`].
     pub async fn start_with(args: &[&str]) -> Self {
         Self::start_at(args, T0).await
     }
@@ -82,7 +69,9 @@ impl TestChain {
         for k in &keys[1..] {
             wallet.register_signer(k.clone());
         }
-        let provider = signing_provider(&anvil.endpoint(), wallet).await.unwrap();
+        let provider = signing_provider(&anvil.endpoint(), wallet)
+            .await
+            .expect("a provider for anvil");
         let accounts: Vec<Address> = keys.iter().map(|k| k.address()).collect();
         let mut chain = Self::deploy(anvil, provider, accounts, t0).await;
         let orchestrators = chain.accounts[1..=5].to_vec();
@@ -104,18 +93,20 @@ impl TestChain {
         let genesis = provider
             .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
             .await
-            .unwrap()
-            .unwrap();
+            .expect("anvil answers for its latest block")
+            .expect("anvil has a latest block");
         if genesis.header.timestamp < t0 - 1000 {
             provider
                 .raw_request::<_, ()>("evm_setNextBlockTimestamp".into(), (t0 - 1000,))
                 .await
-                .unwrap();
+                .expect("anvil sets the next timestamp");
         }
         let rounds = MockRoundsManager::deploy(provider.clone(), U256::from(100), U256::from(4000))
             .await
-            .unwrap();
-        let bonding = MockBondingManager::deploy(provider.clone()).await.unwrap();
+            .expect("MockRoundsManager deployed");
+        let bonding = MockBondingManager::deploy(provider.clone())
+            .await
+            .expect("MockBondingManager deployed");
         let governor = MockGovernor::deploy(
             provider.clone(),
             *rounds.address(),
@@ -123,7 +114,7 @@ impl TestChain {
             U256::from(10),
         )
         .await
-        .unwrap();
+        .expect("MockGovernor deployed");
         let token = Address::repeat_byte(0x77);
         let defaults = IAssembly::Defaults {
             slotLength: 120,
@@ -135,7 +126,11 @@ impl TestChain {
             debateSpeakers: 1,
             minDelegatorStake: alloy::primitives::Uint::from(1u64),
         };
-        let deploy_block = provider.get_block_number().await.unwrap() + 1;
+        let deploy_block = provider
+            .get_block_number()
+            .await
+            .expect("anvil answers for its block number")
+            + 1;
         let assembly = Assembly::deploy(
             provider.clone(),
             accounts[0],
@@ -146,10 +141,13 @@ impl TestChain {
             defaults,
         )
         .await
-        .unwrap();
+        .expect("Assembly deployed");
         let deployment = Deployment {
             network: "test".into(),
-            chain_id: provider.get_chain_id().await.unwrap(),
+            chain_id: provider
+                .get_chain_id()
+                .await
+                .expect("anvil answers for its chain id"),
             deploy_block,
             assembly: *assembly.address(),
             bonding_manager: *bonding.address(),
@@ -178,7 +176,7 @@ impl TestChain {
         self.provider
             .raw_request::<_, ()>("evm_setNextBlockTimestamp".into(), (self.clock,))
             .await
-            .unwrap();
+            .expect("anvil sets the next timestamp");
     }
 
     /// Mines an empty block at the clock.
@@ -186,7 +184,7 @@ impl TestChain {
         self.provider
             .raw_request::<_, String>("evm_mine".into(), ())
             .await
-            .unwrap();
+            .expect("anvil mines a block");
     }
 
     /// A one-off open floor for orchestrators.
@@ -214,7 +212,7 @@ impl TestChain {
             .sessionCount()
             .call()
             .await
-            .unwrap()
+            .expect("Assembly answers sessionCount")
             .to::<u64>()
     }
 
@@ -237,10 +235,12 @@ impl TestChain {
         }
     }
 
+    /// An empty in-memory store.
     pub fn store(&self) -> Arc<Store> {
-        Arc::new(Store::in_memory().unwrap())
+        Arc::new(Store::in_memory().expect("an in-memory store"))
     }
 
+    /// A follower of this chain's deployment writing to `store`, without a keeper.
     pub fn follower(&self, store: Arc<Store>, config: SyncConfig) -> Follower {
         Follower::new(
             self.provider.clone(),
@@ -261,36 +261,65 @@ impl TestChain {
                 ..SyncConfig::default()
             },
         );
-        f.sync_to_head().await.unwrap();
+        f.sync_to_head()
+            .await
+            .expect("the follower indexes the chain");
         store
     }
 }
 
 /// Sending a contract call and waiting for it to be mined, the step most tests repeat.
-#[allow(async_fn_in_trait)]
 pub trait Mined {
-    async fn mined(self) -> alloy::rpc::types::TransactionReceipt;
+    /// Sends the call (from account 0 unless it names another) and waits for its receipt;
+    /// panics if either fails. For a call the chain may refuse, [`TestChain::try_send`].
+    fn mined(self) -> impl Future<Output = alloy::rpc::types::TransactionReceipt> + Send;
 }
 
-impl<C: alloy::sol_types::SolCall> Mined
+impl<C: alloy::sol_types::SolCall + Send + Sync> Mined
     for alloy::contract::CallBuilder<&DynProvider, std::marker::PhantomData<C>>
 {
     async fn mined(self) -> alloy::rpc::types::TransactionReceipt {
-        self.send().await.unwrap().get_receipt().await.unwrap()
+        self.send()
+            .await
+            .expect("the call was sent")
+            .get_receipt()
+            .await
+            .expect("its receipt")
     }
 }
 
-/// A small deterministic generator, so a failing history can be replayed from its seed.
-pub struct Rng(pub u64);
+/// A one-off open floor for orchestrators from `start`, an hour long, with `slot`-second
+/// slots and a queue of eight; returns its id. Unlike [`TestChain::create_session`] it
+/// leaves the clock alone, for chains that follow the present.
+pub async fn open_session(chain: &TestChain, start: u64, slot: u32) -> u64 {
+    let p = IAssembly::SessionParams {
+        start: alloy::primitives::Uint::from(start),
+        duration: alloy::primitives::Uint::from(3600u64),
+        period: alloy::primitives::Uint::from(0u64),
+        count: 0,
+        slotLength: slot,
+        maxQueue: 8,
+        speakers: 0,
+        kind: 0,
+        proposalId: U256::ZERO,
+    };
+    chain.assembly.createSession(p).mined().await;
+    chain
+        .assembly
+        .sessionCount()
+        .call()
+        .await
+        .expect("Assembly answers sessionCount")
+        .to::<u64>()
+}
 
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
+/// Account `i` asks for the floor in `session`: an `enqueue`, mined; panics if refused.
+pub async fn enqueue(chain: &TestChain, session: u64, i: usize) {
+    let sent = chain
+        .try_send(
+            chain.assembly.enqueue(U256::from(session)),
+            chain.accounts[i],
+        )
+        .await;
+    assert!(sent, "account {i} enqueued in session {session}");
 }

@@ -1,40 +1,34 @@
-//! What the node's end-to-end tests and its fan-out benchmark share: a node started against
-//! a test chain, and signed EIP-4361 messages. Included with `mod support;` next to
-//! `mod common;` (the indexer's test chain).
+//! A node for the end-to-end tests and benchmarks: in process against a [`TestChain`]
+//! (for tests that look inside it), or the `assembly-node` binary as its own process (for
+//! restarts and for load that should not share the test's runtime).
 
-#![allow(dead_code)]
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use alloy::primitives::Address;
-use alloy::signers::local::PrivateKeySigner;
-use alloy::signers::Signer;
 use assembly_indexer::start::IndexerConfig;
 use assembly_media::MediaConfig;
 use assembly_node::app;
 use assembly_node::config::NodeConfig;
-use assembly_node::siwe::SiweMessage;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::common::TestChain;
+use crate::chain::{enqueue, open_session, TestChain};
+use crate::clock::now;
+use crate::siwe::{DOMAIN, URI};
+use crate::wait::wait_for_slots;
 
-pub const DOMAIN: &str = "assembly.test";
-pub const URI: &str = "http://assembly.test";
-
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
+/// A node as its clients see it: where it serves, and (in process) its media engine.
 pub struct Node {
+    /// The node's HTTP root, `http://127.0.0.1:port`.
     pub base: String,
-    pub app_media: Option<std::sync::Arc<assembly_media::Media>>,
+    /// The media engine, for a node in this process.
+    pub app_media: Option<Arc<assembly_media::Media>>,
+    /// An HTTP client for talking to it.
     pub client: reqwest::Client,
+    // The in-process node's shutdown signal, held for as long as the node should run.
     _stop: watch::Sender<bool>,
-    _dir: std::path::PathBuf,
+    _dir: PathBuf,
 }
 
 /// A node following `chain` over `rpc_url`, serving on a free loopback port.
@@ -54,12 +48,12 @@ pub async fn node_with(
         std::process::id(),
         chain.anvil.port()
     ));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).expect("a directory for the node");
     std::fs::write(
         dir.join("deployment.json"),
-        serde_json::to_vec(&chain.deployment).unwrap(),
+        serde_json::to_vec(&chain.deployment).expect("the deployment as JSON"),
     )
-    .unwrap();
+    .expect("deployment.json written");
     let mut config = NodeConfig {
         indexer: IndexerConfig {
             rpc_url,
@@ -84,9 +78,16 @@ pub async fn node_with(
     };
     tweak(&mut config);
     let (stop, stopped) = watch::channel(false);
-    let app = app::start(&config, vec![7; 32], stopped).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = app::start(&config, vec![7; 32], stopped)
+        .await
+        .expect("the node starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port on 127.0.0.1");
+    let base = format!(
+        "http://{}",
+        listener.local_addr().expect("a bound listener's address")
+    );
     let app_media = Some(app.media.clone());
     tokio::spawn(async move { axum::serve(listener, app.router).await });
     Node {
@@ -100,7 +101,7 @@ pub async fn node_with(
 
 impl Node {
     /// Where the node keeps its files.
-    pub fn dir(&self) -> &std::path::Path {
+    pub fn dir(&self) -> &Path {
         &self._dir
     }
 
@@ -125,19 +126,25 @@ impl Node {
         }
     }
 
+    /// A fresh sign-in nonce from the node.
     pub async fn nonce(&self) -> String {
         let v: Value = self
             .client
             .get(format!("{}/api/v1/auth/nonce", self.base))
             .send()
             .await
-            .unwrap()
+            .expect("the node answers for a nonce")
             .json()
             .await
-            .unwrap();
-        v["nonce"].as_str().unwrap().to_string()
+            .expect("a nonce as JSON");
+        v["nonce"]
+            .as_str()
+            .expect("a nonce in the answer")
+            .to_string()
     }
 
+    /// POSTs `body` to the sign-in endpoint: the status, the JSON answer (`null` if none) and
+    /// the session cookie, if set.
     pub async fn post(&self, body: Value) -> (u16, Value, Option<String>) {
         let r = self
             .client
@@ -145,15 +152,16 @@ impl Node {
             .json(&body)
             .send()
             .await
-            .unwrap();
+            .expect("the node answers sign-in");
         let status = r.status().as_u16();
         let cookie = r
             .headers()
             .get("set-cookie")
-            .map(|v| v.to_str().unwrap().to_string());
+            .map(|v| v.to_str().expect("a cookie in ASCII").to_string());
         (status, r.json().await.unwrap_or(Value::Null), cookie)
     }
 
+    /// GETs `/api/v1/me` with `token`: the status and the JSON answer (`null` if none).
     pub async fn me(&self, token: &str) -> (u16, Value) {
         let r = self
             .client
@@ -161,55 +169,17 @@ impl Node {
             .bearer_auth(token)
             .send()
             .await
-            .unwrap();
+            .expect("the node answers /api/v1/me");
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
-}
-
-/// Signs in anvil account `i`; returns its session token.
-pub async fn token(node: &Node, chain: &TestChain, i: usize) -> String {
-    let k = key(chain, i);
-    let (status, body, _) = node
-        .post(signed(&k, &message(k.address(), &node.nonce().await)).await)
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["token"].as_str().unwrap().to_string()
-}
-
-pub fn message(address: Address, nonce: &str) -> SiweMessage {
-    let issued: chrono::DateTime<chrono::Utc> =
-        chrono::DateTime::from_timestamp(now() as i64, 0).unwrap();
-    SiweMessage {
-        scheme: None,
-        domain: DOMAIN.into(),
-        address,
-        statement: Some("Sign in to Assembly.".into()),
-        uri: format!("{URI}/"),
-        version: "1".into(),
-        chain_id: 31337,
-        nonce: nonce.into(),
-        issued_at: issued,
-        expiration_time: Some(issued + chrono::Duration::minutes(10)),
-        not_before: None,
-        request_id: None,
-        resources: vec![],
-    }
-}
-
-pub async fn signed(key: &PrivateKeySigner, msg: &SiweMessage) -> Value {
-    let text = msg.to_string();
-    let sig = key.sign_message(text.as_bytes()).await.unwrap();
-    json!({ "message": text, "signature": format!("0x{}", alloy::hex::encode(sig.as_bytes())) })
-}
-
-pub fn key(chain: &TestChain, i: usize) -> PrivateKeySigner {
-    PrivateKeySigner::from(chain.anvil.keys()[i].clone())
 }
 
 /// The node binary as its own process (for restarts and for benchmarks), on fixed ports so a
 /// restarted node is where its clients left it.
 pub struct NodeProcess {
+    /// The node's process; it is killed when this is dropped.
     pub child: std::process::Child,
+    /// The node's HTTP root, `http://127.0.0.1:port`.
     pub base: String,
 }
 
@@ -220,43 +190,20 @@ impl Drop for NodeProcess {
     }
 }
 
-/// A path in the repository.
-pub fn repo_path(rel: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(rel)
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts `assembly-node` on `http_port`/`udp_port` with its state in `dir` (which holds
 /// `deployment.json`), and waits until its HTTP side answers.
 pub async fn spawn_node(
     binary: &str,
     chain: &TestChain,
-    dir: &std::path::Path,
+    dir: &Path,
     http_port: u16,
     udp_port: u16,
 ) -> NodeProcess {
     std::fs::write(
         dir.join("deployment.json"),
-        serde_json::to_vec(&chain.deployment).unwrap(),
+        serde_json::to_vec(&chain.deployment).expect("the deployment as JSON"),
     )
-    .unwrap();
+    .expect("deployment.json written");
     let child = std::process::Command::new(binary)
         .env("ASSEMBLY_NODE_LISTEN", format!("127.0.0.1:{http_port}"))
         .env("ASSEMBLY_RPC_URL", chain.anvil.ws_endpoint())
@@ -302,8 +249,6 @@ impl NodeProcess {
     }
 }
 
-/// A one-off open floor for orchestrators from `start`, an hour long, with `slot`-second
-/// slots; returns its id.
 /// A chain, an in-process node, and a live session (slots of two minutes) whose floor
 /// account 1 holds, once the node's floor plan shows it.
 pub async fn floor_held() -> (TestChain, Node, u64) {
@@ -315,108 +260,14 @@ pub async fn floor_held() -> (TestChain, Node, u64) {
     (chain, node, session)
 }
 
-/// Waits (up to `within`) until the in-process node's floor plan for `session` has `n` slots.
-pub async fn wait_for_slots(node: &Node, session: u64, n: usize, within: Duration) {
-    wait_until(&format!("{n} slots in the plan"), within, || {
-        node.media()
-            .gate()
-            .plan(session)
-            .is_some_and(|p| p.slots().len() == n)
-    })
-    .await;
-}
-
-/// Account `i` asks for the floor in `session`: an `enqueue`, mined.
-pub async fn enqueue(chain: &TestChain, session: u64, i: usize) {
-    let sent = chain
-        .try_send(
-            chain
-                .assembly
-                .enqueue(alloy::primitives::U256::from(session)),
-            chain.accounts[i],
-        )
-        .await;
-    assert!(sent, "account {i} enqueued in session {session}");
-}
-
-pub async fn open_session(chain: &TestChain, start: u64, slot: u32) -> u64 {
-    use crate::common::Mined;
-    let p = assembly_indexer::bindings::IAssembly::SessionParams {
-        start: alloy::primitives::Uint::from(start),
-        duration: alloy::primitives::Uint::from(3600u64),
-        period: alloy::primitives::Uint::from(0u64),
-        count: 0,
-        slotLength: slot,
-        maxQueue: 8,
-        speakers: 0,
-        kind: 0,
-        proposalId: alloy::primitives::U256::ZERO,
-    };
-    chain.assembly.createSession(p).mined().await;
-    chain
-        .assembly
-        .sessionCount()
-        .call()
-        .await
-        .unwrap()
-        .to::<u64>()
-}
-
-/// Polls `check` every 20 ms; panics naming `what` after `within`.
-pub async fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + within;
-    while !check() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Sends `packets` in a loop, one every 20 ms, until the channel closes.
-pub fn pump_packets(
-    frames: tokio::sync::mpsc::Sender<std::sync::Arc<[u8]>>,
-    packets: Vec<std::sync::Arc<[u8]>>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        for packet in packets.iter().cycle() {
-            tick.tick().await;
-            if frames.send(packet.clone()).await.is_err() {
-                return;
-            }
-        }
-    })
-}
-
-/// Sends stamped frames (see `assembly_media::stamp::stamped_frame`) marked `marker` at byte 16,
-/// one every 20 ms, until the channel closes.
-pub fn pump_stamped(
-    frames: tokio::sync::mpsc::Sender<std::sync::Arc<[u8]>>,
-    marker: u8,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        for n in 0u64.. {
-            tick.tick().await;
-            let mut f = assembly_media::stamp::stamped_frame(n, 80).to_vec();
-            f[16] = marker;
-            if frames.send(f.into()).await.is_err() {
-                return;
-            }
-        }
-    })
-}
-
 /// GETs `path` from the node as JSON.
 pub async fn get_json(node: &Node, path: &str) -> Value {
     node.client
         .get(format!("{}{path}", node.base))
         .send()
         .await
-        .unwrap()
+        .expect("the node answers")
         .json()
         .await
-        .unwrap()
+        .expect("a JSON answer")
 }
