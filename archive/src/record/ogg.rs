@@ -1,6 +1,12 @@
 //! Ogg Opus (RFC 7845) as the recordings' container: the Opus packets exactly as the speaker
 //! sent them, no re-encoding. A page is written (and handed to the kernel) about every
 //! second, so a node that dies mid-speech leaves a file that plays up to its last second.
+//!
+//! Pages are written by the `ogg` crate's `PacketWriter` over a buffer flushed at each page
+//! end (one write per page, as before). Measured against the hand-written writer it replaced,
+//! back to back with `cargo bench -p assembly-archive --bench archive`: 0.06 and 0.06
+//! CPU-seconds per hour of audio, 14,677,296 and 14,677,323 bytes. The reader stays
+//! hand-written: recovery and the tests use it to check every page's CRC.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
