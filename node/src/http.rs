@@ -15,7 +15,6 @@ use utoipa_axum::routes;
 use assembly_floor::clock;
 
 use crate::live::StateMessage;
-use crate::openapi::ApiDoc;
 use crate::state::{ClientConfig, ReactionInfo};
 use crate::ws;
 
@@ -28,7 +27,7 @@ pub use crate::state::{AppState, COOKIE_NAME};
 /// The node's own routes, each declared once with its documentation; the embedded indexer's
 /// are nested under `/chain` by [`router`] (and by [`crate::openapi::document`]).
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    OpenApiRouter::new()
         .routes(routes!(client_config))
         .routes(routes!(nonce))
         .routes(routes!(sign_in))

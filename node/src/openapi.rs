@@ -77,9 +77,11 @@ pub enum ErrorTag {
 /// The node's whole document: [`crate::http::api`]'s routes, the embedded indexer's under
 /// `/chain`, and the HLS playlist.
 pub fn document() -> OpenApi {
-    let mut doc = crate::http::api()
-        .into_openapi()
-        .nest("/chain", assembly_indexer::api::openapi());
+    // The header is this module's; the routes are the router's own list, so this module
+    // depends on `http` and never the reverse.
+    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    doc.merge(crate::http::api().into_openapi());
+    let mut doc = doc.nest("/chain", assembly_indexer::api::openapi());
     doc.paths.add_path_operation(
         "/hls/{session}/index.m3u8",
         vec![HttpMethod::Get],
