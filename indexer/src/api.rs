@@ -40,27 +40,38 @@ use crate::sync::{Change, Progress};
 /// What the handlers share.
 #[derive(Clone)]
 pub struct ApiState {
+    /// The indexer's database, shared with the follower that writes it.
     pub store: Arc<Store>,
+    /// Every change the follower applies, for `/v1/changes` to stream.
     pub changes: broadcast::Sender<Change>,
+    /// The follower's latest head, finalized and chain-tip heights.
     pub progress: watch::Receiver<Progress>,
+    /// The eligibility cache for `/v1/roles`; None when no role lookups are configured (the route answers 501).
     pub roles: Option<Arc<Roles>>,
 }
 
 /// API failures, each with its status.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// No session has this id (404).
     #[error("no session {0}")]
     UnknownSession(u64),
+    /// The session exists but has no occurrence with this number (404).
     #[error("session {0} has no occurrence {1}")]
     UnknownOccurrence(u64, u32),
+    /// A role was asked for but no role lookups are configured (501).
     #[error("role lookups are not configured")]
     NoRoles,
+    /// A chain read failed (502); the RPC's message.
     #[error("chain: {0}")]
     Chain(String),
+    /// The request's parameters make no sense (400); what is wrong with them.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The store could not be read (500).
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// Something else failed inside the server (500), e.g. a blocking task panicked.
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -157,27 +168,44 @@ async fn status(State(s): State<ApiState>) -> Result<Json<StatusBody>, ApiError>
 /// One dated occurrence.
 #[derive(Serialize, ToSchema)]
 pub struct OccurrenceView {
+    /// The occurrence's number within its session, from 0.
     pub occurrence: u32,
+    /// When it begins, unix seconds.
     pub start: u64,
+    /// When it ends (exclusive), unix seconds.
     pub end: u64,
 }
 
 /// A session as the API shows it.
 #[derive(Serialize, ToSchema)]
 pub struct SessionView {
+    /// The contract's session id.
     pub id: u64,
+    /// What the session is for.
     pub kind: Kind,
+    /// The governor proposal a debate is about, in decimal; null for an open floor.
     pub proposal_id: Option<String>,
+    /// Who may ask for the floor.
     pub speakers: Speakers,
+    /// The longest one speaker holds the floor, in seconds.
     pub slot_length: u64,
+    /// The most entries one occurrence's queue holds at once.
     pub max_queue: u16,
+    /// When the first occurrence begins, unix seconds.
     pub start: u64,
+    /// How long each occurrence lasts, in seconds.
     pub duration: u64,
+    /// Seconds between the starts of successive occurrences; 0 for a single occurrence.
     pub period: u64,
+    /// How many occurrences the schedule has; 0 with a period means until cancelled.
     pub count: u32,
+    /// Whether the floor is always in session (the duration is the contract's maximum).
     pub always_on: bool,
+    /// When the session was cancelled, unix seconds; null if it was not.
     pub cancelled_at: Option<u64>,
+    /// The session's occurrences that overlap the requested window (at most 10).
     pub occurrences: Vec<OccurrenceView>,
+    /// Whether every block this view derives from is finalized (false: a reorg may still change it).
     #[serde(rename = "final")]
     pub is_final: bool,
 }
@@ -277,15 +305,24 @@ async fn session(
 /// One request and its slot.
 #[derive(Serialize, ToSchema)]
 pub struct SlotView {
+    /// The request's position in the occurrence's queue, from 0.
     pub index: u32,
+    /// The wallet that asked for the floor.
     #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
     pub speaker: Address,
+    /// Whether the speaker was an active orchestrator when it asked (else a delegator).
     pub orchestrator: bool,
+    /// When the request was made, unix seconds.
     pub enqueued_at: u64,
+    /// When the slot begins by the floor rule, unix seconds.
     pub start: u64,
+    /// When the slot ends (exclusive), unix seconds; equal to `start` for a withdrawn request.
     pub end: u64,
+    /// Whether the speaker withdrew before the slot began.
     pub withdrawn: bool,
+    /// When the speaker yielded the floor, unix seconds; null if they did not.
     pub yielded_at: Option<u64>,
+    /// Whether the blocks that made and changed this request are all finalized.
     #[serde(rename = "final")]
     pub is_final: bool,
 }
@@ -293,9 +330,13 @@ pub struct SlotView {
 /// An occurrence's queue and timeline.
 #[derive(Serialize, ToSchema)]
 pub struct OccurrenceBody {
+    /// The session id.
     pub session: u64,
+    /// The occurrence's number within the session, from 0.
     pub occurrence: u32,
+    /// The occurrence's bounds and slot length.
     pub span: Span,
+    /// Every request of the occurrence's queue, in queue order, with its slot.
     pub slots: Vec<SlotView>,
 }
 
@@ -358,13 +399,20 @@ struct At {
 /// Who holds the floor at an instant.
 #[derive(Serialize, Debug, PartialEq, Eq, ToSchema)]
 pub struct FloorBody {
+    /// The session id asked about.
     pub session: u64,
+    /// The instant asked about, unix seconds.
     pub at: u64,
+    /// The occurrence in session at `at`; null when the session is not in session then.
     pub occurrence: Option<u32>,
+    /// Who holds the floor at `at`; null when nobody does.
     #[schema(value_type = Option<String>, pattern = "^0x[0-9a-fA-F]{40}$")]
     pub speaker: Option<Address>,
+    /// The holder's position in the occurrence's queue; null when nobody holds the floor.
     pub index: Option<u32>,
+    /// When the holder's slot began, unix seconds; null when nobody holds the floor.
     pub start: Option<u64>,
+    /// When the holder's slot ends (exclusive), unix seconds; null when nobody holds the floor.
     pub end: Option<u64>,
 }
 

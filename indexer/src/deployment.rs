@@ -9,14 +9,20 @@ use serde::{Deserialize, Serialize};
 /// Errors reading a deployment file.
 #[derive(Debug, thiserror::Error)]
 pub enum DeploymentError {
+    /// The file could not be read.
     #[error("cannot read deployment file {path}: {source}")]
     Read {
+        /// The file's path.
         path: String,
+        /// Why it could not be read.
         source: std::io::Error,
     },
+    /// The file is not the JSON a deployment file holds.
     #[error("deployment file {path} is not valid: {source}")]
     Parse {
+        /// The file's path.
         path: String,
+        /// Why it does not parse.
         source: serde_json::Error,
     },
 }
@@ -25,20 +31,29 @@ pub enum DeploymentError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
+    /// The network's name, as in the file name (`deployments/<network>.json`).
     pub network: String,
+    /// The EIP-155 chain id the contracts are deployed on.
     pub chain_id: u64,
     /// The first block that can hold Assembly's events.
     pub deploy_block: u64,
+    /// The Assembly contract, whose events the indexer follows.
     pub assembly: Address,
+    /// Livepeer's BondingManager: roles and stake, and the events that change them.
     pub bonding_manager: Address,
+    /// Livepeer's RoundsManager: the round clock governor deadlines are counted in.
     pub rounds_manager: Address,
+    /// Livepeer's governor, whose proposals debates are opened for.
     pub governor: Address,
+    /// The Livepeer token (LPT) contract.
     pub livepeer_token: Address,
+    /// Livepeer's Controller (its registry of contracts); None when the file does not name it.
     #[serde(default)]
     pub controller: Option<Address>,
     /// Demo accounts, on local deployments only.
     #[serde(default)]
     pub orchestrators: Vec<Address>,
+    /// Demo delegator accounts, on local deployments only.
     #[serde(default)]
     pub delegators: Vec<Address>,
 }

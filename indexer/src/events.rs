@@ -15,8 +15,11 @@ use crate::deployment::Deployment;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// A floor open to any eligible speaker, with no proposal attached.
     OpenFloor,
+    /// A debate on a Livepeer Improvement Proposal put to a governor vote.
     LipDebate,
+    /// A debate on a treasury proposal put to a governor vote.
     TreasuryDebate,
 }
 
@@ -26,69 +29,117 @@ pub use assembly_floor::Speakers;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
+    /// A session was scheduled, by governance or by `openDebate`.
     SessionCreated {
+        /// The contract's id for the new session.
         session: u64,
+        /// What the session is for.
         kind: Kind,
+        /// The governor proposal a debate is about; zero for an open floor.
         proposal_id: U256,
+        /// When the first occurrence begins, seconds since the epoch.
         start: u64,
+        /// How long each occurrence lasts, in seconds (`u40::MAX`: always in session).
         duration: u64,
+        /// Seconds between the starts of successive occurrences; 0 for a single occurrence.
         period: u64,
+        /// How many occurrences the schedule has; 0 with a period means until cancelled.
         count: u32,
+        /// The longest a speaker holds the floor, in seconds.
         slot_length: u64,
+        /// The most entries an occurrence's queue holds at once.
         max_queue: u16,
+        /// Who may ask for the floor.
         speakers: Speakers,
     },
+    /// A session was cancelled; nobody holds its floor from `at` on.
     SessionCancelled {
+        /// The cancelled session's id.
         session: u64,
+        /// When the cancellation took effect (its block's time), seconds since the epoch.
         at: u64,
     },
+    /// A speaker joined an occurrence's queue.
     Enqueued {
+        /// The session whose queue it is.
         session: u64,
+        /// Which occurrence of the session, counting from 0.
         occurrence: u32,
+        /// The entry's position in the occurrence's queue, counting from 0.
         index: u32,
+        /// The wallet that asked for the floor.
         speaker: Address,
+        /// When it asked (its block's time), seconds since the epoch.
         at: u64,
+        /// Whether the speaker was an active orchestrator when it asked (else a delegator).
         orchestrator: bool,
     },
+    /// A speaker left the queue before their slot started.
     Withdrawn {
+        /// The session whose queue it is.
         session: u64,
+        /// Which occurrence of the session, counting from 0.
         occurrence: u32,
+        /// The withdrawn entry's position in the queue.
         index: u32,
+        /// The wallet that withdrew.
         speaker: Address,
+        /// When it withdrew (its block's time), seconds since the epoch.
         at: u64,
     },
+    /// The floor holder ended their own slot early.
     Yielded {
+        /// The session whose floor it is.
         session: u64,
+        /// Which occurrence of the session, counting from 0.
         occurrence: u32,
+        /// The yielding entry's position in the queue.
         index: u32,
+        /// The wallet that yielded.
         speaker: Address,
+        /// When the slot ended (its block's time), seconds since the epoch.
         at: u64,
     },
+    /// A debate session was scheduled for a governor proposal.
     DebateOpened {
+        /// The governor proposal under debate.
         proposal_id: U256,
+        /// The session created for the debate.
         session: u64,
+        /// The contract's estimate of when the vote closes, seconds since the epoch.
         vote_closes_at: u64,
     },
     /// Defaults, ownership: recorded, with no effect on sessions or the floor.
     Governance {
+        /// The contract event's name, e.g. `DefaultsChanged`.
         name: String,
     },
     /// A governor proposal, with the actions `openDebate` needs to name it.
     ProposalCreated {
+        /// The governor's id for the proposal (the hash of its actions and description).
         proposal_id: U256,
+        /// The contracts the proposal's actions call.
         targets: Vec<Address>,
+        /// The wei each action sends, one per target.
         values: Vec<U256>,
+        /// The calldata of each action, one per target.
         calldatas: Vec<alloy::primitives::Bytes>,
+        /// keccak256 of the proposal's description text.
         description_hash: B256,
+        /// The governor's deadline for the vote, a Livepeer round number.
         vote_end: u64,
     },
+    /// A governor proposal was cancelled.
     ProposalCanceled {
+        /// The governor's id for the cancelled proposal.
         proposal_id: U256,
     },
     /// Livepeer's BondingManager changed `account`'s role or stake (activation,
     /// deactivation, bond, unbond): cached eligibility for it is stale.
     RoleChanged {
+        /// The orchestrator or delegator whose role or stake changed.
         account: Address,
+        /// Which change: `activated`, `deactivated`, `bond` or `unbond`.
         reason: String,
     },
 }
@@ -96,26 +147,42 @@ pub enum Event {
 /// Where a log sits in the chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
+    /// The number of the block holding the log.
     pub block: u64,
+    /// The hash of that block, to notice a reorg.
     pub block_hash: B256,
+    /// The log's index within the block.
     pub log_index: u64,
+    /// The hash of the transaction that emitted the log.
     pub tx_hash: B256,
 }
 
 /// Why a log could not be applied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
+    /// The RPC returned the log without this piece of its position (a pending log).
     #[error("log is missing its {0}")]
     MissingField(&'static str),
+    /// The log has no event signature topic.
     #[error("log has no topics")]
     NoTopics,
+    /// The signature topic is none of the events the indexer follows.
     #[error("unknown event with topic {0}")]
     UnknownEvent(B256),
+    /// The log's topics or data do not ABI-decode as the event its signature names.
     #[error("malformed {event} log: {reason}")]
-    Malformed { event: &'static str, reason: String },
+    Malformed {
+        /// The event's Solidity signature.
+        event: &'static str,
+        /// The decoder's complaint.
+        reason: String,
+    },
+    /// A value decoded but does not fit the indexer's type (or is an unknown enum value).
     #[error("{event} log has a value out of range: {field}")]
     OutOfRange {
+        /// The event's name.
         event: &'static str,
+        /// The offending field's name.
         field: &'static str,
     },
 }

@@ -26,20 +26,31 @@ pub const MAX_ATTEMPTS: u32 = 5;
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// `openDebate` was mined.
-    Opened { tx: String },
+    Opened {
+        /// The hash of the mined `openDebate` transaction, 0x-hex.
+        tx: String,
+    },
     /// The chain already has its debate (another keeper, or a governance session).
     AlreadyOpen,
     /// The chain refused it for good, with the contract's reason.
-    Refused { reason: String },
+    Refused {
+        /// The Assembly error the contract reverted with, e.g. `ProposalNotOpen(..)`.
+        reason: String,
+    },
     /// Sending failed; it will be tried again.
-    Failed { reason: String },
+    Failed {
+        /// Why: an RPC error, a reverted transaction, or no receipt within 120 s.
+        reason: String,
+    },
 }
 
 /// Keeper failures that stop a pass (not those of a single proposal).
 #[derive(Debug, thiserror::Error)]
 pub enum KeeperError {
+    /// The store failed while reading proposals or recording an outcome.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The blocking task that ran a store call panicked or was cancelled.
     #[error("store task: {0}")]
     Join(String),
 }

@@ -35,16 +35,31 @@ pub struct Recurrence {
 /// Why a cron expression cannot be a session schedule.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RecurrenceError {
+    /// The `cron` crate rejected the expression; its message.
     #[error("not a cron expression: {0}")]
     Parse(String),
+    /// The expression has no firing after the given time.
     #[error("the expression never fires after the given time")]
     NeverFires,
+    /// The expression fires only once, which is a one-off session, not a recurrence.
     #[error("the expression fires once; create a one-off session instead")]
     FiresOnce,
+    /// Successive firings are not a fixed interval apart.
     #[error("the expression does not fire at a fixed interval ({first} s, then {later} s)")]
-    Irregular { first: u64, later: u64 },
+    Irregular {
+        /// Seconds between the first two firings.
+        first: u64,
+        /// Seconds between a later pair, which differs.
+        later: u64,
+    },
+    /// Each occurrence would last longer than the interval between starts.
     #[error("occurrences of {duration} s would overlap at {period} s apart")]
-    Overlap { duration: u64, period: u64 },
+    Overlap {
+        /// Each occurrence's length asked for, in seconds.
+        duration: u64,
+        /// Seconds between the expression's firings.
+        period: u64,
+    },
 }
 
 /// The recurrence `expr` describes, from the first firing after `after`, with occurrences

@@ -22,6 +22,7 @@ pub use assembly_floor::Role;
 /// A role with its stake: an orchestrator's total stake, a delegator's bonded stake.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Standing {
+    /// Orchestrator, delegator, or neither, as the BondingManager says.
     pub role: Role,
     /// Bonded stake in LPT base units (hex).
     #[schema(value_type = String, example = "0x2b5e3af16b1880000")]
@@ -33,6 +34,7 @@ pub struct Standing {
 /// Lookup failures.
 #[derive(Debug, thiserror::Error)]
 pub enum RolesError {
+    /// A BondingManager or RoundsManager call failed; the provider's message.
     #[error("bonding manager: {0}")]
     Rpc(String),
 }
@@ -46,6 +48,7 @@ pub struct Roles {
 }
 
 impl Roles {
+    /// An empty cache that reads the deployment's BondingManager and RoundsManager through `provider`.
     pub fn new(provider: DynProvider, deployment: &Deployment) -> Self {
         Self {
             bonding: IBondingManager::new(deployment.bonding_manager, provider.clone()),

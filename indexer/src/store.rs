@@ -17,10 +17,18 @@ use crate::floor::{self, Request, Schedule, Slot, Span};
 /// Store failures.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// SQLite failed.
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// The database was made for another chain or Assembly contract.
     #[error("database belongs to {found}, not {expected}")]
-    WrongDeployment { expected: String, found: String },
+    WrongDeployment {
+        /// The deployment asked for, `chain_id:assembly_address`.
+        expected: String,
+        /// The deployment the database was bound to when created, in the same form.
+        found: String,
+    },
+    /// A stored row does not parse back into its type; what was wrong.
     #[error("corrupt row: {0}")]
     Corrupt(String),
 }
@@ -30,31 +38,47 @@ type Result<T> = std::result::Result<T, StoreError>;
 /// A block the store knows: the checkpoint and the recent window used to detect reorgs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockRef {
+    /// The block's number.
     pub number: u64,
+    /// The block's hash.
     pub hash: B256,
+    /// Its parent's hash, to detect a reorg at the next block.
     pub parent_hash: B256,
+    /// The block's timestamp, unix seconds.
     pub timestamp: u64,
 }
 
 /// A session as the events built it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRow {
+    /// The contract's session id.
     pub id: u64,
+    /// What the session is for.
     pub kind: Kind,
+    /// The governor proposal a debate is about; zero for an open floor.
     pub proposal_id: U256,
+    /// Who may ask for the floor.
     pub speakers: Speakers,
+    /// The most entries one occurrence's queue holds at once.
     pub max_queue: u16,
+    /// When occurrences run, their slot length, and when the session was cancelled.
     pub schedule: Schedule,
+    /// The block whose `SessionCreated` log made the session.
     pub created_block: u64,
+    /// The block whose `SessionCancelled` log cancelled it; None while it stands.
     pub cancelled_block: Option<u64>,
 }
 
 /// A request for the floor with the block that made it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRow {
+    /// The request's position in the occurrence's queue, from 0.
     pub index: u32,
+    /// Who asked, when, and whether they withdrew or yielded.
     pub request: Request,
+    /// Whether the speaker was an active orchestrator when it asked (else a delegator).
     pub orchestrator: bool,
+    /// The block whose `Enqueued` log made the request.
     pub block: u64,
     /// The latest block that changed this request (enqueue, withdrawal or yield).
     pub last_block: u64,
@@ -63,9 +87,13 @@ pub struct RequestRow {
 /// Counts, for status and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Stats {
+    /// Applied logs of Assembly and the followed Livepeer contracts.
     pub logs: u64,
+    /// Sessions created (cancelled ones included).
     pub sessions: u64,
+    /// Requests for the floor, over all sessions and occurrences.
     pub requests: u64,
+    /// Logs that did not decode and were skipped.
     pub skipped: u64,
 }
 

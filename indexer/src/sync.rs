@@ -49,16 +49,27 @@ impl Default for SyncConfig {
 /// Why a step failed; every one is retried.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
+    /// An RPC call failed (connection, rate limit, bad answer); the provider's message.
     #[error("rpc: {0}")]
     Rpc(String),
+    /// An RPC call took longer than `rpc_timeout`, which it carries.
     #[error("rpc call timed out after {0:?}")]
     Timeout(Duration),
+    /// The RPC had no block at this height (it is behind, or the block was just orphaned).
     #[error("rpc returned no block {0}")]
     MissingBlock(u64),
+    /// The RPC serves another chain than the deployment's.
     #[error("rpc is on chain {found}, the deployment is on chain {expected}")]
-    WrongChain { expected: u64, found: u64 },
+    WrongChain {
+        /// The deployment's chain id.
+        expected: u64,
+        /// The chain id the RPC reports.
+        found: u64,
+    },
+    /// The store refused or failed a read or write.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The blocking task that ran a store call panicked or was cancelled.
     #[error("store task failed: {0}")]
     Join(String),
 }
@@ -69,22 +80,34 @@ pub enum SyncError {
 pub enum Change {
     /// Blocks up to `block` are applied; `events` are the events they held.
     Applied {
+        /// The highest block now applied.
         block: u64,
+        /// That block's hash.
         hash: B256,
+        /// That block's timestamp, unix seconds.
         timestamp: u64,
+        /// The finalized height (`latest - confirmations`) when the step ran.
         finalized: u64,
+        /// The events those blocks held, in chain order.
         events: Vec<Event>,
     },
     /// Blocks above `block` were orphaned and their effects undone.
-    RolledBack { block: u64 },
+    RolledBack {
+        /// The highest block still applied, the common ancestor with the new chain.
+        block: u64,
+    },
 }
 
 /// Progress, observable while the follower runs.
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Progress {
+    /// The highest applied block; None before the first block is applied.
     pub head: Option<u64>,
+    /// The chain tip the RPC last reported.
     pub latest: u64,
+    /// The highest block below the confirmation depth, never rolled back.
     pub finalized: u64,
+    /// Whether the follower has applied every block up to `latest`.
     pub caught_up: bool,
 }
 

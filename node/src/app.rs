@@ -24,9 +24,13 @@ use assembly_archive::{hansard, hls};
 
 /// A running node's parts, for tests and `main`.
 pub struct App {
+    /// The HTTP routes: API, WHIP/WHEP, HLS, and the web client.
     pub router: axum::Router,
+    /// The live-state hub that feeds every WebSocket.
     pub hub: Arc<Hub>,
+    /// The embedded indexer's store.
     pub store: Arc<Store>,
+    /// The media path (WebRTC sessions and the engine).
     pub media: Arc<Media>,
 }
 

@@ -32,16 +32,22 @@ const ERC1271_MAGIC: [u8; 4] = [0x16, 0x26, 0xba, 0x7e];
 /// Sign-in failures; all but `Chain` are the client's fault (4xx).
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
+    /// The SIWE message does not parse or fails its checks.
     #[error(transparent)]
     Message(#[from] SiweError),
+    /// The message's nonce was never issued, has expired, or was already used.
     #[error("unknown or already used nonce")]
     Nonce,
+    /// The signature is not hex, or, from an account with no code, not 65 bytes.
     #[error("signature is malformed")]
     MalformedSignature,
+    /// The signature recovers to another account than the message's; the message's address.
     #[error("signature is not {0}'s")]
     WrongSigner(Address),
+    /// Asking a contract wallet about its signature (EIP-1271) failed; the RPC's message. Not the client's fault (5xx).
     #[error("could not check the contract wallet's signature: {0}")]
     Chain(String),
+    /// A session token is malformed, its HMAC is wrong, or it has expired.
     #[error("session token is invalid or expired")]
     BadToken,
 }
@@ -53,6 +59,7 @@ pub struct AuthConfig {
     pub domain: String,
     /// The prefix their URI must have.
     pub uri_prefix: String,
+    /// The EIP-155 chain messages must name, the deployment's.
     pub chain_id: u64,
     /// How long after issue a message may be used.
     pub max_message_age: Duration,
@@ -74,7 +81,9 @@ pub struct Auth {
 /// A signed-in person.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Identity {
+    /// The signed-in account.
     pub address: Address,
+    /// When the sign-in ends, seconds since the epoch: the session's length, cut at the message's own expiry.
     pub expires_at: u64,
 }
 
@@ -82,6 +91,7 @@ pub struct Identity {
 const MAX_NONCES: usize = 100_000;
 
 impl Auth {
+    /// Sign-in with `config`, asking the chain through `provider` about contract wallets.
     pub fn new(config: AuthConfig, provider: DynProvider) -> Self {
         Self {
             config,
@@ -90,6 +100,7 @@ impl Auth {
         }
     }
 
+    /// The policy this was made with.
     pub fn config(&self) -> &AuthConfig {
         &self.config
     }

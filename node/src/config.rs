@@ -46,27 +46,43 @@ pub const DEFAULT_DB: &str = "assembly-node.sqlite";
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NodeConfig {
+    /// The HTTP listen address, `host:port`.
     pub listen: String,
     /// The embedded indexer: how the node follows the chain.
     pub indexer: IndexerConfig,
+    /// The host (and port) SIWE messages must name.
     pub domain: String,
+    /// The node's public origin; SIWE message URIs must start with it.
     pub public_url: String,
+    /// How long a sign-in lasts, in hours.
     pub session_hours: u64,
+    /// Where the key that signs session cookies is kept (created if missing).
     pub secret_file: PathBuf,
+    /// Whether cookies are marked `Secure` (set behind HTTPS).
     pub secure_cookies: bool,
     /// The media path: its own settings, with its own defaults.
     pub media: MediaConfig,
+    /// The directory the broadcast's HLS playlists and segments are written to, served at `/hls/`.
     pub hls: PathBuf,
+    /// A WHIP endpoint to push the program to; None: no push.
     pub whip_push: Option<String>,
+    /// The bearer token sent to `whip_push`; None: no authorization header.
     pub whip_push_token: Option<String>,
+    /// The session whose program is pushed; None: whichever session is current.
     pub whip_push_session: Option<u64>,
     /// S3-compatible storage the broadcast is copied to (the `[s3]` table).
     pub s3: Option<S3Config>,
+    /// The directory of the recordings (one Ogg Opus file per speech) and the archive index.
     pub recordings: PathBuf,
+    /// The transcription service, `openai:<base URL>` or `livepeer:<gateway URL>`; None: speeches wait untranscribed.
     pub transcriber: Option<String>,
+    /// The transcription model; None: the service's default (`whisper-1` or `openai/whisper-large-v3`).
     pub transcriber_model: Option<String>,
+    /// The key sent to the transcriber as a bearer token; None: none is sent.
     pub transcriber_key: Option<String>,
+    /// The built web client's directory, served at `/`.
     pub web_root: PathBuf,
+    /// The chain RPC URL offered to wallets on the wrong chain.
     pub public_rpc_url: String,
 }
 

@@ -30,8 +30,10 @@ use crate::reactions::Reactions;
 /// Someone on the floor or in the queue.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct Speaker {
+    /// The speaker's wallet.
     #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
     pub address: Address,
+    /// The speaker's Livepeer role, from the eligibility cache.
     pub role: Role,
     /// Bonded stake in LPT base units (hex).
     #[schema(value_type = String)]
@@ -41,10 +43,14 @@ pub struct Speaker {
 /// One slot of a live queue.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct QueueEntry {
+    /// The request's position in the occurrence's queue, from 0.
     pub index: u32,
+    /// The wallet that asked for the floor.
     #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
     pub speaker: Address,
+    /// When the slot begins by the floor rule, seconds since the epoch.
     pub start: u64,
+    /// When it ends (exclusive), seconds since the epoch.
     pub end: u64,
     /// From blocks deep enough to be final.
     #[serde(rename = "final")]
@@ -54,13 +60,21 @@ pub struct QueueEntry {
 /// A session in progress.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct LiveSession {
+    /// The contract's session id.
     pub session: u64,
+    /// The occurrence in progress, from 0.
     pub occurrence: u32,
+    /// What the session is for.
     pub kind: Kind,
+    /// Who may ask for the floor.
     pub speakers: Speakers,
+    /// The governor proposal a debate is about, in decimal; null for an open floor.
     pub proposal_id: Option<String>,
+    /// When the occurrence began, seconds since the epoch.
     pub start: u64,
+    /// When it ends (exclusive), seconds since the epoch; null for an always-open floor.
     pub end: Option<u64>,
+    /// The longest one speaker holds the floor, in seconds.
     pub slot_length: u64,
     /// Who holds the floor now, and until when.
     pub floor: Option<Floor>,
@@ -71,6 +85,7 @@ pub struct LiveSession {
 /// Who holds the floor of a session now.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct Floor {
+    /// Who holds it, with their role and stake.
     pub speaker: Speaker,
     /// When the slot began, seconds since the epoch.
     pub start: u64,
@@ -81,19 +96,28 @@ pub struct Floor {
 /// A coming occurrence.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct Upcoming {
+    /// The contract's session id.
     pub session: u64,
+    /// Which occurrence of the session, from 0.
     pub occurrence: u32,
+    /// What the session is for.
     pub kind: Kind,
+    /// The governor proposal a debate is about, in decimal; null for an open floor.
     pub proposal_id: Option<String>,
+    /// When the occurrence begins, seconds since the epoch.
     pub start: u64,
+    /// When it ends (exclusive), seconds since the epoch.
     pub end: u64,
 }
 
 /// Open connections by role.
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq, ToSchema)]
 pub struct Listeners {
+    /// Live connections signed in as an orchestrator.
     pub orchestrators: i64,
+    /// Live connections signed in as a delegator.
     pub delegators: i64,
+    /// Live connections of observers: anonymous, or signed in with neither role (or a failed role lookup).
     pub observers: i64,
 }
 
@@ -103,9 +127,13 @@ pub struct LiveState {
     /// The session clients should show first: a debate over a scheduled floor over the
     /// always-open one.
     pub current: Option<u64>,
+    /// Every session in progress now.
     pub live: Vec<LiveSession>,
+    /// Occurrences starting in the next 14 days, at most 3 per session.
     pub upcoming: Vec<Upcoming>,
+    /// Open live connections by role.
     pub listeners: Listeners,
+    /// The highest block the indexer has applied; null before the first.
     pub head_block: Option<u64>,
 }
 
@@ -146,6 +174,7 @@ pub struct StateMessage<'a> {
     pub r#type: StateTag,
     /// The server's clock, milliseconds since the epoch (clients count down by it).
     pub server_time_ms: u64,
+    /// The live state itself, its fields inlined in the message.
     #[serde(flatten)]
     pub state: &'a LiveState,
 }
@@ -157,15 +186,20 @@ pub struct ReactionsMessage<'a> {
     pub r#type: ReactionsTag,
     /// The server's clock, milliseconds since the epoch.
     pub server_time_ms: u64,
+    /// The reactions of the burst, their fields inlined in the message.
     #[serde(flatten)]
     pub burst: &'a crate::reactions::Burst,
 }
 
 /// The fan-out point.
 pub struct Hub {
+    /// The indexer's store the live state is computed from.
     pub store: Arc<Store>,
+    /// The eligibility cache that gives speakers their role and stake.
     pub roles: Arc<Roles>,
+    /// Where listener counts are read from.
     pub metrics: Arc<Metrics>,
+    /// The reaction aggregator whose bursts the hub fans out.
     pub reactions: Reactions,
     // Messages are serialized once and shared: a clone is a reference count, not a copy.
     /// The follower's progress: what is final is its call, not the hub's.
@@ -194,6 +228,7 @@ fn priority(kind: Kind, always_on: bool) -> u8 {
 }
 
 impl Hub {
+    /// A hub with no state computed yet; `run` computes and sends it.
     pub fn new(
         store: Arc<Store>,
         roles: Arc<Roles>,

@@ -11,21 +11,35 @@ use assembly_media::MediaMetrics;
 /// The node's metrics.
 #[derive(Default)]
 pub struct Metrics {
+    /// Sign-ins whose message and signature were accepted.
     pub sign_ins_ok: AtomicU64,
+    /// Sign-ins refused, for any reason the sign-in check gives.
     pub sign_ins_refused: AtomicU64,
+    /// Open live connections of orchestrators (a gauge).
     pub ws_orchestrators: AtomicI64,
+    /// Open live connections of delegators (a gauge).
     pub ws_delegators: AtomicI64,
+    /// Open live connections of observers: anonymous, or with neither role (a gauge).
     pub ws_observers: AtomicI64,
+    /// Client frames on the live socket that did not decode.
     pub ws_bad_messages: AtomicU64,
+    /// Reactions accepted into a burst.
     pub reactions_accepted: AtomicU64,
+    /// Reactions refused because the sender exceeded its rate.
     pub reactions_rate_limited: AtomicU64,
+    /// Reactions refused for any other reason: unknown reaction, not signed in, no role.
     pub reactions_refused: AtomicU64,
+    /// Live-state messages broadcast (sent only when the state changed).
     pub state_broadcasts: AtomicU64,
+    /// Reaction bursts broadcast.
     pub reaction_bursts: AtomicU64,
+    /// The highest block the embedded indexer has applied (a gauge).
     pub indexer_head: AtomicU64,
     /// The media path's own counters.
     pub media: Arc<MediaMetrics>,
+    /// WHIP and WHEP offers answered.
     pub media_offers_ok: AtomicU64,
+    /// WHIP and WHEP offers refused (not allowed, over capacity, malformed).
     pub media_offers_refused: AtomicU64,
     /// The archive's own counters.
     pub archive: Arc<ArchiveMetrics>,

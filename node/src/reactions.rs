@@ -80,9 +80,11 @@ impl<C: Clock + Clone> Bucket<C> {
 /// One aggregated burst, as sent to every client.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Burst {
+    /// How many of each reaction the burst holds, by reaction id.
     pub counts: BTreeMap<String, u64>,
     /// Bonded stake (LPT base units, decimal) behind each reaction in the burst.
     pub stake: BTreeMap<String, String>,
+    /// Bonded stake behind all the burst's reactions (LPT base units, decimal).
     pub total_stake: String,
 }
 

@@ -10,42 +10,65 @@ use chrono::{DateTime, Utc};
 /// A parsed EIP-4361 message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SiweMessage {
+    /// The URI scheme before the domain (`https`), if the message gives one.
     pub scheme: Option<String>,
+    /// The host (and port) asking for the sign-in, which must be this node's.
     pub domain: String,
+    /// The account signing in; the signature must recover to it.
     pub address: Address,
+    /// The human-readable line the wallet shows; None when the message has none.
     pub statement: Option<String>,
+    /// The RFC 3986 URI the sign-in is for, which must be this node's.
     pub uri: String,
+    /// The EIP-4361 version; only `1` is accepted.
     pub version: String,
+    /// The EIP-155 chain the account is on, which must be the deployment's.
     pub chain_id: u64,
+    /// The node-issued nonce that makes the message single-use.
     pub nonce: String,
+    /// When the wallet made the message.
     pub issued_at: DateTime<Utc>,
+    /// After when the message is no longer accepted; None: no expiry of its own.
     pub expiration_time: Option<DateTime<Utc>>,
+    /// Before when the message is not yet accepted; None: valid from `issued_at`.
     pub not_before: Option<DateTime<Utc>>,
+    /// An identifier the requester chose for the sign-in, if any.
     pub request_id: Option<String>,
+    /// URIs the sign-in also covers, in order; empty when none are listed.
     pub resources: Vec<String>,
 }
 
 /// Why a message is not acceptable. Each maps to a 4xx with this text.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SiweError {
+    /// The text does not parse as an EIP-4361 message; which part is wrong.
     #[error("malformed sign-in message: {0}")]
     Malformed(&'static str),
+    /// The address is not in its EIP-55 mixed-case form.
     #[error("address is not EIP-55 checksummed")]
     Checksum,
+    /// The message names another domain; the one it names.
     #[error("message is for domain {0}, not this one")]
     WrongDomain(String),
+    /// The message names another URI; the one it names.
     #[error("message is for URI {0}, not this one")]
     WrongUri(String),
+    /// The message names another chain; the chain id it names.
     #[error("message is for chain {0}, not this one")]
     WrongChain(u64),
+    /// The message's version is not `1`; the version it names.
     #[error("unsupported SIWE version {0}")]
     Version(String),
+    /// The message's expiration time has passed.
     #[error("message expired")]
     Expired,
+    /// The message's not-before time is still ahead.
     #[error("message is not valid yet")]
     NotYetValid,
+    /// The message's issued-at time is more than a minute ahead of the node's clock.
     #[error("message was issued in the future")]
     IssuedInFuture,
+    /// The message was issued longer than the allowed `max_age` ago.
     #[error("message was issued too long ago")]
     TooOld,
 }

@@ -22,10 +22,12 @@ pub const MAX_CLIENT_MESSAGE: usize = 1024;
 pub enum ClientMessage {
     /// React to what is being said (signed-in orchestrators and delegators).
     React {
+        /// The reaction's id, one of `GET /api/v1/reactions`.
         reaction: String,
     },
     /// Ask for the current state again.
     Refresh,
+    /// Keep the connection alive; answered with a `pong`.
     Ping,
 }
 
@@ -33,18 +35,28 @@ pub enum ClientMessage {
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum WsError {
+    /// The message is over [`MAX_CLIENT_MESSAGE`] bytes.
     #[error("message is larger than {MAX_CLIENT_MESSAGE} bytes")]
     TooLarge,
+    /// The message does not parse as JSON.
     #[error("message is not JSON")]
     NotJson,
+    /// The message's `type` is none the server knows, or it has unknown fields.
     #[error("message is not one of: react, refresh, ping")]
     UnknownMessage,
+    /// The reaction is not one of `GET /api/v1/reactions`.
     #[error("unknown reaction (see GET /api/v1/reactions)")]
     UnknownReaction,
+    /// Only signed-in orchestrators and delegators may react.
     #[error("sign in as an orchestrator or a delegator to react")]
     NotAllowed,
+    /// The sender reacted faster than its rate allows.
     #[error("too many reactions; retry in {retry_after_ms} ms")]
-    RateLimited { retry_after_ms: u64 },
+    RateLimited {
+        /// How long until the next reaction is accepted, in milliseconds (at least 1).
+        retry_after_ms: u64,
+    },
+    /// The client sent a binary frame; only text frames are understood.
     #[error("binary frames are not understood")]
     Binary,
 }

@@ -24,8 +24,10 @@ CREATE VIRTUAL TABLE IF NOT EXISTS hansard_fts USING fts5(text, speech_id UNINDE
 /// One search hit.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Hit {
+    /// The speech that matched, its fields inlined.
     #[serde(flatten)]
     pub speech: Speech,
+    /// The speech's whole transcript.
     pub text: String,
     /// The matching words in context, matches in [brackets].
     pub snippet: String,
@@ -38,23 +40,31 @@ pub struct Hit {
 pub struct Query {
     /// Words, all of which must appear (stemmed: "funding" finds "fund").
     pub words: Option<String>,
+    /// Only speeches of this address, in any case; None: every speaker.
     pub speaker: Option<String>,
+    /// Only speeches of these sessions (an empty list matches none); None: every session.
     pub sessions: Option<Vec<u64>>,
+    /// Only speeches that started at or after this, milliseconds since the epoch.
     pub from_ms: Option<u64>,
+    /// Only speeches that started before this, milliseconds since the epoch.
     pub to_ms: Option<u64>,
+    /// At most this many hits; None: 50 (never more than 500).
     pub limit: Option<u32>,
 }
 
 /// A speech with its transcript, for exports.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Entry {
+    /// The speech, its fields inlined.
     #[serde(flatten)]
     pub speech: Speech,
     /// `None` while the speech waits for transcription.
     pub text: Option<String>,
+    /// The transcriber that wrote the text (its `name()`); `None` while the speech waits.
     pub engine: Option<String>,
 }
 
+/// Creates the Hansard's tables in the archive database, if they are missing.
 pub fn migrate(a: &Archive) -> Result<(), ArchiveError> {
     a.with_db(|db| db.execute_batch(SCHEMA))
 }
@@ -95,6 +105,7 @@ fn prefixed() -> String {
         .join(", ")
 }
 
+/// Records `speech`'s transcript by `engine`, indexes it for search, and takes it off the queue.
 pub fn succeeded(
     a: &Archive,
     speech: i64,
@@ -115,6 +126,7 @@ pub fn succeeded(
     })
 }
 
+/// Records a failed attempt: its count, when to retry (milliseconds since the epoch), and the error.
 pub fn failed(
     a: &Archive,
     speech: i64,
@@ -167,6 +179,7 @@ fn match_expr(words: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
+/// Transcribed speeches matching `q`, oldest first; without words, each snippet is the transcript's first 120 characters.
 pub fn search(a: &Archive, q: &Query) -> Result<Vec<Hit>, ArchiveError> {
     let sessions = q.sessions.as_ref().map(|v| {
         v.iter()

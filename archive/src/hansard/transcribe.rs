@@ -8,12 +8,21 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use reqwest::multipart::{Form, Part};
 
+/// Why a speech could not be transcribed.
 #[derive(Debug, thiserror::Error)]
 pub enum TranscribeError {
+    /// The request did not complete (connection, timeout, unreadable answer); the client's message.
     #[error("transcription server unreachable: {0}")]
     Unreachable(String),
+    /// The server answered with an error status.
     #[error("transcription server answered {status}: {body}")]
-    Refused { status: u16, body: String },
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The answer's body, cut to 300 bytes.
+        body: String,
+    },
+    /// The answer has no `text`; its first 200 characters.
     #[error("transcription answer without text: {0}")]
     NoText(String),
 }
@@ -68,13 +77,17 @@ fn audio_part(audio: Vec<u8>) -> Part {
 
 /// OpenAI-compatible `POST {base}/v1/audio/transcriptions`.
 pub struct OpenAiCompatible {
+    /// The server's base URL, without a trailing slash.
     pub base: String,
+    /// The model asked for, e.g. `whisper-1`.
     pub model: String,
+    /// Sent as a bearer token; None: no authorization header.
     pub api_key: Option<String>,
     http: reqwest::Client,
 }
 
 impl OpenAiCompatible {
+    /// A client of the server at `base` (a trailing slash is dropped) asking for `model`.
     pub fn new(base: &str, model: &str, api_key: Option<String>) -> Self {
         Self {
             base: base.trim_end_matches('/').to_string(),
@@ -110,13 +123,17 @@ impl Transcriber for OpenAiCompatible {
 
 /// Livepeer's AI gateway: `POST {base}/audio-to-text` with `audio` and `model_id`.
 pub struct LivepeerGateway {
+    /// The gateway's base URL, without a trailing slash.
     pub base: String,
+    /// The pipeline model asked for, e.g. `openai/whisper-large-v3`.
     pub model_id: String,
+    /// Sent as a bearer token; None: no authorization header.
     pub api_key: Option<String>,
     http: reqwest::Client,
 }
 
 impl LivepeerGateway {
+    /// A client of the gateway at `base` (a trailing slash is dropped) asking for `model_id`.
     pub fn new(base: &str, model_id: &str, api_key: Option<String>) -> Self {
         Self {
             base: base.trim_end_matches('/').to_string(),

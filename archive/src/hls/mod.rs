@@ -106,6 +106,7 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// Opens (creating if needed) the stream in `dir`, resuming from its saved state, with no bucket copy.
     pub fn open(dir: PathBuf) -> std::io::Result<Self> {
         Self::open_with(dir, None)
     }
@@ -136,6 +137,7 @@ impl Stream {
         })
     }
 
+    /// Appends one Opus packet, writing a segment once enough audio is pending.
     pub fn push(&mut self, packet: Arc<[u8]>) {
         let ticks = opus_samples(&packet).max(1);
         if self.pending.is_empty() {

@@ -11,10 +11,13 @@ use sha2::{Digest, Sha256};
 
 use super::ogg;
 
+/// Archive failures.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
+    /// The SQLite index failed.
     #[error("archive database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// A recording file could not be read, written or created.
     #[error("recording file: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -22,21 +25,31 @@ pub enum ArchiveError {
 /// One speech: a speaker's audio within one slot.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Speech {
+    /// The speech's row id in the index.
     pub id: i64,
+    /// The session it was heard in.
     pub session: u64,
+    /// The occurrence of that session, from 0.
     pub occurrence: u32,
+    /// The speaker's address, EIP-55 checksummed.
     pub speaker: String,
     /// The slot the chain gave, in seconds since the epoch.
     pub slot_start: u64,
+    /// When that slot ends (exclusive), in seconds since the epoch.
     pub slot_end: u64,
     /// First and last packet, in milliseconds since the epoch.
     pub started_ms: u64,
+    /// When the last packet was heard, in milliseconds since the epoch.
     pub ended_ms: u64,
+    /// Opus packets recorded.
     pub packets: u64,
+    /// Audio recorded, in milliseconds, counted from the packets' samples (gaps excluded).
     pub duration_ms: u64,
     /// SHA-256 of the Ogg file, once the speech is closed.
     pub sha256: Option<String>,
+    /// Whether the speech is still being recorded (then `sha256` is null).
     pub open: bool,
+    /// The Ogg file's path relative to the archive directory; not served.
     #[serde(skip)]
     pub file: String,
 }
@@ -44,11 +57,15 @@ pub struct Speech {
 /// What a speech list is narrowed by.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
+    /// Only speeches of this session; None: every session.
     pub session: Option<u64>,
+    /// Only speeches of this address, in any case; None: every speaker.
     pub speaker: Option<String>,
+    /// At most this many speeches; None: 500 (never more than 5,000).
     pub limit: Option<u32>,
 }
 
+/// The index of recorded speeches over the directory that holds their Ogg files.
 pub struct Archive {
     dir: PathBuf,
     db: Mutex<Connection>,
@@ -71,6 +88,7 @@ CREATE INDEX IF NOT EXISTS speeches_by_speaker ON speeches (speaker, started_ms)
 /// The speeches columns [`row`] reads, in order.
 pub const COLUMNS: &str = "id, session, occurrence, speaker, slot_start, slot_end, started_ms, ended_ms, packets, duration_ms, sha256, open, file";
 
+/// The [`Speech`] in a row selected with [`COLUMNS`].
 pub fn row(r: &rusqlite::Row) -> rusqlite::Result<Speech> {
     Ok(Speech {
         id: r.get(0)?,
@@ -121,6 +139,7 @@ impl Archive {
         Ok(f(&self.db())?)
     }
 
+    /// The directory the recordings (and the index) are in.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -207,6 +226,7 @@ impl Archive {
         Ok(())
     }
 
+    /// The speech with row id `id`, if there is one.
     pub fn speech(&self, id: i64) -> Result<Option<Speech>, ArchiveError> {
         Ok(self
             .db()

@@ -25,12 +25,17 @@ use archive::Archive;
 
 /// One heard packet, as the recorder keeps it.
 pub struct Packet {
+    /// The session the packet was heard in.
     pub session: u64,
+    /// The occurrence of that session, from 0.
     pub occurrence: u32,
+    /// The slot holder who spoke it.
     pub speaker: Address,
     /// The slot, in milliseconds since the epoch.
     pub slot: (u64, u64),
+    /// When the packet arrived, milliseconds since the epoch.
     pub at_ms: u64,
+    /// One Opus packet, as received.
     pub payload: Arc<[u8]>,
 }
 

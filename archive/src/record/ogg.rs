@@ -131,8 +131,10 @@ impl OggOpusWriter {
 /// Why a file is not a readable Ogg Opus recording.
 #[derive(Debug, thiserror::Error)]
 pub enum OggError {
+    /// The file could not be read.
     #[error("reading: {0}")]
     Io(#[from] io::Error),
+    /// The page with this number (from 0) has a bad capture pattern or CRC.
     #[error("page {0}: bad capture pattern or checksum")]
     Corrupt(usize),
 }

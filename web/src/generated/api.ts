@@ -569,6 +569,7 @@ export interface components {
     schemas: {
         /** @description One aggregated burst, as sent to every client. */
         Burst: {
+            /** @description How many of each reaction the burst holds, by reaction id. */
             counts: {
                 [key: string]: number;
             };
@@ -576,6 +577,7 @@ export interface components {
             stake: {
                 [key: string]: string;
             };
+            /** @description Bonded stake behind all the burst's reactions (LPT base units, decimal). */
             total_stake: string;
         };
         /** @description Every error answer of the indexer's API. */
@@ -607,6 +609,7 @@ export interface components {
         };
         /** @description What a client may send. */
         ClientMessage: {
+            /** @description The reaction's id, one of `GET /api/v1/reactions`. */
             reaction: string;
             /** @enum {string} */
             type: "react";
@@ -621,6 +624,7 @@ export interface components {
         Entry: components["schemas"]["Speech"] & {
             /** @description `None` while the speech waits for transcription. */
             text?: string | null;
+            /** @description The transcriber that wrote the text (its `name()`); `None` while the speech waits. */
             engine?: string | null;
         };
         /**
@@ -651,6 +655,7 @@ export interface components {
         ErrorTag: "error";
         /** @description Who holds the floor of a session now. */
         Floor: {
+            /** @description Who holds it, with their role and stake. */
             speaker: components["schemas"]["Speaker"];
             /**
              * Format: int64
@@ -665,22 +670,42 @@ export interface components {
         };
         /** @description Who holds the floor at an instant. */
         FloorBody: {
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The session id asked about.
+             */
             session: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The instant asked about, unix seconds.
+             */
             at: number;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description The occurrence in session at `at`; null when the session is not in session then.
+             */
             occurrence?: number | null;
+            /** @description Who holds the floor at `at`; null when nobody does. */
             speaker?: string | null;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description The holder's position in the occurrence's queue; null when nobody holds the floor.
+             */
             index?: number | null;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When the holder's slot began, unix seconds; null when nobody holds the floor.
+             */
             start?: number | null;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When the holder's slot ends (exclusive), unix seconds; null when nobody holds the floor.
+             */
             end?: number | null;
         };
         /** @description One search hit. */
         Hit: components["schemas"]["Speech"] & {
+            /** @description The speech's whole transcript. */
             text: string;
             /** @description The matching words in context, matches in [brackets]. */
             snippet: string;
@@ -699,27 +724,54 @@ export interface components {
         };
         /** @description Open connections by role. */
         Listeners: {
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Live connections signed in as an orchestrator.
+             */
             orchestrators: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Live connections signed in as a delegator.
+             */
             delegators: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Live connections of observers: anonymous, or signed in with neither role (or a failed role lookup).
+             */
             observers: number;
         };
         /** @description A session in progress. */
         LiveSession: {
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The contract's session id.
+             */
             session: number;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description The occurrence in progress, from 0.
+             */
             occurrence: number;
+            /** @description What the session is for. */
             kind: components["schemas"]["Kind"];
+            /** @description Who may ask for the floor. */
             speakers: components["schemas"]["Speakers"];
+            /** @description The governor proposal a debate is about, in decimal; null for an open floor. */
             proposal_id?: string | null;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When the occurrence began, seconds since the epoch.
+             */
             start: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When it ends (exclusive), seconds since the epoch; null for an always-open floor.
+             */
             end?: number | null;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The longest one speaker holds the floor, in seconds.
+             */
             slot_length: number;
             floor?: null | components["schemas"]["Floor"];
             /** @description The holder and everyone waiting, in order. */
@@ -733,10 +785,16 @@ export interface components {
              *     always-open one.
              */
             current?: number | null;
+            /** @description Every session in progress now. */
             live: components["schemas"]["LiveSession"][];
+            /** @description Occurrences starting in the next 14 days, at most 3 per session. */
             upcoming: components["schemas"]["Upcoming"][];
+            /** @description Open live connections by role. */
             listeners: components["schemas"]["Listeners"];
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The highest block the indexer has applied; null before the first.
+             */
             head_block?: number | null;
         };
         /** @description Who a session belongs to. */
@@ -765,20 +823,37 @@ export interface components {
         };
         /** @description An occurrence's queue and timeline. */
         OccurrenceBody: {
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The session id.
+             */
             session: number;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description The occurrence's number within the session, from 0.
+             */
             occurrence: number;
+            /** @description The occurrence's bounds and slot length. */
             span: components["schemas"]["Span"];
+            /** @description Every request of the occurrence's queue, in queue order, with its slot. */
             slots: components["schemas"]["SlotView"][];
         };
         /** @description One dated occurrence. */
         OccurrenceView: {
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description The occurrence's number within its session, from 0.
+             */
             occurrence: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When it begins, unix seconds.
+             */
             start: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When it ends (exclusive), unix seconds.
+             */
             end: number;
         };
         /**
@@ -788,22 +863,42 @@ export interface components {
         Outgoing: components["schemas"]["StateMessage"] | components["schemas"]["ReactionsMessage"];
         /** @description Progress, observable while the follower runs. */
         Progress: {
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The highest applied block; None before the first block is applied.
+             */
             head?: number | null;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The chain tip the RPC last reported.
+             */
             latest: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The highest block below the confirmation depth, never rolled back.
+             */
             finalized: number;
+            /** @description Whether the follower has applied every block up to `latest`. */
             caught_up: boolean;
         };
         /** @description One slot of a live queue. */
         QueueEntry: {
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description The request's position in the occurrence's queue, from 0.
+             */
             index: number;
+            /** @description The wallet that asked for the floor. */
             speaker: string;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When the slot begins by the floor rule, seconds since the epoch.
+             */
             start: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When it ends (exclusive), seconds since the epoch.
+             */
             end: number;
             /** @description From blocks deep enough to be final. */
             final: boolean;
@@ -859,27 +954,57 @@ export interface components {
         };
         /** @description A session as the API shows it. */
         SessionView: {
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The contract's session id.
+             */
             id: number;
+            /** @description What the session is for. */
             kind: components["schemas"]["Kind"];
+            /** @description The governor proposal a debate is about, in decimal; null for an open floor. */
             proposal_id?: string | null;
+            /** @description Who may ask for the floor. */
             speakers: components["schemas"]["Speakers"];
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The longest one speaker holds the floor, in seconds.
+             */
             slot_length: number;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description The most entries one occurrence's queue holds at once.
+             */
             max_queue: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When the first occurrence begins, unix seconds.
+             */
             start: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description How long each occurrence lasts, in seconds.
+             */
             duration: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Seconds between the starts of successive occurrences; 0 for a single occurrence.
+             */
             period: number;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description How many occurrences the schedule has; 0 with a period means until cancelled.
+             */
             count: number;
+            /** @description Whether the floor is always in session (the duration is the contract's maximum). */
             always_on: boolean;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When the session was cancelled, unix seconds; null if it was not.
+             */
             cancelled_at?: number | null;
+            /** @description The session's occurrences that overlap the requested window (at most 10). */
             occurrences: components["schemas"]["OccurrenceView"][];
+            /** @description Whether every block this view derives from is finalized (false: a reorg may still change it). */
             final: boolean;
         };
         /** @description A signed EIP-4361 message. */
@@ -890,19 +1015,38 @@ export interface components {
         };
         /** @description One request and its slot. */
         SlotView: {
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description The request's position in the occurrence's queue, from 0.
+             */
             index: number;
+            /** @description The wallet that asked for the floor. */
             speaker: string;
+            /** @description Whether the speaker was an active orchestrator when it asked (else a delegator). */
             orchestrator: boolean;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When the request was made, unix seconds.
+             */
             enqueued_at: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When the slot begins by the floor rule, unix seconds.
+             */
             start: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When the slot ends (exclusive), unix seconds; equal to `start` for a withdrawn request.
+             */
             end: number;
+            /** @description Whether the speaker withdrew before the slot began. */
             withdrawn: boolean;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When the speaker yielded the floor, unix seconds; null if they did not.
+             */
             yielded_at?: number | null;
+            /** @description Whether the blocks that made and changed this request are all finalized. */
             final: boolean;
         };
         /** @description The bounds of one occurrence and the slot length: all the rule needs of a session. */
@@ -925,7 +1069,9 @@ export interface components {
         };
         /** @description Someone on the floor or in the queue. */
         Speaker: {
+            /** @description The speaker's wallet. */
             address: string;
+            /** @description The speaker's Livepeer role, from the eligibility cache. */
             role: components["schemas"]["Role"];
             /** @description Bonded stake in LPT base units (hex). */
             stake: string;
@@ -937,37 +1083,61 @@ export interface components {
         Speakers: "orchestrators" | "orchestrators_and_delegators";
         /** @description One speech: a speaker's audio within one slot. */
         Speech: {
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The speech's row id in the index.
+             */
             id: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The session it was heard in.
+             */
             session: number;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description The occurrence of that session, from 0.
+             */
             occurrence: number;
+            /** @description The speaker's address, EIP-55 checksummed. */
             speaker: string;
             /**
              * Format: int64
              * @description The slot the chain gave, in seconds since the epoch.
              */
             slot_start: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When that slot ends (exclusive), in seconds since the epoch.
+             */
             slot_end: number;
             /**
              * Format: int64
              * @description First and last packet, in milliseconds since the epoch.
              */
             started_ms: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When the last packet was heard, in milliseconds since the epoch.
+             */
             ended_ms: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Opus packets recorded.
+             */
             packets: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Audio recorded, in milliseconds, counted from the packets' samples (gaps excluded).
+             */
             duration_ms: number;
             /** @description SHA-256 of the Ogg file, once the speech is closed. */
             sha256?: string | null;
+            /** @description Whether the speech is still being recorded (then `sha256` is null). */
             open: boolean;
         };
         /** @description A role with its stake: an orchestrator's total stake, a delegator's bonded stake. */
         Standing: {
+            /** @description Orchestrator, delegator, or neither, as the BondingManager says. */
             role: components["schemas"]["Role"];
             /**
              * @description Bonded stake in LPT base units (hex).
@@ -1000,28 +1170,54 @@ export interface components {
         StateTag: "state";
         /** @description Counts, for status and benchmarks. */
         Stats: {
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Applied logs of Assembly and the followed Livepeer contracts.
+             */
             logs: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Sessions created (cancelled ones included).
+             */
             sessions: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Requests for the floor, over all sessions and occurrences.
+             */
             requests: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Logs that did not decode and were skipped.
+             */
             skipped: number;
         };
         /** @description The follower's progress and the store's counts. */
         StatusBody: components["schemas"]["Progress"] & components["schemas"]["Stats"];
         /** @description A coming occurrence. */
         Upcoming: {
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The contract's session id.
+             */
             session: number;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description Which occurrence of the session, from 0.
+             */
             occurrence: number;
+            /** @description What the session is for. */
             kind: components["schemas"]["Kind"];
+            /** @description The governor proposal a debate is about, in decimal; null for an open floor. */
             proposal_id?: string | null;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When the occurrence begins, seconds since the epoch.
+             */
             start: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description When it ends (exclusive), seconds since the epoch.
+             */
             end: number;
         };
         /** @description Why a client message was refused. */
@@ -1041,7 +1237,10 @@ export interface components {
             /** @enum {string} */
             code: "not_allowed";
         } | {
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description How long until the next reaction is accepted, in milliseconds (at least 1).
+             */
             retry_after_ms: number;
             /** @enum {string} */
             code: "rate_limited";
