@@ -12,7 +12,7 @@ use serde::Serialize;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Required, ResponseBuilder};
-use utoipa::{Modify, PartialSchema, ToSchema};
+use utoipa::{Modify, OpenApi as _, PartialSchema, ToSchema};
 
 use crate::live::Outgoing;
 use crate::state::COOKIE_NAME;
@@ -79,7 +79,7 @@ pub enum ErrorTag {
 pub fn document() -> OpenApi {
     // The header is this module's; the routes are the router's own list, so this module
     // depends on `http` and never the reverse.
-    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    let mut doc = ApiDoc::openapi();
     doc.merge(crate::http::api().into_openapi());
     let mut doc = doc.nest("/chain", assembly_indexer::api::openapi());
     doc.paths.add_path_operation(
