@@ -262,10 +262,9 @@ async fn live_socket(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let identity = identify(&s, &headers, q.token.as_deref())?;
-    let hub = s.hub.clone();
     Ok(upgrade
         .max_message_size(ws::MAX_CLIENT_MESSAGE * 4)
-        .on_upgrade(move |socket| ws::serve(socket, hub, identity)))
+        .on_upgrade(move |socket| ws::serve(socket, s, identity)))
 }
 
 /// The fixed reaction set.

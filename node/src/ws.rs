@@ -2,7 +2,6 @@
 //! loop. A message that is not understood gets an error frame and changes nothing.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 
 use assembly_indexer::roles::Role;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
@@ -10,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::auth::Identity;
-use crate::live::Hub;
 use crate::reactions::{self, Bucket};
+use crate::state::AppState;
 
 /// The largest message a client may send.
 pub const MAX_CLIENT_MESSAGE: usize = 1024;
@@ -87,10 +86,10 @@ fn error_frame(e: &WsError) -> Message {
 }
 
 /// Serves one connection until it closes.
-pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, identity: Option<Identity>) {
+pub async fn serve(mut socket: WebSocket, state: AppState, identity: Option<Identity>) {
+    let (hub, roles, metrics) = (&*state.hub, &*state.roles, &*state.metrics);
     let role = match identity {
-        Some(id) => hub
-            .roles
+        Some(id) => roles
             .standing(id.address)
             .await
             .map(|s| s.role)
@@ -98,9 +97,9 @@ pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, identity: Option<Identi
         None => Role::Observer,
     };
     let gauge = match role {
-        Role::Orchestrator => &hub.metrics.ws_orchestrators,
-        Role::Delegator => &hub.metrics.ws_delegators,
-        Role::Observer => &hub.metrics.ws_observers,
+        Role::Orchestrator => &metrics.ws_orchestrators,
+        Role::Delegator => &metrics.ws_delegators,
+        Role::Observer => &metrics.ws_observers,
     };
     // Listener counts reach everyone with the next clock tick (at most a second): publishing
     // on every connect would cost N broadcasts for N arrivals.
@@ -113,7 +112,7 @@ pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, identity: Option<Identi
                 incoming = socket.recv() => {
                     let Some(Ok(frame)) = incoming else { break };
                     let reply = match frame {
-                        Message::Text(t) => handle(&hub, identity, &connection_bucket, t.as_str()).await,
+                        Message::Text(t) => handle(&state, identity, &connection_bucket, t.as_str()).await,
                         Message::Binary(_) => Some(error_frame(&WsError::Binary)),
                         Message::Close(_) => break,
                         _ => None,
@@ -142,17 +141,18 @@ pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, identity: Option<Identi
 }
 
 async fn handle(
-    hub: &Hub,
+    state: &AppState,
     identity: Option<Identity>,
     bucket: &Bucket,
     text: &str,
 ) -> Option<Message> {
+    let (hub, roles, metrics) = (&*state.hub, &*state.roles, &*state.metrics);
     let msg = match decode(text) {
         Ok(m) => m,
         Err(e) => {
-            hub.metrics.ws_bad_messages.fetch_add(1, Relaxed);
+            metrics.ws_bad_messages.fetch_add(1, Relaxed);
             if e == WsError::UnknownReaction {
-                hub.metrics.reactions_refused.fetch_add(1, Relaxed);
+                metrics.reactions_refused.fetch_add(1, Relaxed);
             }
             return Some(error_frame(&e));
         }
@@ -163,9 +163,9 @@ async fn handle(
         ClientMessage::React { reaction } => {
             let refuse = |e: WsError| {
                 let counter = if matches!(e, WsError::RateLimited { .. }) {
-                    &hub.metrics.reactions_rate_limited
+                    &metrics.reactions_rate_limited
                 } else {
-                    &hub.metrics.reactions_refused
+                    &metrics.reactions_refused
                 };
                 counter.fetch_add(1, Relaxed);
                 Some(error_frame(&e))
@@ -174,7 +174,7 @@ async fn handle(
                 return refuse(WsError::NotAllowed);
             };
             // The role is read now, so one lost on chain is lost here too.
-            let standing = match hub.roles.standing(id.address).await {
+            let standing = match roles.standing(id.address).await {
                 Ok(s) if s.role != Role::Observer => s,
                 _ => return refuse(WsError::NotAllowed),
             };
@@ -185,7 +185,7 @@ async fn handle(
             }
             match hub.reactions.react(id.address, standing.stake, &reaction) {
                 Ok(()) => {
-                    hub.metrics.reactions_accepted.fetch_add(1, Relaxed);
+                    metrics.reactions_accepted.fetch_add(1, Relaxed);
                     None
                 }
                 Err(wait) => refuse(WsError::RateLimited {
