@@ -76,6 +76,20 @@ pub enum ApiError {
     Internal(String),
 }
 
+impl ApiError {
+    /// The stable code clients branch on.
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::UnknownSession(_) => "unknown_session",
+            ApiError::UnknownOccurrence(..) => "unknown_occurrence",
+            ApiError::NoRoles => "no_roles",
+            ApiError::Chain(_) => "chain_unavailable",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Store(_) | ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match self {
@@ -85,18 +99,34 @@ impl IntoResponse for ApiError {
             ApiError::Chain(_) => StatusCode::BAD_GATEWAY,
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
+        // The store's and the RPC's own words stay in the log: they can name files, hosts
+        // and an RPC URL with its key.
+        let message = match &self {
+            ApiError::Chain(_) => {
+                tracing::warn!(error = %self, "chain read failed");
+                "the chain could not be read just now; try again shortly".to_string()
+            }
+            ApiError::Store(_) | ApiError::Internal(_) => {
+                tracing::error!(error = %self, "request failed");
+                "the indexer could not complete this request; the cause is logged".to_string()
+            }
+            _ => self.to_string(),
+        };
         let body = ChainError {
-            error: self.to_string(),
+            error: self.code().to_string(),
+            message,
         };
         (status, Json(body)).into_response()
     }
 }
 
-/// Every error answer of the indexer's API.
+/// Every error answer of the indexer's API: the node's shape, `{"error": code, "message": text}`.
 #[derive(Serialize, ToSchema)]
 pub struct ChainError {
-    /// What went wrong, for people.
+    /// A stable code clients branch on (`unknown_session`, `bad_request`, `internal`, ...).
     pub error: String,
+    /// What went wrong, for people (never the store's or the RPC's own words).
+    pub message: String,
 }
 
 /// The routes, each declared once with its documentation: the router and the OpenAPI

@@ -580,10 +580,12 @@ export interface components {
             /** @description Bonded stake behind all the burst's reactions (LPT base units, decimal). */
             total_stake: string;
         };
-        /** @description Every error answer of the indexer's API. */
+        /** @description Every error answer of the indexer's API: the node's shape, `{"error": code, "message": text}`. */
         ChainError: {
-            /** @description What went wrong, for people. */
+            /** @description A stable code clients branch on (`unknown_session`, `bad_request`, `internal`, ...). */
             error: string;
+            /** @description What went wrong, for people (never the store's or the RPC's own words). */
+            message: string;
         };
         /** @description What the web client needs: chain id, contract addresses, a public RPC, the reaction set. */
         ClientConfig: {
