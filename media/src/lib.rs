@@ -124,7 +124,7 @@ pub struct MediaConfig {
     /// Whether WHEP is open to listeners without a wallet.
     pub public_listening: bool,
     /// Engine shards (threads) listeners are spread over; 0 means one per core.
-    #[serde(deserialize_with = "threads_or_cores")]
+    #[serde(deserialize_with = "deserialize_threads")]
     pub threads: usize,
 }
 
@@ -143,9 +143,17 @@ impl Default for MediaConfig {
     }
 }
 
-fn threads_or_cores<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    let n = usize::deserialize(d)?;
-    Ok(if n == 0 { default_threads() } else { n })
+fn deserialize_threads<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    usize::deserialize(d).map(threads_or_cores)
+}
+
+/// `n` engine shards, or one per core for 0: how every setting of `threads` is read.
+pub fn threads_or_cores(n: usize) -> usize {
+    if n == 0 {
+        default_threads()
+    } else {
+        n
+    }
 }
 
 /// One engine shard per core the node may use, at least one.

@@ -170,11 +170,7 @@ impl NodeConfig {
         }
         if let Some(v) = var("ASSEMBLY_MEDIA_THREADS") {
             let n: usize = v.parse().context("ASSEMBLY_MEDIA_THREADS")?;
-            c.media.threads = if n == 0 {
-                assembly_media::default_threads()
-            } else {
-                n
-            };
+            c.media.threads = assembly_media::threads_or_cores(n);
         }
         if let Some(v) = var("ASSEMBLY_MAX_LISTENERS") {
             c.media.max_listeners = v.parse().context("ASSEMBLY_MAX_LISTENERS")?;
