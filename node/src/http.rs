@@ -152,15 +152,11 @@ async fn sign_in(State(s): State<AppState>, body: Result<AppJson<SignIn>, ApiErr
     let metrics = &s.metrics;
     let (token, identity) = match result {
         Ok(ok) => {
-            metrics
-                .sign_ins_ok
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            metrics.sign_ins_ok.inc();
             ok
         }
         Err(e) => {
-            metrics
-                .sign_ins_refused
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            metrics.sign_ins_refused.inc();
             tracing::info!(error = %e, "sign-in refused");
             return ApiError::from(e).into_response();
         }

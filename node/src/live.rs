@@ -5,7 +5,6 @@
 //! begin and end with time, not only with blocks); it is sent only when it changed.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -412,9 +411,9 @@ impl Hub {
         upcoming.truncate(10);
         let m = &self.metrics;
         let listeners = Listeners {
-            orchestrators: m.ws_orchestrators.load(Relaxed),
-            delegators: m.ws_delegators.load(Relaxed),
-            observers: m.ws_observers.load(Relaxed),
+            orchestrators: m.ws_orchestrators.get(),
+            delegators: m.ws_delegators.get(),
+            observers: m.ws_observers.get(),
         };
         let state = LiveState {
             current: best.map(|(_, id)| id),
@@ -456,7 +455,7 @@ impl Hub {
             Err(_) => return,
         };
         *self.latest.write() = (Some(state), text.clone());
-        self.metrics.state_broadcasts.fetch_add(1, Relaxed);
+        self.metrics.state_broadcasts.inc();
         let _ = self.tx.send(text);
     }
 
@@ -467,7 +466,7 @@ impl Hub {
                 server_time_ms: clock::now_ms(),
                 burst: &burst,
             })) {
-                self.metrics.reaction_bursts.fetch_add(1, Relaxed);
+                self.metrics.reaction_bursts.inc();
                 let _ = self.tx.send(t.into());
             }
         }
@@ -492,7 +491,7 @@ impl Hub {
                         Ok(change) => {
                             self.roles.observe(&change);
                             if let Change::Applied { block, .. } = change {
-                                self.metrics.indexer_head.store(block, Relaxed);
+                                self.metrics.indexer_head.set(block as i64);
                             }
                         }
                         Err(broadcast::error::RecvError::Closed) => return,

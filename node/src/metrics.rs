@@ -1,194 +1,360 @@
-//! Prometheus metrics, exposed at `/metrics` in the text format. A handful of counters and
-//! gauges kept as atomics: the node needs no metrics framework to say what it does.
+//! Prometheus metrics at `/metrics`, kept in a `prometheus` registry and written by its text
+//! encoder.
+//!
+//! The node's own counters and gauges are the crate's. The media path and the archive count in
+//! plain atomics on their own threads and do not depend on an exporter (a media packet costs one
+//! relaxed add, nothing more); [`Pulled`] reads those atomics when `/metrics` is scraped, as
+//! Go's `CounterFunc` does.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use assembly_archive::ArchiveMetrics;
 use assembly_media::MediaMetrics;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{self, MetricFamily, MetricType};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// The node's metrics.
-#[derive(Default)]
 pub struct Metrics {
+    registry: Registry,
     /// Sign-ins whose message and signature were accepted.
-    pub sign_ins_ok: AtomicU64,
+    pub sign_ins_ok: IntCounter,
     /// Sign-ins refused, for any reason the sign-in check gives.
-    pub sign_ins_refused: AtomicU64,
-    /// Open live connections of orchestrators (a gauge).
-    pub ws_orchestrators: AtomicI64,
-    /// Open live connections of delegators (a gauge).
-    pub ws_delegators: AtomicI64,
-    /// Open live connections of observers: anonymous, or with neither role (a gauge).
-    pub ws_observers: AtomicI64,
+    pub sign_ins_refused: IntCounter,
+    /// Open live connections of orchestrators.
+    pub ws_orchestrators: IntGauge,
+    /// Open live connections of delegators.
+    pub ws_delegators: IntGauge,
+    /// Open live connections of observers: anonymous, or with neither role.
+    pub ws_observers: IntGauge,
     /// Client frames on the live socket that did not decode.
-    pub ws_bad_messages: AtomicU64,
+    pub ws_bad_messages: IntCounter,
+    /// Live connections refused before the upgrade (over a per-address or total cap, wrong origin).
+    pub ws_refused: IntCounter,
     /// Reactions accepted into a burst.
-    pub reactions_accepted: AtomicU64,
+    pub reactions_accepted: IntCounter,
     /// Reactions refused because the sender exceeded its rate.
-    pub reactions_rate_limited: AtomicU64,
+    pub reactions_rate_limited: IntCounter,
     /// Reactions refused for any other reason: unknown reaction, not signed in, no role.
-    pub reactions_refused: AtomicU64,
+    pub reactions_refused: IntCounter,
     /// Live-state messages broadcast (sent only when the state changed).
-    pub state_broadcasts: AtomicU64,
+    pub state_broadcasts: IntCounter,
     /// Reaction bursts broadcast.
-    pub reaction_bursts: AtomicU64,
-    /// The highest block the embedded indexer has applied (a gauge).
-    pub indexer_head: AtomicU64,
+    pub reaction_bursts: IntCounter,
+    /// The highest block the embedded indexer has applied.
+    pub indexer_head: IntGauge,
+    /// WHIP and WHEP offers answered.
+    pub media_offers_ok: IntCounter,
+    /// WHIP and WHEP offers refused (not allowed, over capacity, malformed).
+    pub media_offers_refused: IntCounter,
+    /// Requests refused because their sender exceeded a per-address or node-wide budget.
+    pub http_limited: IntCounterVec,
     /// The media path's own counters.
     pub media: Arc<MediaMetrics>,
-    /// WHIP and WHEP offers answered.
-    pub media_offers_ok: AtomicU64,
-    /// WHIP and WHEP offers refused (not allowed, over capacity, malformed).
-    pub media_offers_refused: AtomicU64,
     /// The archive's own counters.
     pub archive: Arc<ArchiveMetrics>,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new(Arc::default(), Arc::default())
+    }
+}
+
 impl Metrics {
+    /// The node's registry, reading the media path's and the archive's counters at scrape time.
+    pub fn new(media: Arc<MediaMetrics>, archive: Arc<ArchiveMetrics>) -> Self {
+        let registry = Registry::new();
+        let counters = |name: &str, help: &str, label: &str| {
+            let vec =
+                IntCounterVec::new(Opts::new(name, help), &[label]).expect("a valid metric name");
+            registry
+                .register(Box::new(vec.clone()))
+                .expect("each metric registered once");
+            vec
+        };
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("a valid metric name");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("each metric registered once");
+            c
+        };
+        let sign_ins = counters(
+            "assembly_sign_ins_total",
+            "Sign-in attempts by result.",
+            "result",
+        );
+        let reactions = counters(
+            "assembly_reactions_total",
+            "Reactions by outcome.",
+            "outcome",
+        );
+        let offers = counters(
+            "assembly_media_offers_total",
+            "WHIP and WHEP offers by result.",
+            "result",
+        );
+        let connections = IntGaugeVec::new(
+            Opts::new(
+                "assembly_live_connections",
+                "Open live-state WebSockets by role.",
+            ),
+            &["role"],
+        )
+        .expect("a valid metric name");
+        registry
+            .register(Box::new(connections.clone()))
+            .expect("each metric registered once");
+        let head = IntGauge::new(
+            "assembly_indexer_head_block",
+            "Last block the embedded indexer applied.",
+        )
+        .expect("a valid metric name");
+        registry
+            .register(Box::new(head.clone()))
+            .expect("each metric registered once");
+        let metrics = Metrics {
+            sign_ins_ok: sign_ins.with_label_values(&["ok"]),
+            sign_ins_refused: sign_ins.with_label_values(&["refused"]),
+            ws_orchestrators: connections.with_label_values(&["orchestrator"]),
+            ws_delegators: connections.with_label_values(&["delegator"]),
+            ws_observers: connections.with_label_values(&["observer"]),
+            ws_bad_messages: counter(
+                "assembly_ws_bad_messages_total",
+                "WebSocket messages refused as malformed.",
+            ),
+            ws_refused: counter(
+                "assembly_ws_refused_total",
+                "Live-state WebSockets refused before the upgrade: over a per-address or total cap, or from a foreign origin.",
+            ),
+            reactions_accepted: reactions.with_label_values(&["accepted"]),
+            reactions_rate_limited: reactions.with_label_values(&["rate_limited"]),
+            reactions_refused: reactions.with_label_values(&["refused"]),
+            state_broadcasts: counter(
+                "assembly_state_broadcasts_total",
+                "Live-state updates sent to all clients.",
+            ),
+            reaction_bursts: counter(
+                "assembly_reaction_bursts_total",
+                "Aggregated reaction bursts sent.",
+            ),
+            indexer_head: head,
+            media_offers_ok: offers.with_label_values(&["ok"]),
+            media_offers_refused: offers.with_label_values(&["refused"]),
+            http_limited: counters(
+                "assembly_limited_total",
+                "Requests refused because their sender exceeded a budget, by budget.",
+                "budget",
+            ),
+            media: media.clone(),
+            archive: archive.clone(),
+            registry,
+        };
+        metrics
+            .registry
+            .register(Box::new(Pulled::new(media, archive)))
+            .expect("each metric registered once");
+        metrics
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        let mut family = |name: &str, kind: &str, help: &str, samples: &[(&str, i64)]| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (labels, v) in samples {
-                let _ = writeln!(out, "{name}{labels} {v}");
-            }
+        TextEncoder::new()
+            .encode_to_string(&self.registry.gather())
+            .unwrap_or_else(|e| format!("# metrics could not be encoded: {e}\n"))
+    }
+}
+
+/// One family read from atomics at scrape time.
+struct Family {
+    desc: Desc,
+    kind: MetricType,
+    label: &'static str,
+    samples: Vec<(&'static str, Sample)>,
+}
+
+enum Sample {
+    Counter(for<'a> fn(&'a MediaMetrics, &'a ArchiveMetrics) -> &'a AtomicU64),
+    Gauge(for<'a> fn(&'a MediaMetrics, &'a ArchiveMetrics) -> &'a AtomicI64),
+}
+
+/// The media path's and the archive's atomics as Prometheus families.
+struct Pulled {
+    media: Arc<MediaMetrics>,
+    archive: Arc<ArchiveMetrics>,
+    families: Vec<Family>,
+}
+
+impl Pulled {
+    fn new(media: Arc<MediaMetrics>, archive: Arc<ArchiveMetrics>) -> Self {
+        use Sample::{Counter, Gauge};
+        let family = |name: &str,
+                      help: &str,
+                      kind: MetricType,
+                      label: &'static str,
+                      samples: Vec<(&'static str, Sample)>| Family {
+            desc: Desc::new(
+                name.into(),
+                help.into(),
+                if label.is_empty() {
+                    vec![]
+                } else {
+                    vec![label.to_string()]
+                },
+                Default::default(),
+            )
+            .expect("a valid metric name"),
+            kind,
+            label,
+            samples,
         };
-        let g = |a: &AtomicU64| a.load(Relaxed) as i64;
-        let m = &*self.media;
-        let a = &*self.archive;
-        family(
-            "assembly_sign_ins_total",
-            "counter",
-            "Sign-in attempts by result.",
-            &[
-                ("{result=\"ok\"}", g(&self.sign_ins_ok)),
-                ("{result=\"refused\"}", g(&self.sign_ins_refused)),
-            ],
-        );
-        family(
-            "assembly_live_connections",
-            "gauge",
-            "Open live-state WebSockets by role.",
-            &[
-                (
-                    "{role=\"orchestrator\"}",
-                    self.ws_orchestrators.load(Relaxed),
-                ),
-                ("{role=\"delegator\"}", self.ws_delegators.load(Relaxed)),
-                ("{role=\"observer\"}", self.ws_observers.load(Relaxed)),
-            ],
-        );
-        family(
-            "assembly_ws_bad_messages_total",
-            "counter",
-            "WebSocket messages refused as malformed.",
-            &[("", g(&self.ws_bad_messages))],
-        );
-        family(
-            "assembly_reactions_total",
-            "counter",
-            "Reactions by outcome.",
-            &[
-                ("{outcome=\"accepted\"}", g(&self.reactions_accepted)),
-                (
-                    "{outcome=\"rate_limited\"}",
-                    g(&self.reactions_rate_limited),
-                ),
-                ("{outcome=\"refused\"}", g(&self.reactions_refused)),
-            ],
-        );
-        family(
-            "assembly_state_broadcasts_total",
-            "counter",
-            "Live-state updates sent to all clients.",
-            &[("", g(&self.state_broadcasts))],
-        );
-        family(
-            "assembly_reaction_bursts_total",
-            "counter",
-            "Aggregated reaction bursts sent.",
-            &[("", g(&self.reaction_bursts))],
-        );
-        family(
-            "assembly_indexer_head_block",
-            "gauge",
-            "Last block the embedded indexer applied.",
-            &[("", g(&self.indexer_head))],
-        );
-        family(
-            "assembly_media_peers",
-            "gauge",
-            "WebRTC peers by direction.",
-            &[
-                (
-                    "{direction=\"listener\"}",
-                    self.media.listeners.load(Relaxed),
-                ),
-                (
-                    "{direction=\"publisher\"}",
-                    self.media.publishers.load(Relaxed),
-                ),
-            ],
-        );
-        family(
-            "assembly_media_packets_total",
-            "counter",
-            "Audio packets: received from publishers, sent to listeners, dropped by the floor gate, dropped on a full socket, not sent to listeners of a shard that fell behind.",
-            &[
-                ("{stage=\"in\"}", g(&m.packets_in)),
-                ("{stage=\"out\"}", g(&m.packets_out)),
-                ("{stage=\"gated\"}", g(&m.packets_gated)),
-                ("{stage=\"send_dropped\"}", g(&m.send_dropped)),
-                ("{stage=\"stale_dropped\"}", g(&m.stale_dropped)),
-            ],
-        );
-        family(
-            "assembly_media_offers_total",
-            "counter",
-            "WHIP and WHEP offers by result.",
-            &[
-                ("{result=\"ok\"}", g(&self.media_offers_ok)),
-                ("{result=\"refused\"}", g(&self.media_offers_refused)),
-            ],
-        );
-        family(
-            "assembly_recording_dropped_total",
-            "counter",
-            "Packets the recorder could not keep up with (the live path never waits for it).",
-            &[("", g(&a.recording_dropped))],
-        );
-        family(
-            "assembly_hls_dropped_total",
-            "counter",
-            "Packets the HLS segmenter could not keep up with (the live path never waits for it).",
-            &[("", g(&a.hls_dropped))],
-        );
-        family(
-            "assembly_whip_push_dropped_total",
-            "counter",
-            "Packets the WHIP push could not keep up with.",
-            &[("", g(&m.push_dropped))],
-        );
-        family(
-            "assembly_s3_uploads_total",
-            "counter",
-            "Broadcast files copied to object storage, by result (after retries).",
-            &[
-                ("{result=\"ok\"}", g(&a.s3_ok)),
-                ("{result=\"failed\"}", g(&a.s3_failed)),
-            ],
-        );
-        family(
-            "assembly_transcriptions_total",
-            "counter",
-            "Transcription attempts by result (failures are retried).",
-            &[
-                ("{result=\"ok\"}", g(&a.transcripts_ok)),
-                ("{result=\"failed\"}", g(&a.transcripts_failed)),
-            ],
-        );
-        out
+        let families = vec![
+            family(
+                "assembly_media_peers",
+                "WebRTC peers by direction.",
+                MetricType::GAUGE,
+                "direction",
+                vec![
+                    ("listener", Gauge(|m, _| &m.listeners)),
+                    ("publisher", Gauge(|m, _| &m.publishers)),
+                ],
+            ),
+            family(
+                "assembly_media_packets_total",
+                "Audio packets: received from publishers, sent to listeners, dropped by the floor gate, dropped on a full socket, not sent to listeners of a shard that fell behind.",
+                MetricType::COUNTER,
+                "stage",
+                vec![
+                    ("in", Counter(|m, _| &m.packets_in)),
+                    ("out", Counter(|m, _| &m.packets_out)),
+                    ("gated", Counter(|m, _| &m.packets_gated)),
+                    ("send_dropped", Counter(|m, _| &m.send_dropped)),
+                    ("stale_dropped", Counter(|m, _| &m.stale_dropped)),
+                ],
+            ),
+            family(
+                "assembly_recording_dropped_total",
+                "Packets the recorder could not keep up with (the live path never waits for it).",
+                MetricType::COUNTER,
+                "",
+                vec![("", Counter(|_, a| &a.recording_dropped))],
+            ),
+            family(
+                "assembly_hls_dropped_total",
+                "Packets the HLS segmenter could not keep up with (the live path never waits for it).",
+                MetricType::COUNTER,
+                "",
+                vec![("", Counter(|_, a| &a.hls_dropped))],
+            ),
+            family(
+                "assembly_whip_push_dropped_total",
+                "Packets the WHIP push could not keep up with.",
+                MetricType::COUNTER,
+                "",
+                vec![("", Counter(|m, _| &m.push_dropped))],
+            ),
+            family(
+                "assembly_s3_uploads_total",
+                "Broadcast files copied to object storage, by result (after retries).",
+                MetricType::COUNTER,
+                "result",
+                vec![
+                    ("ok", Counter(|_, a| &a.s3_ok)),
+                    ("failed", Counter(|_, a| &a.s3_failed)),
+                ],
+            ),
+            family(
+                "assembly_transcriptions_total",
+                "Transcription attempts by result (failures are retried).",
+                MetricType::COUNTER,
+                "result",
+                vec![
+                    ("ok", Counter(|_, a| &a.transcripts_ok)),
+                    ("failed", Counter(|_, a| &a.transcripts_failed)),
+                ],
+            ),
+        ];
+        Pulled {
+            media,
+            archive,
+            families,
+        }
+    }
+}
+
+impl Collector for Pulled {
+    fn desc(&self) -> Vec<&Desc> {
+        self.families.iter().map(|f| &f.desc).collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let (m, a) = (&*self.media, &*self.archive);
+        self.families
+            .iter()
+            .map(|f| {
+                let metrics = f
+                    .samples
+                    .iter()
+                    .map(|(value, sample)| {
+                        let mut metric = proto::Metric::default();
+                        if !f.label.is_empty() {
+                            let mut pair = proto::LabelPair::default();
+                            pair.set_name(f.label.to_string());
+                            pair.set_value(value.to_string());
+                            metric.set_label(vec![pair]);
+                        }
+                        match sample {
+                            Sample::Counter(read) => {
+                                let mut c = proto::Counter::default();
+                                c.set_value(read(m, a).load(Relaxed) as f64);
+                                metric.set_counter(c);
+                            }
+                            Sample::Gauge(read) => {
+                                let mut g = proto::Gauge::default();
+                                g.set_value(read(m, a).load(Relaxed) as f64);
+                                metric.set_gauge(g);
+                            }
+                        }
+                        metric
+                    })
+                    .collect();
+                let mut family = MetricFamily::default();
+                family.set_name(f.desc.fq_name.clone());
+                family.set_help(f.desc.help.clone());
+                family.set_field_type(f.kind);
+                family.set_metric(metrics);
+                family
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_is_exposed_with_its_help_and_labels() {
+        let m = Metrics::default();
+        m.sign_ins_ok.inc_by(5);
+        m.ws_delegators.inc();
+        m.media.packets_in.fetch_add(7, Relaxed);
+        m.archive.s3_failed.fetch_add(2, Relaxed);
+        let text = m.render();
+        for line in [
+            "# HELP assembly_sign_ins_total Sign-in attempts by result.",
+            "# TYPE assembly_sign_ins_total counter",
+            "assembly_sign_ins_total{result=\"ok\"} 5",
+            "assembly_live_connections{role=\"delegator\"} 1",
+            "# TYPE assembly_media_peers gauge",
+            "assembly_media_packets_total{stage=\"in\"} 7",
+            "assembly_s3_uploads_total{result=\"failed\"} 2",
+            "assembly_recording_dropped_total 0",
+            "assembly_indexer_head_block 0",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from\n{text}");
+        }
     }
 }

@@ -14,7 +14,6 @@ use axum::http::header::{ALLOW, CONTENT_TYPE, LINK, LOCATION, RETRY_AFTER, WWW_A
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use std::sync::atomic::Ordering::Relaxed;
 
 use assembly_floor::clock;
 use assembly_media::sdp::{self, Intent, SdpError};
@@ -189,11 +188,11 @@ fn respond(s: &AppState, what: &str, session: &str, r: Result<Response, WhipErro
     let m = &s.metrics;
     match r {
         Ok(r) => {
-            m.media_offers_ok.fetch_add(1, Relaxed);
+            m.media_offers_ok.inc();
             r
         }
         Err(e) => {
-            m.media_offers_refused.fetch_add(1, Relaxed);
+            m.media_offers_refused.inc();
             tracing::info!(session, error = %e, "{what} refused");
             e.into_response()
         }

@@ -1,8 +1,6 @@
 //! The live-state WebSocket: what clients may send, decoded strictly, and the connection
 //! loop. A message that is not understood gets an error frame and changes nothing.
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use assembly_indexer::roles::Role;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use serde::{Deserialize, Serialize};
@@ -103,7 +101,7 @@ pub async fn serve(mut socket: WebSocket, state: AppState, identity: Option<Iden
     };
     // Listener counts reach everyone with the next clock tick (at most a second): publishing
     // on every connect would cost N broadcasts for N arrivals.
-    gauge.fetch_add(1, Relaxed);
+    gauge.inc();
     let mut updates = hub.subscribe();
     let connection_bucket = Bucket::new(10.0, 20.0);
     if socket.send(Message::Text(hub.latest())).await.is_ok() {
@@ -137,7 +135,7 @@ pub async fn serve(mut socket: WebSocket, state: AppState, identity: Option<Iden
             }
         }
     }
-    gauge.fetch_sub(1, Relaxed);
+    gauge.dec();
 }
 
 async fn handle(
@@ -150,9 +148,9 @@ async fn handle(
     let msg = match decode(text) {
         Ok(m) => m,
         Err(e) => {
-            metrics.ws_bad_messages.fetch_add(1, Relaxed);
+            metrics.ws_bad_messages.inc();
             if e == WsError::UnknownReaction {
-                metrics.reactions_refused.fetch_add(1, Relaxed);
+                metrics.reactions_refused.inc();
             }
             return Some(error_frame(&e));
         }
@@ -167,7 +165,7 @@ async fn handle(
                 } else {
                     &metrics.reactions_refused
                 };
-                counter.fetch_add(1, Relaxed);
+                counter.inc();
                 Some(error_frame(&e))
             };
             let Some(id) = identity else {
@@ -185,7 +183,7 @@ async fn handle(
             }
             match hub.reactions.react(id.address, standing.stake, &reaction) {
                 Ok(()) => {
-                    metrics.reactions_accepted.fetch_add(1, Relaxed);
+                    metrics.reactions_accepted.inc();
                     None
                 }
                 Err(wait) => refuse(WsError::RateLimited {
