@@ -7,12 +7,15 @@
 //! - [`hls`] — the public broadcast: continuous HLS (Opus in fMP4), optionally copied to S3.
 //! - [`hansard`] — transcripts of every speech, full-text search, exports.
 //! - [`metrics`] — what the archive counts.
+//! - [`config`] — its settings, the node file's `[archive]` table.
 //!
 //! The HTTP routes over the archive live in the node, which owns the front door.
 
+pub mod config;
 pub mod hansard;
 pub mod hls;
 pub mod metrics;
 pub mod record;
 
+pub use config::{ArchiveConfig, TranscriberConfig};
 pub use metrics::ArchiveMetrics;

@@ -15,8 +15,9 @@ use crate::opus::SILENCE;
 use crate::sdp::Intent;
 use crate::sink::{ProgramSink, Spoken};
 
-/// Where the program goes.
-#[derive(Clone, Debug)]
+/// Where the program goes: the node file's `[push]` table.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PushConfig {
     /// The external server's WHIP endpoint.
     pub endpoint: String,

@@ -13,7 +13,7 @@ use crate::config::{NodeConfig, DEFAULT_DB};
 use crate::http::{self, AppState};
 use crate::live::Hub;
 use crate::state::{ClientConfig, ReactionInfo};
-use assembly_media::push::{Push, PushConfig};
+use assembly_media::push::Push;
 use assembly_media::{Media, ProgramSink, Sinks};
 
 use crate::metrics::Metrics;
@@ -77,18 +77,15 @@ pub async fn start(
     ));
     indexer.run(shutdown.clone());
     hub.publish().await;
-    let archive = Arc::new(
-        Archive::open(&config.recordings)
-            .with_context(|| format!("opening the archive in {}", config.recordings.display()))?,
-    );
+    let settings = &config.archive;
+    let archive =
+        Arc::new(Archive::open(&settings.recordings).with_context(|| {
+            format!("opening the archive in {}", settings.recordings.display())
+        })?);
     hansard::store::migrate(&archive).context("the Hansard's tables")?;
-    match &config.transcriber {
-        Some(spec) => {
-            let engine = hansard::engine(
-                spec,
-                config.transcriber_model.as_deref(),
-                config.transcriber_key.clone(),
-            )?;
+    match &settings.transcriber {
+        Some(t) => {
+            let engine = hansard::engine(&t.service, t.model.as_deref(), t.key.clone())?;
             tracing::info!(engine = %engine.name(), "transcribing speeches");
             tokio::spawn(hansard::run(
                 archive.clone(),
@@ -101,7 +98,7 @@ pub async fn start(
     }
     let recorder = Recorder::start(archive.clone(), hub.metrics.archive.clone())
         .context("starting the recorder")?;
-    let s3 = config
+    let s3 = settings
         .s3
         .as_ref()
         .map(|s| {
@@ -111,21 +108,17 @@ pub async fn start(
         .transpose()
         .context("configuring object storage")?;
     let hls = hls::Hls::start(
-        config.hls.clone(),
+        settings.hls.clone(),
         hub.gate(),
         hub.metrics.archive.clone(),
         s3,
     )
-    .with_context(|| format!("starting HLS in {}", config.hls.display()))?;
-    let push = config.whip_push.as_ref().map(|endpoint| {
+    .with_context(|| format!("starting HLS in {}", settings.hls.display()))?;
+    let push = config.push.as_ref().map(|push| {
         let state = hub.clone();
-        tracing::info!(%endpoint, "pushing the program over WHIP");
+        tracing::info!(endpoint = %push.endpoint, "pushing the program over WHIP");
         Push::start(
-            PushConfig {
-                endpoint: endpoint.clone(),
-                token: config.whip_push_token.clone(),
-                session: config.whip_push_session,
-            },
+            push.clone(),
             Arc::new(move || state.state().and_then(|s| s.current)),
             hub.metrics.media.clone(),
             shutdown.clone(),
@@ -163,7 +156,7 @@ pub async fn start(
         secure_cookies: config.secure_cookies,
     };
     Ok(App {
-        router: http::router(state, chain, &config.web_root, &config.hls),
+        router: http::router(state, chain, &config.web_root, &settings.hls),
         hub,
         store,
         media,

@@ -18,15 +18,15 @@
 //! | `[media]` `max_publishers` | `ASSEMBLY_MAX_PUBLISHERS` | `64` |
 //! | `[media]` `offers_per_second` | `ASSEMBLY_OFFERS_PER_SECOND` | `200` (new WHIP/WHEP sessions answered per second) |
 //! | `[media]` `public_listening` | `ASSEMBLY_PUBLIC_LISTENING` | `true` (WHEP without a wallet) |
-//! | `hls` | `ASSEMBLY_HLS` | `hls` (the broadcast's playlists and segments, served at `/hls/`) |
-//! | `[s3]` table: `endpoint`, `bucket`, `region`, `access_key`, `secret_key`, `prefix` | `ASSEMBLY_S3_ENDPOINT`, `_BUCKET`, `_REGION`, `_ACCESS_KEY`, `_SECRET_KEY`, `_PREFIX` | none (set to copy the broadcast to S3-compatible storage; region `us-east-1`, prefix `hls`) |
-//! | `whip_push` | `ASSEMBLY_WHIP_PUSH` | none (a WHIP endpoint to push the program to: MediaMTX, Livepeer's media server, another node) |
-//! | `whip_push_token` | `ASSEMBLY_WHIP_PUSH_TOKEN` | none |
-//! | `whip_push_session` | `ASSEMBLY_WHIP_PUSH_SESSION` | the current session |
-//! | `recordings` | `ASSEMBLY_RECORDINGS` | `recordings` (one Ogg Opus file per speech, and the archive index) |
-//! | `transcriber` | `ASSEMBLY_TRANSCRIBER` | none (speeches wait); `openai:<base URL>` or `livepeer:<gateway URL>` |
-//! | `transcriber_model` | `ASSEMBLY_TRANSCRIBER_MODEL` | `whisper-1` / `openai/whisper-large-v3` |
-//! | `transcriber_key` | `ASSEMBLY_TRANSCRIBER_KEY` | none (sent as a bearer token) |
+//! | `[archive]` `recordings` | `ASSEMBLY_RECORDINGS` | `recordings` (one Ogg Opus file per speech, and the archive index) |
+//! | `[archive]` `hls` | `ASSEMBLY_HLS` | `hls` (the broadcast's playlists and segments, served at `/hls/`) |
+//! | `[archive.s3]` table: `endpoint`, `bucket`, `region`, `access_key`, `secret_key`, `prefix` | `ASSEMBLY_S3_ENDPOINT`, `_BUCKET`, `_REGION`, `_ACCESS_KEY`, `_SECRET_KEY`, `_PREFIX` | none (set to copy the broadcast to S3-compatible storage; region `us-east-1`, prefix `hls`) |
+//! | `[archive.transcriber]` `service` | `ASSEMBLY_TRANSCRIBER` | none (speeches wait); `openai:<base URL>` or `livepeer:<gateway URL>` |
+//! | `[archive.transcriber]` `model` | `ASSEMBLY_TRANSCRIBER_MODEL` | `whisper-1` / `openai/whisper-large-v3` |
+//! | `[archive.transcriber]` `key` | `ASSEMBLY_TRANSCRIBER_KEY` | none (sent as a bearer token) |
+//! | `[push]` `endpoint` | `ASSEMBLY_WHIP_PUSH` | none (a WHIP endpoint to push the program to: MediaMTX, Livepeer's media server, another node) |
+//! | `[push]` `token` | `ASSEMBLY_WHIP_PUSH_TOKEN` | none |
+//! | `[push]` `session` | `ASSEMBLY_WHIP_PUSH_SESSION` | the current session |
 //! | `web_root` | `ASSEMBLY_WEB_ROOT` | `web/dist` (the built web client, served at `/`) |
 //! | `public_rpc_url` | `ASSEMBLY_PUBLIC_RPC_URL` | `http://127.0.0.1:8545` (offered to wallets on the wrong chain) |
 
@@ -36,7 +36,9 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use assembly_archive::hls::s3::{self, S3Config};
+use assembly_archive::{ArchiveConfig, TranscriberConfig};
 use assembly_indexer::start::IndexerConfig;
+use assembly_media::push::PushConfig;
 use assembly_media::{IceServer, MediaConfig};
 
 /// The embedded indexer's store when none is configured.
@@ -62,24 +64,10 @@ pub struct NodeConfig {
     pub secure_cookies: bool,
     /// The media path: its own settings, with its own defaults.
     pub media: MediaConfig,
-    /// The directory the broadcast's HLS playlists and segments are written to, served at `/hls/`.
-    pub hls: PathBuf,
-    /// A WHIP endpoint to push the program to; None: no push.
-    pub whip_push: Option<String>,
-    /// The bearer token sent to `whip_push`; None: no authorization header.
-    pub whip_push_token: Option<String>,
-    /// The session whose program is pushed; None: whichever session is current.
-    pub whip_push_session: Option<u64>,
-    /// S3-compatible storage the broadcast is copied to (the `[s3]` table).
-    pub s3: Option<S3Config>,
-    /// The directory of the recordings (one Ogg Opus file per speech) and the archive index.
-    pub recordings: PathBuf,
-    /// The transcription service, `openai:<base URL>` or `livepeer:<gateway URL>`; None: speeches wait untranscribed.
-    pub transcriber: Option<String>,
-    /// The transcription model; None: the service's default (`whisper-1` or `openai/whisper-large-v3`).
-    pub transcriber_model: Option<String>,
-    /// The key sent to the transcriber as a bearer token; None: none is sent.
-    pub transcriber_key: Option<String>,
+    /// The archive: recordings, the broadcast, the Hansard's transcriber.
+    pub archive: ArchiveConfig,
+    /// Where the program is pushed over WHIP; None: no push.
+    pub push: Option<PushConfig>,
     /// The built web client's directory, served at `/`.
     pub web_root: PathBuf,
     /// The chain RPC URL offered to wallets on the wrong chain.
@@ -97,15 +85,8 @@ impl Default for NodeConfig {
             secret_file: "assembly-node.secret".into(),
             secure_cookies: false,
             media: MediaConfig::default(),
-            hls: "hls".into(),
-            whip_push: None,
-            whip_push_token: None,
-            whip_push_session: None,
-            s3: None,
-            recordings: "recordings".into(),
-            transcriber: None,
-            transcriber_model: None,
-            transcriber_key: None,
+            archive: ArchiveConfig::default(),
+            push: None,
             web_root: "web/dist".into(),
             public_rpc_url: "http://127.0.0.1:8545".into(),
         }
@@ -181,19 +162,23 @@ impl NodeConfig {
         if let Some(v) = var("ASSEMBLY_OFFERS_PER_SECOND") {
             c.media.offers_per_second = v.parse().context("ASSEMBLY_OFFERS_PER_SECOND")?;
         }
-        if let Some(v) = var("ASSEMBLY_TRANSCRIBER") {
-            c.transcriber = Some(v);
+        let archive = &mut c.archive;
+        if let Some(service) = var("ASSEMBLY_TRANSCRIBER") {
+            let t = archive.transcriber.get_or_insert(TranscriberConfig {
+                service: String::new(),
+                model: None,
+                key: None,
+            });
+            t.service = service;
         }
-        if let Some(v) = var("ASSEMBLY_TRANSCRIBER_MODEL") {
-            c.transcriber_model = Some(v);
-        }
-        if let Some(v) = var("ASSEMBLY_TRANSCRIBER_KEY") {
-            c.transcriber_key = Some(v);
+        if let Some(t) = archive.transcriber.as_mut() {
+            t.model = var("ASSEMBLY_TRANSCRIBER_MODEL").or(t.model.take());
+            t.key = var("ASSEMBLY_TRANSCRIBER_KEY").or(t.key.take());
         }
         if let Some(endpoint) = var("ASSEMBLY_S3_ENDPOINT") {
             let need =
                 |k: &str| var(k).with_context(|| format!("{k} (ASSEMBLY_S3_ENDPOINT is set)"));
-            c.s3 = Some(S3Config {
+            archive.s3 = Some(S3Config {
                 endpoint,
                 bucket: need("ASSEMBLY_S3_BUCKET")?,
                 region: var("ASSEMBLY_S3_REGION").unwrap_or_else(s3::default_region),
@@ -202,20 +187,24 @@ impl NodeConfig {
                 prefix: var("ASSEMBLY_S3_PREFIX").unwrap_or_else(s3::default_prefix),
             });
         }
-        if let Some(v) = var("ASSEMBLY_WHIP_PUSH") {
-            c.whip_push = Some(v);
-        }
-        if let Some(v) = var("ASSEMBLY_WHIP_PUSH_TOKEN") {
-            c.whip_push_token = Some(v);
-        }
-        if let Some(v) = var("ASSEMBLY_WHIP_PUSH_SESSION") {
-            c.whip_push_session = Some(v.parse().context("ASSEMBLY_WHIP_PUSH_SESSION")?);
-        }
         if let Some(v) = var("ASSEMBLY_HLS") {
-            c.hls = v.into();
+            archive.hls = v.into();
         }
         if let Some(v) = var("ASSEMBLY_RECORDINGS") {
-            c.recordings = v.into();
+            archive.recordings = v.into();
+        }
+        if let Some(endpoint) = var("ASSEMBLY_WHIP_PUSH") {
+            c.push = Some(PushConfig {
+                endpoint,
+                token: None,
+                session: None,
+            });
+        }
+        if let Some(push) = c.push.as_mut() {
+            push.token = var("ASSEMBLY_WHIP_PUSH_TOKEN").or(push.token.take());
+            if let Some(v) = var("ASSEMBLY_WHIP_PUSH_SESSION") {
+                push.session = Some(v.parse().context("ASSEMBLY_WHIP_PUSH_SESSION")?);
+            }
         }
         if let Some(v) = var("ASSEMBLY_WEB_ROOT") {
             c.web_root = v.into();
@@ -270,6 +259,12 @@ mod tests {
             max_publishers = 4
             [[media.ice_servers]]
             urls = ["stun:stun.example:3478"]
+            [archive]
+            recordings = "/var/lib/assembly/recordings"
+            [archive.transcriber]
+            service = "openai:http://127.0.0.1:8000"
+            [push]
+            endpoint = "http://127.0.0.1:8889/program/whip"
             "#,
         )
         .expect("a valid file");
@@ -281,11 +276,25 @@ mod tests {
         assert_eq!(c.media.max_listeners, MediaConfig::default().max_listeners);
         assert_eq!(c.media.ice_servers[0].urls, ["stun:stun.example:3478"]);
         assert!(c.media.threads >= 1);
+        assert_eq!(
+            c.archive.recordings,
+            PathBuf::from("/var/lib/assembly/recordings")
+        );
+        assert_eq!(c.archive.hls, ArchiveConfig::default().hls);
+        let transcriber = c.archive.transcriber.expect("a transcriber");
+        assert_eq!(transcriber.service, "openai:http://127.0.0.1:8000");
+        assert_eq!(transcriber.model, None);
+        assert!(c.archive.s3.is_none());
+        let push = c.push.expect("a push");
+        assert_eq!(push.session, None);
     }
 
     #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<NodeConfig>("[media]\nbnid = \"0.0.0.0:1\"").is_err());
         assert!(toml::from_str::<NodeConfig>("media_bind = \"0.0.0.0:1\"").is_err());
+        // The flat keys of before the [archive] table say so rather than being ignored.
+        assert!(toml::from_str::<NodeConfig>("recordings = \"r\"").is_err());
+        assert!(toml::from_str::<NodeConfig>("[archive.transcriber]\nmodel = \"m\"").is_err());
     }
 }

@@ -219,7 +219,7 @@ async fn the_floor_is_broadcast_continuously_over_hls() {
         chain.anvil.endpoint(),
         Duration::from_millis(50),
         |c| {
-            c.s3 = Some(assembly_archive::hls::s3::S3Config {
+            c.archive.s3 = Some(assembly_archive::hls::s3::S3Config {
                 endpoint: s3,
                 bucket: "broadcast".into(),
                 region: "eu-west-1".into(),

@@ -74,7 +74,11 @@ async fn spoken_words_are_found_under_their_speaker() {
         chain.anvil.endpoint(),
         Duration::from_millis(50),
         |c| {
-            c.transcriber = Some(format!("openai:http://127.0.0.1:{whisper_port}"));
+            c.archive.transcriber = Some(assembly_archive::TranscriberConfig {
+                service: format!("openai:http://127.0.0.1:{whisper_port}"),
+                model: None,
+                key: None,
+            });
         },
     )
     .await;

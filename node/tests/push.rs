@@ -102,8 +102,11 @@ async fn the_program_reaches_an_external_whip_server() {
         chain.anvil.endpoint(),
         Duration::from_millis(50),
         |c| {
-            c.whip_push = Some(push_to);
-            c.whip_push_session = Some(session);
+            c.push = Some(assembly_media::push::PushConfig {
+                endpoint: push_to,
+                token: None,
+                session: Some(session),
+            });
         },
     )
     .await;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use assembly_archive::ArchiveConfig;
 use assembly_indexer::start::IndexerConfig;
 use assembly_media::MediaConfig;
 use assembly_node::app;
@@ -72,8 +73,11 @@ pub async fn node_with(
             threads: 3,
             ..MediaConfig::default()
         },
-        recordings: dir.join("recordings"),
-        hls: dir.join("hls"),
+        archive: ArchiveConfig {
+            recordings: dir.join("recordings"),
+            hls: dir.join("hls"),
+            ..ArchiveConfig::default()
+        },
         ..NodeConfig::default()
     };
     tweak(&mut config);
