@@ -8,15 +8,14 @@
 //! client's types are generated from it. A test fails when it is stale; regenerate with
 //! `cargo run -q -p assembly-node --bin assembly-openapi > node/openapi.json`.
 
-use serde::Serialize;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Required, ResponseBuilder};
-use utoipa::{Modify, OpenApi as _, PartialSchema, ToSchema};
+use utoipa::{Modify, OpenApi as _, PartialSchema};
 
 use crate::live::Outgoing;
 use crate::state::COOKIE_NAME;
-use crate::ws::{ClientMessage, WsError};
+use crate::ws::{ClientMessage, ErrorMessage, WsError};
 
 /// The document's header, security schemes and the schemas no route names.
 #[derive(utoipa::OpenApi)]
@@ -51,27 +50,6 @@ impl Modify for Security {
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(COOKIE_NAME))),
         );
     }
-}
-
-/// A refused client message, sent on `/api/v1/live` (the connection stays open).
-// The socket builds this frame with `json!` (`ws::error_frame`); this type names its shape
-// for the document. Serializing this type there would pin the two together.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorMessage {
-    /// Always `error`.
-    pub r#type: ErrorTag,
-    /// Why, with a stable `code`.
-    pub error: WsError,
-    /// What went wrong, for people.
-    pub message: String,
-}
-
-/// The `type` of an [`ErrorMessage`].
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorTag {
-    /// The only value.
-    Error,
 }
 
 /// The node's whole document: [`crate::http::api`]'s routes, the embedded indexer's under

@@ -79,8 +79,33 @@ pub fn decode(text: &str) -> Result<ClientMessage, WsError> {
 }
 
 fn error_frame(e: &WsError) -> Message {
-    let body = serde_json::json!({ "type": "error", "error": e, "message": e.to_string() });
-    Message::Text(Utf8Bytes::from(body.to_string()))
+    let body = ErrorMessage {
+        r#type: ErrorTag::Error,
+        error: e,
+        message: e.to_string(),
+    };
+    let text =
+        serde_json::to_string(&body).unwrap_or_else(|_| String::from("{\"type\":\"error\"}"));
+    Message::Text(Utf8Bytes::from(text))
+}
+
+/// A refused client message, sent on `/api/v1/live` (the connection stays open).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorMessage<'a> {
+    /// Always `error`.
+    pub r#type: ErrorTag,
+    /// Why, with a stable `code`.
+    pub error: &'a WsError,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+/// The `type` of an [`ErrorMessage`].
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorTag {
+    /// The only value.
+    Error,
 }
 
 /// Serves one connection until it closes.
