@@ -6,6 +6,7 @@ use std::fmt;
 
 use alloy::primitives::Address;
 use chrono::{DateTime, Utc};
+use url::Url;
 
 /// A parsed EIP-4361 message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,17 +48,21 @@ pub enum SiweError {
     /// The address is not in its EIP-55 mixed-case form.
     #[error("address is not EIP-55 checksummed")]
     Checksum,
-    /// The message names another domain; the one it names.
-    #[error("message is for domain {0}, not this one")]
+    /// The message names another domain; the one it names (at most [`QUOTE_MAX`] characters).
+    // Text from the message is printed with `{:?}` here and below: the error reaches logs
+    // and clients, and escaping keeps terminal control sequences in it inert.
+    #[error("message is for domain {0:?}, not this one")]
     WrongDomain(String),
-    /// The message names another URI; the one it names.
-    #[error("message is for URI {0}, not this one")]
+    /// The message's URI is not this node's URL or below it; the one it names (at most
+    /// [`QUOTE_MAX`] characters).
+    #[error("message is for URI {0:?}, not this one")]
     WrongUri(String),
     /// The message names another chain; the chain id it names.
     #[error("message is for chain {0}, not this one")]
     WrongChain(u64),
-    /// The message's version is not `1`; the version it names.
-    #[error("unsupported SIWE version {0}")]
+    /// The message's version is not `1`; the version it names (at most [`QUOTE_MAX`]
+    /// characters).
+    #[error("unsupported SIWE version {0:?}")]
     Version(String),
     /// The message's expiration time has passed.
     #[error("message expired")]
@@ -71,6 +76,46 @@ pub enum SiweError {
     /// The message was issued longer than the allowed `max_age` ago.
     #[error("message was issued too long ago")]
     TooOld,
+}
+
+/// At most this many characters of a message's own text are kept in a [`SiweError`], so a
+/// huge field cannot flood a log line.
+pub const QUOTE_MAX: usize = 100;
+
+/// `text` cut to [`QUOTE_MAX`] characters, to be embedded in an error.
+fn quote(text: &str) -> String {
+    text.chars().take(QUOTE_MAX).collect()
+}
+
+/// Whether `uri` is `prefix`'s URL or below it: same scheme, host and port (a default port
+/// and no port are the same), no userinfo, and a path at or under the prefix's, whole
+/// segments only (`/app` covers `/app/x` but not `/application`). Compared parsed rather
+/// than as strings, since `http://host:8700.evil.example/` and `http://host:8700@evil.example/`
+/// both start with `http://host:8700`. An unparsable prefix covers nothing.
+fn uri_within(uri: &str, prefix: &str) -> bool {
+    let (Ok(uri), Ok(prefix)) = (Url::parse(uri), Url::parse(prefix)) else {
+        return false;
+    };
+    // Userinfo asks the browser to authenticate to the host, and in a string comparison it
+    // hides the real host; the node's URL never has one.
+    if !uri.username().is_empty() || uri.password().is_some() {
+        return false;
+    }
+    if uri.host().is_none()
+        || uri.scheme() != prefix.scheme()
+        || uri.host() != prefix.host()
+        || uri.port_or_known_default() != prefix.port_or_known_default()
+    {
+        return false;
+    }
+    // Both paths are already normalised by the parser (`.`, `..` and their percent-encoded
+    // forms resolved), so `/app/../admin` cannot pass as below `/app`.
+    let base = prefix.path().trim_end_matches('/');
+    let path = uri.path();
+    path == base
+        || path
+            .strip_prefix(base)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 const HEADER: &str = " wants you to sign in with your Ethereum account:";
@@ -179,8 +224,9 @@ impl SiweMessage {
         Ok(msg)
     }
 
-    /// Checks everything but the signature and the nonce: domain, URI, chain, version, and
-    /// that `now` lies within the message's validity (issued no more than `max_age` ago).
+    /// Checks everything but the signature and the nonce: domain, URI (this node's
+    /// `uri_prefix` URL or below it), chain, version, and that `now` lies within the
+    /// message's validity (issued no more than `max_age` ago).
     pub fn check(
         &self,
         domain: &str,
@@ -190,16 +236,16 @@ impl SiweMessage {
         max_age: chrono::Duration,
     ) -> Result<(), SiweError> {
         if self.domain != domain {
-            return Err(SiweError::WrongDomain(self.domain.clone()));
+            return Err(SiweError::WrongDomain(quote(&self.domain)));
         }
-        if !self.uri.starts_with(uri_prefix) {
-            return Err(SiweError::WrongUri(self.uri.clone()));
+        if !uri_within(&self.uri, uri_prefix) {
+            return Err(SiweError::WrongUri(quote(&self.uri)));
         }
         if self.chain_id != chain_id {
             return Err(SiweError::WrongChain(self.chain_id));
         }
         if self.version != "1" {
-            return Err(SiweError::Version(self.version.clone()));
+            return Err(SiweError::Version(quote(&self.version)));
         }
         // A minute of clock skew between wallet and node is tolerated.
         if self.issued_at > now + chrono::Duration::seconds(60) {
@@ -376,6 +422,128 @@ mod tests {
             m.check("assembly.local", "http://assembly.local", 31337, late, age),
             Err(SiweError::Expired)
         );
+    }
+
+    fn with_uri(uri: &str) -> SiweMessage {
+        SiweMessage {
+            uri: uri.into(),
+            ..sample()
+        }
+    }
+
+    fn check_uri(uri: &str, prefix: &str) -> Result<(), SiweError> {
+        let now: DateTime<Utc> = "2026-11-24T12:01:00Z".parse().unwrap();
+        with_uri(uri).check(
+            "assembly.local",
+            prefix,
+            31337,
+            now,
+            chrono::Duration::minutes(10),
+        )
+    }
+
+    #[test]
+    fn the_uri_must_be_the_node_s_url_or_below_it() {
+        let node = "http://localhost:8700";
+        for ok in [
+            "http://localhost:8700",
+            "http://localhost:8700/",
+            "http://localhost:8700/session/3?x=1#top",
+            "HTTP://LOCALHOST:8700/",
+        ] {
+            assert_eq!(check_uri(ok, node), Ok(()), "{ok}");
+        }
+        assert_eq!(
+            check_uri("https://node.example/", "https://node.example:443"),
+            Ok(())
+        );
+        assert_eq!(
+            check_uri("http://node.example:80/a", "http://node.example/"),
+            Ok(())
+        );
+        for bad in [
+            // Each of the first two starts with the node's URL as a string.
+            "http://localhost:8700.evil.example/",
+            "http://localhost:8700@evil.example/",
+            "http://user@localhost:8700/",
+            "http://user:pw@localhost:8700/",
+            "http://:pw@localhost:8700/",
+            "http://localhost:8701/",
+            "http://localhost/",
+            "https://localhost:8700/",
+            "ws://localhost:8700/",
+            "http://127.0.0.1:8700/",
+            "localhost:8700",
+            "not a uri",
+        ] {
+            assert!(
+                matches!(check_uri(bad, node), Err(SiweError::WrongUri(_))),
+                "{bad}"
+            );
+        }
+        let app = "https://node.example/app";
+        for ok in [
+            "https://node.example/app",
+            "https://node.example/app/",
+            "https://node.example/app/deeper/still",
+        ] {
+            assert_eq!(check_uri(ok, app), Ok(()), "{ok}");
+            assert_eq!(check_uri(ok, "https://node.example/app/"), Ok(()), "{ok}");
+        }
+        for bad in [
+            "https://node.example/application",
+            "https://node.example/ap",
+            "https://node.example/",
+            "https://node.example/app/../admin",
+            "https://node.example/app/%2e%2e/admin",
+        ] {
+            assert!(
+                matches!(check_uri(bad, app), Err(SiweError::WrongUri(_))),
+                "{bad}"
+            );
+        }
+        assert!(
+            matches!(
+                check_uri("http://localhost:8700/", "::"),
+                Err(SiweError::WrongUri(_))
+            ),
+            "an unparsable prefix covers nothing"
+        );
+    }
+
+    #[test]
+    fn message_text_in_errors_is_escaped_and_cut() {
+        let text = sample().to_string().replace(
+            "assembly.local wants",
+            "evil\u{1b}[2J\u{1b}[31m.example wants",
+        );
+        let m = SiweMessage::parse(&text).unwrap();
+        let now: DateTime<Utc> = "2026-11-24T12:01:00Z".parse().unwrap();
+        let age = chrono::Duration::minutes(10);
+        let e = m
+            .check("assembly.local", "http://assembly.local", 31337, now, age)
+            .unwrap_err();
+        assert!(matches!(e, SiweError::WrongDomain(_)));
+        let shown = e.to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+        assert!(shown.contains(r"\u{1b}[2J"), "{shown}");
+
+        let long = format!("http://assembly.local.{}/", "a".repeat(5000));
+        let Err(SiweError::WrongUri(kept)) =
+            with_uri(&long).check("assembly.local", "http://assembly.local", 31337, now, age)
+        else {
+            panic!("a long foreign URI is refused");
+        };
+        assert_eq!(kept.chars().count(), QUOTE_MAX);
+        let version = SiweMessage {
+            version: format!("\u{7}{}", "9".repeat(500)),
+            ..sample()
+        };
+        let e = version
+            .check("assembly.local", "http://assembly.local", 31337, now, age)
+            .unwrap_err();
+        assert!(e.to_string().len() < 2 * QUOTE_MAX, "{e}");
+        assert!(!e.to_string().chars().any(char::is_control), "{e}");
     }
 
     #[test]

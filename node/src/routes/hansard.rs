@@ -83,12 +83,9 @@ async fn search(
     State(s): State<AppState>,
     q: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Ok(Query(q)) = q else {
-        return ApiError::BadRequest(
-            "query: q (words), speaker (address), session, proposal (id), from, to (seconds), limit"
-                .into(),
-        )
-        .into_response();
+    let (q, from_ms, to_ms) = match parse(q) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
     };
     let mut sessions = q.session.map(|x| vec![x]);
     if let Some(p) = &q.proposal {
@@ -114,8 +111,8 @@ async fn search(
         words: q.q,
         speaker: q.speaker,
         sessions,
-        from_ms: q.from.map(|t| t * 1000),
-        to_ms: q.to.map(|t| t * 1000),
+        from_ms,
+        to_ms,
         limit: q.limit,
     };
     let archive = s.archive.clone();
@@ -123,6 +120,39 @@ async fn search(
         Ok(hits) => Json(hits).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// The latest time a search may name, in seconds since the epoch: its milliseconds must fit
+/// SQLite's signed 64-bit integers (about 292 million years).
+const MAX_SECONDS: u64 = i64::MAX as u64 / 1000;
+
+/// Seconds since the epoch as milliseconds, or a 400 naming `name` when out of range (the
+/// query string is anyone's, and `u64::MAX * 1000` overflows).
+fn millis(name: &str, seconds: Option<u64>) -> Result<Option<u64>, ApiError> {
+    let Some(t) = seconds else {
+        return Ok(None);
+    };
+    match t.checked_mul(1000) {
+        Some(ms) if ms <= MAX_SECONDS * 1000 => Ok(Some(ms)),
+        _ => Err(ApiError::BadRequest(format!(
+            "{name} {t}: out of range (at most {MAX_SECONDS} seconds since the epoch)"
+        ))),
+    }
+}
+
+/// The query, checked before anything is read, with `from` and `to` in milliseconds.
+fn parse(
+    q: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<(SearchQuery, Option<u64>, Option<u64>), ApiError> {
+    let Ok(Query(q)) = q else {
+        return Err(ApiError::BadRequest(
+            "query: q (words), speaker (address), session, proposal (id), from, to (seconds), limit"
+                .into(),
+        ));
+    };
+    let from_ms = millis("from", q.from)?;
+    let to_ms = millis("to", q.to)?;
+    Ok((q, from_ms, to_ms))
 }
 
 /// The transcription queue: speeches waiting and the last failure.
@@ -202,5 +232,54 @@ async fn session_markdown(State(s): State<AppState>, Path(id): Path<u64>) -> Res
         )
             .into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{StatusCode, Uri};
+
+    async fn answer(
+        query: &str,
+    ) -> Result<(Option<u64>, Option<u64>), (StatusCode, serde_json::Value)> {
+        let uri: Uri = format!("/api/v1/hansard/search?{query}").parse().unwrap();
+        match parse(Query::try_from_uri(&uri)) {
+            Ok((_, from, to)) => Ok((from, to)),
+            Err(e) => {
+                let r = e.into_response();
+                let status = r.status();
+                let bytes = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+                Err((status, serde_json::from_slice(&bytes).unwrap()))
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn out_of_range_dates_are_a_400_not_a_panic() {
+        for query in [
+            "from=18446744073709551615",
+            "to=18446744073709551615",
+            "q=x&from=1&to=9223372036854776",
+            "from=18446744073709552",
+        ] {
+            let (status, v) = answer(query).await.unwrap_err();
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+            assert_eq!(v["error"], "bad_request", "{query}");
+            assert!(
+                v["message"].as_str().unwrap().contains("out of range"),
+                "{query}"
+            );
+        }
+        let (status, v) = answer("from=18446744073709551616").await.unwrap_err();
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad_request"))
+        );
+        assert_eq!(
+            answer("from=5&to=9223372036854775").await,
+            Ok((Some(5000), Some(9_223_372_036_854_775_000)))
+        );
+        assert_eq!(answer("limit=4294967295").await, Ok((None, None)));
     }
 }
