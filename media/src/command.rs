@@ -25,6 +25,8 @@ pub(crate) struct NewPeer {
     pub(crate) resource: String,
     pub(crate) session: u64,
     pub(crate) role: PeerRole,
+    /// A listener's network address (see [`crate::Resource::from`]).
+    pub(crate) from: Option<std::net::IpAddr>,
     pub(crate) rtc: Rtc,
 }
 

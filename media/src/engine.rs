@@ -8,7 +8,7 @@
 //! over the cores, and nothing else is done per listener.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -29,8 +29,13 @@ use crate::metrics::MediaMetrics;
 use crate::routes::Route;
 use crate::Resource;
 
-/// A peer that has not connected by then is dropped (a half-open offer costs nothing after).
+/// A publisher that has not connected by then is dropped (a half-open offer costs nothing
+/// after). Publishers are few and admitted by the gate; a slow network gets its time.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// A listener that has not connected by then is dropped: a browser connects in well under a
+/// second (a TURN relay in two or three), and an offer that never connects must stop counting
+/// against the listener bounds soon.
+const LISTENER_CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 /// A connected peer silent this long is gone: clients send consent checks (RFC 7675) every
 /// few seconds, and an ICE-lite agent makes no checks of its own to notice.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -50,6 +55,8 @@ struct Peer {
     resource: String,
     session: u64,
     role: PeerRole,
+    /// A listener's network address, released from its per-address count when it goes.
+    from: Option<IpAddr>,
     rtc: Rtc,
     /// The listener's audio section and its Opus payload type, once negotiated.
     out: Option<(Mid, Pt)>,
@@ -312,6 +319,7 @@ impl Engine {
                 resource: p.resource,
                 session: p.session,
                 role: p.role,
+                from: p.from,
                 rtc: p.rtc,
                 out: None,
                 next: None,
@@ -335,7 +343,7 @@ impl Engine {
         match peer.role {
             PeerRole::Listener => {
                 m.listeners.fetch_sub(1, Relaxed);
-                self.shared.load.release(self.index);
+                self.shared.load.release(self.index, peer.from);
                 if let Some(list) = self.listeners.get_mut(&peer.session) {
                     list.retain(|l| *l != id);
                 }
@@ -359,8 +367,11 @@ impl Engine {
             .peers
             .iter()
             .filter(|(_, p)| {
-                (!p.connected && p.opened.elapsed() > CONNECT_TIMEOUT)
-                    || p.heard.elapsed() > IDLE_TIMEOUT
+                let connect = match p.role {
+                    PeerRole::Listener => LISTENER_CONNECT_TIMEOUT,
+                    PeerRole::Publisher(_) => CONNECT_TIMEOUT,
+                };
+                (!p.connected && p.opened.elapsed() > connect) || p.heard.elapsed() > IDLE_TIMEOUT
             })
             .map(|(id, _)| *id)
             .collect();
@@ -562,6 +573,7 @@ mod tests {
                 resource: format!("r{id}"),
                 session: 5,
                 role: PeerRole::Listener,
+                from: None,
                 rtc: Rtc::builder().build(Instant::now()),
             });
         }

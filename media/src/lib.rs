@@ -119,8 +119,13 @@ pub struct MediaConfig {
     pub max_listeners: u64,
     /// Publishers the node holds at most; more get 503.
     pub max_publishers: u64,
-    /// New WHIP/WHEP sessions per second the node answers (bursts of twice that).
+    /// New WHEP (listener) sessions per second the node answers (bursts of twice that).
     pub offers_per_second: f64,
+    /// New WHIP (speaker) sessions per second, a budget of their own: only a speaker the gate
+    /// admits draws on it, so no flood of listeners can keep the floor holder out.
+    pub publish_offers_per_second: f64,
+    /// Listeners one network address may hold.
+    pub max_listeners_per_address: usize,
     /// Whether WHEP is open to listeners without a wallet.
     pub public_listening: bool,
     /// Engine shards (threads) listeners are spread over; 0 means one per core.
@@ -137,6 +142,8 @@ impl Default for MediaConfig {
             max_listeners: 5_000,
             max_publishers: 64,
             offers_per_second: 200.0,
+            publish_offers_per_second: 20.0,
+            max_listeners_per_address: 20,
             public_listening: true,
             threads: default_threads(),
         }
@@ -174,6 +181,9 @@ pub enum MediaError {
     /// The node holds as many peers of this kind as it may.
     #[error("the node is at its limit of {0}; try again later")]
     Full(&'static str),
+    /// This address holds as many listeners as one address may.
+    #[error("this address holds {0} listeners, the most one address may; close one first")]
+    TooManyFromAddress(usize),
     /// Too many new sessions this second.
     #[error("too many new connections; try again shortly")]
     Busy,
@@ -216,6 +226,8 @@ pub struct Resource {
     pub owner: Option<Address>,
     /// The engine shard its peer lives on.
     pub shard: usize,
+    /// The network address a listener came from, counted against its per-address bound.
+    pub from: Option<IpAddr>,
 }
 
 /// `rate` new sessions a second, in bursts of up to twice that (at least one). `None` unless
@@ -239,9 +251,11 @@ pub struct Media {
     cert: DtlsCert,
     resources: Arc<Mutex<HashMap<String, Resource>>>,
     gate: watch::Receiver<Gate>,
-    /// New sessions answered: `offers_per_second`, bursts of twice that. `None` when the rate
-    /// is not a positive number, which answers none.
-    offers: Option<DefaultDirectRateLimiter>,
+    /// New listener sessions answered: `offers_per_second`, bursts of twice that. `None` when
+    /// the rate is not a positive number, which answers none.
+    listen_offers: Option<DefaultDirectRateLimiter>,
+    /// New speaker sessions answered: `publish_offers_per_second`, likewise.
+    publish_offers: Option<DefaultDirectRateLimiter>,
     next_id: AtomicU64,
     local: SocketAddr,
 }
@@ -343,7 +357,8 @@ impl Media {
                 })?;
         }
         tracing::info!(%bound, candidates = ?candidates.iter().map(|c| c.to_sdp_string()).collect::<Vec<_>>(), "media engine started");
-        let offers = offer_quota(config.offers_per_second).map(RateLimiter::direct);
+        let listen_offers = offer_quota(config.offers_per_second).map(RateLimiter::direct);
+        let publish_offers = offer_quota(config.publish_offers_per_second).map(RateLimiter::direct);
         Ok(Arc::new(Self {
             config,
             shards: senders,
@@ -352,7 +367,8 @@ impl Media {
             cert,
             resources,
             gate,
-            offers,
+            listen_offers,
+            publish_offers,
             next_id: AtomicU64::new(1),
             local: bound,
         }))
@@ -373,20 +389,26 @@ impl Media {
         self.gate.borrow().clone()
     }
 
-    fn take_token(&self) -> Result<(), MediaError> {
-        match &self.offers {
+    fn take_token(&self, role: PeerRole) -> Result<(), MediaError> {
+        let budget = match role {
+            PeerRole::Listener => &self.listen_offers,
+            PeerRole::Publisher(_) => &self.publish_offers,
+        };
+        match budget {
             Some(limiter) if limiter.check().is_ok() => Ok(()),
             _ => Err(MediaError::Busy),
         }
     }
 
     /// Answers `offer` for `role` in `session` and hands the peer to the engine. Returns the
-    /// resource id and the answer.
+    /// resource id and the answer. A listener's `from` address is held to
+    /// `max_listeners_per_address`.
     pub fn open(
         &self,
         session: u64,
         role: PeerRole,
         owner: Option<Address>,
+        from: Option<IpAddr>,
         offer: SdpOffer,
     ) -> Result<(String, String), MediaError> {
         match role {
@@ -400,7 +422,17 @@ impl Media {
             }
             _ => {}
         }
-        self.take_token()?;
+        let from = match role {
+            PeerRole::Listener => from,
+            PeerRole::Publisher(_) => None,
+        };
+        if let Some(ip) = from {
+            let held = self.load.held_by(ip);
+            if held >= self.config.max_listeners_per_address {
+                return Err(MediaError::TooManyFromAddress(held));
+            }
+        }
+        self.take_token(role)?;
         // Only the MID header extension is negotiated. The node forwards one Opus stream and
         // cannot adapt its bitrate, so transport-wide congestion control would only cost:
         // a sequence number and send-time record on every packet to every listener, and
@@ -431,7 +463,7 @@ impl Media {
                 self.load.add_publisher();
                 0
             }
-            PeerRole::Listener => self.load.place(),
+            PeerRole::Listener => self.load.place(from),
         };
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         self.resources.lock().insert(
@@ -441,6 +473,7 @@ impl Media {
                 session,
                 owner,
                 shard,
+                from,
             },
         );
         // Both reach their shards before the client has the answer, so before its first
@@ -450,6 +483,7 @@ impl Media {
             resource: resource.clone(),
             session,
             role,
+            from,
             rtc,
         })));
         let routed = self.shards[0].send(Command::Route {
@@ -459,7 +493,7 @@ impl Media {
         });
         if added.is_err() || routed.is_err() {
             match role {
-                PeerRole::Listener => self.load.release(shard),
+                PeerRole::Listener => self.load.release(shard, from),
                 PeerRole::Publisher(_) => self.load.release_publisher(),
             }
             return Err(MediaError::Stopped);

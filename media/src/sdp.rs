@@ -7,6 +7,10 @@ use str0m::change::SdpOffer;
 /// Largest offer accepted (a browser's audio-only offer is 2-4 KB, OBS's with video ~8 KB).
 pub const MAX_OFFER: usize = 32 * 1024;
 
+/// Most media sections an offer may have: WHIP and WHEP carry one audio and perhaps one
+/// video section (refused here); a data channel at most makes three.
+pub const MAX_SECTIONS: usize = 4;
+
 /// Which way audio flows for the offerer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Intent {
@@ -26,6 +30,9 @@ pub enum SdpError {
     /// Over [`MAX_OFFER`].
     #[error("offer is larger than {MAX_OFFER} bytes")]
     TooLarge,
+    /// More than [`MAX_SECTIONS`] media sections.
+    #[error("offer has more than {MAX_SECTIONS} media sections")]
+    TooManySections,
     /// Not SDP the parser accepts.
     #[error("offer is not valid SDP: {0}")]
     Malformed(String),
@@ -56,10 +63,19 @@ pub fn check(text: &str, intent: Intent) -> Result<SdpOffer, SdpError> {
     if text.len() > MAX_OFFER {
         return Err(SdpError::TooLarge);
     }
+    if text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("m="))
+        .count()
+        > MAX_SECTIONS
+    {
+        return Err(SdpError::TooManySections);
+    }
+    // The parser's own words name its internals (and once, a memory address): they are
+    // logged, and the client is told what is wrong in ours.
     let offer = SdpOffer::from_sdp_string(text).map_err(|e| {
-        let mut m = e.to_string();
-        m.truncate(200);
-        SdpError::Malformed(m)
+        tracing::debug!(error = %e, "unparsable SDP offer");
+        SdpError::Malformed("it does not parse as an SDP offer (RFC 8866)".into())
     })?;
     let sections = audio_sections(text);
     if sections.iter().all(|s| s.rejected) {

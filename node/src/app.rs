@@ -12,10 +12,11 @@ use crate::auth::{Auth, AuthConfig};
 use crate::config::{NodeConfig, DEFAULT_DB};
 use crate::http::{self, AppState};
 use crate::live::Hub;
-use crate::state::{ClientConfig, ReactionInfo};
+use crate::state::{ClientConfig, Origins, ReactionInfo};
 use assembly_media::push::Push;
 use assembly_media::{Media, ProgramSink, Sinks};
 
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::reactions::Reactions;
 use assembly_archive::record::archive::Archive;
@@ -48,6 +49,8 @@ pub async fn start(
         indexer.provider.clone(),
     );
     let metrics = Arc::new(Metrics::default());
+    let limits = Limits::new(config.limits.clone(), metrics.clone());
+    tokio::spawn(forget_idle(limits.clone(), shutdown.clone()));
     let hub = Arc::new(Hub::new(
         store.clone(),
         roles.clone(),
@@ -63,7 +66,9 @@ pub async fn start(
             max_message_age: Duration::from_secs(600),
             nonce_ttl: Duration::from_secs(600),
             session_ttl: Duration::from_secs(config.session_hours * 3600),
+            token_ttl: Duration::from_secs(config.token_minutes.max(1) * 60),
             secret,
+            revocations: Some(config.secret_file.with_extension("signed-out")),
         },
         provider,
     ));
@@ -153,7 +158,12 @@ pub async fn start(
         media: media.clone(),
         archive,
         client_config,
-        secure_cookies: config.secure_cookies,
+        secure_cookies: config.secure_cookies || config.public_url.starts_with("https://"),
+        limits,
+        origins: Arc::new(Origins::new(
+            &config.public_url,
+            config.embed_origins.clone(),
+        )),
     };
     Ok(App {
         router: http::router(state, chain, &config.web_root, &settings.hls),
@@ -161,4 +171,15 @@ pub async fn start(
         store,
         media,
     })
+}
+
+/// Budgets forget addresses that stopped asking, so their maps hold only recent senders.
+async fn forget_idle(limits: Arc<Limits>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => limits.forget_idle(),
+            _ = shutdown.changed() => return,
+        }
+    }
 }

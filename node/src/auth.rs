@@ -1,15 +1,25 @@
 //! Who someone is: single-use nonces, SIWE verification (EOA signatures by recovery, smart
 //! contract wallets by EIP-1271 against the chain), and session tokens.
 //!
-//! Session tokens are self-contained — `address.expiry.hmac` under the node's secret — so a
-//! node that restarts keeps everyone signed in, and several nodes sharing a secret accept
-//! each other's sessions. The same token travels as an HTTP-only cookie for browsers and as
-//! a bearer token for other clients. A role is never in the token: it is read from chain
-//! state on use, so an orchestrator who leaves the active set stops being one at once.
+//! **Nonces are stateless until spent.** A nonce is its issue time, random bytes and a MAC
+//! under the node's secret, so issuing one stores nothing and costs O(1): no flood of nonce
+//! requests can push anyone else's nonce out. A sign-in attempt spends its nonce whatever
+//! its outcome, and spent nonces are remembered (O(1) each) until they would have expired.
+//!
+//! **Session tokens** are self-contained — `address.expiry.end.session.hmac` under the
+//! node's secret — so a node that restarts keeps everyone signed in, and several nodes
+//! sharing a secret accept each other's sessions. A token lives `token_ttl` (an hour by
+//! default) and is renewed while in use, never past the sign-in's `end`. Signing out revokes
+//! the session: its id is kept, on disk, until its `end`. The same token travels as an
+//! HTTP-only cookie for browsers and as a bearer token for other clients. A role is never in
+//! the token: it is read from chain state on use, so an orchestrator who leaves the active
+//! set stops being one at once.
 
 use parking_lot::Mutex;
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use alloy::primitives::{Address, Bytes, FixedBytes, Signature};
 use alloy::providers::DynProvider;
@@ -47,9 +57,14 @@ pub enum AuthError {
     /// Asking a contract wallet about its signature (EIP-1271) failed; the RPC's message. Not the client's fault (5xx).
     #[error("could not check the contract wallet's signature: {0}")]
     Chain(String),
-    /// A session token is malformed, its HMAC is wrong, or it has expired.
+    /// A session token is malformed, its HMAC is wrong, it has expired, or its session was
+    /// signed out.
     #[error("session token is invalid or expired")]
     BadToken,
+    /// Too many sign-ins are under way to remember every spent nonce: refused rather than
+    /// risk accepting one twice (5xx).
+    #[error("too many sign-ins at once; try again shortly")]
+    Busy,
 }
 
 /// The node's sign-in policy.
@@ -65,17 +80,30 @@ pub struct AuthConfig {
     pub max_message_age: Duration,
     /// How long a nonce waits to be used.
     pub nonce_ttl: Duration,
-    /// How long a session lasts.
+    /// The longest a sign-in lasts, however often its token is renewed.
     pub session_ttl: Duration,
-    /// The HMAC key for session tokens.
+    /// How long one token lasts; renewed while in use.
+    pub token_ttl: Duration,
+    /// The HMAC key for nonces and session tokens.
     pub secret: Vec<u8>,
+    /// Where signed-out sessions are kept across restarts; None: in memory only.
+    pub revocations: Option<PathBuf>,
 }
 
 /// Nonces and tokens.
 pub struct Auth {
     config: AuthConfig,
-    nonces: Mutex<HashMap<String, Instant>>,
+    spent: Mutex<Spent>,
+    revoked: Mutex<HashMap<u64, u64>>,
     provider: DynProvider,
+}
+
+/// Nonces used, each until it would have expired anyway.
+#[derive(Default)]
+struct Spent {
+    set: HashSet<[u8; NONCE_BODY]>,
+    /// In the order spent, with when each may be forgotten.
+    order: VecDeque<(u64, [u8; NONCE_BODY])>,
 }
 
 /// A signed-in person.
@@ -83,19 +111,33 @@ pub struct Auth {
 pub struct Identity {
     /// The signed-in account.
     pub address: Address,
-    /// When the sign-in ends, seconds since the epoch: the session's length, cut at the message's own expiry.
+    /// When this token ends, seconds since the epoch (renewable until `session_end`).
     pub expires_at: u64,
+    /// When the sign-in ends whatever renewals: its length, cut at the message's own expiry.
+    pub session_end: u64,
+    /// The sign-in's id: what signing out revokes.
+    pub session: u64,
 }
 
-/// Bounds memory if someone asks for nonces without end; old ones expire first.
-const MAX_NONCES: usize = 100_000;
+/// Spent nonces remembered at most: past it, sign-ins wait rather than forget one early.
+const MAX_SPENT: usize = 1_000_000;
+/// A nonce's issue time (8 bytes) and random bytes (8), then 12 bytes of MAC.
+const NONCE_BODY: usize = 16;
+const NONCE_MAC: usize = 12;
 
 impl Auth {
     /// Sign-in with `config`, asking the chain through `provider` about contract wallets.
+    /// Signed-out sessions still current are read back from `config.revocations`.
     pub fn new(config: AuthConfig, provider: DynProvider) -> Self {
+        let revoked = config
+            .revocations
+            .as_ref()
+            .map(|p| load_revocations(p, now_s()))
+            .unwrap_or_default();
         Self {
             config,
-            nonces: Mutex::new(HashMap::new()),
+            spent: Mutex::new(Spent::default()),
+            revoked: Mutex::new(revoked),
             provider,
         }
     }
@@ -105,35 +147,61 @@ impl Auth {
         &self.config
     }
 
-    /// A fresh single-use nonce.
-    pub fn nonce(&self) -> String {
-        let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).expect("the OS has a random source");
-        let nonce = alloy::hex::encode(bytes);
-        let mut nonces = self.nonces.lock();
-        let now = Instant::now();
-        if nonces.len() >= MAX_NONCES {
-            nonces.retain(|_, issued| now.duration_since(*issued) < self.config.nonce_ttl);
-            if nonces.len() >= MAX_NONCES {
-                if let Some(oldest) = nonces
-                    .iter()
-                    .min_by_key(|(_, t)| **t)
-                    .map(|(k, _)| k.clone())
-                {
-                    nonces.remove(&oldest);
-                }
-            }
-        }
-        nonces.insert(nonce.clone(), now);
-        nonce
+    fn keyed(&self, purpose: &[u8]) -> Hmac<Sha256> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.config.secret).expect("HMAC takes any key length");
+        // Each use of the secret signs its own kind of text: a nonce is never a token.
+        mac.update(purpose);
+        mac
     }
 
-    /// Spends a nonce: true if it was issued here, unused and unexpired.
-    fn spend(&self, nonce: &str) -> bool {
-        let mut nonces = self.nonces.lock();
-        nonces
-            .remove(nonce)
-            .is_some_and(|issued| issued.elapsed() < self.config.nonce_ttl)
+    /// A fresh single-use nonce. Nothing is stored until it is spent.
+    pub fn nonce(&self) -> String {
+        let mut body = [0u8; NONCE_BODY];
+        body[..8].copy_from_slice(&now_s().to_be_bytes());
+        getrandom::fill(&mut body[8..]).expect("the OS has a random source");
+        let mut mac = self.keyed(b"nonce.");
+        mac.update(&body);
+        let tag = mac.finalize().into_bytes();
+        let mut out = body.to_vec();
+        out.extend_from_slice(&tag[..NONCE_MAC]);
+        alloy::hex::encode(out)
+    }
+
+    /// Spends a nonce: Ok if this node issued it, it has not expired and was never spent.
+    fn spend(&self, nonce: &str, now: u64) -> Result<(), AuthError> {
+        let raw = alloy::hex::decode(nonce).map_err(|_| AuthError::Nonce)?;
+        if raw.len() != NONCE_BODY + NONCE_MAC {
+            return Err(AuthError::Nonce);
+        }
+        let (body, tag) = raw.split_at(NONCE_BODY);
+        let mut mac = self.keyed(b"nonce.");
+        mac.update(body);
+        mac.verify_truncated_left(tag)
+            .map_err(|_| AuthError::Nonce)?;
+        let issued = u64::from_be_bytes(body[..8].try_into().map_err(|_| AuthError::Nonce)?);
+        let forget_at = issued.saturating_add(self.config.nonce_ttl.as_secs());
+        if now >= forget_at || issued > now.saturating_add(60) {
+            return Err(AuthError::Nonce);
+        }
+        let body: [u8; NONCE_BODY] = body.try_into().map_err(|_| AuthError::Nonce)?;
+        let mut spent = self.spent.lock();
+        while let Some(&(at, key)) = spent.order.front() {
+            if at > now {
+                break;
+            }
+            spent.order.pop_front();
+            spent.set.remove(&key);
+        }
+        if spent.set.contains(&body) {
+            return Err(AuthError::Nonce);
+        }
+        if spent.set.len() >= MAX_SPENT {
+            return Err(AuthError::Busy);
+        }
+        spent.set.insert(body);
+        spent.order.push_back((forget_at, body));
+        Ok(())
     }
 
     /// Verifies a signed SIWE message and returns a session token.
@@ -144,6 +212,9 @@ impl Auth {
         now: DateTime<Utc>,
     ) -> Result<(String, Identity), AuthError> {
         let msg = SiweMessage::parse(message)?;
+        // Spent by any attempt, whatever is wrong with the rest: a captured message is good
+        // at most once, and a refused one cannot be retried with its nonce.
+        self.spend(&msg.nonce, now.timestamp().max(0) as u64)?;
         let age = chrono::Duration::from_std(self.config.max_message_age)
             .unwrap_or(chrono::Duration::minutes(10));
         msg.check(
@@ -153,21 +224,22 @@ impl Auth {
             now,
             age,
         )?;
-        // The nonce is spent whatever happens next, so a captured message is good once.
-        if !self.spend(&msg.nonce) {
-            return Err(AuthError::Nonce);
-        }
         let sig: Bytes = signature
             .parse()
             .map_err(|_| AuthError::MalformedSignature)?;
         self.verify(&msg, message, &sig).await?;
-        let expires_at = (now.timestamp() as u64) + self.config.session_ttl.as_secs();
-        let expires_at = msg
+        let now = now.timestamp().max(0) as u64;
+        let end = now + self.config.session_ttl.as_secs();
+        let session_end = msg
             .expiration_time
-            .map_or(expires_at, |t| expires_at.min(t.timestamp() as u64));
+            .map_or(end, |t| end.min(t.timestamp().max(0) as u64));
+        let mut session = [0u8; 8];
+        getrandom::fill(&mut session).expect("the OS has a random source");
         let identity = Identity {
             address: msg.address,
-            expires_at,
+            expires_at: (now + self.config.token_ttl.as_secs()).min(session_end),
+            session_end,
+            session: u64::from_be_bytes(session),
         };
         Ok((self.token(&identity), identity))
     }
@@ -204,39 +276,101 @@ impl Auth {
         }
     }
 
-    fn mac(&self, payload: &str) -> String {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.config.secret).expect("HMAC takes any key length");
-        mac.update(payload.as_bytes());
-        alloy::hex::encode(mac.finalize().into_bytes())
-    }
-
     /// The token for an identity.
     pub fn token(&self, id: &Identity) -> String {
-        let payload = format!("{}.{}", id.address.to_checksum(None), id.expires_at);
-        format!("{payload}.{}", self.mac(&payload))
+        let payload = format!(
+            "{}.{}.{}.{:016x}",
+            id.address.to_checksum(None),
+            id.expires_at,
+            id.session_end,
+            id.session
+        );
+        let mut mac = self.keyed(b"token.");
+        mac.update(payload.as_bytes());
+        format!(
+            "{payload}.{}",
+            alloy::hex::encode(mac.finalize().into_bytes())
+        )
     }
 
-    /// The identity a token proves, if it is genuine and unexpired at `now`.
+    /// The identity a token proves, if it is genuine, unexpired at `now` and not signed out.
     pub fn identify(&self, token: &str, now: u64) -> Result<Identity, AuthError> {
         let (payload, mac) = token.rsplit_once('.').ok_or(AuthError::BadToken)?;
         let given = alloy::hex::decode(mac).map_err(|_| AuthError::BadToken)?;
         // Constant-time comparison: the MAC is the secret's witness.
-        let mut m =
-            Hmac::<Sha256>::new_from_slice(&self.config.secret).expect("HMAC takes any key length");
+        let mut m = self.keyed(b"token.");
         m.update(payload.as_bytes());
         m.verify_slice(&given).map_err(|_| AuthError::BadToken)?;
-        let (address, expiry) = payload.split_once('.').ok_or(AuthError::BadToken)?;
-        let address: Address = address.parse().map_err(|_| AuthError::BadToken)?;
-        let expires_at: u64 = expiry.parse().map_err(|_| AuthError::BadToken)?;
-        if now >= expires_at {
+        let mut parts = payload.split('.');
+        let mut next = || parts.next().ok_or(AuthError::BadToken);
+        let address: Address = next()?.parse().map_err(|_| AuthError::BadToken)?;
+        let expires_at: u64 = next()?.parse().map_err(|_| AuthError::BadToken)?;
+        let session_end: u64 = next()?.parse().map_err(|_| AuthError::BadToken)?;
+        let session = u64::from_str_radix(next()?, 16).map_err(|_| AuthError::BadToken)?;
+        if now >= expires_at || now >= session_end || self.revoked.lock().contains_key(&session) {
             return Err(AuthError::BadToken);
         }
         Ok(Identity {
             address,
             expires_at,
+            session_end,
+            session,
         })
     }
+
+    /// A new token for a session in use: another `token_ttl`, never past its end.
+    pub fn renew(&self, id: &Identity, now: u64) -> (String, Identity) {
+        let renewed = Identity {
+            expires_at: (now + self.config.token_ttl.as_secs()).min(id.session_end),
+            ..*id
+        };
+        (self.token(&renewed), renewed)
+    }
+
+    /// Signs a session out on this node: its tokens are refused from now on, across restarts.
+    pub fn revoke(&self, id: &Identity, now: u64) {
+        let mut revoked = self.revoked.lock();
+        revoked.retain(|_, end| *end > now);
+        if revoked.insert(id.session, id.session_end).is_some() {
+            return;
+        }
+        if let Some(path) = &self.config.revocations {
+            let line = format!("{:016x} {}\n", id.session, id.session_end);
+            let written = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(line.as_bytes()));
+            if let Err(e) = written {
+                tracing::error!(path = %path.display(), error = %e, "could not record a sign-out: it holds until this node restarts");
+            }
+        }
+    }
+}
+
+fn now_s() -> u64 {
+    assembly_floor::clock::now_s()
+}
+
+/// The sessions signed out and not yet ended; the file is rewritten with only those.
+fn load_revocations(path: &std::path::Path, now: u64) -> HashMap<u64, u64> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let current: HashMap<u64, u64> = text
+        .lines()
+        .filter_map(|l| {
+            let (id, end) = l.split_once(' ')?;
+            Some((u64::from_str_radix(id, 16).ok()?, end.trim().parse().ok()?))
+        })
+        .filter(|(_, end)| *end > now)
+        .collect();
+    let kept: String = current
+        .iter()
+        .map(|(id, end)| format!("{id:016x} {end}\n"))
+        .collect();
+    if let Err(e) = std::fs::write(path, kept) {
+        tracing::warn!(path = %path.display(), error = %e, "could not compact the sign-out list");
+    }
+    current
 }
 
 #[cfg(test)]
@@ -245,6 +379,10 @@ mod tests {
     use alloy::providers::{Provider, ProviderBuilder};
 
     fn auth() -> Auth {
+        auth_with(None)
+    }
+
+    fn auth_with(revocations: Option<PathBuf>) -> Auth {
         // Never contacted: tokens need no chain.
         let provider = ProviderBuilder::new()
             .connect_http("http://127.0.0.1:9".parse().unwrap())
@@ -257,7 +395,9 @@ mod tests {
                 max_message_age: Duration::from_secs(600),
                 nonce_ttl: Duration::from_secs(600),
                 session_ttl: Duration::from_secs(3600),
+                token_ttl: Duration::from_secs(600),
                 secret: vec![9; 32],
+                revocations,
             },
             provider,
         )
@@ -269,6 +409,8 @@ mod tests {
         let id = Identity {
             address: Address::repeat_byte(0xab),
             expires_at: 1_000,
+            session_end: 5_000,
+            session: 42,
         };
         let token = a.token(&id);
         assert_eq!(a.identify(&token, 999).unwrap(), id);
@@ -297,14 +439,85 @@ mod tests {
         for junk in ["", ".", "a.b", "a.b.c", "0xab.1.zz", &token.to_uppercase()] {
             assert!(a.identify(junk, 1).is_err(), "{junk}");
         }
+        // A nonce is not a token, though both are MACs under the same secret.
+        assert!(a.identify(&a.nonce(), 1).is_err());
     }
 
     #[test]
-    fn nonces_are_single_use() {
+    fn renewal_stops_at_the_sessions_end() {
         let a = auth();
+        let id = Identity {
+            address: Address::repeat_byte(1),
+            expires_at: 1_000,
+            session_end: 1_300,
+            session: 7,
+        };
+        let (token, renewed) = a.renew(&id, 900);
+        assert_eq!(renewed.expires_at, 1_300, "cut at the end, not 900 + 600");
+        assert!(a.identify(&token, 1_299).is_ok());
+        assert!(a.identify(&token, 1_300).is_err());
+    }
+
+    #[test]
+    fn signing_out_revokes_every_token_of_the_session_across_restarts() {
+        let dir = std::env::temp_dir().join(format!("assembly-auth-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let file = dir.join("revoked");
+        let _ = std::fs::remove_file(&file);
+        let a = auth_with(Some(file.clone()));
+        // The file is read against the real clock, so the session must not have ended by it.
+        let t = now_s();
+        let id = Identity {
+            address: Address::repeat_byte(2),
+            expires_at: t + 2_000,
+            session_end: t + 5_000,
+            session: 99,
+        };
+        let (renewed, _) = a.renew(&id, t + 1_500);
+        let other = Identity { session: 100, ..id };
+        a.revoke(&id, t);
+        assert!(a.identify(&a.token(&id), t + 1).is_err());
+        assert!(a.identify(&renewed, t + 1).is_err(), "a renewal of it too");
+        assert!(
+            a.identify(&a.token(&other), t + 1).is_ok(),
+            "another sign-in"
+        );
+        let restarted = auth_with(Some(file.clone()));
+        assert!(
+            restarted.identify(&a.token(&id), t + 1).is_err(),
+            "after a restart"
+        );
+        assert!(restarted.identify(&a.token(&other), t + 1).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn nonces_are_single_use_and_cannot_be_forged() {
+        let a = auth();
+        let now = now_s();
         let n = a.nonce();
-        assert!(a.spend(&n));
-        assert!(!a.spend(&n));
-        assert!(!a.spend("never-issued"));
+        assert!(
+            n.chars().all(|c| c.is_ascii_alphanumeric()) && n.len() >= 8,
+            "EIP-4361 nonce syntax"
+        );
+        assert!(a.spend(&n, now).is_ok());
+        assert!(a.spend(&n, now).is_err(), "spent");
+        assert!(a.spend("never-issued", now).is_err());
+        let mut forged = alloy::hex::decode(a.nonce()).unwrap();
+        forged[9] ^= 1;
+        assert!(a.spend(&alloy::hex::encode(forged), now).is_err(), "MAC");
+        let old = a.nonce();
+        assert!(a.spend(&old, now + 600).is_err(), "expired");
+    }
+
+    #[test]
+    fn issuing_nonces_stores_nothing() {
+        let a = auth();
+        let victim = a.nonce();
+        for _ in 0..200_000 {
+            let _ = a.nonce();
+        }
+        assert!(a.spend(&victim, now_s()).is_ok(), "a flood evicts no one");
+        assert_eq!(a.spent.lock().set.len(), 1);
     }
 }

@@ -7,9 +7,10 @@
 //! | `[indexer]` table | `ASSEMBLY_RPC_URL`, `_DEPLOYMENT`, `_DB`, `_CONFIRMATIONS`, `_MAX_BATCH`, `_POLL_MS`, `_KEEPER_KEY` | the embedded indexer's: the same settings and defaults as the `assembly-indexer` binary ([`assembly_indexer::start`]); the store defaults to `assembly-node.sqlite` |
 //! | `domain` | `ASSEMBLY_DOMAIN` | `localhost:8700` (what SIWE messages must name) |
 //! | `public_url` | `ASSEMBLY_PUBLIC_URL` | `http://localhost:8700` (prefix of their URI) |
-//! | `session_hours` | `ASSEMBLY_SESSION_HOURS` | `24` |
+//! | `session_hours` | `ASSEMBLY_SESSION_HOURS` | `24` (the longest a sign-in lasts) |
+//! | `token_minutes` | `ASSEMBLY_TOKEN_MINUTES` | `60` (one token's life; clients renew it while in use) |
 //! | `secret_file` | `ASSEMBLY_SECRET_FILE` | `assembly-node.secret` (created if missing) |
-//! | `secure_cookies` | `ASSEMBLY_SECURE_COOKIES` | `false` (set `true` behind HTTPS) |
+//! | `secure_cookies` | `ASSEMBLY_SECURE_COOKIES` | `false` (always on when `public_url` is `https`) |
 //! | `[media]` `bind` | `ASSEMBLY_MEDIA_BIND` | `127.0.0.1:8701` (the one UDP port for all WebRTC; `0.0.0.0:8701` to serve others) |
 //! | `[media]` `public_ips` | `ASSEMBLY_MEDIA_PUBLIC_IPS` (comma-separated) | none (the bound or outbound address) |
 //! | `[media]` `ice_servers` | `ASSEMBLY_STUN_URLS` (comma-separated `stun:` URLs) | none; `[[media.ice_servers]]` tables with `urls`, `username`, `credential` for TURN |
@@ -27,6 +28,8 @@
 //! | `[push]` `endpoint` | `ASSEMBLY_WHIP_PUSH` | none (a WHIP endpoint to push the program to: MediaMTX, Livepeer's media server, another node) |
 //! | `[push]` `token` | `ASSEMBLY_WHIP_PUSH_TOKEN` | none |
 //! | `[push]` `session` | `ASSEMBLY_WHIP_PUSH_SESSION` | the current session |
+//! | `embed_origins` | `ASSEMBLY_EMBED_ORIGINS` (comma-separated) | `*` (any site may embed the live view: its socket is an observer's, never the visitor's session) |
+//! | `[limits]` table: `connections_per_ip` (64), `connections` (20000), `header_timeout_secs` (15), `request_timeout_secs` (30), `sockets_per_ip` (32), `sockets` (10000), `nonces_per_minute` (30), `sign_ins_per_minute` (30), `lookups_per_minute` (120), `listen_offers_per_minute` (60), `trusted_proxies` | `ASSEMBLY_TRUSTED_PROXIES` (comma-separated) | see [`crate::limits`] |
 //! | `web_root` | `ASSEMBLY_WEB_ROOT` | `web/dist` (the built web client, served at `/`) |
 //! | `public_rpc_url` | `ASSEMBLY_PUBLIC_RPC_URL` | `http://127.0.0.1:8545` (offered to wallets on the wrong chain) |
 
@@ -40,6 +43,8 @@ use assembly_archive::{ArchiveConfig, TranscriberConfig};
 use assembly_indexer::start::IndexerConfig;
 use assembly_media::push::PushConfig;
 use assembly_media::{IceServer, MediaConfig};
+
+use crate::limits::LimitsConfig;
 
 /// The embedded indexer's store when none is configured.
 pub const DEFAULT_DB: &str = "assembly-node.sqlite";
@@ -56,8 +61,10 @@ pub struct NodeConfig {
     pub domain: String,
     /// The node's public origin; SIWE message URIs must start with it.
     pub public_url: String,
-    /// How long a sign-in lasts, in hours.
+    /// The longest a sign-in lasts, in hours, however often its token is renewed.
     pub session_hours: u64,
+    /// How long one session token lasts, in minutes; renewed while in use.
+    pub token_minutes: u64,
     /// Where the key that signs session cookies is kept (created if missing).
     pub secret_file: PathBuf,
     /// Whether cookies are marked `Secure` (set behind HTTPS).
@@ -68,6 +75,10 @@ pub struct NodeConfig {
     pub archive: ArchiveConfig,
     /// Where the program is pushed over WHIP; None: no push.
     pub push: Option<PushConfig>,
+    /// Sites whose pages may embed the live view (an anonymous live socket); `*` for any.
+    pub embed_origins: Vec<String>,
+    /// What one address, and everyone together, may cost the node (the `[limits]` table).
+    pub limits: LimitsConfig,
     /// The built web client's directory, served at `/`.
     pub web_root: PathBuf,
     /// The chain RPC URL offered to wallets on the wrong chain.
@@ -82,11 +93,14 @@ impl Default for NodeConfig {
             domain: "localhost:8700".into(),
             public_url: "http://localhost:8700".into(),
             session_hours: 24,
+            token_minutes: 60,
             secret_file: "assembly-node.secret".into(),
             secure_cookies: false,
             media: MediaConfig::default(),
             archive: ArchiveConfig::default(),
             push: None,
+            embed_origins: vec!["*".into()],
+            limits: LimitsConfig::default(),
             web_root: "web/dist".into(),
             public_rpc_url: "http://127.0.0.1:8545".into(),
         }
@@ -120,6 +134,9 @@ impl NodeConfig {
         }
         if let Some(v) = var("ASSEMBLY_SESSION_HOURS") {
             c.session_hours = v.parse().context("ASSEMBLY_SESSION_HOURS")?;
+        }
+        if let Some(v) = var("ASSEMBLY_TOKEN_MINUTES") {
+            c.token_minutes = v.parse().context("ASSEMBLY_TOKEN_MINUTES")?;
         }
         if let Some(v) = var("ASSEMBLY_SECURE_COOKIES") {
             c.secure_cookies = v.parse().context("ASSEMBLY_SECURE_COOKIES")?;
@@ -212,9 +229,21 @@ impl NodeConfig {
         if let Some(v) = var("ASSEMBLY_PUBLIC_RPC_URL") {
             c.public_rpc_url = v;
         }
+        if let Some(v) = var("ASSEMBLY_EMBED_ORIGINS") {
+            c.embed_origins = list(v);
+        }
+        if let Some(v) = var("ASSEMBLY_TRUSTED_PROXIES") {
+            c.limits.trusted_proxies = list(v)
+                .iter()
+                .map(|ip| ip.parse().with_context(|| format!("trusted proxy {ip}")))
+                .collect::<anyhow::Result<_>>()?;
+        }
         if let Some(v) = var("ASSEMBLY_PUBLIC_LISTENING") {
             c.media.public_listening = v.parse().context("ASSEMBLY_PUBLIC_LISTENING")?;
         }
+        // Sign-in messages are checked against it as a URL: a typo would refuse everyone.
+        url::Url::parse(&c.public_url)
+            .with_context(|| format!("public_url {} is not a URL", c.public_url))?;
         Ok(c)
     }
 

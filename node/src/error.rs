@@ -74,6 +74,12 @@ pub enum ApiError {
     /// Nothing by that name.
     #[error("{0}")]
     NotFound(String),
+    /// The page's origin may not open the live socket.
+    #[error("this site may not open the live socket")]
+    ForbiddenOrigin,
+    /// Too many live sockets from this address, or in all.
+    #[error("too many live connections from this address; close one and try again")]
+    TooManySockets,
     /// The chain (the RPC behind the node) could not be read: logged, not sent.
     #[error("chain: {0}")]
     Chain(String),
@@ -92,12 +98,15 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Auth(AuthError::Chain(_)) | ApiError::Chain(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Auth(AuthError::Busy) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Auth(AuthError::BadToken) | ApiError::Unauthenticated => {
                 StatusCode::UNAUTHORIZED
             }
             ApiError::Auth(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::BadJson { status, .. } => *status,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::ForbiddenOrigin => StatusCode::FORBIDDEN,
+            ApiError::TooManySockets => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -112,11 +121,14 @@ impl ApiError {
                 AuthError::WrongSigner(_) => "wrong_signer",
                 AuthError::Chain(_) => "chain_unavailable",
                 AuthError::BadToken => "bad_token",
+                AuthError::Busy => "busy",
             },
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::BadJson { .. } => "bad_body",
             ApiError::NotFound(_) => "not_found",
+            ApiError::ForbiddenOrigin => "forbidden_origin",
+            ApiError::TooManySockets => "too_many_sockets",
             ApiError::Chain(_) => "chain_unavailable",
             ApiError::Internal(_) => "internal",
         }

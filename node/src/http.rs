@@ -2,12 +2,21 @@
 //! (`#[utoipa::path]`), in [`api`]: the router and the OpenAPI document served at
 //! `/openapi.json` (`node/openapi.json`, see [`crate::openapi`]) are both built from it.
 
-use axum::extract::{DefaultBodyLimit, Query, State, WebSocketUpgrade};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, Request, State, WebSocketUpgrade};
+use axum::http::header::{
+    AUTHORIZATION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, SET_COOKIE,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
+use tower::ServiceExt;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,8 +29,8 @@ use crate::ws;
 
 /// Largest request body accepted (a SIWE message and its signature are well under 4 KB).
 pub const MAX_BODY: usize = 16 * 1024;
-use crate::error::{ApiError, AppJson, ErrorBody};
-use crate::state::identify;
+use crate::error::{failure, ApiError, AppJson, ErrorBody};
+use crate::state::{identify, Page};
 pub use crate::state::{AppState, COOKIE_NAME};
 
 /// The node's own routes, each declared once with its documentation; the embedded indexer's
@@ -32,6 +41,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(nonce))
         .routes(routes!(sign_in))
         .routes(routes!(sign_out))
+        .routes(routes!(renew))
         .routes(routes!(me))
         .routes(routes!(live_state))
         .routes(routes!(live_socket))
@@ -56,16 +66,55 @@ pub fn router(
     let web = tower_http::services::ServeDir::new(web_root).fallback(
         tower_http::services::ServeFile::new(web_root.join("index.html")),
     );
+    // An unknown API path is an API error, not the web client's page with a 200.
+    let fallback = move |request: Request| {
+        let web = web.clone();
+        async move {
+            let path = request.uri().path();
+            if path.starts_with("/api/") || path.starts_with("/chain/") {
+                return failure(StatusCode::NOT_FOUND, "not_found", "no such route");
+            }
+            match web.oneshot(request).await {
+                Ok(r) => r.into_response(),
+                Err(never) => match never {},
+            }
+        }
+    };
+    let limits = state.limits.clone();
+    let timeout = Duration::from_secs(limits.config().request_timeout_secs.max(1));
     let (routes, _) = api()
         .nest("/chain", assembly_indexer::api::routes(chain))
         .split_for_parts();
     routes
         .with_state(state)
         .nest_service("/hls", tower_http::services::ServeDir::new(hls))
-        .fallback_service(web)
+        .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            crate::limits::enforce,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(cors())
+        .layer(header(CONTENT_SECURITY_POLICY, CSP))
+        .layer(header(X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(X_FRAME_OPTIONS, "SAMEORIGIN"))
+        .layer(header(REFERRER_POLICY, "strict-origin-when-cross-origin"))
 }
+
+fn header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// On every answer: the web client runs only its own scripts, is framed only by itself, and
+/// no answer is sniffed into another type. Styles may be inline: the live view's shadow root
+/// carries its own `<style>`.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data: https:; media-src 'self' blob:; connect-src 'self'; \
+    object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'";
 
 /// Other sites may embed the live view (`/embed.js`): reads, WHEP and WebSockets from any
 /// origin, never with credentials (the session cookie is `SameSite=Strict`; tokens are
@@ -119,8 +168,10 @@ struct SignIn {
 struct Me {
     #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
     address: alloy::primitives::Address,
-    /// Unix seconds.
+    /// When this token ends, Unix seconds: renew before then (`POST /api/v1/auth/renew`).
     expires_at: u64,
+    /// When the sign-in ends however often it is renewed, Unix seconds.
+    session_end: u64,
     role: assembly_indexer::roles::Role,
     /// Bonded stake in LPT base units (hex).
     #[schema(value_type = String)]
@@ -165,6 +216,16 @@ async fn sign_in(State(s): State<AppState>, body: Result<AppJson<SignIn>, ApiErr
         Ok(st) => st,
         Err(e) => return ApiError::Chain(e.to_string()).into_response(),
     };
+    with_session(&s, identity, standing, token)
+}
+
+/// The `Me` answer with a fresh token, in the body and as the session cookie.
+fn with_session(
+    s: &AppState,
+    identity: crate::auth::Identity,
+    standing: assembly_indexer::roles::Standing,
+    token: String,
+) -> Response {
     let max_age = identity.expires_at.saturating_sub(clock::now_s());
     let secure = if s.secure_cookies { "; Secure" } else { "" };
     let cookie = format!(
@@ -173,6 +234,7 @@ async fn sign_in(State(s): State<AppState>, body: Result<AppJson<SignIn>, ApiErr
     let body = Me {
         address: identity.address,
         expires_at: identity.expires_at,
+        session_end: identity.session_end,
         role: standing.role,
         stake: standing.stake,
         token: Some(token),
@@ -184,10 +246,36 @@ async fn sign_in(State(s): State<AppState>, body: Result<AppJson<SignIn>, ApiErr
     response
 }
 
-/// Clear the session cookie.
+/// Renew the session: a new token (and cookie) good for another token lifetime, never past
+/// the sign-in's end. Clients call it while in use.
+#[utoipa::path(post, path = "/api/v1/auth/renew", tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Renewed; sets the assembly_session cookie.", body = Me),
+        (status = 401, description = "No valid session (expired, signed out, or past its end).", body = ErrorBody),
+        (status = 502, description = "The chain could not be read.", body = ErrorBody),
+    ))]
+async fn renew(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let id = identify(&s, &headers, None)?.ok_or(ApiError::Unauthenticated)?;
+    let standing = s
+        .roles
+        .standing(id.address)
+        .await
+        .map_err(|e| ApiError::Chain(e.to_string()))?;
+    let (token, renewed) = s.auth.renew(&id, clock::now_s());
+    Ok(with_session(&s, renewed, standing, token))
+}
+
+/// Sign out: the session is revoked on this node (every token of it, renewed or not) and
+/// the cookie cleared.
 #[utoipa::path(post, path = "/api/v1/auth/sign-out", tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 204, description = "Signed out.")))]
-async fn sign_out() -> Response {
+async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    // An invalid or absent token has nothing to revoke; the cookie is cleared all the same.
+    if let Ok(Some(id)) = identify(&s, &headers, None) {
+        s.auth.revoke(&id, clock::now_s());
+    }
     let mut response = StatusCode::NO_CONTENT.into_response();
     let expired = format!("{COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     if let Ok(v) = HeaderValue::from_str(&expired) {
@@ -215,6 +303,7 @@ async fn me(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, A
     Ok(Json(Me {
         address: id.address,
         expires_at: id.expires_at,
+        session_end: id.session_end,
         role: standing.role,
         stake: standing.stake,
         token: None,
@@ -250,17 +339,42 @@ struct TokenQuery {
     responses(
         (status = 101, description = "Switching protocols."),
         (status = 401, description = "A token was given and is invalid.", body = ErrorBody),
+        (status = 403, description = "The page's origin may not open the socket.", body = ErrorBody),
+        (status = 429, description = "Too many sockets from this address, or in all.", body = ErrorBody),
     ))]
 async fn live_socket(
     State(s): State<AppState>,
     headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Query(q): Query<TokenQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let identity = identify(&s, &headers, q.token.as_deref())?;
+    let identity = match s.origins.judge(&headers) {
+        Page::Own => identify(&s, &headers, q.token.as_deref())?,
+        Page::Embedding => None,
+        Page::Refused => {
+            s.metrics.ws_refused.inc();
+            return Err(ApiError::ForbiddenOrigin);
+        }
+    };
+    let ip = s.limits.client_ip(peer.map(|p| p.0 .0), &headers);
+    // Without a peer address (a router driven in-process) every socket counts as one place.
+    let held = s
+        .limits
+        .sockets
+        .hold(ip.unwrap_or(IpAddr::from([0, 0, 0, 0])))
+        .ok_or_else(|| {
+            s.metrics.ws_refused.inc();
+            ApiError::TooManySockets
+        })?;
+    // A frame is refused at its header, before its payload is read: nobody makes the node
+    // buffer more than a message's worth.
     Ok(upgrade
+        .max_frame_size(ws::MAX_CLIENT_MESSAGE * 4)
         .max_message_size(ws::MAX_CLIENT_MESSAGE * 4)
-        .on_upgrade(move |socket| ws::serve(socket, s, identity)))
+        .write_buffer_size(0)
+        .max_write_buffer_size(ws::MAX_WRITE_BUFFER)
+        .on_upgrade(move |socket| ws::serve(socket, s, identity, ip, held)))
 }
 
 /// The fixed reaction set.

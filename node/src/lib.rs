@@ -6,6 +6,7 @@
 //! - [`auth`] — nonces, signature checks, session tokens.
 //! - [`live`] — the live state and its fan-out.
 //! - [`ws`] — the WebSocket protocol.
+//! - [`presence`] — who is connected, counted once per person.
 //! - [`whip`] — WHIP (speakers) and WHEP (listeners) signalling over HTTP.
 //! - [`routes`] — the archive's and the Hansard's HTTP routes (the archive itself is the
 //!   `assembly-archive` crate).
@@ -16,6 +17,8 @@
 //! - [`error`] — the one error shape clients get.
 //! - [`metrics`] — Prometheus exposition.
 //! - [`config`] — configuration.
+//! - [`limits`] — what one address, and everyone, may cost the node.
+//! - [`serve`] — the HTTP listener: connection bounds and header timeouts.
 //! - [`app`] — wiring it all together.
 
 pub mod app;
@@ -23,11 +26,14 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod live;
 pub mod metrics;
 pub mod openapi;
+pub mod presence;
 pub mod reactions;
 pub mod routes;
+pub mod serve;
 pub mod siwe;
 pub mod state;
 pub mod whip;

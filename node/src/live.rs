@@ -24,6 +24,7 @@ use tokio::sync::{broadcast, watch};
 use utoipa::ToSchema;
 
 use crate::metrics::Metrics;
+use crate::presence::Presence;
 use crate::reactions::Reactions;
 
 /// Someone on the floor or in the queue.
@@ -109,14 +110,15 @@ pub struct Upcoming {
     pub end: u64,
 }
 
-/// Open connections by role.
+/// People connected, by role: an account once however many sockets it holds, an anonymous
+/// observer once per network address.
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq, ToSchema)]
 pub struct Listeners {
-    /// Live connections signed in as an orchestrator.
+    /// Accounts connected as an orchestrator.
     pub orchestrators: i64,
-    /// Live connections signed in as a delegator.
+    /// Accounts connected as a delegator.
     pub delegators: i64,
-    /// Live connections of observers: anonymous, or signed in with neither role (or a failed role lookup).
+    /// Observers: anonymous addresses, and accounts with neither role (or a failed role lookup).
     pub observers: i64,
 }
 
@@ -196,8 +198,10 @@ pub struct Hub {
     pub store: Arc<Store>,
     /// The eligibility cache that gives speakers their role and stake.
     pub roles: Arc<Roles>,
-    /// Where listener counts are read from.
+    /// The node's metrics.
     pub metrics: Arc<Metrics>,
+    /// Who is connected: the listener counts.
+    pub presence: Arc<Presence>,
     /// The reaction aggregator whose bursts the hub fans out.
     pub reactions: Reactions,
     // Messages are serialized once and shared: a clone is a reference count, not a copy.
@@ -240,6 +244,7 @@ impl Hub {
             store,
             roles,
             metrics,
+            presence: Arc::default(),
             reactions,
             progress,
             tx,
@@ -409,12 +414,7 @@ impl Hub {
         }
         upcoming.sort_by_key(|u| u.start);
         upcoming.truncate(10);
-        let m = &self.metrics;
-        let listeners = Listeners {
-            orchestrators: m.ws_orchestrators.get(),
-            delegators: m.ws_delegators.get(),
-            observers: m.ws_observers.get(),
-        };
+        let listeners = self.presence.counts();
         let state = LiveState {
             current: best.map(|(_, id)| id),
             live,

@@ -17,14 +17,13 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     tracing::info!(listen = %config.listen, domain = %config.domain, rpc = %config.indexer.rpc_url, "node started");
-    let mut on_stop = stopped.clone();
-    let serve = axum::serve(listener, app.router).with_graceful_shutdown(async move {
-        let _ = on_stop.changed().await;
+    let limits = config.limits.clone();
+    let server = tokio::spawn(async move {
+        assembly_node::serve::serve(listener, app.router, &limits, stopped).await
     });
-    let server = tokio::spawn(async move { serve.await });
     shutdown_signal().await;
     tracing::info!("stopping");
     let _ = stop.send(true);
-    server.await??;
+    server.await?;
     Ok(())
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use assembly_floor::clock;
-use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::header::{AUTHORIZATION, COOKIE, ORIGIN};
 use axum::http::HeaderMap;
 
 use crate::auth::{Auth, Identity};
@@ -79,6 +79,10 @@ pub struct AppState {
     pub archive: Arc<assembly_archive::record::archive::Archive>,
     /// What the web client needs to talk to the chain: the contracts and a public RPC.
     pub client_config: Arc<ClientConfig>,
+    /// Which pages may open the live socket.
+    pub origins: Arc<Origins>,
+    /// Per-address budgets and socket bounds.
+    pub limits: Arc<crate::limits::Limits>,
     /// Whether the session cookie is marked `Secure` (off only for plain-HTTP local use).
     pub secure_cookies: bool,
 }
@@ -112,5 +116,88 @@ pub(crate) fn identify(
     match token_of(headers, query) {
         None => Ok(None),
         Some(t) => Ok(Some(state.auth.identify(&t, clock::now_s())?)),
+    }
+}
+
+/// Which web pages may open the live socket. A page of the node's own origin gets the full
+/// socket; a page of an embedding site (`embed_origins`, `*` for any) gets an observer's,
+/// whatever cookie the browser attaches, so no other site can act as the signed-in person;
+/// any other page is refused. Clients that are not browsers send no `Origin`.
+#[derive(Clone, Debug)]
+pub struct Origins {
+    own: String,
+    embed: Vec<String>,
+}
+
+/// How a request's page stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    /// The node's own page, or no browser at all.
+    Own,
+    /// An embedding site: served anonymously.
+    Embedding,
+    /// A site that may not open the socket.
+    Refused,
+}
+
+impl Origins {
+    /// The origin of `public_url` is the node's own.
+    pub fn new(public_url: &str, embed: Vec<String>) -> Self {
+        let own = url::Url::parse(public_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| public_url.trim_end_matches('/').to_ascii_lowercase());
+        let embed = embed
+            .into_iter()
+            .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+            .collect();
+        Self { own, embed }
+    }
+
+    /// Judges the request's `Origin`.
+    pub fn judge(&self, headers: &HeaderMap) -> Page {
+        let Some(origin) = headers.get(ORIGIN) else {
+            return Page::Own;
+        };
+        let origin = origin.to_str().unwrap_or("").to_ascii_lowercase();
+        if origin == self.own {
+            Page::Own
+        } else if self.embed.iter().any(|e| e == "*" || *e == origin) {
+            Page::Embedding
+        } else {
+            Page::Refused
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        let o = Origins::new(
+            "https://assembly.example/",
+            vec!["https://explorer.livepeer.org".into()],
+        );
+        let page = |origin: Option<&str>| {
+            let mut h = HeaderMap::new();
+            if let Some(v) = origin {
+                h.insert(ORIGIN, v.parse().unwrap());
+            }
+            o.judge(&h)
+        };
+        assert_eq!(page(None), Page::Own);
+        assert_eq!(page(Some("https://assembly.example")), Page::Own);
+        assert_eq!(page(Some("https://explorer.livepeer.org")), Page::Embedding);
+        assert_eq!(
+            page(Some("https://assembly.example.evil.example")),
+            Page::Refused
+        );
+        assert_eq!(page(Some("http://assembly.example")), Page::Refused);
+        assert_eq!(page(Some("null")), Page::Refused);
+        let any = Origins::new("http://localhost:8700", vec!["*".into()]);
+        let mut h = HeaderMap::new();
+        h.insert(ORIGIN, "https://elsewhere.example".parse().unwrap());
+        assert_eq!(any.judge(&h), Page::Embedding);
     }
 }

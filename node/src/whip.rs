@@ -9,11 +9,13 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::header::{ALLOW, CONTENT_TYPE, LINK, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 
 use assembly_floor::clock;
 use assembly_media::sdp::{self, Intent, SdpError};
@@ -65,6 +67,9 @@ impl WhipError {
                 MediaError::Sdp(SdpError::TooLarge) => {
                     (S::PAYLOAD_TOO_LARGE, "offer_too_large", None)
                 }
+                MediaError::Sdp(SdpError::TooManySections) => {
+                    (S::BAD_REQUEST, "too_many_sections", None)
+                }
                 MediaError::Sdp(_) | MediaError::Negotiation(_) => {
                     (S::BAD_REQUEST, "bad_offer", None)
                 }
@@ -73,6 +78,9 @@ impl WhipError {
                 MediaError::NotFound => (S::NOT_FOUND, "not_found", None),
                 MediaError::Full(_) => (S::SERVICE_UNAVAILABLE, "full", None),
                 MediaError::Busy => (S::TOO_MANY_REQUESTS, "busy", None),
+                MediaError::TooManyFromAddress(_) => {
+                    (S::TOO_MANY_REQUESTS, "too_many_listeners", None)
+                }
                 MediaError::Stopped | MediaError::Setup(_) | MediaError::Io(_) => {
                     (S::INTERNAL_SERVER_ERROR, "internal", None)
                 }
@@ -220,7 +228,7 @@ fn respond(s: &AppState, what: &str, session: &str, r: Result<Response, WhipErro
         (status = 404, description = "The session is not in progress.", body = ErrorBody),
         (status = 413, description = "Offer larger than 32 KB.", body = ErrorBody),
         (status = 415, description = "Not application/sdp.", body = ErrorBody),
-        (status = 429, description = "Too many new media sessions; Retry-After says when.", body = ErrorBody),
+        (status = 429, description = "Too many new speaker sessions (a budget apart from listeners'); Retry-After says when.", body = ErrorBody),
         (status = 502, description = "The chain could not be read.", body = ErrorBody),
         (status = 503, description = "At the publisher limit.", body = ErrorBody),
     ))]
@@ -260,6 +268,7 @@ async fn publish_inner(
         session,
         PeerRole::Publisher(who.address),
         Some(who.address),
+        None,
         offer,
     )?;
     tracing::info!(session, address = %who.address, resource, "publisher connected");
@@ -284,17 +293,19 @@ async fn publish_inner(
         (status = 404, description = "The session is not in progress.", body = ErrorBody),
         (status = 413, description = "Offer larger than 32 KB.", body = ErrorBody),
         (status = 415, description = "Not application/sdp.", body = ErrorBody),
-        (status = 429, description = "Too many new media sessions; Retry-After says when.", body = ErrorBody),
+        (status = 429, description = "Too many new listeners in all, or this address made too many offers or holds too many listeners; Retry-After says when.", body = ErrorBody),
         (status = 503, description = "At the listener limit.", body = ErrorBody),
     ))]
 async fn listen(
     State(s): State<AppState>,
     Path(session): Path<String>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let from = s.limits.client_ip(peer.map(|p| p.0 .0), &headers);
     let r = match body {
-        Ok(body) => listen_inner(&s, &session, &headers, &body).await,
+        Ok(body) => listen_inner(&s, &session, &headers, from, &body).await,
         Err(e) => Err(rejected(e)),
     };
     respond(&s, "WHEP", &session, r)
@@ -304,6 +315,7 @@ async fn listen_inner(
     s: &AppState,
     session: &str,
     headers: &HeaderMap,
+    from: Option<IpAddr>,
     body: &Bytes,
 ) -> Result<Response, WhipError> {
     let text = offer_text(headers, body)?;
@@ -316,7 +328,7 @@ async fn listen_inner(
         return Err(WhipError::NoSession(session.to_string()));
     }
     let offer = sdp::check(&text, Intent::Subscribe).map_err(MediaError::from)?;
-    let (resource, answer) = s.media.open(id, PeerRole::Listener, None, offer)?;
+    let (resource, answer) = s.media.open(id, PeerRole::Listener, None, from, offer)?;
     Ok(created(&resource, answer, &s.media.config().ice_servers))
 }
 

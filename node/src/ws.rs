@@ -1,17 +1,23 @@
 //! The live-state WebSocket: what clients may send, decoded strictly, and the connection
 //! loop. A message that is not understood gets an error frame and changes nothing.
 
+use std::net::IpAddr;
+
 use assembly_indexer::roles::Role;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::auth::Identity;
+use crate::limits::Held;
 use crate::reactions::{self, Bucket};
 use crate::state::AppState;
 
 /// The largest message a client may send.
 pub const MAX_CLIENT_MESSAGE: usize = 1024;
+
+/// Bytes queued for a socket that does not read before it is closed: a few state messages.
+pub const MAX_WRITE_BUFFER: usize = 256 * 1024;
 
 /// What a client may send.
 #[derive(Debug, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -108,8 +114,16 @@ pub enum ErrorTag {
     Error,
 }
 
-/// Serves one connection until it closes.
-pub async fn serve(mut socket: WebSocket, state: AppState, identity: Option<Identity>) {
+/// Serves one connection until it closes. `held` is its place under the socket bounds and
+/// `ip` the address an anonymous observer is counted by.
+pub async fn serve(
+    mut socket: WebSocket,
+    state: AppState,
+    identity: Option<Identity>,
+    ip: Option<IpAddr>,
+    held: Held,
+) {
+    let _held = held;
     let (hub, roles, metrics) = (&*state.hub, &*state.roles, &*state.metrics);
     let role = match identity {
         Some(id) => roles
@@ -127,6 +141,7 @@ pub async fn serve(mut socket: WebSocket, state: AppState, identity: Option<Iden
     // Listener counts reach everyone with the next clock tick (at most a second): publishing
     // on every connect would cost N broadcasts for N arrivals.
     gauge.inc();
+    let _here = hub.presence.join(identity.map(|i| i.address), ip, role);
     let mut updates = hub.subscribe();
     let connection_bucket = Bucket::new(10.0, 20.0);
     if socket.send(Message::Text(hub.latest())).await.is_ok() {

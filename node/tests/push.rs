@@ -58,7 +58,7 @@ async fn external_server() -> (String, Arc<Media>, watch::Sender<bool>) {
         let Ok(offer) = sdp::check(&text, intent) else {
             return StatusCode::BAD_REQUEST.into_response();
         };
-        match media.open(7, role, None, offer) {
+        match media.open(7, role, None, None, offer) {
             Ok((resource, answer)) => (
                 StatusCode::CREATED,
                 [

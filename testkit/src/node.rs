@@ -11,6 +11,7 @@ use assembly_indexer::start::IndexerConfig;
 use assembly_media::MediaConfig;
 use assembly_node::app;
 use assembly_node::config::NodeConfig;
+use assembly_node::limits::LimitsConfig;
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -71,8 +72,21 @@ pub async fn node_with(
             // More shards than this machine has cores: listeners land on shards other than
             // the front, so every datagram and program packet crosses threads somewhere.
             threads: 3,
+            // Every test peer comes from 127.0.0.1: the per-address bounds are the hostile
+            // test's to exercise, with their defaults.
+            max_listeners_per_address: 100_000,
             ..MediaConfig::default()
         },
+        limits: LimitsConfig {
+            connections_per_ip: 100_000,
+            sockets_per_ip: 100_000,
+            nonces_per_minute: 100_000,
+            sign_ins_per_minute: 100_000,
+            lookups_per_minute: 100_000,
+            listen_offers_per_minute: 100_000,
+            ..LimitsConfig::default()
+        },
+        secret_file: dir.join("secret"),
         archive: ArchiveConfig {
             recordings: dir.join("recordings"),
             hls: dir.join("hls"),
@@ -82,7 +96,7 @@ pub async fn node_with(
     };
     tweak(&mut config);
     let (stop, stopped) = watch::channel(false);
-    let app = app::start(&config, vec![7; 32], stopped)
+    let app = app::start(&config, vec![7; 32], stopped.clone())
         .await
         .expect("the node starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -93,7 +107,10 @@ pub async fn node_with(
         listener.local_addr().expect("a bound listener's address")
     );
     let app_media = Some(app.media.clone());
-    tokio::spawn(async move { axum::serve(listener, app.router).await });
+    let limits = config.limits.clone();
+    tokio::spawn(async move {
+        assembly_node::serve::serve(listener, app.router, &limits, stopped).await
+    });
     Node {
         base,
         app_media,

@@ -85,8 +85,22 @@ export class Api {
     return r.status === 401 ? null : json<Me>(r);
   }
 
-  async signOut(): Promise<void> {
-    await fetch(this.url("/api/v1/auth/sign-out"), { method: "POST", credentials: "include" });
+  /** A fresh token for a session in use (the node's tokens last an hour; the sign-in longer). */
+  renew(token?: string): Promise<Me> {
+    return fetch(this.url("/api/v1/auth/renew"), {
+      method: "POST",
+      credentials: "include",
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    }).then(json<Me>);
+  }
+
+  /** Ends the session on the node: its tokens are refused from now on. */
+  async signOut(token?: string): Promise<void> {
+    await fetch(this.url("/api/v1/auth/sign-out"), {
+      method: "POST",
+      credentials: "include",
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
   }
 }
 

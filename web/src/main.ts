@@ -18,6 +18,7 @@ class App {
   live = new Live(api);
   me: Me | null = null;
   token?: string;
+  renewal?: number;
   wallet?: Wallet;
   floor = $("floor") as AssemblyFloor;
   tx = $("tx");
@@ -49,7 +50,8 @@ class App {
     if (this.me) {
       const out = el("button", { type: "button", textContent: "Sign out" });
       out.onclick = async () => {
-        await api.signOut();
+        await api.signOut(this.token);
+        window.clearTimeout(this.renewal);
         this.me = null;
         this.token = undefined;
         this.floor.me = null;
@@ -95,12 +97,30 @@ class App {
       this.me = me;
       this.floor.me = me;
       this.live.connect(this.token);
+      this.scheduleRenewal(me);
     } catch (e) {
       box.replaceChildren(el("span", { className: "why", textContent: `Sign-in failed: ${reasonOf(e)}` }));
       setTimeout(() => this.renderAccount(), 4000);
       return;
     }
     this.renderAccount();
+  }
+
+  /** Renews the token halfway through its life while the page is open, until the sign-in ends. */
+  scheduleRenewal(me: Me) {
+    window.clearTimeout(this.renewal);
+    const now = Date.now() / 1000;
+    if (me.expires_at >= me.session_end) return;
+    const wait = Math.max(30, (me.expires_at - now) / 2);
+    this.renewal = window.setTimeout(async () => {
+      try {
+        const renewed = await api.renew(this.token);
+        this.token = renewed.token ?? this.token;
+        this.scheduleRenewal(renewed);
+      } catch {
+        // Signed out elsewhere, or the node is away: the next request says which.
+      }
+    }, wait * 1000);
   }
 
   // ── the floor, for this user ───────────────────────────────────────────────

@@ -75,6 +75,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/renew": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Renew the session: a new token (and cookie) good for another token lifetime, never past
+         *     the sign-in's end. Clients call it while in use.
+         */
+        post: operations["renew"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/sign-in": {
         parameters: {
             query?: never;
@@ -101,7 +121,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Clear the session cookie. */
+        /**
+         * Sign out: the session is revoked on this node (every token of it, renewed or not) and
+         *     the cookie cleared.
+         */
         post: operations["sign_out"];
         delete?: never;
         options?: never;
@@ -724,21 +747,24 @@ export interface components {
             /** @description The recording (`/api/v1/archive/speeches/{id}/audio`). */
             audio: string;
         };
-        /** @description Open connections by role. */
+        /**
+         * @description People connected, by role: an account once however many sockets it holds, an anonymous
+         *     observer once per network address.
+         */
         Listeners: {
             /**
              * Format: int64
-             * @description Live connections signed in as an orchestrator.
+             * @description Accounts connected as an orchestrator.
              */
             orchestrators: number;
             /**
              * Format: int64
-             * @description Live connections signed in as a delegator.
+             * @description Accounts connected as a delegator.
              */
             delegators: number;
             /**
              * Format: int64
-             * @description Live connections of observers: anonymous, or signed in with neither role (or a failed role lookup).
+             * @description Observers: anonymous addresses, and accounts with neither role (or a failed role lookup).
              */
             observers: number;
         };
@@ -804,9 +830,14 @@ export interface components {
             address: string;
             /**
              * Format: int64
-             * @description Unix seconds.
+             * @description When this token ends, Unix seconds: renew before then (`POST /api/v1/auth/renew`).
              */
             expires_at: number;
+            /**
+             * Format: int64
+             * @description When the sign-in ends however often it is renewed, Unix seconds.
+             */
+            session_end: number;
             role: components["schemas"]["Role"];
             /** @description Bonded stake in LPT base units (hex). */
             stake: string;
@@ -1379,6 +1410,44 @@ export interface operations {
             };
         };
     };
+    renew: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Renewed; sets the assembly_session cookie. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description No valid session (expired, signed out, or past its end). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The chain could not be read. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     sign_in: {
         parameters: {
             query?: never;
@@ -1624,6 +1693,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The page's origin may not open the socket. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many sockets from this address, or in all. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     me: {
@@ -1851,7 +1938,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many new media sessions; Retry-After says when. */
+            /** @description Too many new listeners in all, or this address made too many offers or holds too many listeners; Retry-After says when. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1976,7 +2063,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many new media sessions; Retry-After says when. */
+            /** @description Too many new speaker sessions (a budget apart from listeners'); Retry-After says when. */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -1,0 +1,124 @@
+//! Who is connected to the live state, counted once per person: a signed-in account once
+//! however many tabs it has open, an anonymous observer once per network address. The live
+//! state's listener counts are read here; sockets themselves are bounded by
+//! [`crate::limits`].
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use alloy::primitives::Address;
+use assembly_indexer::roles::Role;
+use parking_lot::Mutex;
+
+use crate::live::Listeners;
+
+/// Whom a socket is counted as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Who {
+    /// A signed-in account.
+    Account(Address),
+    /// An anonymous observer at this address.
+    Address(IpAddr),
+    /// An anonymous observer whose address is unknown: counted alone.
+    Unknown(u64),
+}
+
+#[derive(Debug)]
+struct Entry {
+    role: Role,
+    sockets: usize,
+}
+
+/// The people connected now.
+#[derive(Debug, Default)]
+pub struct Presence {
+    here: Mutex<HashMap<Who, Entry>>,
+    next_unknown: AtomicU64,
+}
+
+/// One socket's presence; dropping it leaves.
+pub struct Here {
+    presence: Arc<Presence>,
+    who: Who,
+}
+
+impl Presence {
+    /// Counts a socket of `account` (with `role`), or an anonymous one from `ip`.
+    pub fn join(
+        self: &Arc<Self>,
+        account: Option<Address>,
+        ip: Option<IpAddr>,
+        role: Role,
+    ) -> Here {
+        let who = match (account, ip) {
+            (Some(a), _) => Who::Account(a),
+            (None, Some(ip)) => Who::Address(ip),
+            (None, None) => Who::Unknown(self.next_unknown.fetch_add(1, Relaxed)),
+        };
+        let mut here = self.here.lock();
+        let e = here.entry(who).or_insert(Entry { role, sockets: 0 });
+        // The latest socket's role stands: a role read later is the fresher one.
+        e.role = role;
+        e.sockets += 1;
+        Here {
+            presence: self.clone(),
+            who,
+        }
+    }
+
+    /// People connected, by role.
+    pub fn counts(&self) -> Listeners {
+        let mut l = Listeners::default();
+        for e in self.here.lock().values() {
+            *match e.role {
+                Role::Orchestrator => &mut l.orchestrators,
+                Role::Delegator => &mut l.delegators,
+                Role::Observer => &mut l.observers,
+            } += 1;
+        }
+        l
+    }
+}
+
+impl Drop for Here {
+    fn drop(&mut self) {
+        let mut here = self.presence.here.lock();
+        if let Some(e) = here.get_mut(&self.who) {
+            e.sockets -= 1;
+            if e.sockets == 0 {
+                here.remove(&self.who);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn people_are_counted_once_however_many_sockets() {
+        let p = Arc::new(Presence::default());
+        let a = Address::repeat_byte(1);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let tabs: Vec<Here> = (0..50)
+            .map(|_| p.join(Some(a), Some(ip), Role::Orchestrator))
+            .collect();
+        let anon: Vec<Here> = (0..50)
+            .map(|_| p.join(None, Some(ip), Role::Observer))
+            .collect();
+        let _other = p.join(None, Some("10.0.0.2".parse().unwrap()), Role::Observer);
+        let _unknown = (
+            p.join(None, None, Role::Observer),
+            p.join(None, None, Role::Observer),
+        );
+        let c = p.counts();
+        assert_eq!((c.orchestrators, c.delegators, c.observers), (1, 0, 4));
+        drop(tabs);
+        drop(anon);
+        let c = p.counts();
+        assert_eq!((c.orchestrators, c.observers), (0, 3));
+    }
+}
