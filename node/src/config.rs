@@ -17,7 +17,9 @@
 //! | `[media]` `threads` | `ASSEMBLY_MEDIA_THREADS` | one per core (engine shards listeners are spread over) |
 //! | `[media]` `max_listeners` | `ASSEMBLY_MAX_LISTENERS` | `5000` |
 //! | `[media]` `max_publishers` | `ASSEMBLY_MAX_PUBLISHERS` | `64` |
-//! | `[media]` `offers_per_second` | `ASSEMBLY_OFFERS_PER_SECOND` | `200` (new WHIP/WHEP sessions answered per second) |
+//! | `[media]` `offers_per_second` | `ASSEMBLY_OFFERS_PER_SECOND` | `200` (new WHEP sessions answered per second, in all) |
+//! | `[media]` `publish_offers_per_second` | — | `20` (new WHIP sessions per second: a budget of their own, drawn on only by speakers the gate admits) |
+//! | `[media]` `max_listeners_per_address` | — | `20` |
 //! | `[media]` `public_listening` | `ASSEMBLY_PUBLIC_LISTENING` | `true` (WHEP without a wallet) |
 //! | `[archive]` `recordings` | `ASSEMBLY_RECORDINGS` | `recordings` (one Ogg Opus file per speech, and the archive index) |
 //! | `[archive]` `hls` | `ASSEMBLY_HLS` | `hls` (the broadcast's playlists and segments, served at `/hls/`) |

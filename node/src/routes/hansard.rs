@@ -57,7 +57,8 @@ struct SearchQuery {
 struct QueueStatus {
     /// Speeches waiting for a transcript.
     pending: u64,
-    /// The last failure, if any.
+    /// Whether the last attempt failed, in words; the cause (which may name the service's
+    /// URL or its key) is in the node's log, never here.
     last_error: Option<String>,
 }
 
@@ -163,7 +164,9 @@ async fn status(State(s): State<AppState>) -> Response {
     match blocking(move || store::queue_status(&archive)).await {
         Ok((pending, last_error)) => Json(QueueStatus {
             pending,
-            last_error,
+            last_error: last_error.map(|_| {
+                "the transcription service failed; speeches are retried with backoff (the node's log has the cause)".into()
+            }),
         })
         .into_response(),
         Err(e) => e.into_response(),
