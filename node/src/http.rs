@@ -81,6 +81,7 @@ pub fn router(
         }
     };
     let limits = state.limits.clone();
+    let policy = csp(&state.client_config.rpc_url);
     let timeout = Duration::from_secs(limits.config().request_timeout_secs.max(1));
     let (routes, _) = api()
         .nest("/chain", assembly_indexer::api::routes(chain))
@@ -99,7 +100,10 @@ pub fn router(
             timeout,
         ))
         .layer(cors())
-        .layer(header(CONTENT_SECURITY_POLICY, CSP))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            CONTENT_SECURITY_POLICY,
+            policy,
+        ))
         .layer(header(X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(X_FRAME_OPTIONS, "SAMEORIGIN"))
         .layer(header(REFERRER_POLICY, "strict-origin-when-cross-origin"))
@@ -109,12 +113,23 @@ fn header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<Heade
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
-/// On every answer: the web client runs only its own scripts, is framed only by itself, and
-/// no answer is sniffed into another type. Styles may be inline: the live view's shadow root
-/// carries its own `<style>`.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-    img-src 'self' data: https:; media-src 'self' blob:; connect-src 'self'; \
-    object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'";
+/// The Content-Security-Policy on every answer: the web client runs only its own scripts, is
+/// framed only by itself, and connects only to this node and the public RPC it offers wallets
+/// (`rpc_url`). Styles may be inline: the live view's shadow root carries its own `<style>`.
+fn csp(rpc_url: &str) -> HeaderValue {
+    let rpc = url::Url::parse(rpc_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https" | "ws" | "wss"))
+        .map(|u| format!(" {}", u.origin().ascii_serialization()))
+        .unwrap_or_default();
+    let policy = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: https:; media-src 'self' blob:; connect-src 'self'{rpc}; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
+    );
+    HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
+}
 
 /// Other sites may embed the live view (`/embed.js`): reads, WHEP and WebSockets from any
 /// origin, never with credentials (the session cookie is `SameSite=Strict`; tokens are

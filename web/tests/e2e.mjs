@@ -172,13 +172,18 @@ async function main() {
       "--use-fake-device-for-media-stream", `--use-file-for-fake-audio-capture=${mic}`,
       "--autoplay-policy=no-user-gesture-required"],
   });
+  const blocked = [];
   const page = async (account, viewport = { width: 1000, height: 900 }) => {
     const ctx = await browser.newContext({ viewport });
     if (account) await ctx.addInitScript(walletScript(account, rpc));
     await ctx.grantPermissions(["microphone"], { origin: base });
     const p = await ctx.newPage();
     p.on("pageerror", (e) => console.error("page error:", e.message));
-    p.on("console", (m) => m.text().startsWith("wallet") && console.error(m.text()));
+    p.on("console", (m) => {
+      if (m.text().startsWith("wallet")) console.error(m.text());
+      // The node serves a Content-Security-Policy: anything the page needs and it blocks is a bug.
+      if (m.text().includes("Content Security Policy")) blocked.push(m.text());
+    });
     await p.goto(`${base}/?session=${session}`);
     return p;
   };
@@ -315,6 +320,11 @@ async function main() {
   if (figures.packets_in_1_5s_after_yield > 5) throw new Error(`audio kept arriving after the yield`);
 
   await browser.close();
+  if (blocked.length > 0) throw new Error(`blocked by the Content-Security-Policy: ${blocked.join(" | ")}`);
+  const headers = (await fetch(`${base}/`)).headers;
+  for (const h of ["content-security-policy", "x-content-type-options", "x-frame-options"]) {
+    if (!headers.get(h)) throw new Error(`the web client is served without ${h}`);
+  }
   console.log(JSON.stringify({ ok: true, session, ...figures }));
   if (figures.page_js_gzip_kb > 200) throw new Error(`page weight ${figures.page_js_gzip_kb} KB`);
   if (figures.hls_glass_to_ear_ms > 6000) throw new Error(`HLS glass to ear ${figures.hls_glass_to_ear_ms} ms`);
