@@ -379,3 +379,118 @@ async fn the_document_and_the_router_agree() {
         }
     }
 }
+
+/// Sessions end when their owner says so, a refused attempt spends its nonce, unknown API
+/// paths are API errors, and a page of another site never acts as the signed-in visitor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_and_other_sites_are_kept_out() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let chain = TestChain::start_at(&[], now()).await;
+    let node = assembly_testkit::node::node_with(
+        &chain,
+        chain.anvil.endpoint(),
+        Duration::from_millis(50),
+        |c| c.embed_origins = vec!["https://explorer.example".into()],
+    )
+    .await;
+    let http = &node.client;
+    let (token, _) = sign_in(&node, &chain, 1).await;
+
+    // Renewal gives a token of the same session; signing out ends every token of it.
+    let renewed: Value = http
+        .post(format!("{}/api/v1/auth/renew", node.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let renewed = renewed["token"]
+        .as_str()
+        .expect("a renewed token")
+        .to_string();
+    assert_eq!(node.me(&renewed).await.0, 200);
+    let out = http
+        .post(format!("{}/api/v1/auth/sign-out", node.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 204);
+    assert_eq!(node.me(&token).await.0, 401, "the token signed out with");
+    assert_eq!(node.me(&renewed).await.0, 401, "its renewal");
+    let (other, _) = sign_in(&node, &chain, 1).await;
+    assert_eq!(node.me(&other).await.0, 200, "a new sign-in");
+
+    // A message refused for its domain has spent its nonce all the same.
+    let k = key(&chain, 2);
+    let nonce = node.nonce().await;
+    let mut m = message(k.address(), &nonce);
+    m.domain = "evil.example".into();
+    assert_eq!(node.post(signed(&k, &m).await).await.0, 400);
+    let (status, body, _) = node
+        .post(signed(&k, &message(k.address(), &nonce)).await)
+        .await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("bad_nonce")));
+
+    // Unknown API paths are JSON 404s, not the web client's page.
+    for path in ["/api/v1/nope", "/chain/v1/nope"] {
+        let r = http
+            .get(format!("{}{path}", node.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{path}");
+        let body: Value = r.json().await.expect("a JSON body");
+        assert_eq!(body["error"], "not_found", "{path}");
+    }
+
+    // The live socket: a foreign page is refused; an embedding page is served as an
+    // observer, whatever token it passes; a frame over the bound closes the socket.
+    let ws_url = format!(
+        "{}/api/v1/live?token={other}",
+        node.base.replace("http", "ws")
+    );
+    let from = |origin: &str| {
+        let mut req = ws_url.as_str().into_client_request().unwrap();
+        req.headers_mut().insert("origin", origin.parse().unwrap());
+        req
+    };
+    let refused = tokio_tungstenite::connect_async(from("https://evil.example")).await;
+    assert!(
+        matches!(refused, Err(tokio_tungstenite::tungstenite::Error::Http(ref r)) if r.status() == 403),
+        "a foreign origin: {refused:?}"
+    );
+    let (mut embedded, _) = tokio_tungstenite::connect_async(from("https://explorer.example"))
+        .await
+        .expect("an embedding site");
+    next(&mut embedded, "state", |_| true).await;
+    embedded
+        .send(Message::text(r#"{"type":"react","reaction":"clap"}"#))
+        .await
+        .unwrap();
+    let refusal = next(&mut embedded, "error", |_| true).await;
+    assert_eq!(
+        refusal["error"]["code"], "not_allowed",
+        "no identity from another site"
+    );
+    let (mut own, _) = tokio_tungstenite::connect_async(from(assembly_testkit::siwe::URI))
+        .await
+        .expect("the node's own page");
+    next(&mut own, "state", |_| true).await;
+    own.send(Message::text("x".repeat(64 * 1024)))
+        .await
+        .unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match own.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "a 64 KiB frame closes the socket");
+    assert_eq!(node.me(&other).await.0, 200, "and the node carries on");
+}
