@@ -48,7 +48,8 @@ enum WhipError {
     Media(#[from] MediaError),
     #[error("send the offer as application/sdp")]
     ContentType,
-    #[error("session {0} is not in progress")]
+    // The path segment as given, escaped: it reaches the log.
+    #[error("session {0:?} is not in progress")]
     NoSession(String),
     #[error("listening needs a signed-in wallet on this node")]
     ListenersSignIn,
