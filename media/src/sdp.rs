@@ -162,6 +162,26 @@ a=rtpmap:111 {codec}\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=ssrc:1001 cna
     }
 
     #[test]
+    fn refuses_floods_of_sections_and_says_why_in_its_own_words() {
+        let one = offer("recvonly", "opus/48000/2");
+        // Rejected sections are small: 340 of them fit well within MAX_OFFER.
+        let many = (1..340).fold(one.clone(), |sdp, mid| {
+            sdp + &format!("m=audio 0 UDP/TLS/RTP/SAVPF 111\r\na=mid:{mid}\r\n")
+        });
+        assert!(many.len() < MAX_OFFER);
+        assert_eq!(
+            check(&many, Intent::Subscribe).unwrap_err(),
+            SdpError::TooManySections
+        );
+        // The parser's own text (which once included a memory address) is not the client's.
+        let e = check("v=0\r\nm=audio nine\r\n", Intent::Subscribe).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "offer is not valid SDP: it does not parse as an SDP offer (RFC 8866)"
+        );
+    }
+
+    #[test]
     fn refuses_each_fault_by_name() {
         assert_eq!(check("  ", Intent::Publish).unwrap_err(), SdpError::Empty);
         assert!(matches!(

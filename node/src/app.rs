@@ -158,7 +158,7 @@ pub async fn start(
         media: media.clone(),
         archive,
         client_config,
-        secure_cookies: config.secure_cookies || config.public_url.starts_with("https://"),
+        secure_cookies: config.cookies_secure(),
         limits,
         origins: Arc::new(Origins::new(
             &config.public_url,

@@ -31,7 +31,7 @@
 //! | `[push]` `token` | `ASSEMBLY_WHIP_PUSH_TOKEN` | none |
 //! | `[push]` `session` | `ASSEMBLY_WHIP_PUSH_SESSION` | the current session |
 //! | `embed_origins` | `ASSEMBLY_EMBED_ORIGINS` (comma-separated) | `*` (any site may embed the live view: its socket is an observer's, never the visitor's session) |
-//! | `[limits]` table: `connections_per_ip` (64), `connections` (20000), `header_timeout_secs` (15), `request_timeout_secs` (30), `sockets_per_ip` (32), `sockets` (10000), `nonces_per_minute` (30), `sign_ins_per_minute` (30), `lookups_per_minute` (120), `listen_offers_per_minute` (60), `trusted_proxies` | `ASSEMBLY_TRUSTED_PROXIES` (comma-separated) | see [`crate::limits`] |
+//! | `[limits]` table: `connections_per_ip` (64), `connections` (20000), `header_timeout_secs` (15), `request_timeout_secs` (30), `sockets_per_ip` (32), `sockets` (10000), `socket_message_bytes` (4096), `socket_buffer_bytes` (262144), `nonces_per_minute` (30), `sign_ins_per_minute` (30), `lookups_per_minute` (120), `listen_offers_per_minute` (60), `trusted_proxies` | `ASSEMBLY_TRUSTED_PROXIES` (comma-separated) | see [`crate::limits`] |
 //! | `web_root` | `ASSEMBLY_WEB_ROOT` | `web/dist` (the built web client, served at `/`) |
 //! | `public_rpc_url` | `ASSEMBLY_PUBLIC_RPC_URL` | `http://127.0.0.1:8545` (offered to wallets on the wrong chain) |
 
@@ -249,6 +249,12 @@ impl NodeConfig {
         Ok(c)
     }
 
+    /// Whether session cookies are marked `Secure`: when asked, and always behind `https`.
+    pub fn cookies_secure(&self) -> bool {
+        self.secure_cookies
+            || url::Url::parse(&self.public_url).is_ok_and(|u| u.scheme() == "https")
+    }
+
     /// The session-token key: from the secret file, created with 32 random bytes if missing.
     pub fn secret(&self) -> anyhow::Result<Vec<u8>> {
         if let Ok(bytes) = std::fs::read(&self.secret_file) {
@@ -318,6 +324,17 @@ mod tests {
         assert!(c.archive.s3.is_none());
         let push = c.push.expect("a push");
         assert_eq!(push.session, None);
+    }
+
+    #[test]
+    fn cookies_are_secure_behind_https() {
+        let mut c = NodeConfig::default();
+        assert!(!c.cookies_secure(), "plain HTTP on localhost");
+        c.public_url = "HTTPS://assembly.example".into();
+        assert!(c.cookies_secure());
+        c.public_url = "http://assembly.example".into();
+        c.secure_cookies = true;
+        assert!(c.cookies_secure());
     }
 
     #[test]

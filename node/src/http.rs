@@ -384,11 +384,13 @@ async fn live_socket(
         })?;
     // A frame is refused at its header, before its payload is read: nobody makes the node
     // buffer more than a message's worth.
+    let bounds = s.limits.config();
+    let (message, buffer) = (bounds.socket_message_bytes, bounds.socket_buffer_bytes);
     Ok(upgrade
-        .max_frame_size(ws::MAX_CLIENT_MESSAGE * 4)
-        .max_message_size(ws::MAX_CLIENT_MESSAGE * 4)
+        .max_frame_size(message)
+        .max_message_size(message)
         .write_buffer_size(0)
-        .max_write_buffer_size(ws::MAX_WRITE_BUFFER)
+        .max_write_buffer_size(buffer.max(1))
         .on_upgrade(move |socket| ws::serve(socket, s, identity, ip, held)))
 }
 

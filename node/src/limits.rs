@@ -43,6 +43,11 @@ pub struct LimitsConfig {
     pub sockets_per_ip: usize,
     /// Live-state WebSockets in all.
     pub sockets: usize,
+    /// The largest WebSocket frame or message a client may send, in bytes: refused at the
+    /// frame's header, before its payload is read (the protocol's messages are under 100).
+    pub socket_message_bytes: usize,
+    /// Bytes queued for a socket that does not read before it is closed.
+    pub socket_buffer_bytes: usize,
     /// Nonces one address may ask for per minute.
     pub nonces_per_minute: u32,
     /// Sign-in attempts one address may make per minute.
@@ -64,6 +69,8 @@ impl Default for LimitsConfig {
             request_timeout_secs: 30,
             sockets_per_ip: 32,
             sockets: 10_000,
+            socket_message_bytes: 4 * 1024,
+            socket_buffer_bytes: 256 * 1024,
             nonces_per_minute: 30,
             sign_ins_per_minute: 30,
             lookups_per_minute: 120,

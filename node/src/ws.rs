@@ -16,9 +16,6 @@ use crate::state::AppState;
 /// The largest message a client may send.
 pub const MAX_CLIENT_MESSAGE: usize = 1024;
 
-/// Bytes queued for a socket that does not read before it is closed: a few state messages.
-pub const MAX_WRITE_BUFFER: usize = 256 * 1024;
-
 /// What a client may send.
 #[derive(Debug, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
