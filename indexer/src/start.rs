@@ -12,6 +12,7 @@
 //! | `confirmations` | `ASSEMBLY_CONFIRMATIONS` | `2` |
 //! | `max_batch` | `ASSEMBLY_MAX_BATCH` | `5000` (largest `eth_getLogs` range) |
 //! | `poll_ms` | `ASSEMBLY_POLL_MS` | `500` (without a subscription) |
+//! | `roles_cache` | `ASSEMBLY_ROLES_CACHE` | `10000` (role standings cached; anyone may look up any address) |
 //! | — | `ASSEMBLY_KEEPER_KEY` | unset: keeper off. A hex private key: open a debate for every new proposal. Never read from a file. |
 
 use std::path::PathBuf;
@@ -54,6 +55,9 @@ pub struct IndexerConfig {
     pub max_batch: u64,
     /// How often to look for new blocks without a subscription, in ms.
     pub poll_ms: u64,
+    /// Role standings cached at most (anyone may look up any address; past it, the least
+    /// recently read go first).
+    pub roles_cache: usize,
     /// The keeper's private key (hex), from the environment only.
     #[serde(skip)]
     pub keeper_key: Option<String>,
@@ -68,6 +72,7 @@ impl Default for IndexerConfig {
             confirmations: 2,
             max_batch: 5_000,
             poll_ms: 500,
+            roles_cache: crate::roles::DEFAULT_CACHE_CAPACITY,
             keeper_key: None,
         }
     }
@@ -99,6 +104,9 @@ impl IndexerConfig {
         }
         if let Some(v) = var("ASSEMBLY_POLL_MS") {
             self.poll_ms = num("ASSEMBLY_POLL_MS", v)?;
+        }
+        if let Some(v) = var("ASSEMBLY_ROLES_CACHE") {
+            self.roles_cache = num("ASSEMBLY_ROLES_CACHE", v)?;
         }
         if let Some(v) = var("ASSEMBLY_KEEPER_KEY") {
             self.keeper_key = Some(v);
@@ -149,7 +157,9 @@ impl Indexer {
             .await
             .with_context(|| format!("connecting to {rpc}"))?
             .erased();
-        let roles = Arc::new(Roles::new(provider.clone(), &deployment));
+        let roles = Arc::new(
+            Roles::new(provider.clone(), &deployment).with_cache_capacity(config.roles_cache),
+        );
         let keeper = match &config.keeper_key {
             Some(key) => {
                 let signer: PrivateKeySigner = key

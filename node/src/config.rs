@@ -4,7 +4,7 @@
 //! | key (file) | variable | default |
 //! |---|---|---|
 //! | `listen` | `ASSEMBLY_NODE_LISTEN` | `127.0.0.1:8700` |
-//! | `[indexer]` table | `ASSEMBLY_RPC_URL`, `_DEPLOYMENT`, `_DB`, `_CONFIRMATIONS`, `_MAX_BATCH`, `_POLL_MS`, `_KEEPER_KEY` | the embedded indexer's: the same settings and defaults as the `assembly-indexer` binary ([`assembly_indexer::start`]); the store defaults to `assembly-node.sqlite` |
+//! | `[indexer]` table | `ASSEMBLY_RPC_URL`, `_DEPLOYMENT`, `_DB`, `_CONFIRMATIONS`, `_MAX_BATCH`, `_POLL_MS`, `_ROLES_CACHE`, `_KEEPER_KEY` | the embedded indexer's: the same settings and defaults as the `assembly-indexer` binary ([`assembly_indexer::start`]); the store defaults to `assembly-node.sqlite` |
 //! | `domain` | `ASSEMBLY_DOMAIN` | `localhost:8700` (what SIWE messages must name) |
 //! | `public_url` | `ASSEMBLY_PUBLIC_URL` | `http://localhost:8700` (prefix of their URI) |
 //! | `session_hours` | `ASSEMBLY_SESSION_HOURS` | `24` (the longest a sign-in lasts) |
