@@ -35,7 +35,7 @@ pub async fn serve(
 ) {
     let connections = Counted::new(limits.connections_per_ip, limits.connections);
     let header_timeout = Duration::from_secs(limits.header_timeout_secs.max(1));
-    let mut refused_logged = std::time::Instant::now() - Duration::from_secs(60);
+    let mut refused_logged: Option<std::time::Instant> = None;
     let (done_tx, mut done_rx) = watch::channel(());
     loop {
         let (stream, peer) = tokio::select! {
@@ -51,9 +51,10 @@ pub async fn serve(
             _ = shutdown.changed() => break,
         };
         let Some(held) = connections.hold(peer.ip()) else {
-            if refused_logged.elapsed() > Duration::from_secs(10) {
+            // Once per ten seconds at most: a flood must not become a flood of log lines.
+            if refused_logged.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
                 tracing::warn!(peer = %peer.ip(), open = connections.total(), "connection refused: over the per-address or total bound");
-                refused_logged = std::time::Instant::now();
+                refused_logged = Some(std::time::Instant::now());
             }
             drop(stream);
             continue;
