@@ -24,7 +24,7 @@ use tokio::sync::{broadcast, watch};
 use utoipa::ToSchema;
 
 use crate::metrics::Metrics;
-use crate::presence::Presence;
+use crate::presence::{Listeners, Presence};
 use crate::reactions::Reactions;
 
 /// Someone on the floor or in the queue.
@@ -108,18 +108,6 @@ pub struct Upcoming {
     pub start: u64,
     /// When it ends (exclusive), seconds since the epoch.
     pub end: u64,
-}
-
-/// People connected, by role: an account once however many sockets it holds, an anonymous
-/// observer once per network address.
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq, ToSchema)]
-pub struct Listeners {
-    /// Accounts connected as an orchestrator.
-    pub orchestrators: i64,
-    /// Accounts connected as a delegator.
-    pub delegators: i64,
-    /// Observers: anonymous addresses, and accounts with neither role (or a failed role lookup).
-    pub observers: i64,
 }
 
 /// The live state, without the clock.

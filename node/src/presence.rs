@@ -12,7 +12,20 @@ use alloy::primitives::Address;
 use assembly_indexer::roles::Role;
 use parking_lot::Mutex;
 
-use crate::live::Listeners;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// People connected, by role: an account once however many sockets it holds, an anonymous
+/// observer once per network address.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq, ToSchema)]
+pub struct Listeners {
+    /// Accounts connected as an orchestrator.
+    pub orchestrators: i64,
+    /// Accounts connected as a delegator.
+    pub delegators: i64,
+    /// Observers: anonymous addresses, and accounts with neither role (or a failed role lookup).
+    pub observers: i64,
+}
 
 /// Whom a socket is counted as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

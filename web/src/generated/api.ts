@@ -943,7 +943,10 @@ export interface components {
              * @description Speeches waiting for a transcript.
              */
             pending: number;
-            /** @description The last failure, if any. */
+            /**
+             * @description Whether the last attempt failed, in words; the cause (which may name the service's
+             *     URL or its key) is in the node's log, never here.
+             */
             last_error?: string | null;
         };
         /** @description One reaction a client may send. */
