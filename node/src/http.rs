@@ -227,11 +227,21 @@ async fn sign_in(State(s): State<AppState>, body: Result<AppJson<SignIn>, ApiErr
             return ApiError::from(e).into_response();
         }
     };
-    let standing = match s.roles.standing(identity.address).await {
-        Ok(st) => st,
-        Err(e) => return ApiError::Chain(e.to_string()).into_response(),
-    };
-    with_session(&s, identity, standing, token)
+    match standing_of(&s, identity.address).await {
+        Ok(standing) => with_session(&s, identity, standing, token),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `address`'s role and stake as chain state gives them now.
+async fn standing_of(
+    s: &AppState,
+    address: alloy::primitives::Address,
+) -> Result<assembly_indexer::roles::Standing, ApiError> {
+    s.roles
+        .standing(address)
+        .await
+        .map_err(|e| ApiError::Chain(e.to_string()))
 }
 
 /// The `Me` answer with a fresh token, in the body and as the session cookie.
@@ -272,11 +282,7 @@ fn with_session(
     ))]
 async fn renew(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let id = identify(&s, &headers, None)?.ok_or(ApiError::Unauthenticated)?;
-    let standing = s
-        .roles
-        .standing(id.address)
-        .await
-        .map_err(|e| ApiError::Chain(e.to_string()))?;
+    let standing = standing_of(&s, id.address).await?;
     let (token, renewed) = s.auth.renew(&id, clock::now_s());
     Ok(with_session(&s, renewed, standing, token))
 }
@@ -310,11 +316,7 @@ async fn sign_out(State(s): State<AppState>, headers: HeaderMap) -> Response {
 async fn me(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, ApiError> {
     let id = identify(&s, &headers, None)?.ok_or(ApiError::Unauthenticated)?;
     // Read from the chain's present state, not from sign-in time.
-    let standing = s
-        .roles
-        .standing(id.address)
-        .await
-        .map_err(|e| ApiError::Chain(e.to_string()))?;
+    let standing = standing_of(&s, id.address).await?;
     Ok(Json(Me {
         address: id.address,
         expires_at: id.expires_at,
