@@ -15,8 +15,25 @@ import {Occurrences} from "./libraries/Occurrences.sol";
 /// any instant is a pure function of this contract's state and the instant (`floorAt`), so
 /// every media node computes the same answer and no human chair is needed.
 /// @dev Gas is bounded everywhere: each occurrence's queue keeps a lazily advanced head;
-/// at most `maxQueue` (<= MAX_QUEUE_CAP) entries are ever past it, and finished entries
-/// are reached by binary search, never by a loop over user-grown storage.
+/// at most `maxQueue` (<= MAX_QUEUE_CAP) live entries and MAX_QUEUE_CAP withdrawn ones are
+/// ever past it, and finished entries are reached by binary search, never by a loop over
+/// user-grown storage.
+///
+/// Withdrawn entries are bounded apart from live ones, and at `withdraw` rather than at
+/// `enqueue`, because a request that gave its place back must not keep others out: were
+/// withdrawn entries counted against `maxQueue`, or refused at `enqueue` past some total,
+/// anyone could lock a queue by asking and withdrawing over and over. A refused withdrawal
+/// keeps only the refused request's own place, which it held already, and its holder still
+/// gives the time back by yielding the moment the slot starts. Each address may have one
+/// withdrawn entry past the head, so exhausting the withdrawn allowance takes MAX_QUEUE_CAP
+/// eligible accounts, at least the `maxQueue` that could fill the queue outright with live
+/// requests: the allowance gives nobody a way to obstruct others that the queue bound does
+/// not already give.
+///
+/// A withdrawn entry is never removed (not even from the tail, for its index to be reused):
+/// an index names one request for good in the events, which the indexer keys its requests
+/// by and rolls back by on a reorg, and every index below the head must keep a sorted time
+/// for `floorAt`'s binary search of history.
 contract Assembly is IAssembly, Ownable2Step {
     /// @inheritdoc IAssembly
     uint16 public constant MAX_QUEUE_CAP = 32;
@@ -163,22 +180,28 @@ contract Assembly is IAssembly, Ownable2Step {
         bytes32 key = _queueKey(sessionId, occurrence);
         Queue memory q = _advance(key, s, occurrence);
         if (q.head == q.tail) q.present = 0;
-        uint152 bit = uint152(1) << uint8(uint160(msg.sender) % 152);
+        uint144 bit = uint144(1) << uint8(uint160(msg.sender) % 144);
         if (q.present & bit != 0) {
-            (bool queued, uint32 existing) = _find(key, q, msg.sender);
+            (bool queued, uint32 existing,,) = _find(key, q, msg.sender);
             if (queued) revert AlreadyQueued(sessionId, occurrence, existing);
         }
-        if (q.tail - q.head >= s.maxQueue) revert QueueFull(sessionId, occurrence, s.maxQueue);
+        // Settled, `q.live` counts exactly the live entries whose slot is not over.
+        if (q.live >= s.maxQueue) revert QueueFull(sessionId, occurrence, s.maxQueue);
         q.present |= bit;
 
         index = q.tail;
         _entries[key][index] = Entry({speaker: msg.sender, time: uint40(block.timestamp), yieldedAt: 0, withdrawn: false});
         q.tail = index + 1;
+        unchecked {
+            ++q.live; // below maxQueue <= MAX_QUEUE_CAP, checked above
+        }
         _queues[key] = q;
         emit Enqueued(sessionId, occurrence, index, msg.sender, uint40(block.timestamp), orchestrator);
     }
 
     /// @inheritdoc IAssembly
+    /// @dev The two refusals bound the withdrawn entries past the head at MAX_QUEUE_CAP; the
+    /// contract's developer notes say why they are made here and not at `enqueue`.
     function withdraw(uint256 sessionId) external {
         Session memory s = _session(sessionId);
         if (s.cancelledAt != 0) revert SessionIsCancelled(sessionId);
@@ -188,13 +211,21 @@ contract Assembly is IAssembly, Ownable2Step {
         bytes32 key = _queueKey(sessionId, occurrence);
         Queue memory q = _advance(key, s, occurrence);
         uint32 index;
-        (found, index) = _find(key, q, msg.sender);
+        bool withdrew;
+        uint32 withdrawnIndex;
+        (found, index, withdrew, withdrawnIndex) = _find(key, q, msg.sender);
         if (!found) revert NotQueued(sessionId, msg.sender);
 
         (uint256 start,) = _slotOf(key, q, _span(s, occurrence), index);
         if (start <= block.timestamp) revert SlotAlreadyStarted(sessionId, index, uint64(start));
+        if (withdrew) revert WithdrawnRequestQueued(sessionId, occurrence, withdrawnIndex);
+        if (q.tail - q.head - q.live >= MAX_QUEUE_CAP) revert TooManyWithdrawn(sessionId, occurrence, MAX_QUEUE_CAP);
 
         _entries[key][index].withdrawn = true;
+        unchecked {
+            --q.live; // counts the entry withdrawn here
+        }
+        _queues[key] = q;
         emit Withdrawn(sessionId, occurrence, index, msg.sender, uint40(block.timestamp));
     }
 
@@ -218,6 +249,7 @@ contract Assembly is IAssembly, Ownable2Step {
         e.time = uint40(start);
         q.cursor = uint40(block.timestamp);
         ++q.head;
+        --q.live;
         _queues[key] = q;
         emit Yielded(sessionId, occurrence, q.head - 1, msg.sender, uint40(block.timestamp));
     }
@@ -232,7 +264,7 @@ contract Assembly is IAssembly, Ownable2Step {
         bytes32 key = _queueKey(sessionId, occurrence);
         Queue memory q = _queues[key];
         // Settled history (t before the cursor) is sorted, so it is binary searched; the
-        // rest is at most `maxQueue` entries past the head.
+        // rest is at most `maxQueue` live and MAX_QUEUE_CAP withdrawn entries past the head.
         if (t < q.cursor) f = _settledFloorAt(key, q, _span(s, occurrence), t);
         else f = _liveFloorAt(key, q, _span(s, occurrence), t);
         f.occurrence = occurrence;
@@ -341,9 +373,10 @@ contract Assembly is IAssembly, Ownable2Step {
         emit DefaultsChanged(d);
     }
 
-    /// Settles every entry whose slot is over by now, so at most `maxQueue` entries stay
-    /// past the head. Returns the queue (stored only if it moved; callers store it anyway
-    /// when they change it).
+    /// Settles every entry whose slot is over by now, and every withdrawn entry before the
+    /// first that is not, so that `live` counts only entries still waiting or speaking.
+    /// Returns the queue (stored only if it moved; callers store it anyway when they change
+    /// it).
     function _advance(bytes32 key, Session memory s, uint32 occurrence) internal returns (Queue memory q) {
         q = _queues[key];
         if (q.head == q.tail) return q;
@@ -362,6 +395,9 @@ contract Assembly is IAssembly, Ownable2Step {
                 if (end > block.timestamp) break;
                 e.time = uint40(start);
                 cursor = end;
+                unchecked {
+                    --q.live; // counts the entry settled here
+                }
             }
             ++head;
         }
@@ -410,7 +446,7 @@ contract Assembly is IAssembly, Ownable2Step {
     }
 
     /// The slot the rule gives entry `index`: read back if settled, else walked to from the
-    /// head (at most `maxQueue` steps). A withdrawn entry gets an empty slot.
+    /// head (at most 2 * MAX_QUEUE_CAP steps). A withdrawn entry gets an empty slot.
     function _slotOf(bytes32 key, Queue memory q, Span memory span, uint256 index)
         internal
         view
@@ -433,13 +469,22 @@ contract Assembly is IAssembly, Ownable2Step {
         }
     }
 
-    /// The caller's live (unsettled, not withdrawn) entry, if any. Scanning the at most
-    /// `maxQueue` live entries (2,100 gas each), behind the `present` filter, costs less
-    /// than an index per address, whose first write alone is 22,100 gas.
-    function _find(bytes32 key, Queue memory q, address speaker) internal view returns (bool found, uint32 index) {
+    /// The speaker's live (unsettled, not withdrawn) entry, if any, and the last entry they
+    /// withdrew before it that is still past the head, if any (an address cannot withdraw
+    /// an entry after its live one: it cannot ask again while live). Scanning the at most
+    /// 2 * MAX_QUEUE_CAP entries past the head (2,100 gas each), behind the `present` filter
+    /// at `enqueue`, costs less than an index per address, whose first write alone is
+    /// 22,100 gas.
+    function _find(bytes32 key, Queue memory q, address speaker)
+        internal
+        view
+        returns (bool found, uint32 index, bool withdrew, uint32 withdrawnIndex)
+    {
         for (uint32 i = q.head; i < q.tail; ++i) {
             Entry storage e = _entries[key][i];
-            if (e.speaker == speaker && !e.withdrawn) return (true, i);
+            if (e.speaker != speaker) continue;
+            if (!e.withdrawn) return (true, i, withdrew, withdrawnIndex);
+            (withdrew, withdrawnIndex) = (true, i);
         }
     }
 

@@ -225,6 +225,34 @@ contract AssemblyTest is Fixture {
         vm.assertEq(floor.getQueue(id, 0).head, 1, "head advanced");
     }
 
+    /// Issue 13, item 9: a withdrawn request holds no place in the queue.
+    function test_enqueue_withdrawnRequestHoldsNoPlace() public {
+        IAssembly.SessionParams memory p = params(uint40(T0 + 100), 3600);
+        p.maxQueue = 2;
+        p.slotLength = 10;
+        uint256 id = floor.createSession(p);
+        vm.warp(T0 + 100);
+        enqueueAs(ALICE, id);
+        vm.warp(T0 + 102);
+        vm.assertEq(floor.floorNow(id).speaker, ALICE, "Alice holds the floor");
+        enqueueAs(BOB, id);
+        vm.prank(BOB);
+        floor.withdraw(id);
+        // Only Alice is in the queue: Carol takes the second place.
+        vm.expectEmit();
+        emit IAssembly.Enqueued(id, 0, 2, CAROL, uint40(T0 + 102), true);
+        enqueueAs(CAROL, id);
+        assertFloor(id, T0 + 110, CAROL, T0 + 110, T0 + 120, "Carol after Alice");
+        // Now two live entries fill it.
+        vm.prank(BOB);
+        vm.expectRevert(abi.encodeWithSelector(IAssembly.QueueFull.selector, id, 0, 2));
+        floor.enqueue(id);
+        // The place frees when Alice's slot ends.
+        vm.warp(T0 + 110);
+        enqueueAs(BOB, id);
+        assertFloor(id, T0 + 120, BOB, T0 + 120, T0 + 130, "Bob after Carol");
+    }
+
     function test_enqueue_unknownAndOverSessions() public {
         vm.prank(ALICE);
         vm.expectRevert(abi.encodeWithSelector(IAssembly.UnknownSession.selector, 5));
@@ -312,6 +340,74 @@ contract AssemblyTest is Fixture {
         enqueueAs(ALICE, id);
         assertFloor(id, T0 + 300, CAROL, T0 + 220, T0 + 340, "history kept");
         assertFloor(id, T0 + 400, BOB, T0 + 340, T0 + 460, "history kept");
+    }
+
+    /// A request withdrawn behind the floor stays in the queue until the floor passes it;
+    /// until then its speaker may ask again but not withdraw again.
+    function test_withdraw_onceWhileAWithdrawnRequestWaits() public {
+        uint256 id = openFloor();
+        vm.warp(T0 + 100);
+        enqueueAs(ALICE, id);
+        enqueueAs(BOB, id);
+        vm.prank(BOB);
+        floor.withdraw(id);
+        enqueueAs(CAROL, id);
+        uint32 again = enqueueAs(BOB, id);
+        vm.assertEq(again, 3, "Bob asks again");
+        vm.prank(BOB);
+        vm.expectRevert(abi.encodeWithSelector(IAssembly.WithdrawnRequestQueued.selector, id, 0, 1));
+        floor.withdraw(id);
+        // Once the floor has passed the withdrawn request (Alice's slot is over), he may.
+        vm.warp(T0 + 220);
+        vm.expectEmit();
+        emit IAssembly.Withdrawn(id, 0, 3, BOB, uint40(T0 + 220));
+        vm.prank(BOB);
+        floor.withdraw(id);
+        assertFloor(id, T0 + 340, address(0), 0, 0, "nobody after Carol");
+    }
+
+    /// Asking and withdrawing over and over, as many accounts as like, neither keeps anyone
+    /// out of the queue nor grows what its loops read: at most MAX_QUEUE_CAP withdrawn
+    /// entries are ever past the head.
+    function test_withdraw_churnIsBounded() public {
+        IAssembly.SessionParams memory p = params(uint40(T0 + 100), 3600);
+        p.maxQueue = 2;
+        uint256 id = floor.createSession(p);
+        uint16 cap = floor.MAX_QUEUE_CAP();
+        vm.warp(T0 + 100);
+        enqueueAs(ALICE, id);
+        for (uint160 i = 1; i <= 40; ++i) {
+            address o = address(0x1000 + i);
+            bonding.setActive(o, true);
+            uint32 index = enqueueAs(o, id);
+            vm.prank(o);
+            if (i <= cap) {
+                floor.withdraw(id);
+            } else {
+                vm.expectRevert(abi.encodeWithSelector(IAssembly.TooManyWithdrawn.selector, id, 0, cap));
+                floor.withdraw(id);
+                // The refused one keeps the second place; yielding at once would give it back.
+                vm.assertEq(index, cap + 1, "behind the withdrawn");
+                break;
+            }
+        }
+        IAssembly.Queue memory q = floor.getQueue(id, 0);
+        vm.assertEq(q.live, 2, "Alice and the refused one");
+        vm.assertEq(q.tail - q.head, cap + 2, "bounded past the head");
+        vm.prank(BOB);
+        vm.expectRevert(abi.encodeWithSelector(IAssembly.QueueFull.selector, id, 0, 2));
+        floor.enqueue(id);
+        // When Alice's slot ends the head passes every withdrawn entry at once.
+        vm.warp(T0 + 100 + SLOT);
+        enqueueAs(BOB, id);
+        q = floor.getQueue(id, 0);
+        vm.assertEq(q.head, cap + 1, "head past the withdrawn");
+        vm.assertEq(q.live, 2, "two live");
+        assertFloor(id, T0 + 100 + SLOT, address(0x1000 + uint160(cap) + 1), T0 + 220, T0 + 340, "next live");
+        assertFloor(id, T0 + 150, ALICE, T0 + 100, T0 + 220, "history kept");
+        (uint64 a, uint64 b) = floor.slotOf(id, 0, 5);
+        vm.assertEq(a, T0 + 220, "withdrawn entry settled at the cursor");
+        vm.assertEq(b, a, "and empty");
     }
 
     function test_withdraw_errors() public {

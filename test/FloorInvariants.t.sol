@@ -8,14 +8,33 @@ import {Fixture} from "./utils/Fixture.sol";
 import {vm} from "./utils/Vm.sol";
 
 /// Drives one session with random requests, withdrawals, yields, changes of the active
-/// set and the passing of time; records what it saw for the invariants to check.
+/// set and the passing of time; records what it saw for the invariants to check. There are
+/// more actors than places in the queue, so it fills.
 contract FloorHandler {
     Assembly public immutable floor;
     MockBondingManager public immutable bonding;
     uint256 public immutable id;
-    address[5] internal actors = [address(0xA1), address(0xA2), address(0xA3), address(0xA4), address(0xA5)];
+    uint16 public immutable maxQueue;
+    address[8] internal actors = [
+        address(0xA1),
+        address(0xA2),
+        address(0xA3),
+        address(0xA4),
+        address(0xA5),
+        address(0xA6),
+        address(0xA7),
+        address(0xA8)
+    ];
 
     uint256 public ineligibleAdmitted;
+    /// Requests admitted, and refused `QueueFull`, while the model's live requests (neither
+    /// withdrawn nor over, read from `slotOf`) filled the queue, or did not.
+    uint256 public admittedWhenFull;
+    uint256 public refusedWithRoom;
+    uint256 public refusedFull;
+    /// Requests admitted although live and withdrawn requests past the head together
+    /// reached the bound (issue 13, item 9: these were refused).
+    uint256 public admittedBesideWithdrawn;
     mapping(uint256 index => uint256) public enqueuedAt;
     mapping(uint256 index => bool) public wasEligible;
     uint256[] public observedAt;
@@ -25,19 +44,56 @@ contract FloorHandler {
         floor = floor_;
         bonding = bonding_;
         id = id_;
-        for (uint256 i; i < 3; ++i) bonding.setActive(actors[i], true);
+        maxQueue = floor_.getSession(id_).maxQueue;
+        for (uint256 i; i < 7; ++i) bonding.setActive(actors[i], true);
     }
 
     function enqueue(uint256 seed) external {
+        request(seed);
+        observe();
+    }
+
+    function request(uint256 seed) internal {
         address who = actors[seed % actors.length];
         bool eligible = bonding.isActiveTranscoder(who);
+        (uint256 live, uint256 withdrawn) = pending();
+        bool full = live >= maxQueue;
         vm.prank(who);
         try floor.enqueue(id) returns (uint32, uint32 index) {
             if (!eligible) ++ineligibleAdmitted;
+            if (full) ++admittedWhenFull;
+            if (live + withdrawn >= maxQueue) ++admittedBesideWithdrawn;
             enqueuedAt[index] = block.timestamp;
             wasEligible[index] = eligible;
-        } catch {}
+        } catch (bytes memory reason) {
+            if (bytes4(reason) == IAssembly.QueueFull.selector) {
+                if (full) ++refusedFull;
+                else ++refusedWithRoom;
+            }
+        }
+    }
+
+    /// Asks for the floor and withdraws at once, which piles withdrawn requests up.
+    function churn(uint256 seed) external {
+        address who = actors[seed % actors.length];
+        request(seed);
+        vm.prank(who);
+        try floor.withdraw(id) {} catch {}
         observe();
+    }
+
+    /// The model's queue now, read entry by entry from `slotOf`: `live` requests (not
+    /// withdrawn, slot not over) and `withdrawn` ones after the first live one.
+    function pending() public view returns (uint256 live, uint256 withdrawn) {
+        uint32 tail = floor.getQueue(id, 0).tail;
+        for (uint32 i; i < tail; ++i) {
+            if (floor.getEntry(id, 0, i).withdrawn) {
+                if (live != 0) ++withdrawn;
+                continue;
+            }
+            (, uint64 end) = floor.slotOf(id, 0, i);
+            if (end > block.timestamp) ++live;
+        }
     }
 
     function withdraw(uint256 seed) external {
@@ -88,12 +144,16 @@ contract FloorInvariantsTest is Fixture {
     function setUp() public override {
         super.setUp();
         IAssembly.SessionParams memory p = params(uint40(T0 + 60), 2 hours);
-        p.slotLength = 90;
-        p.maxQueue = 6;
+        (p.slotLength, p.maxQueue) = shape();
         id = floor.createSession(p);
         (uint64 a, uint64 b) = floor.occurrenceBounds(id, 0);
         (occStart, occEnd) = (a, b);
         handler = new FloorHandler(floor, bonding, id);
+    }
+
+    /// The session's slot length and queue bound.
+    function shape() internal pure virtual returns (uint32 slotLength, uint16 maxQueue) {
+        return (90, 6);
     }
 
     function targetContracts() public view returns (address[] memory targets) {
@@ -155,10 +215,33 @@ contract FloorInvariantsTest is Fixture {
         }
     }
 
-    /// The queue past the head never exceeds its bound (this bounds every loop).
+    /// The queue past the head never exceeds its bound (this bounds every loop): at most
+    /// `maxQueue` live entries, which `live` counts, and MAX_QUEUE_CAP withdrawn ones, no two
+    /// of them one speaker's.
     function invariant_queueBounded() public view {
         IAssembly.Queue memory q = floor.getQueue(id, 0);
-        vm.assertLe(q.tail - q.head, 6, "queue bound");
+        uint256 live;
+        for (uint32 i = q.head; i < q.tail; ++i) {
+            IAssembly.Entry memory e = floor.getEntry(id, 0, i);
+            if (!e.withdrawn) {
+                ++live;
+                continue;
+            }
+            for (uint32 j = i + 1; j < q.tail; ++j) {
+                IAssembly.Entry memory later = floor.getEntry(id, 0, j);
+                if (later.withdrawn) vm.assertTrue(later.speaker != e.speaker, "one withdrawn entry a speaker");
+            }
+        }
+        vm.assertEq(q.live, live, "live counts the entries past the head not withdrawn");
+        vm.assertLe(q.live, handler.maxQueue(), "queue bound");
+        vm.assertLe(q.tail - q.head - q.live, floor.MAX_QUEUE_CAP(), "withdrawn bound");
+    }
+
+    /// A request is refused `QueueFull` exactly when the live requests fill the queue:
+    /// withdrawn requests and finished slots hold no place.
+    function invariant_liveRequestsFillTheQueue() public view {
+        vm.assertEq(handler.refusedWithRoom(), 0, "refused with a place free");
+        vm.assertEq(handler.admittedWhenFull(), 0, "admitted past the bound");
     }
 
     /// Who held the floor at an instant never changes once the instant has passed (a
@@ -171,5 +254,13 @@ contract FloorInvariantsTest is Fixture {
                 floor.floorAt(id, handler.observedAt(k)).speaker, handler.observedSpeaker(k), "history rewritten"
             );
         }
+    }
+}
+
+/// The same invariants on a queue of two with short slots (issue 13, item 9's shape), which
+/// the handler's crowd fills often, withdrawn requests and all.
+contract SmallQueueInvariantsTest is FloorInvariantsTest {
+    function shape() internal pure override returns (uint32 slotLength, uint16 maxQueue) {
+        return (20, 2);
     }
 }

@@ -8,9 +8,13 @@ import {vm} from "./utils/Vm.sol";
 
 /// `floorAt` and `slotOf` against the plain-fold reference model, over random histories of
 /// requests, withdrawals, yields and the passing of time. Each action must succeed on the
-/// contract exactly when the model says it is allowed.
+/// contract exactly when the model says it is allowed: a request while the model's live
+/// requests (neither withdrawn nor over) fill the queue, a withdrawal while the caller has
+/// no withdrawn request past the model's head and fewer than MAX_QUEUE_CAP are there.
 contract FloorRuleFuzzTest is Fixture {
     address[5] internal people = [ALICE, BOB, CAROL, DAVE, EVE];
+    /// The queue bound of the session under test, which the model's live requests fill.
+    uint16 internal maxQueue;
 
     function testFuzz_floorAtMatchesReference(uint256 seed, uint16 slot, uint16 duration, uint8 lead) public {
         uint32 slotLength = uint32(bound(slot, 5, 400));
@@ -19,6 +23,7 @@ contract FloorRuleFuzzTest is Fixture {
         IAssembly.SessionParams memory p = params(start, length);
         p.slotLength = slotLength;
         p.maxQueue = 32;
+        maxQueue = 32;
         uint256 id = floor.createSession(p);
         ReferenceFloor ref = new ReferenceFloor(start, uint256(start) + length, slotLength);
 
@@ -34,22 +39,63 @@ contract FloorRuleFuzzTest is Fixture {
         compare(id, ref, uint256(start) + length);
     }
 
+    /// Small queues, a crowd, short steps and much withdrawing, so queues fill and withdrawn
+    /// requests sit behind the floor: a request is refused `QueueFull` exactly when the
+    /// model's live requests fill the queue, whatever was withdrawn.
+    function testFuzz_liveRequestsFillTheQueue(uint256 seed, uint8 bound_, uint16 slot) public {
+        maxQueue = uint16(bound(bound_, 1, 4));
+        uint32 slotLength = uint32(bound(slot, 5, 120));
+        uint40 start = uint40(T0 + 30);
+        uint40 length = 1500;
+        IAssembly.SessionParams memory p = params(start, length);
+        p.slotLength = slotLength;
+        p.maxQueue = maxQueue;
+        uint256 id = floor.createSession(p);
+        ReferenceFloor ref = new ReferenceFloor(start, uint256(start) + length, slotLength);
+        address[8] memory crowd;
+        for (uint160 i; i < 8; ++i) {
+            crowd[i] = address(0x1000 + i);
+            bonding.setActive(crowd[i], true);
+        }
+
+        for (uint256 step; step < 60; ++step) {
+            uint256 r = uint256(keccak256(abi.encode(seed, step)));
+            vm.warp(block.timestamp + r % 15);
+            address who = crowd[(r >> 8) % crowd.length];
+            uint256 action = (r >> 16) % 5;
+            if (action <= 1) tryEnqueue(id, ref, who);
+            else if (action <= 3) tryWithdraw(id, ref, who);
+            else tryYield(id, ref, who);
+        }
+        compare(id, ref, uint256(start) + length);
+    }
+
     function tryEnqueue(uint256 id, ReferenceFloor ref, address who) internal {
         uint256 nowTs = block.timestamp;
         (bool live,) = ref.liveOf(who, nowTs);
-        bool allowed = who != DAVE && who != EVE && !live && nowTs < ref.occEnd();
+        (, uint256 liveCount,,) = ref.pending(nowTs, who);
+        bool open = bonding.isActiveTranscoder(who) && !live && nowTs < ref.occEnd();
+        bool allowed = open && liveCount < maxQueue;
         vm.prank(who);
-        (bool ok,) = address(floor).call(abi.encodeCall(floor.enqueue, (id)));
+        (bool ok, bytes memory reason) = address(floor).call(abi.encodeCall(floor.enqueue, (id)));
         vm.assertEq(ok, allowed, "enqueue allowed iff the model allows it");
+        if (open && !allowed) {
+            vm.assertEq(
+                keccak256(reason),
+                keccak256(abi.encodeWithSelector(IAssembly.QueueFull.selector, id, 0, maxQueue)),
+                "refused QueueFull when live requests fill the queue"
+            );
+        }
         if (ok) ref.add(who, nowTs);
     }
 
     function tryWithdraw(uint256 id, ReferenceFloor ref, address who) internal {
         (bool live, uint256 i) = ref.liveOf(who, block.timestamp);
+        (,, uint256 withdrawn, bool withdrawnBy) = ref.pending(block.timestamp, who);
         bool allowed;
         if (live) {
             (uint256 s,) = ref.slotOf(i);
-            allowed = s > block.timestamp;
+            allowed = s > block.timestamp && !withdrawnBy && withdrawn < floor.MAX_QUEUE_CAP();
         }
         vm.prank(who);
         (bool ok,) = address(floor).call(abi.encodeCall(floor.withdraw, (id)));

@@ -11,6 +11,8 @@ import {vm} from "./utils/Vm.sol";
 /// Gas is deterministic, so the budget for `enqueue` is asserted here.
 contract GasTest is Fixture {
     uint256 internal constant ENQUEUE_BUDGET = 80_000;
+    /// Any call, with the queue as full of live and withdrawn entries as the bounds allow.
+    uint256 internal constant WORST_CASE_BUDGET = 1_000_000;
     uint256 internal id;
 
     function setUp() public override {
@@ -88,6 +90,51 @@ contract GasTest is Fixture {
         vm.snapshotGasLastCall("enqueue (worst case: settling 31 slots)");
     }
 
+    /// Fills the queue with churn: a first live entry, then `withdrawn` accounts that ask
+    /// and withdraw at once behind it, then live entries up to `live` in all.
+    function fillWithChurn(uint160 withdrawn, uint160 live) internal {
+        bonding.setActive(address(0x1001), true);
+        enqueueAs(address(0x1001), id);
+        for (uint160 i = 1; i <= withdrawn; ++i) {
+            address w = address(0x2000 + i);
+            bonding.setActive(w, true);
+            enqueueAs(w, id);
+            vm.prank(w);
+            floor.withdraw(id);
+        }
+        for (uint160 i = 2; i <= live; ++i) {
+            address o = address(0x1000 + i);
+            bonding.setActive(o, true);
+            enqueueAs(o, id);
+        }
+    }
+
+    /// Churn cannot grow the queue past the head: a 33rd withdrawal is refused, so this is
+    /// the worst case, 32 finished slots and 32 withdrawn entries settled by one request.
+    function test_gas_enqueue_worstCaseSettlesChurnedQueue() public {
+        fillWithChurn(32, 31);
+        address extra = address(0x2021);
+        bonding.setActive(extra, true);
+        enqueueAs(extra, id);
+        vm.prank(extra);
+        vm.expectRevert(abi.encodeWithSelector(IAssembly.TooManyWithdrawn.selector, id, 0, 32));
+        floor.withdraw(id);
+        vm.warp(T0 + 100 + 32 * SLOT);
+        vm.prank(ALICE);
+        floor.enqueue(id);
+        uint256 gas = vm.snapshotGasLastCall("enqueue (worst case: settling 32 slots and 32 withdrawn entries)");
+        vm.assertLt(gas, WORST_CASE_BUDGET, "bounded whatever the churn");
+        vm.assertEq(floor.getQueue(id, 0).head, 64, "all settled");
+    }
+
+    function test_gas_withdraw_behindChurnedQueue() public {
+        fillWithChurn(31, 32);
+        vm.prank(address(0x1000 + 32));
+        floor.withdraw(id);
+        uint256 gas = vm.snapshotGasLastCall("withdraw (last of 32 live entries among 31 withdrawn)");
+        vm.assertLt(gas, WORST_CASE_BUDGET, "bounded whatever the churn");
+    }
+
     function test_gas_withdraw() public {
         enqueueAs(ALICE, id);
         enqueueAs(BOB, id);
@@ -137,6 +184,13 @@ contract GasTest is Fixture {
         }
         viewCall(abi.encodeCall(floor.floorAt, (id, T0 + 100 + 31 * SLOT)));
         vm.snapshotGasLastCall("floorAt (last of 32 waiting entries)");
+    }
+
+    function test_gas_floorAt_churnedQueue() public {
+        fillWithChurn(32, 32);
+        viewCall(abi.encodeCall(floor.floorAt, (id, T0 + 100 + 31 * SLOT)));
+        uint256 gas = vm.snapshotGasLastCall("floorAt (last of 32 live entries behind 32 withdrawn)");
+        vm.assertLt(gas, WORST_CASE_BUDGET, "bounded whatever the churn");
     }
 
     function test_gas_floorAt_deepHistory() public {

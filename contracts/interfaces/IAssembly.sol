@@ -54,15 +54,20 @@ interface IAssembly {
     }
 
     /// @notice Per-occurrence queue state. Entries below `head` are settled: their slot is
-    /// over and `Entry.time` holds the slot's start. `cursor` is the end of the last
-    /// settled slot, the earliest the head entry may start. `present` is a one-hash Bloom
-    /// filter of who has asked since the queue was last empty: a clear bit proves an address
-    /// has no live entry, which spares most requests a scan of the queue.
+    /// over and `Entry.time` holds the slot's start. `live` counts the entries from `head`
+    /// to `tail` that were not withdrawn; it is what `maxQueue` bounds, so the rest
+    /// (`tail - head - live`) are withdrawn entries that hold no place. (Settling is lazy: a
+    /// live entry whose slot is over stays counted until the next transaction settles it.)
+    /// `cursor` is the end of the last settled slot, the earliest the head entry may start.
+    /// `present` is a one-hash Bloom filter of who has asked since the queue was last empty:
+    /// a clear bit proves an address has no live entry, which spares most requests a scan
+    /// of the queue.
     struct Queue {
         uint32 head;
         uint32 tail;
+        uint8 live;
         uint40 cursor;
-        uint152 present;
+        uint144 present;
     }
 
     /// @notice One request for the floor. `time` is the enqueue time until the entry is
@@ -143,6 +148,10 @@ interface IAssembly {
     error AlreadyQueued(uint256 sessionId, uint32 occurrence, uint32 index);
     /// @notice The queue is full.
     error QueueFull(uint256 sessionId, uint32 occurrence, uint16 maxQueue);
+    /// @notice Too many withdrawn requests are still in the queue: yield when your turn comes instead.
+    error TooManyWithdrawn(uint256 sessionId, uint32 occurrence, uint16 cap);
+    /// @notice A request you withdrew is still in the queue: yield when your turn comes instead.
+    error WithdrawnRequestQueued(uint256 sessionId, uint32 occurrence, uint32 index);
     /// @notice The queue has no entry at that position.
     error UnknownEntry(uint256 sessionId, uint32 occurrence, uint32 index);
     /// @notice You are not in the queue.
@@ -180,7 +189,9 @@ interface IAssembly {
 
     // ------------------------------------------------------------------ configuration
 
-    /// @notice Hard bound on any queue's length; it bounds every loop in the contract.
+    /// @notice Hard bound on any queue's live entries (`maxQueue` is at most this), and on
+    /// the withdrawn entries it holds past its head; together they bound every loop in the
+    /// contract.
     function MAX_QUEUE_CAP() external view returns (uint16);
 
     /// @notice A session duration meaning "always in session".
@@ -233,13 +244,20 @@ interface IAssembly {
     // ------------------------------------------------------------------ the queue
 
     /// @notice Ask for the floor in the session's current occurrence (or its next one, if
-    /// none is in progress). Eligibility is read from Livepeer's BondingManager now.
+    /// none is in progress). Eligibility is read from Livepeer's BondingManager now. Refused
+    /// with `QueueFull` when `maxQueue` live requests (not withdrawn, slot not over) wait
+    /// or hold the floor; withdrawn requests take no place.
     /// @param sessionId The session.
     /// @return occurrence The occurrence queued for.
     /// @return index The entry's position in that occurrence's queue.
     function enqueue(uint256 sessionId) external returns (uint32 occurrence, uint32 index);
 
     /// @notice Leave the queue before your slot starts (once it has, use `yieldFloor`).
+    /// A withdrawn request stays in the queue, taking no time and no place, until the
+    /// requests ahead of it are over. While it does, you may ask again but not withdraw
+    /// again (`WithdrawnRequestQueued`), and nobody may withdraw while `MAX_QUEUE_CAP` withdrawn
+    /// requests are in the queue (`TooManyWithdrawn`); either way, yielding the moment your
+    /// slot starts gives the time back just the same.
     /// @param sessionId The session.
     function withdraw(uint256 sessionId) external;
 

@@ -67,6 +67,31 @@ contract ReferenceFloor {
         }
     }
 
+    /// The queue as it stands at `t`, the plain way: its head is the first request neither
+    /// withdrawn nor over by `t`; `live` counts the requests neither withdrawn nor over (all
+    /// of them past the head), `withdrawn` the withdrawn requests past the head, and
+    /// `withdrawnBy` says whether `speaker` has one of those.
+    function pending(uint256 t, address speaker)
+        external
+        view
+        returns (uint256 head, uint256 live, uint256 withdrawn, bool withdrawnBy)
+    {
+        uint256 n = requests.length;
+        head = n;
+        for (uint256 k; k < n; ++k) {
+            if (requests[k].withdrawn) continue;
+            (, uint256 b) = slotOf(k);
+            if (b <= t) continue;
+            if (head == n) head = k;
+            ++live;
+        }
+        for (uint256 k = head; k < n; ++k) {
+            if (!requests[k].withdrawn) continue;
+            ++withdrawn;
+            if (requests[k].speaker == speaker) withdrawnBy = true;
+        }
+    }
+
     /// The request of `speaker` that has not ended by `t` and was not withdrawn, if any.
     function liveOf(address speaker, uint256 t) external view returns (bool found, uint256 index) {
         for (uint256 k; k < requests.length; ++k) {

@@ -32,6 +32,7 @@ interface Vm {
     function assertEq(uint256 left, uint256 right, string calldata error) external pure;
     function assertEq(address left, address right, string calldata error) external pure;
     function assertEq(bool left, bool right, string calldata error) external pure;
+    function assertEq(bytes32 left, bytes32 right, string calldata error) external pure;
     function assertTrue(bool condition, string calldata error) external pure;
     function assertLe(uint256 left, uint256 right, string calldata error) external pure;
     function assertGe(uint256 left, uint256 right, string calldata error) external pure;
