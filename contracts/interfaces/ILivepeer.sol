@@ -21,6 +21,12 @@ interface IBondingManager {
     event TranscoderActivated(address indexed transcoder, uint256 activationRound);
     /// @notice `transcoder` leaves the active set from round `deactivationRound`.
     event TranscoderDeactivated(address indexed transcoder, uint256 deactivationRound);
+    /// @notice `transcoder`'s bonded stake was cut by `penalty`, of which `finder` (zero if
+    /// none) received `finderReward`; a slashed orchestrator also leaves the active set.
+    event TranscoderSlashed(address indexed transcoder, address finder, uint256 penalty, uint256 finderReward);
+    /// @notice `transcoder` called reward for the round: `amount` LPT was minted to it and its
+    /// delegators. It adds to their pending stake, not to their `bondedAmount`, until they claim.
+    event Reward(address indexed transcoder, uint256 amount);
     /// @notice `delegator` bonded `additionalAmount` more (now `bondedAmount`) to `newDelegate`,
     /// moving its stake from `oldDelegate` if that differs.
     event Bond(
@@ -34,6 +40,29 @@ interface IBondingManager {
     event Unbond(
         address indexed delegate, address indexed delegator, uint256 unbondingLockId, uint256 amount, uint256 withdrawRound
     );
+    /// @notice `delegator` bonded again, to `delegate`, the `amount` of its unbonding lock
+    /// `unbondingLockId`.
+    event Rebond(address indexed delegate, address indexed delegator, uint256 unbondingLockId, uint256 amount);
+    /// @notice `oldDelegator` gave `amount` of its bonded stake to `newDelegator`: unbonded into
+    /// the old delegator's lock `oldUnbondingLockId`, moved to the new one's lock
+    /// `newUnbondingLockId`, and rebonded from it (a `Rebond` follows).
+    event TransferBond(
+        address indexed oldDelegator,
+        address indexed newDelegator,
+        uint256 oldUnbondingLockId,
+        uint256 newUnbondingLockId,
+        uint256 amount
+    );
+    /// @notice `delegator` (bonded to `delegate`) claimed the `rewards` and `fees` it earned from
+    /// round `startRound` through `endRound`: the rewards are now part of its `bondedAmount`.
+    event EarningsClaimed(
+        address indexed delegate,
+        address indexed delegator,
+        uint256 rewards,
+        uint256 fees,
+        uint256 startRound,
+        uint256 endRound
+    );
 
     /// @notice True when `transcoder` is in the active set of the current round.
     function isActiveTranscoder(address transcoder) external view returns (bool);
@@ -41,7 +70,8 @@ interface IBondingManager {
     /// @notice An orchestrator's total stake (its own and its delegators'), shown to others.
     function transcoderTotalStake(address transcoder) external view returns (uint256);
 
-    /// @notice A delegator's bonding state; Assembly uses only `bondedAmount`.
+    /// @notice A delegator's bonding state. `bondedAmount` is its stake as of `lastClaimRound`:
+    /// it leaves out the rewards earned since, so Assembly counts stake with `pendingStake`.
     function getDelegator(address delegator)
         external
         view
@@ -54,6 +84,11 @@ interface IBondingManager {
             uint256 lastClaimRound,
             uint256 nextUnbondingLockId
         );
+
+    /// @notice A delegator's stake as Livepeer counts it: its `bondedAmount` plus the rewards it
+    /// has earned and not yet claimed. `_endRound` is unused: the stake is always the current
+    /// round's (pass 0, as Livepeer's PollCreator does).
+    function pendingStake(address _delegator, uint256 _endRound) external view returns (uint256);
 }
 
 /// @notice Livepeer's RoundsManager: rounds are counted in L1 blocks.
@@ -97,6 +132,13 @@ interface ILivepeerGovernor {
     );
     /// @notice The proposal was cancelled before it was executed.
     event ProposalCanceled(uint256 proposalId);
+    /// @notice `voter` voted on `proposalId` with `weight` votes: `support` is 0 against, 1 for,
+    /// 2 abstain; `reason` may be empty.
+    event VoteCast(address indexed voter, uint256 proposalId, uint8 support, uint256 weight, string reason);
+    /// @notice As `VoteCast`, for a vote cast with non-empty `params`.
+    event VoteCastWithParams(
+        address indexed voter, uint256 proposalId, uint8 support, uint256 weight, string reason, bytes params
+    );
 
     /// @notice The proposal's state; reverts for a proposal the governor does not know.
     function state(uint256 proposalId) external view returns (ProposalState);
@@ -109,4 +151,9 @@ interface ILivepeerGovernor {
         bytes[] calldata calldatas,
         bytes32 descriptionHash
     ) external pure returns (uint256);
+    /// @notice Vote on an active proposal (0 against, 1 for, 2 abstain) with the caller's
+    /// voting power at the proposal's snapshot; returns that weight. One vote per account.
+    function castVote(uint256 proposalId, uint8 support) external returns (uint256);
+    /// @notice As `castVote`, with a reason recorded in the `VoteCast` event.
+    function castVoteWithReason(uint256 proposalId, uint8 support, string calldata reason) external returns (uint256);
 }

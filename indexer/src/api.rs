@@ -16,7 +16,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, U256};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -34,7 +34,7 @@ use utoipa_axum::routes;
 use crate::events::{Kind, Speakers};
 use crate::floor::{self, Span};
 use crate::roles::{Roles, Standing};
-use crate::store::{SessionRow, Stats, Store, StoreError};
+use crate::store::{SessionRow, Stats, Store, StoreError, Vote};
 use crate::sync::{Change, Progress};
 
 /// What the handlers share.
@@ -139,6 +139,7 @@ fn documented() -> OpenApiRouter<ApiState> {
         .routes(routes!(occurrence))
         .routes(routes!(floor_at))
         .routes(routes!(role))
+        .routes(routes!(votes))
         .routes(routes!(changes))
 }
 
@@ -513,6 +514,50 @@ async fn role(
         .await
         .map(Json)
         .map_err(|e| ApiError::Chain(e.to_string()))
+}
+
+/// The votes cast on a governor proposal, and their tally by support.
+#[derive(Serialize, ToSchema)]
+pub struct Votes {
+    /// The governor's proposal id (decimal).
+    pub proposal_id: String,
+    /// Every vote, in the order cast.
+    pub votes: Vec<Vote>,
+    /// Total weight by support (`against`, `for`, `abstain`), in LPT base units (hex).
+    #[schema(value_type = Object)]
+    pub tally: std::collections::BTreeMap<&'static str, U256>,
+}
+
+/// The votes cast on a governor proposal (`VoteCast` and `VoteCastWithParams`), as indexed.
+#[utoipa::path(get, path = "/v1/proposals/{id}/votes", tag = "chain",
+    params(("id" = String, Path, description = "The governor's proposal id (decimal or 0x-hex).")),
+    responses(
+        (status = 200, description = "Votes and their tally.", body = Votes),
+        (status = 400, description = "Not a proposal id.", body = ChainError),
+    ))]
+async fn votes(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Votes>, ApiError> {
+    let proposal: U256 = id
+        .parse()
+        .map_err(|_| ApiError::BadRequest("the proposal id is not a number".into()))?;
+    let store = s.store.clone();
+    let votes = blocking(move || Ok(store.votes(proposal)?)).await?;
+    let mut tally = std::collections::BTreeMap::new();
+    for v in &votes {
+        let side = match v.support {
+            0 => "against",
+            1 => "for",
+            _ => "abstain",
+        };
+        *tally.entry(side).or_insert(U256::ZERO) += v.weight;
+    }
+    Ok(Json(Votes {
+        proposal_id: proposal.to_string(),
+        votes,
+        tally,
+    }))
 }
 
 /// Server-sent events: each change the indexer applies.

@@ -134,12 +134,27 @@ pub enum Event {
         /// The governor's id for the cancelled proposal.
         proposal_id: U256,
     },
-    /// Livepeer's BondingManager changed `account`'s role or stake (activation,
-    /// deactivation, bond, unbond): cached eligibility for it is stale.
+    /// Livepeer's BondingManager changed the role or stake of `accounts` (an activation or
+    /// deactivation, a bond on both its sides, an unbond, a rebond, a transfer of a bond, a
+    /// claim of earnings, a reward, a slash): cached eligibility for each is stale.
     RoleChanged {
-        /// The orchestrator or delegator whose role or stake changed.
-        account: Address,
-        /// Which change: `activated`, `deactivated`, `bond` or `unbond`.
+        /// Every orchestrator and delegator whose role or stake the event changed.
+        accounts: Vec<Address>,
+        /// Which change: `activated`, `deactivated`, `bond`, `unbond`, `rebond`,
+        /// `transfer_bond`, `earnings_claimed`, `reward` or `slashed`.
+        reason: String,
+    },
+    /// A vote on a governor proposal (`VoteCast` or `VoteCastWithParams`).
+    Voted {
+        /// The governor's proposal id.
+        proposal_id: U256,
+        /// Who voted.
+        voter: Address,
+        /// OpenZeppelin's counting: 0 against, 1 for, 2 abstain.
+        support: u8,
+        /// The voting weight: the voter's stake at the proposal's snapshot.
+        weight: U256,
+        /// The reason the voter gave, if any.
         reason: String,
     },
 }
@@ -278,32 +293,76 @@ pub fn decode_governor(log: &Log) -> Result<Event, DecodeError> {
                 proposal_id: e.proposalId,
             }
         }
+        ILivepeerGovernor::VoteCast::SIGNATURE_HASH => {
+            let e: ILivepeerGovernor::VoteCast = decoded(log)?;
+            Event::Voted {
+                proposal_id: e.proposalId,
+                voter: e.voter,
+                support: e.support,
+                weight: e.weight,
+                reason: e.reason,
+            }
+        }
+        ILivepeerGovernor::VoteCastWithParams::SIGNATURE_HASH => {
+            let e: ILivepeerGovernor::VoteCastWithParams = decoded(log)?;
+            Event::Voted {
+                proposal_id: e.proposalId,
+                voter: e.voter,
+                support: e.support,
+                weight: e.weight,
+                reason: e.reason,
+            }
+        }
         other => return Err(DecodeError::UnknownEvent(other)),
     })
 }
 
-/// Decodes a log of Livepeer's BondingManager that changes someone's role or stake.
+/// Decodes a log of Livepeer's BondingManager that changes someone's role or stake, naming
+/// everyone whose standing it changed: both delegates of a bond, the delegate of an unbond
+/// or a rebond (its total stake moved too), both sides of a transferred bond.
 pub fn decode_bonding(log: &Log) -> Result<Event, DecodeError> {
+    use IBondingManager as B;
     let topic0 = *log.topic0().ok_or(DecodeError::NoTopics)?;
-    let (account, reason) = match topic0 {
-        IBondingManager::TranscoderActivated::SIGNATURE_HASH => (
-            decoded::<IBondingManager::TranscoderActivated>(log)?.transcoder,
-            "activated",
-        ),
-        IBondingManager::TranscoderDeactivated::SIGNATURE_HASH => (
-            decoded::<IBondingManager::TranscoderDeactivated>(log)?.transcoder,
-            "deactivated",
-        ),
-        IBondingManager::Bond::SIGNATURE_HASH => {
-            (decoded::<IBondingManager::Bond>(log)?.delegator, "bond")
+    let (accounts, reason) = match topic0 {
+        B::TranscoderActivated::SIGNATURE_HASH => {
+            (vec![decoded::<B::TranscoderActivated>(log)?.transcoder], "activated")
         }
-        IBondingManager::Unbond::SIGNATURE_HASH => {
-            (decoded::<IBondingManager::Unbond>(log)?.delegator, "unbond")
+        B::TranscoderDeactivated::SIGNATURE_HASH => {
+            (vec![decoded::<B::TranscoderDeactivated>(log)?.transcoder], "deactivated")
+        }
+        B::Bond::SIGNATURE_HASH => {
+            let e = decoded::<B::Bond>(log)?;
+            (vec![e.delegator, e.newDelegate, e.oldDelegate], "bond")
+        }
+        B::Unbond::SIGNATURE_HASH => {
+            let e = decoded::<B::Unbond>(log)?;
+            (vec![e.delegator, e.delegate], "unbond")
+        }
+        B::Rebond::SIGNATURE_HASH => {
+            let e = decoded::<B::Rebond>(log)?;
+            (vec![e.delegator, e.delegate], "rebond")
+        }
+        B::TransferBond::SIGNATURE_HASH => {
+            let e = decoded::<B::TransferBond>(log)?;
+            (vec![e.oldDelegator, e.newDelegator], "transfer_bond")
+        }
+        B::EarningsClaimed::SIGNATURE_HASH => {
+            let e = decoded::<B::EarningsClaimed>(log)?;
+            (vec![e.delegator, e.delegate], "earnings_claimed")
+        }
+        // A reward or a slash changes every delegator's pending stake too; those are not
+        // named by the event, and are refreshed when the round changes.
+        B::Reward::SIGNATURE_HASH => (vec![decoded::<B::Reward>(log)?.transcoder], "reward"),
+        B::TranscoderSlashed::SIGNATURE_HASH => {
+            (vec![decoded::<B::TranscoderSlashed>(log)?.transcoder], "slashed")
         }
         other => return Err(DecodeError::UnknownEvent(other)),
     };
+    let mut accounts: Vec<Address> = accounts.into_iter().filter(|a| !a.is_zero()).collect();
+    accounts.sort();
+    accounts.dedup();
     Ok(Event::RoleChanged {
-        account,
+        accounts,
         reason: reason.into(),
     })
 }

@@ -23,12 +23,13 @@ use crate::sync::Change;
 
 pub use assembly_floor::Role;
 
-/// A role with its stake: an orchestrator's total stake, a delegator's bonded stake.
+/// A role with its stake: an orchestrator's total stake, a delegator's pending stake (bonded
+/// plus unclaimed rewards, as Livepeer counts it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Standing {
     /// Orchestrator, delegator, or neither, as the BondingManager says.
     pub role: Role,
-    /// Bonded stake in LPT base units (hex).
+    /// Stake in LPT base units (hex): an orchestrator's total, a delegator's pending stake.
     #[schema(value_type = String, example = "0x2b5e3af16b1880000")]
     pub stake: U256,
     /// The Livepeer round this was read in.
@@ -328,22 +329,21 @@ impl Roles {
                 round,
             });
         }
-        let d = self
+        // Livepeer counts a delegator's stake as its pending stake: what it bonded plus the
+        // rewards earned since it last claimed (PollCreator and Explorer do the same).
+        // `bondedAmount` alone lags for as long as the delegator does not claim.
+        let stake = self
             .bonding
-            .getDelegator(account)
+            .pendingStake(account, U256::ZERO)
             .call()
             .await
             .map_err(rpc)?;
-        let role = if d.bondedAmount.is_zero() {
+        let role = if stake.is_zero() {
             Role::Observer
         } else {
             Role::Delegator
         };
-        Ok(Standing {
-            role,
-            stake: d.bondedAmount,
-            round,
-        })
+        Ok(Standing { role, stake, round })
     }
 
     /// Forgets `account`, so its next lookup reads the chain.
@@ -357,8 +357,10 @@ impl Roles {
         match change {
             Change::Applied { events, .. } => {
                 for e in events {
-                    if let Event::RoleChanged { account, .. } = e {
-                        self.invalidate(*account);
+                    if let Event::RoleChanged { accounts, .. } = e {
+                        for account in accounts {
+                            self.invalidate(*account);
+                        }
                     }
                 }
             }

@@ -121,6 +121,11 @@ CREATE TABLE IF NOT EXISTS proposals (
     canceled_block INTEGER);
 CREATE TABLE IF NOT EXISTS keeper (
     proposal_id TEXT PRIMARY KEY, attempts INTEGER NOT NULL, outcome TEXT NOT NULL, final INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS votes (
+    proposal_id TEXT NOT NULL, voter BLOB NOT NULL, support INTEGER NOT NULL, weight TEXT NOT NULL,
+    reason TEXT NOT NULL, block INTEGER NOT NULL, log_index INTEGER NOT NULL,
+    PRIMARY KEY (block, log_index));
+CREATE INDEX IF NOT EXISTS votes_by_proposal ON votes (proposal_id);
 CREATE TABLE IF NOT EXISTS debates (
     proposal_id TEXT PRIMARY KEY, session INTEGER NOT NULL, vote_closes_at INTEGER NOT NULL, block INTEGER NOT NULL);
 "#;
@@ -435,6 +440,27 @@ impl Store {
                 )?
                 .execute(params![proposal_id.to_string(), block])?;
             }
+            Event::Voted {
+                proposal_id,
+                voter,
+                support,
+                weight,
+                reason,
+            } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO votes (proposal_id, voter, support, weight, reason, block, log_index)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    proposal_id.to_string(),
+                    voter.as_slice(),
+                    *support as i64,
+                    format!("{weight:#x}"),
+                    reason,
+                    block,
+                    pos.log_index as i64
+                ])?;
+            }
             Event::Governance { .. } | Event::RoleChanged { .. } => {}
         }
         Ok(true)
@@ -454,6 +480,7 @@ impl Store {
             [n],
         )?;
         tx.execute("DELETE FROM debates WHERE block > ?1", [n])?;
+        tx.execute("DELETE FROM votes WHERE block > ?1", [n])?;
         tx.execute("DELETE FROM proposals WHERE block > ?1", [n])?;
         tx.execute(
             "UPDATE proposals SET canceled_block = NULL WHERE canceled_block > ?1",
@@ -667,4 +694,51 @@ impl Store {
             .optional()?
             .map(|v| v as u64))
     }
+
+    /// The votes cast on a governor proposal, in the order they were cast.
+    pub fn votes(&self, proposal_id: U256) -> Result<Vec<Vote>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT voter, support, weight, reason, block FROM votes WHERE proposal_id = ?1
+             ORDER BY block, log_index",
+        )?;
+        let rows = stmt.query_map([proposal_id.to_string()], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (voter, support, weight, reason, block) = row?;
+            let corrupt = |what: &str| StoreError::Corrupt(format!("vote {what}"));
+            Ok(Vote {
+                voter: Address::try_from(voter.as_slice()).map_err(|_| corrupt("voter"))?,
+                support: u8::try_from(support).map_err(|_| corrupt("support"))?,
+                weight: weight.parse().map_err(|_| corrupt("weight"))?,
+                reason,
+                block: block as u64,
+            })
+        })
+        .collect()
+    }
+}
+
+/// One vote on a governor proposal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Vote {
+    /// Who voted.
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
+    pub voter: Address,
+    /// OpenZeppelin's counting: 0 against, 1 for, 2 abstain.
+    pub support: u8,
+    /// The voting weight, in LPT base units (hex): the voter's stake at the proposal's snapshot.
+    #[schema(value_type = String)]
+    pub weight: U256,
+    /// The reason the voter gave ("" if none).
+    pub reason: String,
+    /// The block the vote was cast in.
+    pub block: u64,
 }

@@ -188,7 +188,7 @@ struct Me {
     /// When the sign-in ends however often it is renewed, Unix seconds.
     session_end: u64,
     role: assembly_indexer::roles::Role,
-    /// Bonded stake in LPT base units (hex).
+    /// Stake in LPT base units (hex): an orchestrator's total, a delegator's pending stake.
     #[schema(value_type = String)]
     stake: alloy::primitives::U256,
     /// Bearer token (sign-in only).

@@ -35,7 +35,7 @@ pub struct Speaker {
     pub address: Address,
     /// The speaker's Livepeer role, from the eligibility cache.
     pub role: Role,
-    /// Bonded stake in LPT base units (hex).
+    /// Stake in LPT base units (hex): an orchestrator's total, a delegator's pending stake.
     #[schema(value_type = String)]
     pub stake: U256,
 }

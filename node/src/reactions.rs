@@ -1,5 +1,5 @@
 //! Reactions: a fixed, documented set, rate-limited per address and per connection, and
-//! aggregated into bursts (counts and the bonded stake behind them) so a thousand claps
+//! aggregated into bursts (counts and the stake behind them) so a thousand claps
 //! cost every listener one message, not a thousand.
 
 use parking_lot::Mutex;
@@ -82,9 +82,9 @@ impl<C: Clock + Clone> Bucket<C> {
 pub struct Burst {
     /// How many of each reaction the burst holds, by reaction id.
     pub counts: BTreeMap<String, u64>,
-    /// Bonded stake (LPT base units, decimal) behind each reaction in the burst.
+    /// Stake (LPT base units, decimal) behind each reaction in the burst.
     pub stake: BTreeMap<String, String>,
-    /// Bonded stake behind all the burst's reactions (LPT base units, decimal).
+    /// Stake behind all the burst's reactions (LPT base units, decimal).
     pub total_stake: String,
 }
 

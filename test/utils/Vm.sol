@@ -12,6 +12,12 @@ interface Vm {
         uint64 gasRemaining;
     }
 
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
     function warp(uint256 newTimestamp) external;
     function roll(uint256 newHeight) external;
     function prank(address msgSender) external;
@@ -20,6 +26,9 @@ interface Vm {
     function expectRevert(bytes calldata revertData) external;
     function expectRevert(bytes4 revertData) external;
     function expectEmit() external;
+    function expectEmit(address emitter) external;
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory logs);
     function assume(bool condition) external pure;
     function addr(uint256 privateKey) external pure returns (address);
     function deriveKey(string calldata mnemonic, uint32 index) external pure returns (uint256 privateKey);
@@ -33,6 +42,7 @@ interface Vm {
     function assertEq(address left, address right, string calldata error) external pure;
     function assertEq(bool left, bool right, string calldata error) external pure;
     function assertEq(bytes32 left, bytes32 right, string calldata error) external pure;
+    function assertEq(bytes calldata left, bytes calldata right, string calldata error) external pure;
     function assertTrue(bool condition, string calldata error) external pure;
     function assertLe(uint256 left, uint256 right, string calldata error) external pure;
     function assertGe(uint256 left, uint256 right, string calldata error) external pure;
