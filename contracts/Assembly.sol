@@ -4,11 +4,12 @@ pragma solidity ^0.8.24;
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 
 import {IAssembly} from "./interfaces/IAssembly.sol";
-import {IBondingManager, ILivepeerGovernor, IRoundsManager} from "./interfaces/ILivepeer.sol";
+import {IBondingManager, ILivepeerGovernor, IPollCreator, IRoundsManager} from "./interfaces/ILivepeer.sol";
 import {FloorRule} from "./libraries/FloorRule.sol";
-import {GovernorClock} from "./libraries/GovernorClock.sol";
+import {LivepeerPolls} from "./libraries/LivepeerPolls.sol";
 import {LivepeerRoles} from "./libraries/LivepeerRoles.sol";
 import {Occurrences} from "./libraries/Occurrences.sol";
+import {VoteClock} from "./libraries/VoteClock.sol";
 
 /// @title Assembly
 /// @notice The schedule and speaking queue of Livepeer's Assembly. Who holds the floor at
@@ -48,6 +49,8 @@ contract Assembly is IAssembly, Ownable2Step {
     ILivepeerGovernor public immutable governor;
     /// @inheritdoc IAssembly
     address public immutable livepeerToken;
+    /// @inheritdoc IAssembly
+    IPollCreator public immutable pollCreator;
 
     /// @inheritdoc IAssembly
     uint256 public sessionCount;
@@ -74,6 +77,7 @@ contract Assembly is IAssembly, Ownable2Step {
     /// @param roundsManager_ Livepeer's RoundsManager.
     /// @param governor_ Livepeer's governor.
     /// @param livepeerToken_ Livepeer's LPT token.
+    /// @param pollCreator_ Livepeer's PollCreator, whose polls are LIP votes.
     /// @param defaults_ Initial defaults.
     constructor(
         address owner_,
@@ -81,15 +85,18 @@ contract Assembly is IAssembly, Ownable2Step {
         IRoundsManager roundsManager_,
         ILivepeerGovernor governor_,
         address livepeerToken_,
+        IPollCreator pollCreator_,
         Defaults memory defaults_
     ) Ownable(owner_) {
         if (address(bondingManager_).code.length == 0) revert NotAContract(address(bondingManager_));
         if (address(roundsManager_).code.length == 0) revert NotAContract(address(roundsManager_));
         if (address(governor_).code.length == 0) revert NotAContract(address(governor_));
+        if (address(pollCreator_).code.length == 0) revert NotAContract(address(pollCreator_));
         bondingManager = bondingManager_;
         roundsManager = roundsManager_;
         governor = governor_;
         livepeerToken = livepeerToken_;
+        pollCreator = pollCreator_;
         _setDefaults(defaults_);
     }
 
@@ -148,22 +155,26 @@ contract Assembly is IAssembly, Ownable2Step {
             revert ProposalNotOpen(proposalId, state);
         }
 
-        (uint256 start, uint256 end, uint256 closesAt) = _debateWindow(proposalId);
-        Kind kind = _classify(targets, values);
-        sessionId = _createSession(
-            SessionParams({
-                start: uint40(start),
-                duration: uint40(end - start),
-                period: 0,
-                count: 1,
-                slotLength: 0,
-                maxQueue: 0,
-                speakers: _defaults.debateSpeakers,
-                kind: kind,
-                proposalId: proposalId
-            })
-        );
-        emit DebateOpened(proposalId, sessionId, uint64(closesAt));
+        uint256 closesAt = VoteClock.governorVoteClosesAt(governor, roundsManager, proposalId, _defaults.l1BlockTime);
+        sessionId = _openDebate(proposalId, _classify(targets, values), closesAt);
+    }
+
+    /// @inheritdoc IAssembly
+    function openPollDebate(address poll, uint256 nonce) external returns (uint256 sessionId) {
+        uint256 proposalId = uint256(uint160(poll));
+        sessionId = debateOf[proposalId];
+        if (sessionId != 0) return sessionId;
+
+        if (!LivepeerPolls.validNonce(nonce)) revert InvalidPollNonce(nonce);
+        if (LivepeerPolls.createdAt(address(pollCreator), nonce) != poll) revert NotFromPollCreator(poll, nonce);
+        if (poll.code.length == 0) revert PollNotDeployed(poll, nonce);
+        (bool isPoll, uint256 endBlock) = LivepeerPolls.endBlockOf(poll);
+        if (!isPoll) revert NotAPoll(poll);
+        uint256 l1Block = roundsManager.blockNum();
+        if (l1Block > endBlock) revert PollEnded(poll, endBlock, l1Block);
+
+        uint256 closesAt = VoteClock.pollClosesAt(roundsManager, endBlock, _defaults.l1BlockTime);
+        sessionId = _openDebate(proposalId, Kind.LipDebate, closesAt);
     }
 
     // ------------------------------------------------------------------ the queue
@@ -344,24 +355,39 @@ contract Assembly is IAssembly, Ownable2Step {
         );
     }
 
-    /// When a debate of `proposalId` runs: it ends `debateLead` before the vote closes,
-    /// lasts up to `debateDuration`, and starts no sooner than `debateNotice` from now.
-    function _debateWindow(uint256 proposalId) internal view returns (uint256 start, uint256 end, uint256 closesAt) {
+    /// Schedules the debate of a vote that closes near `closesAt`: it ends `debateLead` before
+    /// the vote closes, lasts up to `debateDuration`, and starts no sooner than `debateNotice`
+    /// from now.
+    function _openDebate(uint256 proposalId, Kind kind, uint256 closesAt) internal returns (uint256 sessionId) {
         Defaults memory d = _defaults;
-        closesAt = GovernorClock.voteClosesAt(governor, roundsManager, proposalId, d.l1BlockTime);
-        end = closesAt > d.debateLead ? closesAt - d.debateLead : 0;
-        start = end > d.debateDuration ? end - d.debateDuration : 0;
+        uint256 end = closesAt > d.debateLead ? closesAt - d.debateLead : 0;
+        uint256 start = end > d.debateDuration ? end - d.debateDuration : 0;
         if (start < block.timestamp + d.debateNotice) start = block.timestamp + d.debateNotice;
         if (end < start + d.slotLength) revert VoteClosesTooSoon(proposalId, uint64(closesAt));
+        sessionId = _createSession(
+            SessionParams({
+                start: uint40(start),
+                duration: uint40(end - start),
+                period: 0,
+                count: 1,
+                slotLength: 0,
+                maxQueue: 0,
+                speakers: d.debateSpeakers,
+                kind: kind,
+                proposalId: proposalId
+            })
+        );
+        emit DebateOpened(proposalId, sessionId, uint64(closesAt));
     }
 
-    /// A proposal that calls the LPT token or moves ETH spends the treasury; any other
-    /// changes the protocol, which is what LIPs do.
+    /// A governor proposal that calls the LPT token or moves ETH spends the treasury. Any
+    /// other is governance housekeeping, never an LIP: LIPs are voted on in PollCreator's
+    /// polls (LIP-1, LIP-16).
     function _classify(address[] calldata targets, uint256[] calldata values) internal view returns (Kind) {
         for (uint256 i; i < targets.length; ++i) {
             if (targets[i] == livepeerToken || values[i] != 0) return Kind.TreasuryDebate;
         }
-        return Kind.LipDebate;
+        return Kind.GovernorDebate;
     }
 
     function _setDefaults(Defaults memory d) internal {

@@ -7,19 +7,30 @@ import {
     IBondingManager,
     ILivepeerController,
     ILivepeerGovernor,
+    IPollCreator,
     IRoundsManager
 } from "../contracts/interfaces/ILivepeer.sol";
+import {LivepeerPolls} from "../contracts/libraries/LivepeerPolls.sol";
 import {MockBondingManager} from "../contracts/mocks/MockBondingManager.sol";
 import {MockController} from "../contracts/mocks/MockController.sol";
 import {MockGovernor} from "../contracts/mocks/MockGovernor.sol";
 import {MockLivepeerToken} from "../contracts/mocks/MockLivepeerToken.sol";
+import {MockPollCreator} from "../contracts/mocks/MockPollCreator.sol";
 import {MockRoundsManager} from "../contracts/mocks/MockRoundsManager.sol";
 import {vm} from "../test/utils/Vm.sol";
+
+/// @notice Arbitrum's ArbSys precompile: the one function the deployment needs.
+interface ArbSys {
+    /// @notice The L2 block number (`block.number` on Arbitrum is the L1 block).
+    function arbBlockNumber() external view returns (uint256);
+}
 
 /// @notice What both deployments share: Livepeer's contracts are found through its
 /// Controller, Assembly is deployed against them, and a deployment file records where
 /// everything is for the indexer and node (which never hard-code addresses).
 abstract contract DeployBase {
+    /// Arbitrum's system precompile.
+    address internal constant ARBSYS = address(100);
     string internal constant ANVIL_MNEMONIC = "test test test test test test test test test test test junk";
 
     struct Livepeer {
@@ -28,10 +39,12 @@ abstract contract DeployBase {
         IRoundsManager roundsManager;
         ILivepeerGovernor governor;
         address token;
+        IPollCreator pollCreator;
     }
 
     /// Resolves Livepeer's contracts by their Controller names; the governor may be given
-    /// explicitly (`LIVEPEER_GOVERNOR`) where the Controller does not list it.
+    /// explicitly (`LIVEPEER_GOVERNOR`) where the Controller does not list it. PollCreator is
+    /// not in the Controller: callers set it.
     function resolve(ILivepeerController controller) internal view returns (Livepeer memory lp) {
         lp.controller = controller;
         lp.bondingManager = IBondingManager(controller.getContract(keccak256("BondingManager")));
@@ -40,6 +53,14 @@ abstract contract DeployBase {
         lp.governor = ILivepeerGovernor(
             vm.envOr("LIVEPEER_GOVERNOR", controller.getContract(keccak256("LivepeerGovernor")))
         );
+    }
+
+    /// The chain's own block number, from which the indexer scans. On Arbitrum `block.number`
+    /// is the L1 block (what Livepeer's rounds and polls count), so the L2 block comes from
+    /// the ArbSys precompile.
+    function l2BlockNumber() internal view returns (uint256) {
+        if (block.chainid == 42161 || block.chainid == 421614) return ArbSys(ARBSYS).arbBlockNumber();
+        return block.number;
     }
 
     function writeDeployment(string memory name, Livepeer memory lp, Assembly floor, uint256 deployBlock)
@@ -55,6 +76,7 @@ abstract contract DeployBase {
         vm.serializeAddress(k, "bondingManager", address(lp.bondingManager));
         vm.serializeAddress(k, "roundsManager", address(lp.roundsManager));
         vm.serializeAddress(k, "governor", address(lp.governor));
+        vm.serializeAddress(k, "pollCreator", address(lp.pollCreator));
         json = vm.serializeAddress(k, "livepeerToken", lp.token);
     }
 
@@ -75,9 +97,13 @@ abstract contract DeployBase {
 /// Thursday session, and a sample treasury proposal with its debate.
 /// @dev `forge script script/Deploy.s.sol:DeployLocal --rpc-url $RPC --broadcast`
 contract DeployLocal is DeployBase {
+    /// The CIDv0 of script/demo/sample-lip.json, which `script/start` serves from a local
+    /// gateway stand-in (tools/ipfs/gateway.py --cid prints it).
+    string internal constant SAMPLE_LIP_CID = "QmRkooLskHTkkr5DmkbP9fdzTqJgK1iFa6p5S4Z3Yr13J9";
+
     function run() external returns (Assembly floor) {
         uint256 deployer = vm.envOr("DEPLOYER_KEY", vm.deriveKey(ANVIL_MNEMONIC, 0));
-        uint256 deployBlock = block.number;
+        uint256 deployBlock = l2BlockNumber();
         address[] memory orchestrators = new address[](3);
         address[] memory delegators = new address[](2);
         for (uint32 i; i < 3; ++i) orchestrators[i] = vm.addr(vm.deriveKey(ANVIL_MNEMONIC, 1 + i));
@@ -85,8 +111,14 @@ contract DeployLocal is DeployBase {
 
         vm.startBroadcast(deployer);
         Livepeer memory lp = deployMocks(orchestrators, delegators);
-        floor = new Assembly(vm.addr(deployer), lp.bondingManager, lp.roundsManager, lp.governor, lp.token, localDefaults());
+        floor = new Assembly(
+            vm.addr(deployer), lp.bondingManager, lp.roundsManager, lp.governor, lp.token, lp.pollCreator, localDefaults()
+        );
         uint256[3] memory sessions = demoSessions(floor, lp, orchestrators[0]);
+        vm.stopBroadcast();
+        // A poll needs 100 LPT of stake behind its creator: the first demo orchestrator makes it.
+        vm.startBroadcast(vm.deriveKey(ANVIL_MNEMONIC, 1));
+        uint256 pollSession = samplePoll(floor, lp);
         vm.stopBroadcast();
 
         string memory k = "deployment";
@@ -95,6 +127,7 @@ contract DeployLocal is DeployBase {
         vm.serializeUint(k, "alwaysOnSession", sessions[0]);
         vm.serializeUint(k, "weeklySession", sessions[1]);
         vm.serializeUint(k, "debateSession", sessions[2]);
+        vm.serializeUint(k, "pollDebateSession", pollSession);
         // DEPLOYMENT_NAME lets tests deploy side by side without touching deployments/local.json.
         string memory name = vm.envOr("DEPLOYMENT_NAME", string("local"));
         save(name, writeDeployment(name, lp, floor, deployBlock));
@@ -123,6 +156,13 @@ contract DeployLocal is DeployBase {
         ids[2] = floor.openDebate(targets, values, calldatas, keccak256(bytes(description)));
     }
 
+    /// The poll of a sample LIP (`SAMPLE_LIP_CID`, the UTF-8 of its CID as Livepeer Explorer
+    /// submits it) and its debate. PollCreator is new, so this is its first poll: nonce 1.
+    function samplePoll(Assembly floor, Livepeer memory lp) internal returns (uint256) {
+        lp.pollCreator.createPoll(bytes(vm.envOr("SAMPLE_LIP_CID", string(SAMPLE_LIP_CID))));
+        return floor.openPollDebate(LivepeerPolls.createdAt(address(lp.pollCreator), 1), 1);
+    }
+
     function deployMocks(address[] memory orchestrators, address[] memory delegators)
         internal
         returns (Livepeer memory)
@@ -130,7 +170,8 @@ contract DeployLocal is DeployBase {
         MockController controller = new MockController();
         // Livepeer's Arbitrum rounds: 5760 L1 blocks (about 19 hours).
         MockRoundsManager rounds = new MockRoundsManager(5760, 3000);
-        MockBondingManager bonding = new MockBondingManager();
+        // Livepeer's active set on Arbitrum One: 100 orchestrators.
+        MockBondingManager bonding = new MockBondingManager(rounds, 100);
         MockGovernor governor = new MockGovernor(rounds, 1, 10);
         MockLivepeerToken token = new MockLivepeerToken();
         controller.setContractInfo(keccak256("BondingManager"), address(bonding), bytes20(0));
@@ -147,7 +188,9 @@ contract DeployLocal is DeployBase {
             bonding.setBonded(delegators[i], orchestrators[i], (500 + 250 * i) * 1 ether);
         }
         token.mint(address(governor), 100_000 ether);
-        return resolve(controller);
+        Livepeer memory lp = resolve(controller);
+        lp.pollCreator = new MockPollCreator(bonding);
+        return lp;
     }
 
     function sampleProposal(address token, address recipient)
@@ -184,6 +227,9 @@ contract DeployLocal is DeployBase {
 contract DeployArbitrum is DeployBase {
     /// Livepeer's Controller on Arbitrum One.
     address internal constant CONTROLLER = 0xD8E8328501E9645d16Cf49539efC04f734606ee4;
+    /// Livepeer's PollCreator on Arbitrum One (not in the Controller; Livepeer Explorer and
+    /// livepeer/protocol's deployments/arbitrumMainnet/PollCreator.json name it).
+    address internal constant POLL_CREATOR = 0x8bb50806D60c492c0004DAD5D9627DAA2d9732E6;
 
     /// @notice The script was run against a chain other than Arbitrum One.
     error WrongChain(uint256 chainId);
@@ -201,10 +247,13 @@ contract DeployArbitrum is DeployBase {
         if (address(lp.roundsManager) == address(0)) revert Unresolved("RoundsManager");
         if (address(lp.governor) == address(0)) revert Unresolved("LivepeerGovernor");
         if (lp.token == address(0)) revert Unresolved("LivepeerToken");
+        lp.pollCreator = IPollCreator(vm.envOr("LIVEPEER_POLL_CREATOR", POLL_CREATOR));
 
-        uint256 deployBlock = block.number;
+        uint256 deployBlock = l2BlockNumber();
         vm.startBroadcast(vm.envUint("DEPLOYER_KEY"));
-        floor = new Assembly(owner, lp.bondingManager, lp.roundsManager, lp.governor, lp.token, defaults());
+        floor = new Assembly(
+            owner, lp.bondingManager, lp.roundsManager, lp.governor, lp.token, lp.pollCreator, defaults()
+        );
         vm.stopBroadcast();
         save("arbitrum-one", writeDeployment("arbitrum-one", lp, floor, deployBlock));
     }

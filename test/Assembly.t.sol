@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Assembly} from "../contracts/Assembly.sol";
 import {IAssembly} from "../contracts/interfaces/IAssembly.sol";
-import {IBondingManager, ILivepeerGovernor, IRoundsManager} from "../contracts/interfaces/ILivepeer.sol";
+import {IBondingManager, ILivepeerGovernor, IPollCreator, IRoundsManager} from "../contracts/interfaces/ILivepeer.sol";
 import {Fixture} from "./utils/Fixture.sol";
 import {vm} from "./utils/Vm.sol";
 
@@ -132,11 +132,13 @@ contract AssemblyTest is Fixture {
 
     function test_constructor_rejectsMissingContracts() public {
         vm.expectRevert(abi.encodeWithSelector(IAssembly.NotAContract.selector, EVE));
-        new Assembly(address(this), IBondingManager(EVE), rounds, gov, address(lpt), defaults());
+        new Assembly(address(this), IBondingManager(EVE), rounds, gov, address(lpt), polls, defaults());
         vm.expectRevert(abi.encodeWithSelector(IAssembly.NotAContract.selector, EVE));
-        new Assembly(address(this), bonding, IRoundsManager(EVE), gov, address(lpt), defaults());
+        new Assembly(address(this), bonding, IRoundsManager(EVE), gov, address(lpt), polls, defaults());
         vm.expectRevert(abi.encodeWithSelector(IAssembly.NotAContract.selector, EVE));
-        new Assembly(address(this), bonding, rounds, ILivepeerGovernor(EVE), address(lpt), defaults());
+        new Assembly(address(this), bonding, rounds, ILivepeerGovernor(EVE), address(lpt), polls, defaults());
+        vm.expectRevert(abi.encodeWithSelector(IAssembly.NotAContract.selector, EVE));
+        new Assembly(address(this), bonding, rounds, gov, address(lpt), IPollCreator(EVE), defaults());
     }
 
     function test_ownershipIsTwoStep() public {

@@ -36,7 +36,7 @@ contract DebatesTest is Fixture {
         vm.expectEmit();
         emit IAssembly.SessionCreated(
             1,
-            IAssembly.Kind.LipDebate,
+            IAssembly.Kind.GovernorDebate,
             pid,
             uint40(closesAt - 1800 - 3600),
             3600,
@@ -91,6 +91,34 @@ contract DebatesTest is Fixture {
             abi.encodeWithSelector(IAssembly.ProposalNotOpen.selector, pid, ILivepeerGovernor.ProposalState.Defeated)
         );
         open();
+    }
+
+    function test_openDebate_refusesPassedAndExecutedProposals() public {
+        uint256 pid = propose();
+        gov.setVotes(ALICE, 700 ether);
+        vm.roll(1000 + 2 * 100);
+        vm.prank(ALICE);
+        gov.castVote(pid, 1);
+        vm.roll(1000 + 13 * 100);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAssembly.ProposalNotOpen.selector, pid, ILivepeerGovernor.ProposalState.Succeeded)
+        );
+        open();
+
+        bytes32 descriptionHash = keccak256(bytes(DESCRIPTION));
+        gov.queue(targets, values, calldatas, descriptionHash);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAssembly.ProposalNotOpen.selector, pid, ILivepeerGovernor.ProposalState.Queued)
+        );
+        open();
+
+        gov.execute(targets, values, calldatas, descriptionHash);
+        vm.assertEq(rounds.roundLength(), 200, "the proposal ran");
+        vm.expectRevert(
+            abi.encodeWithSelector(IAssembly.ProposalNotOpen.selector, pid, ILivepeerGovernor.ProposalState.Executed)
+        );
+        open();
+        vm.assertEq(floor.sessionCount(), 0, "no debate");
     }
 
     function test_openDebate_refusesWhenTooLate() public {

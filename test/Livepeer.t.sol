@@ -5,6 +5,7 @@ import {IAssembly} from "../contracts/interfaces/IAssembly.sol";
 import {IBondingManager, ILivepeerGovernor} from "../contracts/interfaces/ILivepeer.sol";
 import {MockBondingManager} from "../contracts/mocks/MockBondingManager.sol";
 import {MockGovernor} from "../contracts/mocks/MockGovernor.sol";
+import {MockLivepeerToken} from "../contracts/mocks/MockLivepeerToken.sol";
 import {Fixture} from "./utils/Fixture.sol";
 import {Vm, vm} from "./utils/Vm.sol";
 
@@ -258,7 +259,7 @@ contract LivepeerTest is Fixture {
         gov.castVote(pid, 1);
 
         vm.prank(BOB);
-        vm.expectRevert(abi.encodeWithSelector(MockGovernor.GovernorNonexistentProposal.selector, 7));
+        vm.expectRevert(bytes("Governor: unknown proposal id"));
         gov.castVote(7, 1);
     }
 
@@ -280,6 +281,272 @@ contract LivepeerTest is Fixture {
             address(0),
             abi.encode(pid, 0, 0, string("no"), bytes(hex"beef"))
         );
+    }
+
+    // ------------------------------------------------------------ MockGovernor's life cycle
+
+    string internal constant SPEND = "Treasury: 1000 LPT to ALICE";
+
+    /// A treasury spend: the governor (standing in for the Treasury) sends ALICE 1000 LPT.
+    function spend()
+        internal
+        view
+        returns (address[] memory targets, uint256[] memory values, bytes[] memory calldatas)
+    {
+        targets = new address[](1);
+        targets[0] = address(lpt);
+        values = new uint256[](1);
+        calldatas = new bytes[](1);
+        calldatas[0] = abi.encodeCall(MockLivepeerToken.transfer, (ALICE, 1000 ether));
+    }
+
+    /// Propose the spend under `description` at the start of a round, have ALICE vote
+    /// `inFavour` for it, BOB `against` against it and CAROL abstain with `abstain`, then close
+    /// the vote: it opens two rounds on and closes twelve rounds on.
+    function decide(string memory description, uint256 inFavour, uint256 against, uint256 abstain)
+        internal
+        returns (uint256 pid)
+    {
+        uint256 start = rounds.currentRoundStartBlock();
+        (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) = spend();
+        pid = gov.propose(targets, values, calldatas, description);
+        gov.setVotes(ALICE, inFavour);
+        gov.setVotes(BOB, against);
+        gov.setVotes(CAROL, abstain);
+        vm.roll(start + 2 * 100);
+        vm.prank(ALICE);
+        gov.castVote(pid, 1);
+        vm.prank(BOB);
+        gov.castVote(pid, 0);
+        vm.prank(CAROL);
+        gov.castVote(pid, 2);
+        vm.roll(start + 12 * 100);
+    }
+
+    function queueSpend() internal returns (uint256) {
+        (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) = spend();
+        return gov.queue(targets, values, calldatas, keccak256(bytes(SPEND)));
+    }
+
+    function executeSpend() internal returns (uint256) {
+        (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) = spend();
+        return gov.execute(targets, values, calldatas, keccak256(bytes(SPEND)));
+    }
+
+    function assertState(uint256 pid, ILivepeerGovernor.ProposalState expected, string memory why) internal view {
+        vm.assertEq(uint256(gov.state(pid)), uint256(expected), why);
+    }
+
+    function test_state_unknownProposalRevertsWithOpenZeppelin49sString() public {
+        vm.expectRevert(bytes("Governor: unknown proposal id"));
+        gov.state(7);
+        vm.expectRevert(bytes("Governor: unknown proposal id"));
+        gov.cancel(7);
+        vm.expectRevert(bytes("Governor: unknown proposal id"));
+        queueSpend();
+        vm.expectRevert(bytes("Governor: unknown proposal id"));
+        executeSpend();
+    }
+
+    function test_state_pendingThenActiveThenDefeatedUnvoted() public {
+        (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) = spend();
+        uint256 pid = gov.propose(targets, values, calldatas, SPEND);
+        assertState(pid, ILivepeerGovernor.ProposalState.Pending, "proposed in round 4000");
+        vm.roll(1199);
+        assertState(pid, ILivepeerGovernor.ProposalState.Pending, "through the snapshot round 4001");
+        vm.roll(1200);
+        assertState(pid, ILivepeerGovernor.ProposalState.Active, "from round 4002");
+        vm.roll(2199);
+        assertState(pid, ILivepeerGovernor.ProposalState.Active, "through the deadline round 4011");
+        vm.roll(2200);
+        vm.assertEq(gov.quorum(gov.proposalSnapshot(pid)), 1, "default quorum: one vote");
+        assertState(pid, ILivepeerGovernor.ProposalState.Defeated, "nobody voted: no quorum");
+    }
+
+    function test_state_defeatedWithoutQuorum() public {
+        vm.expectEmit(address(gov));
+        emit MockGovernor.QuorumSet(1, 300 ether);
+        gov.setQuorum(300 ether);
+        // All for, but 299 LPT cast against a quorum of 300.
+        uint256 pid = decide(SPEND, 200 ether, 0, 99 ether);
+        assertState(pid, ILivepeerGovernor.ProposalState.Defeated, "one LPT short of the quorum");
+        vm.expectRevert(bytes("Governor: proposal not successful"));
+        queueSpend();
+        vm.expectRevert(bytes("Governor: proposal not successful"));
+        executeSpend();
+
+        // Abstentions count towards the quorum: one LPT less of it and the same votes pass.
+        gov.setQuorum(299 ether);
+        assertState(pid, ILivepeerGovernor.ProposalState.Succeeded, "quorum met, abstentions included");
+    }
+
+    function test_state_defeatedWhenForMissesTheQuota() public {
+        gov.setQuorum(300 ether);
+        // 149 of the 300 for-or-against: under half. The abstentions meet the quorum but do not
+        // count towards the quota.
+        uint256 pid = decide(SPEND, 149 ether, 151 ether, 1000 ether);
+        assertState(pid, ILivepeerGovernor.ProposalState.Defeated, "for under the 50% quota");
+    }
+
+    function test_state_succeededAtTheQuota() public {
+        gov.setQuorum(300 ether);
+        // A tie: `for` needs at least half of for-plus-against, and has exactly half.
+        uint256 tie = decide(SPEND, 150 ether, 150 ether, 0);
+        vm.assertEq(gov.quota(), 500_000, "Livepeer's quota: 50%");
+        assertState(tie, ILivepeerGovernor.ProposalState.Succeeded, "a tie passes");
+        vm.expectEmit(address(gov));
+        emit MockGovernor.QuotaSet(500_000, 600_000);
+        gov.setQuota(600_000);
+        assertState(tie, ILivepeerGovernor.ProposalState.Defeated, "under a 60% quota");
+        gov.setQuota(500_000);
+
+        // Livepeer's rule passes a vote with only abstentions: 0 for is at least 50% of 0.
+        uint256 abstained = decide("Treasury: abstained", 0, 0, 300 ether);
+        assertState(abstained, ILivepeerGovernor.ProposalState.Succeeded, "only abstentions");
+    }
+
+    function test_queueAndExecute_spendsFromTheTreasury() public {
+        lpt.mint(address(gov), 1000 ether);
+        vm.expectEmit(address(gov));
+        emit MockGovernor.MinDelayChange(0, 1 days);
+        gov.setMinDelay(1 days);
+        uint256 pid = decide(SPEND, 100 ether, 0, 0);
+        assertState(pid, ILivepeerGovernor.ProposalState.Succeeded, "succeeded");
+        vm.assertEq(gov.proposalEta(pid), 0, "not queued");
+
+        // The timelock runs only what was queued and has waited out its delay.
+        vm.expectRevert(bytes("TimelockController: operation is not ready"));
+        executeSpend();
+        vm.expectEmit(address(gov));
+        emit MockGovernor.ProposalQueued(pid, T0 + 1 days);
+        vm.assertEq(queueSpend(), pid, "queue returns the id");
+        assertState(pid, ILivepeerGovernor.ProposalState.Queued, "queued");
+        vm.assertEq(gov.proposalEta(pid), T0 + 1 days, "eta");
+        vm.expectRevert(bytes("Governor: proposal not successful"));
+        queueSpend();
+        vm.warp(T0 + 1 days - 1);
+        vm.expectRevert(bytes("TimelockController: operation is not ready"));
+        executeSpend();
+
+        vm.warp(T0 + 1 days);
+        vm.expectEmit(address(gov));
+        emit MockGovernor.ProposalExecuted(pid);
+        vm.expectEmit(address(lpt));
+        emit MockLivepeerToken.Transfer(address(gov), ALICE, 1000 ether);
+        vm.assertEq(executeSpend(), pid, "execute returns the id");
+        vm.assertEq(lpt.balanceOf(ALICE), 1000 ether, "ALICE was paid");
+        vm.assertEq(lpt.balanceOf(address(gov)), 0, "from the treasury");
+        assertState(pid, ILivepeerGovernor.ProposalState.Executed, "executed");
+        vm.assertEq(gov.proposalEta(pid), 0, "done: no eta");
+
+        // Once only.
+        lpt.mint(address(gov), 1000 ether);
+        vm.expectRevert(bytes("Governor: proposal not successful"));
+        executeSpend();
+        vm.expectRevert(bytes("Governor: proposal not active"));
+        gov.cancel(pid);
+        vm.assertEq(lpt.balanceOf(ALICE), 1000 ether, "paid once");
+    }
+
+    function test_execute_paysValuesAndRevertsWithAFailingCall() public {
+        address[] memory targets = new address[](2);
+        targets[0] = address(lpt);
+        targets[1] = EVE;
+        uint256[] memory values = new uint256[](2);
+        values[1] = 1 ether;
+        bytes[] memory calldatas = new bytes[](2);
+        calldatas[0] = abi.encodeCall(MockLivepeerToken.transfer, (ALICE, 1000 ether));
+        uint256 pid = gov.propose(targets, values, calldatas, SPEND);
+        gov.setVotes(ALICE, 1);
+        vm.roll(1200);
+        vm.prank(ALICE);
+        gov.castVote(pid, 1);
+        vm.roll(2200);
+        gov.queue(targets, values, calldatas, keccak256(bytes(SPEND)));
+
+        // The treasury holds no LPT: the transfer fails, and with it the whole execution.
+        vm.expectRevert(bytes("TimelockController: underlying transaction reverted"));
+        gov.execute{value: 1 ether}(targets, values, calldatas, keccak256(bytes(SPEND)));
+        assertState(pid, ILivepeerGovernor.ProposalState.Queued, "still queued");
+
+        lpt.mint(address(gov), 1000 ether);
+        gov.execute{value: 1 ether}(targets, values, calldatas, keccak256(bytes(SPEND)));
+        vm.assertEq(lpt.balanceOf(ALICE), 1000 ether, "LPT sent");
+        vm.assertEq(EVE.balance, 1 ether, "ETH sent with the call");
+        assertState(pid, ILivepeerGovernor.ProposalState.Executed, "executed");
+    }
+
+    function test_cancel_pendingOrQueuedButNotTwice() public {
+        (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) = spend();
+        uint256 pending = gov.propose(targets, values, calldatas, "Treasury: withdrawn");
+        vm.expectEmit(address(gov));
+        emit ILivepeerGovernor.ProposalCanceled(pending);
+        gov.cancel(pending);
+        assertState(pending, ILivepeerGovernor.ProposalState.Canceled, "cancelled while pending");
+        vm.expectRevert(bytes("Governor: proposal not active"));
+        gov.cancel(pending);
+
+        lpt.mint(address(gov), 1000 ether);
+        uint256 queued = decide(SPEND, 100 ether, 0, 0);
+        queueSpend();
+        gov.cancel(queued);
+        assertState(queued, ILivepeerGovernor.ProposalState.Canceled, "cancelled in the queue");
+        vm.assertEq(gov.proposalEta(queued), 0, "out of the queue");
+        vm.expectRevert(bytes("Governor: proposal not successful"));
+        executeSpend();
+        vm.assertEq(lpt.balanceOf(ALICE), 0, "nothing spent");
+    }
+
+    function test_propose_needsTheProposalThreshold() public {
+        (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) = spend();
+        vm.assertEq(gov.proposalThreshold(), 0, "anyone may propose by default");
+        vm.expectEmit(address(gov));
+        emit MockGovernor.ProposalThresholdSet(0, 100 ether);
+        gov.setProposalThreshold(100 ether);
+
+        gov.setVotes(EVE, 100 ether - 1);
+        vm.prank(EVE);
+        vm.expectRevert(bytes("Governor: proposer votes below proposal threshold"));
+        gov.propose(targets, values, calldatas, SPEND);
+
+        gov.setVotes(EVE, 100 ether);
+        uint256 pid = gov.hashProposal(targets, values, calldatas, keccak256(bytes(SPEND)));
+        vm.expectEmit(address(gov));
+        emit ILivepeerGovernor.ProposalCreated(pid, EVE, targets, values, new string[](1), calldatas, 4001, 4011, SPEND);
+        vm.prank(EVE);
+        gov.propose(targets, values, calldatas, SPEND);
+        assertState(pid, ILivepeerGovernor.ProposalState.Pending, "proposed at the threshold");
+    }
+
+    function test_propose_refusesMalformedAndDuplicateProposals() public {
+        (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) = spend();
+        vm.expectRevert(bytes("Governor: invalid proposal length"));
+        gov.propose(targets, new uint256[](2), calldatas, SPEND);
+        vm.expectRevert(bytes("Governor: invalid proposal length"));
+        gov.propose(targets, values, new bytes[](0), SPEND);
+        vm.expectRevert(bytes("Governor: empty proposal"));
+        gov.propose(new address[](0), new uint256[](0), new bytes[](0), SPEND);
+        gov.propose(targets, values, calldatas, SPEND);
+        vm.expectRevert(bytes("Governor: proposal already exists"));
+        gov.propose(targets, values, calldatas, SPEND);
+    }
+
+    /// The topics and data are those of OpenZeppelin 4.9's IGovernor, as LivepeerGovernor's
+    /// deployed ABI declares them: nothing indexed.
+    function test_lifeCycleEvents_haveOpenZeppelinsTopics() public {
+        lpt.mint(address(gov), 1000 ether);
+        uint256 pid = decide(SPEND, 100 ether, 0, 0);
+        vm.recordLogs();
+        queueSpend();
+        executeSpend();
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        vm.assertEq(logs.length, 3, "queued, executed, LPT transfer");
+        vm.assertEq(logs[0].topics.length, 1, "ProposalQueued: topics");
+        vm.assertEq(logs[0].topics[0], keccak256("ProposalQueued(uint256,uint256)"), "ProposalQueued: topic0");
+        vm.assertEq(logs[0].data, abi.encode(pid, T0), "ProposalQueued: data");
+        vm.assertEq(logs[1].topics.length, 1, "ProposalExecuted: topics");
+        vm.assertEq(logs[1].topics[0], keccak256("ProposalExecuted(uint256)"), "ProposalExecuted: topic0");
+        vm.assertEq(logs[1].data, abi.encode(pid), "ProposalExecuted: data");
     }
 
     /// `log` is the event `signature`, with `first` (and `second`, unless zero) as its

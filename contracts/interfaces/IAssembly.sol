@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IBondingManager, ILivepeerGovernor, IRoundsManager} from "./ILivepeer.sol";
+import {IBondingManager, ILivepeerGovernor, IPollCreator, IRoundsManager} from "./ILivepeer.sol";
 
 /// @title IAssembly
 /// @notice Assembly's on-chain floor, its whole public surface: types, events, errors and
@@ -10,11 +10,14 @@ import {IBondingManager, ILivepeerGovernor, IRoundsManager} from "./ILivepeer.so
 /// @dev Each error's `@notice` is also the wording the web client shows for it
 /// (`web/src/reasons.json`; `web/tests/reasons.mjs` checks that the two agree).
 interface IAssembly {
-    /// @notice What a session is for.
+    /// @notice What a session is for. An LIP debate is about a PollCreator poll, and its
+    /// proposal id is the poll's address (as a uint256); a treasury or governor debate is about
+    /// a governor proposal (one that spends, and one that does not), named by its id.
     enum Kind {
         OpenFloor,
         LipDebate,
-        TreasuryDebate
+        TreasuryDebate,
+        GovernorDebate
     }
 
     /// @notice Who may ask for the floor in a session.
@@ -131,7 +134,8 @@ interface IAssembly {
     event Withdrawn(uint256 indexed sessionId, uint32 indexed occurrence, uint32 index, address indexed speaker, uint40 at);
     /// @notice The floor holder ended their own slot at `at`.
     event Yielded(uint256 indexed sessionId, uint32 indexed occurrence, uint32 index, address indexed speaker, uint40 at);
-    /// @notice A debate was scheduled for a governance proposal whose vote closes near `voteClosesAt`.
+    /// @notice A debate was scheduled for a governor proposal or a poll (`proposalId` is then the
+    /// poll's address) whose vote closes near `voteClosesAt`.
     event DebateOpened(uint256 indexed proposalId, uint256 indexed sessionId, uint64 voteClosesAt);
 
     /// @notice There is no such session.
@@ -182,6 +186,16 @@ interface IAssembly {
     error ProposalNotOpen(uint256 proposalId, ILivepeerGovernor.ProposalState state);
     /// @notice The vote closes too soon to hold a debate before it.
     error VoteClosesTooSoon(uint256 proposalId, uint64 voteClosesAt);
+    /// @notice That is not a nonce a contract can have created a poll with.
+    error InvalidPollNonce(uint256 nonce);
+    /// @notice That address is not the poll Livepeer's PollCreator created with that nonce: a poll of another creator, or the wrong nonce.
+    error NotFromPollCreator(address poll, uint256 nonce);
+    /// @notice The PollCreator has not created that poll yet.
+    error PollNotDeployed(address poll, uint256 nonce);
+    /// @notice That contract does not answer as a Livepeer poll does.
+    error NotAPoll(address poll);
+    /// @notice The poll's vote is over.
+    error PollEnded(address poll, uint256 endBlock, uint256 l1Block);
     /// @notice A default is out of range: zero where a value is needed, a queue bound over the cap, or a debate shorter than a slot.
     error InvalidDefaults();
     /// @notice A Livepeer contract address has no code.
@@ -209,6 +223,9 @@ interface IAssembly {
     /// @notice Livepeer's token; a proposal that calls it (or moves ETH) spends the treasury.
     function livepeerToken() external view returns (address);
 
+    /// @notice Livepeer's PollCreator, whose polls are the votes on LIPs.
+    function pollCreator() external view returns (IPollCreator);
+
     // ------------------------------------------------------------------ governance
 
     /// @notice Schedule a session (one-off, recurring or always-on). Governance only.
@@ -230,8 +247,8 @@ interface IAssembly {
     /// it again returns the same session. The proposal is named by its actions (from its
     /// `ProposalCreated` event) rather than its id: the governor hashes them into the id, so
     /// the caller cannot lie about them, and they tell a treasury spend (a call to the LPT
-    /// token, or ETH moved) from a protocol change (an LIP).
-    /// @dev The debate ends `debateLead` before the vote closes (see `GovernorClock`), lasts
+    /// token, or ETH moved) from any other governor proposal.
+    /// @dev The debate ends `debateLead` before the vote closes (see `VoteClock`), lasts
     /// `debateDuration`, and starts no sooner than `debateNotice` from now.
     /// @return sessionId The debate's session.
     function openDebate(
@@ -240,6 +257,16 @@ interface IAssembly {
         bytes[] calldata calldatas,
         bytes32 descriptionHash
     ) external returns (uint256 sessionId);
+
+    /// @notice Schedule the debate of an LIP's poll; anyone may call it, and calling it again
+    /// returns the same session. The caller names the poll and the PollCreator nonce it was
+    /// created with; the contract recomputes the address CREATE gave it (see `LivepeerPolls`),
+    /// so no other contract can pass for a poll. The debate is timed as `openDebate`'s, from the
+    /// poll's `endBlock` read against RoundsManager's L1 `blockNum()`.
+    /// @param poll The poll's address (from PollCreator's `PollCreated` event).
+    /// @param nonce PollCreator's account nonce when it created the poll (its first poll has 1).
+    /// @return sessionId The debate's session; its proposal id is `uint160(poll)`.
+    function openPollDebate(address poll, uint256 nonce) external returns (uint256 sessionId);
 
     // ------------------------------------------------------------------ the queue
 
@@ -273,7 +300,7 @@ interface IAssembly {
     /// @notice The proposal a debate session is about (0 for an open floor).
     function proposalOf(uint256 sessionId) external view returns (uint256);
 
-    /// @notice The debate session of a governance proposal (0 if it has none).
+    /// @notice The debate session of a governor proposal, or of a poll by `uint160(poll)` (0 if it has none).
     function debateOf(uint256 proposalId) external view returns (uint256);
 
     /// @notice Who holds the floor of `sessionId` at instant `t` (unix seconds), by the rule

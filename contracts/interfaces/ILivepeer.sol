@@ -157,3 +157,29 @@ interface ILivepeerGovernor {
     /// @notice As `castVote`, with a reason recorded in the `VoteCast` event.
     function castVoteWithReason(uint256 proposalId, uint8 support, string calldata reason) external returns (uint256);
 }
+
+/// @notice Livepeer's PollCreator (LIP-16), where LIPs are voted on: each `createPoll` deploys a
+/// new `Poll` (with CREATE, so the poll's address follows from the creator's address and nonce)
+/// and announces it. It is not registered in the Controller; Livepeer Explorer hard-codes it.
+interface IPollCreator {
+    /// @notice `poll` was created for `proposal` (the IPFS content identifier of the LIP's text);
+    /// its vote is open through L1 block `endBlock`. `quorum` and `quota` are in parts per million.
+    event PollCreated(address indexed poll, bytes proposal, uint256 endBlock, uint256 quorum, uint256 quota);
+
+    /// @notice How many L1 blocks a poll is open for (10 rounds).
+    function POLL_PERIOD() external view returns (uint256);
+    /// @notice Create the poll of an LIP; the caller needs `POLL_CREATION_COST` of stake.
+    function createPoll(bytes calldata _proposal) external;
+}
+
+/// @notice One LIP's poll, as `PollCreator` deploys it.
+interface IPoll {
+    /// @notice `voter` voted `choiceID` (LIP-16: 0 yes, 1 no); the voter's last vote is the
+    /// one that counts.
+    event Vote(address indexed voter, uint256 choiceID);
+
+    /// @notice The last L1 block (as `block.number` reads it on Arbitrum) at which votes are taken.
+    function endBlock() external view returns (uint256);
+    /// @notice Vote on the poll while it is open.
+    function vote(uint256 _choiceID) external;
+}

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IBondingManager} from "../interfaces/ILivepeer.sol";
+import {IBondingManager, IRoundsManager} from "../interfaces/ILivepeer.sol";
 
 /// @title MockBondingManager
 /// @notice Stand-in for Livepeer's BondingManager on local chains and in tests. It emits the
@@ -9,15 +9,28 @@ import {IBondingManager} from "../interfaces/ILivepeer.sol";
 /// follows the real one.
 /// @dev The model, kept simple but consistent: a delegator's pending stake is its
 /// `bondedAmount` plus the rewards it has not claimed, and an address's total stake
-/// (`transcoderTotalStake`) is the pending stake of everyone delegating to it. There is no
-/// clock: activation is immediate, unbonding locks are withdrawable from round 0, and a claim
-/// names the round it claims through. Where Livepeer refuses the same thing, the revert
-/// strings are Livepeer's.
+/// (`transcoderTotalStake`) is the pending stake of everyone delegating to it. Activation runs
+/// on Livepeer's round clock: `activate` and `resign` take effect in the next round, and the
+/// active set holds at most `numActiveTranscoders`, a newcomer with more stake evicting the
+/// member with the least (each change announced with the round it takes effect in, as
+/// Livepeer announces it). `setActive` is the deployment's shortcut for orchestrators that
+/// are active already (or leave at once); the real contract has no such thing. Unbonding
+/// locks are withdrawable from round 0, and a claim names the round it claims through. Where
+/// Livepeer refuses the same thing, the revert strings are Livepeer's.
 contract MockBondingManager is IBondingManager {
     /// Livepeer's percentages are fractions of a million (MathUtils.PERC_DIVISOR).
     uint256 internal constant PERC_DIVISOR = 1_000_000;
 
-    mapping(address => bool) public active;
+    /// Where the current round is read.
+    IRoundsManager public immutable rounds;
+    /// The most orchestrators the active set holds (Livepeer's `numActiveTranscoders`).
+    uint256 public immutable numActiveTranscoders;
+    /// The round from which an orchestrator is active (0: never activated).
+    mapping(address => uint256) public activationRound;
+    /// The round from which it no longer is (0: not scheduled to leave).
+    mapping(address => uint256) public deactivationRound;
+    /// The next round's active set; never longer than `numActiveTranscoders`.
+    address[] internal _pool;
     mapping(address => uint256) public bonded;
     mapping(address => address) public delegateOf;
     mapping(address => uint256) public totalStake;
@@ -32,11 +45,91 @@ contract MockBondingManager is IBondingManager {
     /// asked for no later round.
     error EarningsAlreadyClaimed(address delegator, uint256 lastClaimRound);
 
-    /// @notice Put `transcoder` in or out of the active set.
+    /// @param rounds_ The round clock (Livepeer's RoundsManager, or its mock).
+    /// @param numActiveTranscoders_ The active set's size (100 on Arbitrum One).
+    constructor(IRoundsManager rounds_, uint256 numActiveTranscoders_) {
+        rounds = rounds_;
+        numActiveTranscoders = numActiveTranscoders_;
+    }
+
+    /// @notice Put `transcoder` in or out of the active set from the current round: a
+    /// deployment's or a test's shortcut (the real contract only schedules changes for the
+    /// next round; see `activate` and `resign`). Announced with the current round.
     function setActive(address transcoder, bool isActive) external {
-        active[transcoder] = isActive;
-        if (isActive) emit TranscoderActivated(transcoder, 0);
-        else emit TranscoderDeactivated(transcoder, 0);
+        uint256 round = rounds.currentRound();
+        if (isActive) {
+            _join(transcoder);
+            activationRound[transcoder] = round;
+            deactivationRound[transcoder] = 0;
+            emit TranscoderActivated(transcoder, round);
+        } else {
+            _leave(transcoder);
+            deactivationRound[transcoder] = round;
+            emit TranscoderDeactivated(transcoder, round);
+        }
+    }
+
+    /// @notice Join the active set from the next round, as Livepeer's `transcoder()` does:
+    /// when the set is full, `transcoder` takes the place of the member with the least stake if
+    /// it has more (that member leaves from the next round), and is not admitted otherwise
+    /// (no event, as in Livepeer).
+    function activate(address transcoder) external {
+        require(!_inPool(transcoder), "transcoder already active");
+        uint256 next = rounds.currentRound() + 1;
+        if (_pool.length >= numActiveTranscoders) {
+            (uint256 at, uint256 least) = _weakest();
+            if (totalStake[transcoder] <= least) return;
+            address evicted = _pool[at];
+            _pool[at] = _pool[_pool.length - 1];
+            _pool.pop();
+            deactivationRound[evicted] = next;
+            emit TranscoderDeactivated(evicted, next);
+        }
+        _pool.push(transcoder);
+        activationRound[transcoder] = next;
+        deactivationRound[transcoder] = 0;
+        emit TranscoderActivated(transcoder, next);
+    }
+
+    /// @notice Leave the active set from the next round.
+    function resign(address transcoder) external {
+        require(_inPool(transcoder), "transcoder not active");
+        _leave(transcoder);
+        uint256 next = rounds.currentRound() + 1;
+        deactivationRound[transcoder] = next;
+        emit TranscoderDeactivated(transcoder, next);
+    }
+
+    function _join(address transcoder) internal {
+        if (_inPool(transcoder)) return;
+        require(_pool.length < numActiveTranscoders, "active set is full");
+        _pool.push(transcoder);
+    }
+
+    function _leave(address transcoder) internal {
+        for (uint256 i; i < _pool.length; ++i) {
+            if (_pool[i] == transcoder) {
+                _pool[i] = _pool[_pool.length - 1];
+                _pool.pop();
+                return;
+            }
+        }
+    }
+
+    /// Bounded by `numActiveTranscoders`, as Livepeer's sorted pool is.
+    function _inPool(address transcoder) internal view returns (bool) {
+        for (uint256 i; i < _pool.length; ++i) {
+            if (_pool[i] == transcoder) return true;
+        }
+        return false;
+    }
+
+    function _weakest() internal view returns (uint256 at, uint256 least) {
+        least = type(uint256).max;
+        for (uint256 i; i < _pool.length; ++i) {
+            uint256 stake = totalStake[_pool[i]];
+            if (stake < least) (at, least) = (i, stake);
+        }
     }
 
     /// @notice Set `delegator`'s bonded stake (delegated to `delegate`). Lowering it unbonds
@@ -63,7 +156,7 @@ contract MockBondingManager is IBondingManager {
     /// by `amount`, its `bondedAmount` does not (until `claimEarnings`). Emits `Reward`.
     function accrueReward(address delegator, uint256 amount) external {
         address delegate = delegateOf[delegator];
-        require(active[delegate], "transcoder must be active");
+        require(_isActive(delegate), "transcoder must be active");
         pendingRewards[delegator] += amount;
         totalStake[delegate] += amount;
         emit Reward(delegate, amount);
@@ -132,8 +225,11 @@ contract MockBondingManager is IBondingManager {
             return;
         }
         uint256 penalty = stake * slashAmount / PERC_DIVISOR;
-        if (active[transcoder]) {
-            active[transcoder] = false;
+        if (_isActive(transcoder)) {
+            // Livepeer resigns a slashed orchestrator from the next round; here it leaves at
+            // once, which is what Assembly must survive either way.
+            _leave(transcoder);
+            deactivationRound[transcoder] = rounds.currentRound();
             emit TranscoderDeactivated(transcoder, 0);
         }
         bonded[transcoder] = stake - penalty;
@@ -144,7 +240,15 @@ contract MockBondingManager is IBondingManager {
 
     /// @inheritdoc IBondingManager
     function isActiveTranscoder(address transcoder) external view returns (bool) {
-        return active[transcoder];
+        return _isActive(transcoder);
+    }
+
+    /// Active in the current round: activated by now, and not yet deactivated.
+    function _isActive(address transcoder) internal view returns (bool) {
+        uint256 from = activationRound[transcoder];
+        uint256 until = deactivationRound[transcoder];
+        uint256 round = rounds.currentRound();
+        return from != 0 && from <= round && (until == 0 || round < until);
     }
 
     /// @inheritdoc IBondingManager

@@ -4,13 +4,18 @@ pragma solidity ^0.8.24;
 import {ILivepeerGovernor, IRoundsManager} from "../interfaces/ILivepeer.sol";
 
 /// @title MockGovernor
-/// @notice Stand-in for Livepeer's governor: an OpenZeppelin-style Governor whose clock is
-/// the Livepeer round, with OpenZeppelin's proposal ids, states and `ProposalCreated` event,
-/// and LivepeerGovernor's voting: OpenZeppelin 4.9's `castVote` checks and events, counted
-/// as Livepeer's GovernorCountingOverridable counts (support 0 against, 1 for, 2 abstain;
-/// one vote per account), without its delegator overrides.
-/// @dev A voter's weight is what `setVotes` last gave it (0 until then), read when the vote
-/// is cast; the real governor reads the voter's stake at the proposal's snapshot round.
+/// @notice Stand-in for Livepeer's governor (LivepeerGovernor: OpenZeppelin 4.9's Governor with
+/// GovernorSettings, GovernorTimelockControl, GovernorVotes on the Livepeer round and
+/// GovernorVotesQuorumFraction, counted by Livepeer's GovernorCountingOverridable). It has
+/// OpenZeppelin 4.9's proposal ids, states, revert strings and events, and its life cycle:
+/// Pending, Active, then Succeeded or Defeated by Livepeer's rule (quorum of all votes cast,
+/// then `for` at least `quota` of `for` plus `against`), Queued, Executed, or Canceled.
+/// @dev Simplified where Assembly does not look: a voter's weight is what `setVotes` last gave
+/// it, read when the vote is cast (the real governor reads stake at the snapshot round), with
+/// no delegator overrides; the quorum is a number of votes set with `setQuorum` (the real one
+/// is a fraction of the total active stake at the snapshot round); quorum and quota apply to
+/// every proposal whose vote has ended, as the mock keeps no history; and the governor is its
+/// own timelock: it holds the funds and makes the calls the Treasury would.
 contract MockGovernor is ILivepeerGovernor {
     struct Proposal {
         uint256 snapshot;
@@ -24,22 +29,61 @@ contract MockGovernor is ILivepeerGovernor {
         uint256 abstainVotes;
     }
 
+    // Kept apart from `Proposal` so that the public `proposals` getter keeps its shape.
+    struct Execution {
+        uint256 eta;
+        bool executed;
+    }
+
+    // Livepeer's fractions (quorum numerator, quota) are parts of MathUtils.PERC_DIVISOR.
+    uint256 internal constant PERC_DIVISOR = 1_000_000;
+
+    /// @notice The RoundsManager whose round is the governor's clock.
     IRoundsManager public immutable rounds;
+    /// @notice Rounds from a proposal's creation to its snapshot round.
     uint256 public votingDelay;
+    /// @notice Rounds voting stays open after the snapshot round.
     uint256 public votingPeriod;
+    /// @notice Votes a proposer needs (`setVotes`) to propose. 0, so that anyone may propose,
+    /// until `setProposalThreshold` says otherwise (Livepeer asks for 100 LPT of stake).
+    uint256 public proposalThreshold;
+    /// @notice The share of `for` plus `against` votes that `for` needs, in parts per million:
+    /// Livepeer's 500000 (50%), its PollCreator's QUOTA. Abstentions count towards the quorum
+    /// only.
+    uint256 public quota = 500_000;
+    /// @notice Seconds a queued proposal waits before it can be executed: the Treasury
+    /// timelock's minimum delay, 0 on Livepeer.
+    uint256 public minDelay;
+    /// @notice Each proposal's snapshot round, deadline round and whether it was cancelled.
     mapping(uint256 => Proposal) public proposals;
     mapping(address => uint256) internal _votes;
     mapping(uint256 => Tally) internal _tallies;
     mapping(uint256 => mapping(address => bool)) internal _voted;
+    mapping(uint256 => Execution) internal _executions;
+    // Livepeer's quorum is a third of the active stake, never 0 in practice: 1 vote keeps a
+    // proposal nobody voted on Defeated, as it would be there.
+    uint256 internal _quorum = 1;
 
     /// @notice `delegate`'s voting power changed from `previousBalance` to `newBalance`
     /// (OpenZeppelin's IVotes event, which Livepeer's BondingVotes emits).
     event DelegateVotesChanged(address indexed delegate, uint256 previousBalance, uint256 newBalance);
+    /// @notice A Succeeded proposal was queued; it can be executed from timestamp `eta`
+    /// (OpenZeppelin's IGovernor event).
+    event ProposalQueued(uint256 proposalId, uint256 eta);
+    /// @notice A proposal's actions were carried out (OpenZeppelin's IGovernor event).
+    event ProposalExecuted(uint256 proposalId);
+    /// @notice The votes needed to propose changed (OpenZeppelin's GovernorSettings event).
+    event ProposalThresholdSet(uint256 oldProposalThreshold, uint256 newProposalThreshold);
+    /// @notice The votes a proposal needs cast on it changed. (The real governor sets a
+    /// fraction of the stake instead and emits `QuorumNumeratorUpdated`.)
+    event QuorumSet(uint256 oldQuorum, uint256 newQuorum);
+    /// @notice The share of `for` and `against` votes that `for` needs changed, in parts per
+    /// million. (Livepeer's quota is fixed when the governor is initialized.)
+    event QuotaSet(uint256 oldQuota, uint256 newQuota);
+    /// @notice The delay between queueing and execution changed, in seconds (OpenZeppelin's
+    /// TimelockController event).
+    event MinDelayChange(uint256 oldDuration, uint256 newDuration);
 
-    /// @notice The governor has no proposal with that id.
-    error GovernorNonexistentProposal(uint256 proposalId);
-    /// @notice A proposal with the same actions and description already exists.
-    error GovernorDuplicateProposal(uint256 proposalId);
     /// @notice `voteType` is none of 0 (against), 1 (for) and 2 (abstain).
     error InvalidVoteType(uint8 voteType);
     /// @notice The account has already voted on this proposal.
@@ -61,15 +105,22 @@ contract MockGovernor is ILivepeerGovernor {
         return uint256(keccak256(abi.encode(targets, values, calldatas, descriptionHash)));
     }
 
-    /// @notice Create a proposal; voting opens `votingDelay` rounds from now.
+    /// @notice Create a proposal; voting opens `votingDelay` rounds from now. The caller needs
+    /// `proposalThreshold` votes.
     function propose(
         address[] memory targets,
         uint256[] memory values,
         bytes[] memory calldatas,
         string memory description
     ) external returns (uint256 id) {
+        // The real governor reads the proposer's stake in the previous round; the mock keeps
+        // only the current weight.
+        require(_votes[msg.sender] >= proposalThreshold, "Governor: proposer votes below proposal threshold");
         id = hashProposal(targets, values, calldatas, keccak256(bytes(description)));
-        if (proposals[id].snapshot != 0) revert GovernorDuplicateProposal(id);
+        require(targets.length == values.length, "Governor: invalid proposal length");
+        require(targets.length == calldatas.length, "Governor: invalid proposal length");
+        require(targets.length > 0, "Governor: empty proposal");
+        require(proposals[id].snapshot == 0, "Governor: proposal already exists");
         uint256 snapshot = rounds.currentRound() + votingDelay;
         proposals[id] = Proposal({snapshot: snapshot, deadline: snapshot + votingPeriod, canceled: false});
         emit ProposalCreated(
@@ -77,10 +128,56 @@ contract MockGovernor is ILivepeerGovernor {
         );
     }
 
-    /// @notice Cancel a proposal.
+    /// @notice Queue a Succeeded proposal: it can be executed `minDelay` seconds from now.
+    function queue(address[] memory targets, uint256[] memory values, bytes[] memory calldatas, bytes32 descriptionHash)
+        external
+        returns (uint256 id)
+    {
+        id = hashProposal(targets, values, calldatas, descriptionHash);
+        require(state(id) == ProposalState.Succeeded, "Governor: proposal not successful");
+        uint256 eta = block.timestamp + minDelay;
+        _executions[id].eta = eta;
+        emit ProposalQueued(id, eta);
+    }
+
+    /// @notice Carry out a queued proposal whose delay has passed: call each target with its
+    /// value (paid from this contract's balance, to which `msg.value` adds) and calldata.
+    /// @dev As on Livepeer, where the governor hands execution to its timelock, a Succeeded
+    /// proposal must be queued first and a failing call reverts with the timelock's message.
+    function execute(
+        address[] memory targets,
+        uint256[] memory values,
+        bytes[] memory calldatas,
+        bytes32 descriptionHash
+    ) external payable returns (uint256 id) {
+        id = hashProposal(targets, values, calldatas, descriptionHash);
+        ProposalState current = state(id);
+        require(
+            current == ProposalState.Succeeded || current == ProposalState.Queued, "Governor: proposal not successful"
+        );
+        Execution storage e = _executions[id];
+        require(e.eta != 0 && e.eta <= block.timestamp, "TimelockController: operation is not ready");
+        // Marked before the calls, as OpenZeppelin does, so a target calling back finds the
+        // proposal Executed and cannot run it twice.
+        e.executed = true;
+        emit ProposalExecuted(id);
+        for (uint256 i; i < targets.length; ++i) {
+            (bool success,) = targets[i].call{value: values[i]}(calldatas[i]);
+            require(success, "TimelockController: underlying transaction reverted");
+        }
+    }
+
+    /// @notice Cancel a proposal that is neither cancelled nor executed (on Livepeer, its
+    /// proposer while it is Pending, or the Treasury's canceller once queued).
     function cancel(uint256 id) external {
-        if (proposals[id].snapshot == 0) revert GovernorNonexistentProposal(id);
+        ProposalState current = state(id);
+        require(
+            current != ProposalState.Canceled && current != ProposalState.Expired && current != ProposalState.Executed,
+            "Governor: proposal not active"
+        );
         proposals[id].canceled = true;
+        // The timelock forgets a cancelled operation, so its eta reads 0 again.
+        delete _executions[id];
         emit ProposalCanceled(id);
     }
 
@@ -89,6 +186,30 @@ contract MockGovernor is ILivepeerGovernor {
         uint256 previous = _votes[account];
         _votes[account] = weight;
         emit DelegateVotesChanged(account, previous, weight);
+    }
+
+    /// @notice Set the votes an account needs to propose.
+    function setProposalThreshold(uint256 newProposalThreshold) external {
+        emit ProposalThresholdSet(proposalThreshold, newProposalThreshold);
+        proposalThreshold = newProposalThreshold;
+    }
+
+    /// @notice Set the votes (for, against and abstaining together) a proposal needs.
+    function setQuorum(uint256 newQuorum) external {
+        emit QuorumSet(_quorum, newQuorum);
+        _quorum = newQuorum;
+    }
+
+    /// @notice Set the share of `for` plus `against` that `for` needs, in parts per million.
+    function setQuota(uint256 newQuota) external {
+        emit QuotaSet(quota, newQuota);
+        quota = newQuota;
+    }
+
+    /// @notice Set the seconds a queued proposal waits before it can be executed.
+    function setMinDelay(uint256 newDelay) external {
+        emit MinDelayChange(minDelay, newDelay);
+        minDelay = newDelay;
     }
 
     /// @inheritdoc ILivepeerGovernor
@@ -120,6 +241,13 @@ contract MockGovernor is ILivepeerGovernor {
         return _votes[account];
     }
 
+    /// @notice The votes a proposal needs cast on it, as `setQuorum` last set it (`timepoint`
+    /// is ignored: the mock keeps no history).
+    function quorum(uint256 timepoint) public view returns (uint256) {
+        timepoint;
+        return _quorum;
+    }
+
     /// @notice True once `account` has voted on `proposalId`.
     function hasVoted(uint256 proposalId, address account) external view returns (bool) {
         return _voted[proposalId][account];
@@ -135,15 +263,29 @@ contract MockGovernor is ILivepeerGovernor {
         return (t.againstVotes, t.forVotes, t.abstainVotes);
     }
 
+    /// @notice When a queued proposal can be executed; 0 if it is not queued, was executed or
+    /// was cancelled.
+    function proposalEta(uint256 proposalId) external view returns (uint256) {
+        Execution memory e = _executions[proposalId];
+        return e.executed ? 0 : e.eta;
+    }
+
     /// @inheritdoc ILivepeerGovernor
     function state(uint256 id) public view returns (ProposalState) {
-        Proposal memory p = proposals[id];
-        if (p.snapshot == 0) revert GovernorNonexistentProposal(id);
+        Proposal storage p = proposals[id];
+        uint256 snapshot = p.snapshot;
+        if (snapshot == 0) revert("Governor: unknown proposal id");
         if (p.canceled) return ProposalState.Canceled;
         uint256 round = rounds.currentRound();
-        if (round <= p.snapshot) return ProposalState.Pending;
+        if (round <= snapshot) return ProposalState.Pending;
         if (round <= p.deadline) return ProposalState.Active;
-        return ProposalState.Defeated;
+        // OpenZeppelin looks for Executed first; only a proposal whose vote is over can have
+        // been queued or executed (and cancel refuses an executed one), so looking here is the
+        // same and spares open proposals, which Assembly asks about, the extra reads.
+        Execution memory e = _executions[id];
+        if (e.executed) return ProposalState.Executed;
+        if (!_quorumReached(id, snapshot) || !_voteSucceeded(id)) return ProposalState.Defeated;
+        return e.eta == 0 ? ProposalState.Succeeded : ProposalState.Queued;
     }
 
     /// @notice The round voting starts after.
@@ -154,6 +296,20 @@ contract MockGovernor is ILivepeerGovernor {
     /// @inheritdoc ILivepeerGovernor
     function proposalDeadline(uint256 id) external view returns (uint256) {
         return proposals[id].deadline;
+    }
+
+    /// Livepeer's `_quorumReached`: abstentions count, as in "quorum=for,abstain,against".
+    function _quorumReached(uint256 id, uint256 snapshot) internal view returns (bool) {
+        Tally storage t = _tallies[id];
+        return t.againstVotes + t.forVotes + t.abstainVotes >= quorum(snapshot);
+    }
+
+    /// Livepeer's `_voteSucceeded`: `for` needs `quota` of `for` plus `against`, rounded down
+    /// as MathUtils.percOf rounds, so a tie passes at 50% and a vote with only abstentions
+    /// passes too.
+    function _voteSucceeded(uint256 id) internal view returns (bool) {
+        Tally storage t = _tallies[id];
+        return t.forVotes >= (t.againstVotes + t.forVotes) * quota / PERC_DIVISOR;
     }
 
     /// OpenZeppelin 4.9's `Governor._castVote` with Livepeer's `_countVote`: only while the

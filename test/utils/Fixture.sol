@@ -6,6 +6,7 @@ import {IAssembly} from "../../contracts/interfaces/IAssembly.sol";
 import {MockBondingManager} from "../../contracts/mocks/MockBondingManager.sol";
 import {MockGovernor} from "../../contracts/mocks/MockGovernor.sol";
 import {MockLivepeerToken} from "../../contracts/mocks/MockLivepeerToken.sol";
+import {MockPollCreator} from "../../contracts/mocks/MockPollCreator.sol";
 import {MockRoundsManager} from "../../contracts/mocks/MockRoundsManager.sol";
 import {vm} from "./Vm.sol";
 
@@ -19,6 +20,7 @@ abstract contract Fixture {
     MockRoundsManager internal rounds;
     MockGovernor internal gov;
     MockLivepeerToken internal lpt;
+    MockPollCreator internal polls;
 
     address internal constant ALICE = address(0xA11CE); // orchestrator
     address internal constant BOB = address(0xB0B); // orchestrator
@@ -30,10 +32,11 @@ abstract contract Fixture {
         vm.warp(T0);
         vm.roll(1000);
         rounds = new MockRoundsManager(100, 4000);
-        bonding = new MockBondingManager();
+        bonding = new MockBondingManager(rounds, 100);
         gov = new MockGovernor(rounds, 1, 10);
         lpt = new MockLivepeerToken();
-        floor = new Assembly(address(this), bonding, rounds, gov, address(lpt), defaults());
+        polls = new MockPollCreator(bonding);
+        floor = new Assembly(address(this), bonding, rounds, gov, address(lpt), polls, defaults());
         bonding.setActive(ALICE, true);
         bonding.setActive(BOB, true);
         bonding.setActive(CAROL, true);

@@ -20,6 +20,9 @@ interface Vm {
 
     function warp(uint256 newTimestamp) external;
     function roll(uint256 newHeight) external;
+    function etch(address target, bytes calldata newRuntimeBytecode) external;
+    function chainId(uint256 newChainId) external;
+    function setNonce(address account, uint64 newNonce) external;
     function prank(address msgSender) external;
     function startPrank(address msgSender) external;
     function stopPrank() external;
