@@ -516,21 +516,82 @@ async fn role(
         .map_err(|e| ApiError::Chain(e.to_string()))
 }
 
-/// The votes cast on a governor proposal, and their tally by support.
-#[derive(Serialize, ToSchema)]
-pub struct Votes {
-    /// The governor's proposal id (decimal).
-    pub proposal_id: String,
-    /// Every vote, in the order cast.
-    pub votes: Vec<Vote>,
-    /// Total weight by support (`against`, `for`, `abstain`), in LPT base units (hex).
-    #[schema(value_type = Object)]
-    pub tally: std::collections::BTreeMap<&'static str, U256>,
+/// Which of Livepeer's votes a proposal id names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VoteKind {
+    /// A LivepeerGovernor proposal: stake-weighted votes, for, against or abstain.
+    Governor,
+    /// A PollCreator poll (an LIP): yes or no; each voter's last vote counts.
+    Poll,
 }
 
-/// The votes cast on a governor proposal (`VoteCast` and `VoteCastWithParams`), as indexed.
+/// One line of a tally.
+#[derive(Serialize, ToSchema)]
+pub struct TallyLine {
+    /// `for`, `against`, `abstain` (governor) or `yes`, `no` (poll).
+    pub choice: &'static str,
+    /// How many voters chose it (for a poll, by their last vote).
+    pub voters: u32,
+    /// Their total voting weight in LPT base units (hex); null for a poll, whose votes carry
+    /// no weight on chain.
+    #[schema(value_type = Option<String>)]
+    pub weight: Option<U256>,
+}
+
+/// The votes cast on a proposal, and their tally.
+#[derive(Serialize, ToSchema)]
+pub struct Votes {
+    /// The governor's proposal id, or the poll's address as a number (decimal).
+    pub proposal_id: String,
+    /// Which kind of vote it is.
+    pub kind: VoteKind,
+    /// Every vote, in the order cast.
+    pub votes: Vec<Vote>,
+    /// The tally by choice.
+    pub tally: Vec<TallyLine>,
+}
+
+/// The tally of `votes`: a governor's by weight; a poll's by each voter's last vote.
+fn tally(kind: VoteKind, votes: &[Vote]) -> Vec<TallyLine> {
+    let choices: &[&'static str] = match kind {
+        VoteKind::Governor => &["against", "for", "abstain"],
+        VoteKind::Poll => &["yes", "no"],
+    };
+    let mut lines: Vec<TallyLine> = choices
+        .iter()
+        .map(|&choice| TallyLine {
+            choice,
+            voters: 0,
+            weight: (kind == VoteKind::Governor).then_some(U256::ZERO),
+        })
+        .collect();
+    let counted: Vec<&Vote> = match kind {
+        VoteKind::Governor => votes.iter().collect(),
+        VoteKind::Poll => {
+            let mut last = std::collections::HashMap::new();
+            for v in votes {
+                last.insert(v.voter, v);
+            }
+            last.into_values().collect()
+        }
+    };
+    for v in counted {
+        // Choices outside the counting (a poll voter's choice 7) are recorded, not tallied.
+        if let Some(line) = lines.get_mut(usize::from(v.support)) {
+            line.voters += 1;
+            if let (Some(total), Some(w)) = (line.weight.as_mut(), v.weight) {
+                *total += w;
+            }
+        }
+    }
+    lines
+}
+
+/// The votes cast on a governor proposal (`VoteCast`, `VoteCastWithParams`) or a poll
+/// (`Vote`), as indexed, with their tally.
 #[utoipa::path(get, path = "/v1/proposals/{id}/votes", tag = "chain",
-    params(("id" = String, Path, description = "The governor's proposal id (decimal or 0x-hex).")),
+    params(("id" = String, Path, description = "The governor's proposal id (decimal or 0x-hex), or the poll's address.")),
     responses(
         (status = 200, description = "Votes and their tally.", body = Votes),
         (status = 400, description = "Not a proposal id.", body = ChainError),
@@ -539,24 +600,20 @@ async fn votes(
     State(s): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<Votes>, ApiError> {
-    let proposal: U256 = id
-        .parse()
-        .map_err(|_| ApiError::BadRequest("the proposal id is not a number".into()))?;
+    let proposal: U256 = match id.parse::<Address>() {
+        Ok(poll) => U256::from_be_slice(poll.as_slice()),
+        Err(_) => id
+            .parse()
+            .map_err(|_| ApiError::BadRequest("the proposal id is not a number".into()))?,
+    };
     let store = s.store.clone();
-    let votes = blocking(move || Ok(store.votes(proposal)?)).await?;
-    let mut tally = std::collections::BTreeMap::new();
-    for v in &votes {
-        let side = match v.support {
-            0 => "against",
-            1 => "for",
-            _ => "abstain",
-        };
-        *tally.entry(side).or_insert(U256::ZERO) += v.weight;
-    }
+    let (votes, is_poll) = blocking(move || Ok((store.votes(proposal)?, store.is_poll(proposal)?))).await?;
+    let kind = if is_poll { VoteKind::Poll } else { VoteKind::Governor };
     Ok(Json(Votes {
         proposal_id: proposal.to_string(),
+        kind,
+        tally: tally(kind, &votes),
         votes,
-        tally,
     }))
 }
 

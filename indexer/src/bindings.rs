@@ -37,8 +37,21 @@ pub mod livepeer {
             "abi/ILivepeerGovernor.json"
         );
     }
+    mod polls {
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            IPollCreator,
+            "abi/IPollCreator.json"
+        );
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            IPoll,
+            "abi/IPoll.json"
+        );
+    }
     pub use bonding::IBondingManager;
     pub use governor::ILivepeerGovernor;
+    pub use polls::{IPoll, IPollCreator};
     pub use rounds::IRoundsManager;
 }
 
@@ -65,6 +78,15 @@ pub mod mocks {
             "abi/MockRoundsManager.json"
         );
     }
+    mod polls {
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            MockPollCreator,
+            "abi/MockPollCreator.json"
+        );
+    }
+    /// Livepeer's PollCreator and its polls, with the real events and block semantics.
+    pub use polls::MockPollCreator;
     mod wallet {
         alloy::sol!(
             #[sol(rpc, all_derives)]

@@ -47,6 +47,10 @@ pub struct Deployment {
     pub governor: Address,
     /// The Livepeer token (LPT) contract.
     pub livepeer_token: Address,
+    /// Livepeer's PollCreator, whose polls are the votes on LIPs (not in the Controller); None
+    /// in deployment files written before Assembly followed polls.
+    #[serde(default)]
+    pub poll_creator: Option<Address>,
     /// Livepeer's Controller (its registry of contracts); None when the file does not name it.
     #[serde(default)]
     pub controller: Option<Address>,

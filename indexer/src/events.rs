@@ -7,7 +7,7 @@ use alloy::rpc::types::Log;
 use alloy::sol_types::SolEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::livepeer::{IBondingManager, ILivepeerGovernor};
+use crate::bindings::livepeer::{IBondingManager, ILivepeerGovernor, IPoll, IPollCreator};
 use crate::bindings::Assembly;
 use crate::deployment::Deployment;
 
@@ -17,10 +17,13 @@ use crate::deployment::Deployment;
 pub enum Kind {
     /// A floor open to any eligible speaker, with no proposal attached.
     OpenFloor,
-    /// A debate on a Livepeer Improvement Proposal put to a governor vote.
+    /// A debate on a Livepeer Improvement Proposal, voted on in a PollCreator poll; its
+    /// proposal id is the poll's address.
     LipDebate,
-    /// A debate on a treasury proposal put to a governor vote.
+    /// A debate on a governor proposal that spends the treasury (LPT or ETH).
     TreasuryDebate,
+    /// A debate on any other governor proposal (governance housekeeping).
+    GovernorDebate,
 }
 
 pub use assembly_floor::Speakers;
@@ -35,7 +38,8 @@ pub enum Event {
         session: u64,
         /// What the session is for.
         kind: Kind,
-        /// The governor proposal a debate is about; zero for an open floor.
+        /// The governor proposal a debate is about, or its poll's address for an LIP debate;
+        /// zero for an open floor.
         proposal_id: U256,
         /// When the first occurrence begins, seconds since the epoch.
         start: u64,
@@ -100,9 +104,9 @@ pub enum Event {
         /// When the slot ended (its block's time), seconds since the epoch.
         at: u64,
     },
-    /// A debate session was scheduled for a governor proposal.
+    /// A debate session was scheduled for a governor proposal or a poll.
     DebateOpened {
-        /// The governor proposal under debate.
+        /// The governor proposal under debate, or the poll's address.
         proposal_id: U256,
         /// The session created for the debate.
         session: u64,
@@ -128,6 +132,12 @@ pub enum Event {
         description_hash: B256,
         /// The governor's deadline for the vote, a Livepeer round number.
         vote_end: u64,
+        /// Who proposed it.
+        #[serde(default)]
+        proposer: Address,
+        /// The first line of its description (see [`title_of`]).
+        #[serde(default)]
+        title: Option<String>,
     },
     /// A governor proposal was cancelled.
     ProposalCanceled {
@@ -144,19 +154,47 @@ pub enum Event {
         /// `transfer_bond`, `earnings_claimed`, `reward` or `slashed`.
         reason: String,
     },
-    /// A vote on a governor proposal (`VoteCast` or `VoteCastWithParams`).
+    /// A poll for an LIP was created by Livepeer's PollCreator.
+    PollCreated {
+        /// The poll's address; as a proposal id, `U256::from_be_slice(poll)`.
+        poll: Address,
+        /// What the poll is about: the IPFS content identifier of the LIP's text.
+        proposal: alloy::primitives::Bytes,
+        /// The last L1 block at which the poll takes votes.
+        end_block: u64,
+    },
+    /// A vote on a governor proposal (`VoteCast`, `VoteCastWithParams`) or on a poll (`Vote`).
     Voted {
-        /// The governor's proposal id.
+        /// The governor's proposal id, or the poll's address.
         proposal_id: U256,
         /// Who voted.
         voter: Address,
-        /// OpenZeppelin's counting: 0 against, 1 for, 2 abstain.
+        /// For a governor proposal OpenZeppelin's counting, 0 against, 1 for, 2 abstain; for
+        /// a poll LIP-16's, 0 yes, 1 no.
         support: u8,
-        /// The voting weight: the voter's stake at the proposal's snapshot.
-        weight: U256,
+        /// The governor's voting weight (the voter's stake at the proposal's snapshot); None
+        /// for a poll, whose votes carry no weight on chain.
+        weight: Option<U256>,
         /// The reason the voter gave, if any.
         reason: String,
     },
+}
+
+/// The longest title kept; longer first lines are cut at a character boundary.
+pub const MAX_TITLE: usize = 160;
+
+/// A governor proposal's title: the first non-blank line of its description, without a
+/// Markdown heading's `#`s, at most [`MAX_TITLE`] bytes.
+pub fn title_of(description: &str) -> Option<String> {
+    let line = description
+        .lines()
+        .map(|l| l.trim().trim_start_matches('#').trim())
+        .find(|l| !l.is_empty())?;
+    let mut end = line.len().min(MAX_TITLE);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(line[..end].to_string())
 }
 
 /// Where a log sits in the chain.
@@ -236,6 +274,7 @@ fn kind(k: u8) -> Result<Kind, DecodeError> {
         0 => Ok(Kind::OpenFloor),
         1 => Ok(Kind::LipDebate),
         2 => Ok(Kind::TreasuryDebate),
+        3 => Ok(Kind::GovernorDebate),
         _ => Err(DecodeError::OutOfRange {
             event: "SessionCreated",
             field: "kind",
@@ -254,16 +293,54 @@ fn speakers(s: u8) -> Result<Speakers, DecodeError> {
     }
 }
 
-/// Decodes a log of any contract the indexer follows, chosen by its address.
+/// Decodes a log of any contract the indexer follows, chosen by its address; a log from
+/// none of the deployment's contracts is a poll's (the follower asks for no other).
 pub fn decode_from(log: &Log, deployment: &Deployment) -> Result<Event, DecodeError> {
     let address = log.address();
     if address == deployment.governor {
         decode_governor(log)
     } else if address == deployment.bonding_manager {
         decode_bonding(log)
-    } else {
+    } else if Some(address) == deployment.poll_creator {
+        decode_poll_creator(log)
+    } else if address == deployment.assembly {
         decode(log)
+    } else {
+        decode_poll(log)
     }
+}
+
+/// Decodes a log of Livepeer's PollCreator.
+pub fn decode_poll_creator(log: &Log) -> Result<Event, DecodeError> {
+    let topic0 = *log.topic0().ok_or(DecodeError::NoTopics)?;
+    if topic0 != IPollCreator::PollCreated::SIGNATURE_HASH {
+        return Err(DecodeError::UnknownEvent(topic0));
+    }
+    let e: IPollCreator::PollCreated = decoded(log)?;
+    Ok(Event::PollCreated {
+        poll: e.poll,
+        proposal: e.proposal,
+        end_block: u64_of(e.endBlock, "PollCreated", "endBlock")?,
+    })
+}
+
+/// Decodes a vote in one of PollCreator's polls (the log's emitter).
+pub fn decode_poll(log: &Log) -> Result<Event, DecodeError> {
+    let topic0 = *log.topic0().ok_or(DecodeError::NoTopics)?;
+    if topic0 != IPoll::Vote::SIGNATURE_HASH {
+        return Err(DecodeError::UnknownEvent(topic0));
+    }
+    let e: IPoll::Vote = decoded(log)?;
+    Ok(Event::Voted {
+        proposal_id: U256::from_be_slice(log.address().as_slice()),
+        voter: e.voter,
+        support: u8::try_from(e.choiceID).map_err(|_| DecodeError::OutOfRange {
+            event: "Vote",
+            field: "choiceID",
+        })?,
+        weight: None,
+        reason: String::new(),
+    })
 }
 
 /// Decodes a log of Livepeer's governor (OpenZeppelin's event signatures).
@@ -285,6 +362,8 @@ pub fn decode_governor(log: &Log) -> Result<Event, DecodeError> {
                 calldatas: e.calldatas,
                 description_hash: alloy::primitives::keccak256(e.description.as_bytes()),
                 vote_end: u64_of(e.voteEnd, "ProposalCreated", "voteEnd")?,
+                proposer: e.proposer,
+                title: title_of(&e.description),
             }
         }
         ILivepeerGovernor::ProposalCanceled::SIGNATURE_HASH => {
@@ -299,7 +378,7 @@ pub fn decode_governor(log: &Log) -> Result<Event, DecodeError> {
                 proposal_id: e.proposalId,
                 voter: e.voter,
                 support: e.support,
-                weight: e.weight,
+                weight: Some(e.weight),
                 reason: e.reason,
             }
         }
@@ -309,7 +388,7 @@ pub fn decode_governor(log: &Log) -> Result<Event, DecodeError> {
                 proposal_id: e.proposalId,
                 voter: e.voter,
                 support: e.support,
-                weight: e.weight,
+                weight: Some(e.weight),
                 reason: e.reason,
             }
         }

@@ -1,5 +1,6 @@
-//! The keeper: makes debates open themselves. For every governor proposal the follower has
-//! seen that has no debate yet, it sends `openDebate` (permissionless, idempotent on chain).
+//! The keeper: makes debates open themselves. For every governor proposal and every poll the
+//! follower has seen that has no debate yet, it sends `openDebate` or `openPollDebate`
+//! (permissionless, idempotent on chain).
 //! Off unless given a signer key. What it did is persisted, so a proposal the chain refused
 //! for good (cancelled, finished, too late) is never tried again, across restarts; one it
 //! could not send is retried a bounded number of times.
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::network::EthereumWallet;
-use alloy::primitives::U256;
+use alloy::primitives::{Address, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::transports::TransportError;
 use serde::Serialize;
@@ -21,13 +22,17 @@ use crate::store::{Store, StoreError};
 /// Attempts after which a proposal that keeps failing (not refused) is given up on.
 pub const MAX_ATTEMPTS: u32 = 5;
 
+/// How many of PollCreator's nonces, back from its current one, are searched for a poll's.
+/// PollCreator creates only polls, a handful a year; a poll further back is long over.
+pub const NONCE_SEARCH: u64 = 4096;
+
 /// What happened to one proposal in one pass.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    /// `openDebate` was mined.
+    /// `openDebate` (or `openPollDebate`) was mined.
     Opened {
-        /// The hash of the mined `openDebate` transaction, 0x-hex.
+        /// The hash of the mined transaction, 0x-hex.
         tx: String,
     },
     /// The chain already has its debate (another keeper, or a governance session).
@@ -73,7 +78,7 @@ pub async fn signing_provider(
         .erased())
 }
 
-/// Sends `openDebate` for proposals without a debate.
+/// Sends `openDebate` and `openPollDebate` for proposals and polls without a debate.
 pub struct Keeper {
     assembly: Assembly::AssemblyInstance<DynProvider>,
     store: Arc<Store>,
@@ -100,24 +105,16 @@ impl Keeper {
             .map_err(|e| KeeperError::Join(e.to_string()))??;
         let mut done = Vec::new();
         for proposal in pending {
-            let Event::ProposalCreated {
-                proposal_id,
-                targets,
-                values,
-                calldatas,
-                description_hash,
-                ..
-            } = proposal
-            else {
-                continue;
+            let proposal_id = match &proposal {
+                Event::ProposalCreated { proposal_id, .. } => *proposal_id,
+                Event::PollCreated { poll, .. } => U256::from_be_slice(poll.as_slice()),
+                _ => continue,
             };
             let (finished, attempts) = self.store.keeper_state(proposal_id)?;
             if finished {
                 continue;
             }
-            let outcome = self
-                .open(targets, values, calldatas, description_hash, proposal_id)
-                .await;
+            let outcome = self.open(proposal, proposal_id).await;
             let final_ = match &outcome {
                 Outcome::Opened { .. } | Outcome::AlreadyOpen | Outcome::Refused { .. } => true,
                 Outcome::Failed { .. } => attempts + 1 >= MAX_ATTEMPTS,
@@ -130,14 +127,7 @@ impl Keeper {
         Ok(done)
     }
 
-    async fn open(
-        &self,
-        targets: Vec<alloy::primitives::Address>,
-        values: Vec<U256>,
-        calldatas: Vec<alloy::primitives::Bytes>,
-        description_hash: alloy::primitives::B256,
-        proposal_id: U256,
-    ) -> Outcome {
+    async fn open(&self, proposal: Event, proposal_id: U256) -> Outcome {
         match self.assembly.debateOf(proposal_id).call().await {
             Ok(session) if !session.is_zero() => return Outcome::AlreadyOpen,
             Ok(_) => {}
@@ -147,10 +137,36 @@ impl Keeper {
                 }
             }
         }
-        let call = self
-            .assembly
-            .openDebate(targets, values, calldatas, description_hash);
-        match call.send().await {
+        let sent = match proposal {
+            Event::ProposalCreated {
+                targets,
+                values,
+                calldatas,
+                description_hash,
+                ..
+            } => {
+                self.assembly
+                    .openDebate(targets, values, calldatas, description_hash)
+                    .send()
+                    .await
+            }
+            Event::PollCreated { poll, .. } => {
+                let nonce = match self.creation_nonce(poll).await {
+                    Ok(nonce) => nonce,
+                    Err(outcome) => return outcome,
+                };
+                self.assembly
+                    .openPollDebate(poll, U256::from(nonce))
+                    .send()
+                    .await
+            }
+            _ => {
+                return Outcome::Refused {
+                    reason: "neither a governor proposal nor a poll".into(),
+                }
+            }
+        };
+        match sent {
             Ok(pending) => {
                 match tokio::time::timeout(Duration::from_secs(120), pending.get_receipt()).await {
                     Ok(Ok(r)) if r.status() => Outcome::Opened {
@@ -172,7 +188,10 @@ impl Keeper {
                     err @ (Assembly::AssemblyErrors::ProposalNotOpen(_)
                     | Assembly::AssemblyErrors::VoteClosesTooSoon(_)
                     | Assembly::AssemblyErrors::UnknownProposal(_)
-                    | Assembly::AssemblyErrors::MalformedProposal(_)),
+                    | Assembly::AssemblyErrors::MalformedProposal(_)
+                    | Assembly::AssemblyErrors::PollEnded(_)
+                    | Assembly::AssemblyErrors::NotAPoll(_)
+                    | Assembly::AssemblyErrors::NotFromPollCreator(_)),
                 ) => Outcome::Refused {
                     reason: format!("{err:?}"),
                 },
@@ -181,6 +200,31 @@ impl Keeper {
                 },
             },
         }
+    }
+
+    /// The nonce PollCreator created `poll` with, which `openPollDebate` checks it against:
+    /// the CREATE address of each nonce, back from PollCreator's current one, until one is
+    /// `poll`. The creator is the one Assembly names, read from the contract.
+    async fn creation_nonce(&self, poll: Address) -> Result<u64, Outcome> {
+        let failed = |reason: String| Outcome::Failed { reason };
+        let creator = self
+            .assembly
+            .pollCreator()
+            .call()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let next = self
+            .assembly
+            .provider()
+            .get_transaction_count(creator)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        (next.saturating_sub(NONCE_SEARCH).max(1)..next)
+            .rev()
+            .find(|&nonce| creator.create(nonce) == poll)
+            .ok_or_else(|| Outcome::Refused {
+                reason: format!("{poll} is not among PollCreator {creator}'s last {NONCE_SEARCH} creations"),
+            })
     }
 
     /// Passes every `interval` until `shutdown`.

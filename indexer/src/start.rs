@@ -13,6 +13,7 @@
 //! | `max_batch` | `ASSEMBLY_MAX_BATCH` | `5000` (largest `eth_getLogs` range) |
 //! | `poll_ms` | `ASSEMBLY_POLL_MS` | `500` (without a subscription) |
 //! | `roles_cache` | `ASSEMBLY_ROLES_CACHE` | `10000` (role standings cached; anyone may look up any address) |
+//! | `ipfs_gateway` | `ASSEMBLY_IPFS_GATEWAY` | unset: LIP debates are shown by their poll's IPFS content identifier. An IPFS trustless gateway (`https://…`; each block is verified against its hash): LIP numbers and titles. |
 //! | — | `ASSEMBLY_KEEPER_KEY` | unset: keeper off. A hex private key: open a debate for every new proposal. Never read from a file. |
 
 use std::path::PathBuf;
@@ -31,11 +32,15 @@ use crate::api::{self, ApiState};
 use crate::deployment::Deployment;
 use crate::keeper::{self, Keeper};
 use crate::roles::Roles;
+use crate::ipfs::Gateway;
 use crate::store::Store;
+use crate::titles::Resolver;
 use crate::sync::{Change, Follower, Progress, SyncConfig};
 
 /// How often the eligibility cache looks for a new round.
 const ROLES_EVERY: Duration = Duration::from_secs(30);
+/// How often the title resolver looks for polls due a try.
+const TITLES_EVERY: Duration = Duration::from_secs(5);
 /// How often the keeper looks for proposals without a debate.
 const KEEPER_EVERY: Duration = Duration::from_secs(5);
 
@@ -58,6 +63,8 @@ pub struct IndexerConfig {
     /// Role standings cached at most (anyone may look up any address; past it, the least
     /// recently read go first).
     pub roles_cache: usize,
+    /// An IPFS trustless gateway to read LIP texts through; None: polls keep their CIDs.
+    pub ipfs_gateway: Option<String>,
     /// The keeper's private key (hex), from the environment only.
     #[serde(skip)]
     pub keeper_key: Option<String>,
@@ -73,6 +80,7 @@ impl Default for IndexerConfig {
             max_batch: 5_000,
             poll_ms: 500,
             roles_cache: crate::roles::DEFAULT_CACHE_CAPACITY,
+            ipfs_gateway: None,
             keeper_key: None,
         }
     }
@@ -108,6 +116,9 @@ impl IndexerConfig {
         if let Some(v) = var("ASSEMBLY_ROLES_CACHE") {
             self.roles_cache = num("ASSEMBLY_ROLES_CACHE", v)?;
         }
+        if let Some(v) = var("ASSEMBLY_IPFS_GATEWAY") {
+            self.ipfs_gateway = (!v.trim().is_empty()).then_some(v);
+        }
         if let Some(v) = var("ASSEMBLY_KEEPER_KEY") {
             self.keeper_key = Some(v);
         }
@@ -136,6 +147,7 @@ pub struct Indexer {
     pub provider: DynProvider,
     follower: Follower,
     keeper: Option<Keeper>,
+    titles: Option<Resolver>,
 }
 
 impl Indexer {
@@ -172,6 +184,15 @@ impl Indexer {
             }
             None => None,
         };
+        let titles = match &config.ipfs_gateway {
+            Some(url) => {
+                let gateway = Gateway::new(url, crate::ipfs::DEFAULT_TIMEOUT)
+                    .with_context(|| format!("ASSEMBLY_IPFS_GATEWAY={url}"))?;
+                tracing::info!(gateway = %url, "LIP titles from IPFS");
+                Some(Resolver::new(gateway, store.clone()))
+            }
+            None => None,
+        };
         Ok(Self {
             deployment,
             store,
@@ -179,6 +200,7 @@ impl Indexer {
             provider,
             follower,
             keeper,
+            titles,
         })
     }
 
@@ -217,6 +239,9 @@ impl Indexer {
         ));
         if let Some(k) = self.keeper {
             tokio::spawn(k.run(KEEPER_EVERY, shutdown.clone()));
+        }
+        if let Some(t) = self.titles {
+            tokio::spawn(t.run(TITLES_EVERY, shutdown.clone()));
         }
         tokio::spawn(self.follower.run(shutdown))
     }

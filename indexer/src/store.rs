@@ -119,10 +119,16 @@ CREATE TABLE IF NOT EXISTS requests (
 CREATE TABLE IF NOT EXISTS proposals (
     proposal_id TEXT PRIMARY KEY, actions TEXT NOT NULL, vote_end INTEGER NOT NULL, block INTEGER NOT NULL,
     canceled_block INTEGER);
+CREATE TABLE IF NOT EXISTS titles (
+    proposal_id TEXT PRIMARY KEY, proposal BLOB, lip INTEGER, title TEXT, cid TEXT,
+    resolved INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL DEFAULT 0,
+    error TEXT);
+CREATE TABLE IF NOT EXISTS polls (
+    poll BLOB PRIMARY KEY, proposal BLOB NOT NULL, end_block INTEGER NOT NULL, block INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS keeper (
     proposal_id TEXT PRIMARY KEY, attempts INTEGER NOT NULL, outcome TEXT NOT NULL, final INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS votes (
-    proposal_id TEXT NOT NULL, voter BLOB NOT NULL, support INTEGER NOT NULL, weight TEXT NOT NULL,
+    proposal_id TEXT NOT NULL, voter BLOB NOT NULL, support INTEGER NOT NULL, weight TEXT,
     reason TEXT NOT NULL, block INTEGER NOT NULL, log_index INTEGER NOT NULL,
     PRIMARY KEY (block, log_index));
 CREATE INDEX IF NOT EXISTS votes_by_proposal ON votes (proposal_id);
@@ -145,6 +151,7 @@ fn kind_str(k: Kind) -> &'static str {
         Kind::OpenFloor => "open_floor",
         Kind::LipDebate => "lip_debate",
         Kind::TreasuryDebate => "treasury_debate",
+        Kind::GovernorDebate => "governor_debate",
     }
 }
 
@@ -153,6 +160,7 @@ fn kind_of(s: &str) -> Result<Kind> {
         "open_floor" => Kind::OpenFloor,
         "lip_debate" => Kind::LipDebate,
         "treasury_debate" => Kind::TreasuryDebate,
+        "governor_debate" => Kind::GovernorDebate,
         other => return Err(StoreError::Corrupt(format!("session kind {other}"))),
     })
 }
@@ -427,12 +435,41 @@ impl Store {
             Event::ProposalCreated {
                 proposal_id,
                 vote_end,
+                title,
                 ..
             } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO titles (proposal_id, title, resolved) VALUES (?1, ?2, 1)",
+                )?
+                .execute(params![proposal_id.to_string(), title])?;
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO proposals (proposal_id, actions, vote_end, block) VALUES (?1, ?2, ?3, ?4)",
                 )?
                 .execute(params![proposal_id.to_string(), json, *vote_end as i64, block])?;
+            }
+            Event::PollCreated {
+                poll,
+                proposal,
+                end_block,
+            } => {
+                // A poll is a proposal too (its id is its address), so the keeper finds it
+                // among the proposals without a debate; `vote_end` holds its end block.
+                let id = U256::from_be_slice(poll.as_slice());
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO proposals (proposal_id, actions, vote_end, block) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![id.to_string(), json, *end_block as i64, block])?;
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO polls (poll, proposal, end_block, block) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![poll.as_slice(), proposal.as_ref(), *end_block as i64, block])?;
+                let cid = crate::ipfs::cid_of_proposal(proposal)
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|_| String::from_utf8_lossy(proposal).chars().take(100).collect());
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO titles (proposal_id, proposal, cid, resolved) VALUES (?1, ?2, ?3, 0)",
+                )?
+                .execute(params![id.to_string(), proposal.as_ref(), cid])?;
             }
             Event::ProposalCanceled { proposal_id } => {
                 tx.prepare_cached(
@@ -455,7 +492,7 @@ impl Store {
                     proposal_id.to_string(),
                     voter.as_slice(),
                     *support as i64,
-                    format!("{weight:#x}"),
+                    weight.map(|w| format!("{w:#x}")),
                     reason,
                     block,
                     pos.log_index as i64
@@ -482,6 +519,7 @@ impl Store {
         tx.execute("DELETE FROM debates WHERE block > ?1", [n])?;
         tx.execute("DELETE FROM votes WHERE block > ?1", [n])?;
         tx.execute("DELETE FROM proposals WHERE block > ?1", [n])?;
+        tx.execute("DELETE FROM polls WHERE block > ?1", [n])?;
         tx.execute(
             "UPDATE proposals SET canceled_block = NULL WHERE canceled_block > ?1",
             [n],
@@ -695,7 +733,90 @@ impl Store {
             .map(|v| v as u64))
     }
 
-    /// The votes cast on a governor proposal, in the order they were cast.
+    /// Every poll PollCreator has created since the deployment block, whose votes the
+    /// follower asks for.
+    pub fn polls(&self) -> Result<Vec<Address>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT poll FROM polls ORDER BY block")?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        rows.map(|r| {
+            Address::try_from(r?.as_slice()).map_err(|_| StoreError::Corrupt("poll address".into()))
+        })
+        .collect()
+    }
+
+    /// Polls whose LIP text is unresolved and due for a try at `now`: (proposal id, the
+    /// poll's `proposal` bytes, failed attempts so far).
+    pub fn polls_to_resolve(&self, now: u64) -> Result<Vec<(U256, Vec<u8>, u32)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT proposal_id, proposal, attempts FROM titles
+             WHERE resolved = 0 AND proposal IS NOT NULL AND next_try <= ?1 ORDER BY next_try LIMIT 16",
+        )?;
+        let rows = stmt.query_map([now as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?))
+        })?;
+        rows.map(|row| {
+            let (id, proposal, attempts) = row?;
+            let id = id.parse().map_err(|_| StoreError::Corrupt("title proposal id".into()))?;
+            Ok((id, proposal, attempts.clamp(0, i64::from(u32::MAX)) as u32))
+        })
+        .collect()
+    }
+
+    /// Records a poll's resolved LIP number and title.
+    pub fn set_title(&self, proposal_id: U256, title: &Title) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE titles SET lip = ?2, title = ?3, cid = COALESCE(?4, cid), resolved = 1, error = NULL
+             WHERE proposal_id = ?1",
+            params![proposal_id.to_string(), title.lip, title.title, title.cid],
+        )?;
+        Ok(())
+    }
+
+    /// Records a failed try to resolve a poll's LIP text, and when to try again.
+    pub fn title_failed(&self, proposal_id: U256, attempts: u32, next_try: u64, error: &str) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE titles SET attempts = ?2, next_try = ?3, error = ?4 WHERE proposal_id = ?1",
+            params![proposal_id.to_string(), attempts, next_try as i64, error],
+        )?;
+        Ok(())
+    }
+
+    /// What a proposal or poll is about, as far as it is known.
+    pub fn title(&self, proposal_id: U256) -> Result<Option<Title>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT lip, title, cid FROM titles WHERE proposal_id = ?1",
+                [proposal_id.to_string()],
+                |r| {
+                    Ok(Title {
+                        lip: r.get::<_, Option<u32>>(0)?,
+                        title: r.get(1)?,
+                        cid: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Whether `proposal_id` names a poll PollCreator created (its address as a number).
+    pub fn is_poll(&self, proposal_id: U256) -> Result<bool> {
+        let bytes = proposal_id.to_be_bytes::<32>();
+        if bytes[..12].iter().any(|b| *b != 0) {
+            return Ok(false);
+        }
+        let conn = self.conn();
+        Ok(conn
+            .query_row("SELECT 1 FROM polls WHERE poll = ?1", [&bytes[12..]], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// The votes cast on a governor proposal or a poll, in the order they were cast.
     pub fn votes(&self, proposal_id: U256) -> Result<Vec<Vote>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
@@ -706,7 +827,7 @@ impl Store {
             Ok((
                 r.get::<_, Vec<u8>>(0)?,
                 r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, i64>(4)?,
             ))
@@ -717,7 +838,9 @@ impl Store {
             Ok(Vote {
                 voter: Address::try_from(voter.as_slice()).map_err(|_| corrupt("voter"))?,
                 support: u8::try_from(support).map_err(|_| corrupt("support"))?,
-                weight: weight.parse().map_err(|_| corrupt("weight"))?,
+                weight: weight
+                    .map(|w| w.parse().map_err(|_| corrupt("weight")))
+                    .transpose()?,
                 reason,
                 block: block as u64,
             })
@@ -726,17 +849,30 @@ impl Store {
     }
 }
 
-/// One vote on a governor proposal.
+/// What a debate is about, as far as it is known.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Title {
+    /// The LIP's number, for a poll whose text named it.
+    pub lip: Option<u32>,
+    /// The title: a governor proposal's first description line, or the LIP's `title`.
+    pub title: Option<String>,
+    /// A poll's IPFS content identifier (shown while its text is unresolved).
+    pub cid: Option<String>,
+}
+
+/// One vote on a governor proposal or a poll.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Vote {
     /// Who voted.
     #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
     pub voter: Address,
-    /// OpenZeppelin's counting: 0 against, 1 for, 2 abstain.
+    /// For a governor proposal OpenZeppelin's counting (0 against, 1 for, 2 abstain); for a
+    /// poll LIP-16's (0 yes, 1 no).
     pub support: u8,
-    /// The voting weight, in LPT base units (hex): the voter's stake at the proposal's snapshot.
-    #[schema(value_type = String)]
-    pub weight: U256,
+    /// The governor's voting weight, in LPT base units (hex): the voter's stake at the
+    /// proposal's snapshot. Null for a poll's vote, which carries no weight on chain.
+    #[schema(value_type = Option<String>)]
+    pub weight: Option<U256>,
     /// The reason the voter gave ("" if none).
     pub reason: String,
     /// The block the vote was cast in.

@@ -8,13 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::eips::BlockNumberOrTag;
-use alloy::primitives::B256;
+use alloy::primitives::{Address, B256};
+use alloy::sol_types::SolEvent;
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{Filter, Log};
 use futures::StreamExt;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
+use crate::bindings::livepeer::{IPoll, IPollCreator};
 use crate::deployment::Deployment;
 use crate::events::{self, Event, Position};
 use crate::store::{BlockRef, Store, StoreError};
@@ -284,11 +286,8 @@ impl Follower {
                 }
             }
             let to = finalized.min(next + self.batch - 1);
-            let filter = Filter::new()
-                .address(self.followed())
-                .from_block(next)
-                .to_block(to);
-            let logs = match timeout(t, self.provider.get_logs(&filter)).await {
+            let filter = Filter::new().from_block(next).to_block(to);
+            let logs = match self.logs(filter).await {
                 Ok(logs) => {
                     self.batch = (self.batch * 2).min(self.config.max_batch);
                     logs
@@ -315,10 +314,7 @@ impl Follower {
                 return self.roll_back(h.number).await;
             }
         }
-        let filter = Filter::new()
-            .address(self.followed())
-            .at_block_hash(block.hash);
-        let logs = timeout(t, self.provider.get_logs(&filter)).await?;
+        let logs = self.logs(Filter::new().at_block_hash(block.hash)).await?;
         let events = decode_all(&logs, &self.deployment, |p| {
             p.block == block.number && p.block_hash == block.hash
         });
@@ -328,13 +324,45 @@ impl Follower {
     }
 
     /// Assembly, and the Livepeer contracts whose events matter to it: the governor (new
-    /// proposals to debate) and the BondingManager (roles that change).
-    fn followed(&self) -> Vec<alloy::primitives::Address> {
-        vec![
+    /// proposals to debate, and their votes), the BondingManager (roles that change) and
+    /// PollCreator (new polls).
+    fn followed(&self) -> Vec<Address> {
+        let mut followed = vec![
             self.deployment.assembly,
             self.deployment.governor,
             self.deployment.bonding_manager,
-        ]
+        ];
+        followed.extend(self.deployment.poll_creator);
+        followed
+    }
+
+    /// The logs of the followed contracts in `blocks` (a range, or one block by hash), with
+    /// the `Vote`s of every poll: those already known, and those created in these very
+    /// blocks. Polls are found as they are created, so their votes take a second request,
+    /// made after the first has named them; the two answers are merged in chain order.
+    async fn logs(&self, blocks: Filter) -> Result<Vec<Log>, SyncError> {
+        let t = self.config.rpc_timeout;
+        let mut logs = timeout(t, self.provider.get_logs(&blocks.clone().address(self.followed()))).await?;
+        let Some(creator) = self.deployment.poll_creator else {
+            return Ok(logs);
+        };
+        let store = self.store.clone();
+        let mut polls = blocking(move || store.polls()).await?;
+        polls.extend(logs.iter().filter(|l| l.address() == creator).filter_map(|l| {
+            let topics = l.topics();
+            (topics.first() == Some(&IPollCreator::PollCreated::SIGNATURE_HASH))
+                .then(|| topics.get(1).map(|t| Address::from_word(*t)))
+                .flatten()
+        }));
+        if polls.is_empty() {
+            return Ok(logs);
+        }
+        polls.sort();
+        polls.dedup();
+        let votes = blocks.address(polls).event_signature(IPoll::Vote::SIGNATURE_HASH);
+        logs.extend(timeout(t, self.provider.get_logs(&votes)).await?);
+        logs.sort_by_key(|l| (l.block_number, l.log_index));
+        Ok(logs)
     }
 
     async fn commit(

@@ -15,7 +15,7 @@ use assembly_floor::clock;
 use assembly_indexer::events::{Kind, Speakers};
 use assembly_indexer::floor;
 use assembly_indexer::roles::{Role, Roles};
-use assembly_indexer::store::Store;
+use assembly_indexer::store::{Store, Title};
 use assembly_indexer::sync::{Change, Progress};
 use assembly_media::{Gate, Plan};
 use axum::extract::ws::Utf8Bytes;
@@ -102,8 +102,12 @@ pub struct Upcoming {
     pub occurrence: u32,
     /// What the session is for.
     pub kind: Kind,
-    /// The governor proposal a debate is about, in decimal; null for an open floor.
+    /// The governor proposal a debate is about, or its poll's address, in decimal; null for
+    /// an open floor.
     pub proposal_id: Option<String>,
+    /// What the debate is about (a governor proposal's title, an LIP's number and title, or
+    /// the poll's content identifier until its text is resolved); null for an open floor.
+    pub title: Option<Title>,
     /// When the occurrence begins, seconds since the epoch.
     pub start: u64,
     /// When it ends (exclusive), seconds since the epoch.
@@ -212,7 +216,7 @@ struct Timeline {
 
 fn priority(kind: Kind, always_on: bool) -> u8 {
     match (kind, always_on) {
-        (Kind::LipDebate | Kind::TreasuryDebate, _) => 3,
+        (Kind::LipDebate | Kind::TreasuryDebate | Kind::GovernorDebate, _) => 3,
         (Kind::OpenFloor, false) => 2,
         (Kind::OpenFloor, true) => 1,
     }
@@ -320,17 +324,23 @@ impl Hub {
         // Every store read in one blocking task; only role lookups (which may go to the
         // chain) stay async.
         let store = self.store.clone();
-        let (rows, head, mut timelines) =
+        let (rows, head, mut timelines, mut titles) =
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let rows = store.sessions()?;
                 let head = store.head()?.map(|b| b.number);
                 let mut timelines = HashMap::new();
+                let mut titles = HashMap::new();
                 for row in &rows {
+                    if !row.proposal_id.is_zero() {
+                        if let Some(t) = store.title(row.proposal_id)? {
+                            titles.insert(row.id, t);
+                        }
+                    }
                     if let Some(occurrence) = row.schedule.containing(now) {
                         timelines.insert(row.id, (occurrence, store.timeline(row, occurrence)?));
                     }
                 }
-                Ok((rows, head, timelines))
+                Ok((rows, head, timelines, titles))
             })
             .await??;
         let finalized = self.progress.borrow().finalized;
@@ -342,6 +352,7 @@ impl Hub {
             let s = row.schedule;
             let always_on = s.duration == floor::FOREVER;
             let proposal_id = (!row.proposal_id.is_zero()).then(|| row.proposal_id.to_string());
+            let title = titles.remove(&row.id);
             for (occurrence, start, end) in s.occurrences(now, now + 14 * 86_400, 3) {
                 if start > now {
                     upcoming.push(Upcoming {
@@ -349,6 +360,7 @@ impl Hub {
                         occurrence,
                         kind: row.kind,
                         proposal_id: proposal_id.clone(),
+                        title: title.clone(),
                         start,
                         end,
                     });

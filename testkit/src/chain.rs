@@ -9,7 +9,9 @@ use alloy::node_bindings::{Anvil, AnvilInstance};
 use alloy::primitives::{Address, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
-use assembly_indexer::bindings::mocks::{MockBondingManager, MockGovernor, MockRoundsManager};
+use assembly_indexer::bindings::mocks::{
+    MockBondingManager, MockGovernor, MockPollCreator, MockRoundsManager,
+};
 use assembly_indexer::bindings::{Assembly, IAssembly};
 use assembly_indexer::deployment::Deployment;
 use assembly_indexer::keeper::signing_provider;
@@ -33,6 +35,8 @@ pub struct TestChain {
     pub bonding: MockBondingManager::MockBondingManagerInstance<DynProvider>,
     /// Livepeer's governor, mocked: proposals are made by the test.
     pub governor: MockGovernor::MockGovernorInstance<DynProvider>,
+    /// Livepeer's PollCreator, mocked: polls are made by the test.
+    pub polls: MockPollCreator::MockPollCreatorInstance<DynProvider>,
     /// anvil's accounts; 0 deploys and governs, 1..=5 are orchestrators.
     pub accounts: Vec<Address>,
     /// The next block's timestamp.
@@ -104,7 +108,7 @@ impl TestChain {
         let rounds = MockRoundsManager::deploy(provider.clone(), U256::from(100), U256::from(4000))
             .await
             .expect("MockRoundsManager deployed");
-        let bonding = MockBondingManager::deploy(provider.clone())
+        let bonding = MockBondingManager::deploy(provider.clone(), *rounds.address(), U256::from(100))
             .await
             .expect("MockBondingManager deployed");
         let governor = MockGovernor::deploy(
@@ -115,6 +119,9 @@ impl TestChain {
         )
         .await
         .expect("MockGovernor deployed");
+        let polls = MockPollCreator::deploy(provider.clone(), *bonding.address())
+            .await
+            .expect("MockPollCreator deployed");
         let token = Address::repeat_byte(0x77);
         let defaults = IAssembly::Defaults {
             slotLength: 120,
@@ -138,6 +145,7 @@ impl TestChain {
             *rounds.address(),
             *governor.address(),
             token,
+            *polls.address(),
             defaults,
         )
         .await
@@ -154,6 +162,7 @@ impl TestChain {
             rounds_manager: *rounds.address(),
             governor: *governor.address(),
             livepeer_token: token,
+            poll_creator: Some(*polls.address()),
             controller: None,
             orchestrators: accounts[1..=3].to_vec(),
             delegators: vec![],
@@ -165,6 +174,7 @@ impl TestChain {
             assembly,
             bonding,
             governor,
+            polls,
             accounts,
             clock: t0,
         }

@@ -26,6 +26,7 @@ export const KIND: Record<string, string> = {
   open_floor: "Open floor",
   lip_debate: "LIP debate",
   treasury_debate: "Treasury debate",
+  governor_debate: "Governor proposal debate",
 };
 
 export function el<K extends keyof HTMLElementTagNameMap>(
@@ -39,4 +40,24 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   Object.assign(e, rest);
   for (const c of children) if (c != null) e.append(c);
   return e;
+}
+
+/** What a scheduled debate is about, in words, and its page on Livepeer Explorer: LIP polls
+ * are under /voting (by the poll's address), governor proposals under /treasury (by id). */
+export function debateTopic(
+  kind: string,
+  proposalId: string,
+  title: { lip?: number | null; title?: string | null; cid?: string | null } | null | undefined,
+): { text: string; href: string } {
+  const id = BigInt(proposalId);
+  const named = title?.title ?? undefined;
+  if (kind === "lip_debate") {
+    const poll = `0x${id.toString(16).padStart(40, "0")}`;
+    const lip = title?.lip != null ? `LIP-${title.lip}` : "LIP poll";
+    const text = named ? `${lip}: ${named}` : `${lip} ${title?.cid ?? short(poll)}`;
+    return { text, href: `https://explorer.livepeer.org/voting/${poll}` };
+  }
+  const label = kind === "treasury_debate" ? "Treasury" : "Governor proposal";
+  const text = `${label}: ${named ?? short(`0x${id.toString(16)}`)}`;
+  return { text, href: `https://explorer.livepeer.org/treasury/${proposalId}` };
 }

@@ -5,7 +5,7 @@
 import { Api, ApiError, Live, type ClientConfig, type LiveSession, type LiveState, type Me } from "./api";
 import "./floor"; // defines <assembly-floor>
 import type { AssemblyFloor } from "./floor";
-import { countdown, el, KIND, lpt, short } from "./format";
+import { countdown, debateTopic, el, KIND, lpt, short } from "./format";
 import { mountHansard } from "./hansard";
 import { Publisher } from "./media";
 import { discover, reasonOf, Wallet, type FloorCall } from "./wallet";
@@ -250,8 +250,8 @@ class App {
         const when = new Date(u.start * 1000).toLocaleString(undefined, { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
         const li = el("li", { textContent: `${when} — ${KIND[u.kind] ?? u.kind} (session ${u.session}) ` });
         if (u.proposal_id) {
-          const hex = `0x${BigInt(u.proposal_id).toString(16)}`;
-          li.append(el("a", { href: `https://explorer.livepeer.org/treasury/${u.proposal_id}`, textContent: `proposal ${short(hex)}`, rel: "noopener" }));
+          const topic = debateTopic(u.kind, u.proposal_id, u.title);
+          li.append(el("a", { href: topic.href, textContent: topic.text, rel: "noopener" }));
         }
         return li;
       }),

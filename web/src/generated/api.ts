@@ -382,6 +382,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/chain/v1/proposals/{id}/votes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The votes cast on a governor proposal (`VoteCast`, `VoteCastWithParams`) or a poll
+         *     (`Vote`), as indexed, with their tally.
+         */
+        get: operations["votes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/chain/v1/roles/{address}": {
         parameters: {
             query?: never;
@@ -596,11 +616,11 @@ export interface components {
             counts: {
                 [key: string]: number;
             };
-            /** @description Bonded stake (LPT base units, decimal) behind each reaction in the burst. */
+            /** @description Stake (LPT base units, decimal) behind each reaction in the burst. */
             stake: {
                 [key: string]: string;
             };
-            /** @description Bonded stake behind all the burst's reactions (LPT base units, decimal). */
+            /** @description Stake behind all the burst's reactions (LPT base units, decimal). */
             total_stake: string;
         };
         /** @description Every error answer of the indexer's API: the node's shape, `{"error": code, "message": text}`. */
@@ -741,7 +761,7 @@ export interface components {
          * @description What a session is for (the contract's `Kind`).
          * @enum {string}
          */
-        Kind: "open_floor" | "lip_debate" | "treasury_debate";
+        Kind: "open_floor" | "lip_debate" | "treasury_debate" | "governor_debate";
         /** @description A speech with the URL of its audio. */
         Listed: components["schemas"]["Speech"] & {
             /** @description The recording (`/api/v1/archive/speeches/{id}/audio`). */
@@ -839,7 +859,7 @@ export interface components {
              */
             session_end: number;
             role: components["schemas"]["Role"];
-            /** @description Bonded stake in LPT base units (hex). */
+            /** @description Stake in LPT base units (hex): an orchestrator's total, a delegator's pending stake. */
             stake: string;
             /** @description Bearer token (sign-in only). */
             token?: string | null;
@@ -1109,7 +1129,7 @@ export interface components {
             address: string;
             /** @description The speaker's Livepeer role, from the eligibility cache. */
             role: components["schemas"]["Role"];
-            /** @description Bonded stake in LPT base units (hex). */
+            /** @description Stake in LPT base units (hex): an orchestrator's total, a delegator's pending stake. */
             stake: string;
         };
         /**
@@ -1171,12 +1191,15 @@ export interface components {
             /** @description Whether the speech is still being recorded (then `sha256` is null). */
             open: boolean;
         };
-        /** @description A role with its stake: an orchestrator's total stake, a delegator's bonded stake. */
+        /**
+         * @description A role with its stake: an orchestrator's total stake, a delegator's pending stake (bonded
+         *     plus unclaimed rewards, as Livepeer counts it).
+         */
         Standing: {
             /** @description Orchestrator, delegator, or neither, as the BondingManager says. */
             role: components["schemas"]["Role"];
             /**
-             * @description Bonded stake in LPT base units (hex).
+             * @description Stake in LPT base units (hex): an orchestrator's total, a delegator's pending stake.
              * @example 0x2b5e3af16b1880000
              */
             stake: string;
@@ -1229,6 +1252,33 @@ export interface components {
         };
         /** @description The follower's progress and the store's counts. */
         StatusBody: components["schemas"]["Progress"] & components["schemas"]["Stats"];
+        /** @description One line of a tally. */
+        TallyLine: {
+            /** @description `for`, `against`, `abstain` (governor) or `yes`, `no` (poll). */
+            choice: string;
+            /**
+             * Format: int32
+             * @description How many voters chose it (for a poll, by their last vote).
+             */
+            voters: number;
+            /**
+             * @description Their total voting weight in LPT base units (hex); null for a poll, whose votes carry
+             *     no weight on chain.
+             */
+            weight?: string | null;
+        };
+        /** @description What a debate is about, as far as it is known. */
+        Title: {
+            /**
+             * Format: int32
+             * @description The LIP's number, for a poll whose text named it.
+             */
+            lip?: number | null;
+            /** @description The title: a governor proposal's first description line, or the LIP's `title`. */
+            title?: string | null;
+            /** @description A poll's IPFS content identifier (shown while its text is unresolved). */
+            cid?: string | null;
+        };
         /** @description A coming occurrence. */
         Upcoming: {
             /**
@@ -1243,8 +1293,12 @@ export interface components {
             occurrence: number;
             /** @description What the session is for. */
             kind: components["schemas"]["Kind"];
-            /** @description The governor proposal a debate is about, in decimal; null for an open floor. */
+            /**
+             * @description The governor proposal a debate is about, or its poll's address, in decimal; null for
+             *     an open floor.
+             */
             proposal_id?: string | null;
+            title?: null | components["schemas"]["Title"];
             /**
              * Format: int64
              * @description When the occurrence begins, seconds since the epoch.
@@ -1255,6 +1309,45 @@ export interface components {
              * @description When it ends (exclusive), seconds since the epoch.
              */
             end: number;
+        };
+        /** @description One vote on a governor proposal or a poll. */
+        Vote: {
+            /** @description Who voted. */
+            voter: string;
+            /**
+             * Format: int32
+             * @description For a governor proposal OpenZeppelin's counting (0 against, 1 for, 2 abstain); for a
+             *     poll LIP-16's (0 yes, 1 no).
+             */
+            support: number;
+            /**
+             * @description The governor's voting weight, in LPT base units (hex): the voter's stake at the
+             *     proposal's snapshot. Null for a poll's vote, which carries no weight on chain.
+             */
+            weight?: string | null;
+            /** @description The reason the voter gave ("" if none). */
+            reason: string;
+            /**
+             * Format: int64
+             * @description The block the vote was cast in.
+             */
+            block: number;
+        };
+        /**
+         * @description Which of Livepeer's votes a proposal id names.
+         * @enum {string}
+         */
+        VoteKind: "governor" | "poll";
+        /** @description The votes cast on a proposal, and their tally. */
+        Votes: {
+            /** @description The governor's proposal id, or the poll's address as a number (decimal). */
+            proposal_id: string;
+            /** @description Which kind of vote it is. */
+            kind: components["schemas"]["VoteKind"];
+            /** @description Every vote, in the order cast. */
+            votes: components["schemas"]["Vote"][];
+            /** @description The tally by choice. */
+            tally: components["schemas"]["TallyLine"][];
         };
         /** @description Why a client message was refused. */
         WsError: {
@@ -2152,6 +2245,38 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+        };
+    };
+    votes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The governor's proposal id (decimal or 0x-hex), or the poll's address. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Votes and their tally. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Votes"];
+                };
+            };
+            /** @description Not a proposal id. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChainError"];
                 };
             };
         };
