@@ -471,3 +471,106 @@ async fn activation_takes_effect_in_the_next_round() {
         "an orchestrator from its activation round"
     );
 }
+
+/// The indexer binary with its keeper on, killed with SIGKILL at random moments and
+/// restarted: every poll and every governor proposal ends with exactly one debate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keeper_opens_every_debate_once_across_sigkills() {
+    use std::process::{Command, Stdio};
+    let mut chain = TestChain::start().await;
+    chain.advance(1).await;
+    let creator = chain.accounts[7];
+    chain
+        .bonding
+        .setBonded(creator, chain.accounts[1], lpt(100))
+        .mined()
+        .await;
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(id_of(create_poll(&chain, creator, &format!("QmPoll{i}")).await));
+        let r = chain
+            .governor
+            .propose(
+                vec![Address::repeat_byte(0x11)],
+                vec![U256::ZERO],
+                vec![Bytes::from(vec![i as u8])],
+                format!("Proposal {i}"),
+            )
+            .mined()
+            .await;
+        ids.push(
+            r.inner
+                .logs()
+                .iter()
+                .find_map(|l| {
+                    l.log_decode::<assembly_indexer::bindings::mocks::MockGovernor::ProposalCreated>()
+                        .ok()
+                })
+                .unwrap()
+                .inner
+                .data
+                .proposalId,
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("assembly-keeper-kill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _ = std::fs::remove_file(dir.join("index.sqlite"));
+    std::fs::write(
+        dir.join("deployment.json"),
+        serde_json::to_vec(&chain.deployment).unwrap(),
+    )
+    .unwrap();
+    let key = format!("0x{}", alloy::hex::encode(chain.anvil.keys()[9].to_bytes()));
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_assembly-indexer"))
+            .env("ASSEMBLY_RPC_URL", chain.anvil.endpoint())
+            .env("ASSEMBLY_DEPLOYMENT", dir.join("deployment.json"))
+            .env("ASSEMBLY_DB", dir.join("index.sqlite"))
+            .env("ASSEMBLY_INDEXER_LISTEN", "127.0.0.1:0")
+            .env("ASSEMBLY_CONFIRMATIONS", "0")
+            .env("ASSEMBLY_POLL_MS", "10")
+            .env("ASSEMBLY_KEEPER_KEY", &key)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("indexer binary")
+    };
+    let mut rng = Rng(0x6b11);
+    // Killed at random moments of its first passes (the keeper passes every 5 s): before it
+    // has followed the chain, between sending a transaction and recording it, after.
+    for _ in 0..4 {
+        let mut child = spawn();
+        tokio::time::sleep(std::time::Duration::from_millis(300 + rng.below(6000))).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    let mut child = spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let mut open = 0;
+        for id in &ids {
+            if !chain.assembly.debateOf(*id).call().await.unwrap().is_zero() {
+                open += 1;
+            }
+        }
+        if open == ids.len() || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut sessions = std::collections::HashSet::new();
+    for id in &ids {
+        let s = chain.assembly.debateOf(*id).call().await.unwrap();
+        assert!(!s.is_zero(), "proposal {id} has its debate");
+        assert!(sessions.insert(s), "one session per proposal");
+    }
+    assert_eq!(
+        chain.assembly.sessionCount().call().await.unwrap(),
+        U256::from(ids.len()),
+        "no debate opened twice"
+    );
+}
