@@ -121,7 +121,7 @@ function walletScript(address, rpc) {
 }
 
 async function main() {
-  const [anvilPort, httpPort, udpPort] = [await freePort(), await freePort(), await freePort()];
+  const [anvilPort, httpPort, udpPort, ipfsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const rpc = `http://127.0.0.1:${anvilPort}`;
   const base = `http://127.0.0.1:${httpPort}`;
 
@@ -143,6 +143,9 @@ async function main() {
     `(${now + 1},3600,0,0,8,8,0,0,0)`);
   const session = Number((await cast("call", "--rpc-url", rpc, deployment.assembly, "sessionCount()(uint256)")).split(" ")[0]);
 
+  // The sample LIP's text, served as script/start serves it (a local IPFS gateway stand-in).
+  run("python3", [join(repo, "tools/ipfs/gateway.py"), join(repo, "script/demo"), String(ipfsPort)]);
+
   step(`session ${session}; starting the node`);
   const node = run(join(target, "debug/assembly-node"), [], {
     ASSEMBLY_NODE_LISTEN: `127.0.0.1:${httpPort}`,
@@ -158,6 +161,7 @@ async function main() {
     ASSEMBLY_RECORDINGS: join(work, "recordings"),
     ASSEMBLY_HLS: join(work, "hls"),
     ASSEMBLY_PUBLIC_RPC_URL: rpc,
+    ASSEMBLY_IPFS_GATEWAY: `http://127.0.0.1:${ipfsPort}`,
     RUST_LOG: "warn",
   });
   await until("the node", async () => (await fetch(`${base}/healthz`)).ok);
@@ -208,6 +212,18 @@ async function main() {
   const listener = await page(ACCOUNTS.delegator, { width: 390, height: 844 }); // a phone
   const stranger = await page(ACCOUNTS.stranger);
   await until("the session live on the page", async () => { const t = await floorText(speaker); if (process.env.E2E_DEBUG) console.log(t); return t.includes(`session ${session}`); });
+
+  step("the schedule names its debates");
+  // The treasury proposal by its description's first line; the LIP by the number and title
+  // its IPFS text gives (fetched, verified against the poll's CID), each linked to Explorer.
+  await until("titled debates on the schedule", async () => {
+    const t = await stranger.locator("#schedule").innerText();
+    return t.includes("Treasury: Fund Assembly transcription") && t.includes("LIP-100: Demo LIP");
+  }, 30_000);
+  const links = await stranger.locator("#schedule a").evaluateAll((as) => as.map((a) => a.href));
+  if (!links.some((h) => h.startsWith("https://explorer.livepeer.org/voting/0x")) || !links.some((h) => h.startsWith("https://explorer.livepeer.org/treasury/"))) {
+    throw new Error(`schedule links: ${links.join(", ")}`);
+  }
 
   step("stranger");
   // The stranger is told why, in words.
