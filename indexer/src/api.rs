@@ -550,6 +550,22 @@ pub struct Votes {
     pub votes: Vec<Vote>,
     /// The tally by choice.
     pub tally: Vec<TallyLine>,
+    /// For a poll, each voter's standing in the current round as Livepeer counts stake (an
+    /// orchestrator's total, a delegator's pending stake), which is what a poll's vote weighs
+    /// while it is open (LIP-16 counts stake at the poll's end, and takes a delegator's own
+    /// vote out of its orchestrator's, so these are not summed here). Null where the chain
+    /// could not be read; empty for a governor proposal, whose votes carry their weight.
+    pub standings: Vec<VoterStanding>,
+}
+
+/// A poll voter and their standing now.
+#[derive(Serialize, ToSchema)]
+pub struct VoterStanding {
+    /// The voter.
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
+    pub voter: Address,
+    /// Their role and stake in the current round; null if the chain could not be read.
+    pub standing: Option<Standing>,
 }
 
 /// The tally of `votes`: a governor's by weight; a poll's by each voter's last vote.
@@ -609,11 +625,26 @@ async fn votes(
     let store = s.store.clone();
     let (votes, is_poll) = blocking(move || Ok((store.votes(proposal)?, store.is_poll(proposal)?))).await?;
     let kind = if is_poll { VoteKind::Poll } else { VoteKind::Governor };
+    let mut standings = Vec::new();
+    if let (VoteKind::Poll, Some(roles)) = (kind, s.roles.as_ref()) {
+        // Only the poll's own voters are looked up (the chain bounds them), each through the
+        // role cache.
+        let mut voters: Vec<Address> = votes.iter().map(|v| v.voter).collect();
+        voters.sort();
+        voters.dedup();
+        for voter in voters {
+            standings.push(VoterStanding {
+                voter,
+                standing: roles.standing(voter).await.ok(),
+            });
+        }
+    }
     Ok(Json(Votes {
         proposal_id: proposal.to_string(),
         kind,
         tally: tally(kind, &votes),
         votes,
+        standings,
     }))
 }
 

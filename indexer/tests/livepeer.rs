@@ -150,10 +150,8 @@ async fn cast_votes(
                         ),
                 )
                 .await
-                .unwrap()
-                .get_receipt()
-                .await
                 .unwrap();
+            let r = receipt(chain, *r.tx_hash()).await;
             assert!(r.status());
             poll_votes.push((voter, choice as u8, None, String::new()));
         } else {
@@ -162,32 +160,47 @@ async fn cast_votes(
                 continue;
             }
             let weight = lpt(1 + rng.below(1000));
-            chain.governor.setVotes(voter, weight).mined().await;
+            let set = chain.governor.setVotes(voter, weight).send().await.unwrap();
+            receipt(chain, *set.tx_hash()).await;
             let support = rng.below(3) as u8;
             let reason = if rng.below(3) == 0 {
                 String::new()
             } else {
                 format!("reason {} — ünïcode", rng.below(1_000_000))
             };
-            let r = if rng.below(2) == 0 {
+            let sent = if rng.below(2) == 0 {
                 chain
                     .governor
                     .castVoteWithReason(pid, support, reason.clone())
                     .from(voter)
-                    .mined()
+                    .send()
                     .await
             } else {
                 chain
                     .governor
                     .castVoteWithReasonAndParams(pid, support, reason.clone(), Bytes::from(vec![1, 2, 3]))
                     .from(voter)
-                    .mined()
+                    .send()
                     .await
             };
+            let r = receipt(chain, *sent.unwrap().tx_hash()).await;
             assert!(r.status());
             governor_votes.push((voter, support, Some(weight), reason));
         }
     }
+}
+
+/// The receipt of a transaction anvil mines at once, read by hash: a pending-transaction
+/// watcher follows new blocks, and after `evm_revert` the chain's height goes back, which
+/// can leave it waiting for a block it already saw.
+async fn receipt(chain: &TestChain, hash: alloy::primitives::B256) -> alloy::rpc::types::TransactionReceipt {
+    for _ in 0..200 {
+        if let Some(r) = chain.provider.get_transaction_receipt(hash).await.unwrap() {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no receipt for {hash}");
 }
 
 fn indexed(store: &Store, id: U256) -> Vec<Cast> {
@@ -287,6 +300,51 @@ async fn votes_indexed_are_votes_cast_and_follow_a_reorg() {
     let fresh = chain.fresh_index().await;
     assert_eq!(indexed(&fresh, pid), governor_votes, "a fresh index agrees");
     assert_eq!(indexed(&fresh, id_of(poll)), poll_votes, "a fresh index agrees");
+
+    // Served: the governor's tally by weight; the poll's by each voter's last vote, with
+    // every voter's standing.
+    let api = assembly_indexer::api::router(assembly_indexer::api::ApiState {
+        store: store.clone(),
+        changes: follower.changes(),
+        progress: follower.progress(),
+        roles: Some(std::sync::Arc::new(Roles::new(chain.provider.clone(), &chain.deployment))),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, api).await });
+    let get = |path: String| async move {
+        reqwest::get(format!("http://{at}{path}"))
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let g = get(format!("/v1/proposals/{pid}/votes")).await;
+    assert_eq!(g["kind"], "governor");
+    assert_eq!(g["votes"].as_array().unwrap().len(), governor_votes.len());
+    for (support, line) in g["tally"].as_array().unwrap().iter().enumerate() {
+        let want: U256 = governor_votes
+            .iter()
+            .filter(|v| usize::from(v.1) == support)
+            .map(|v| v.2.unwrap())
+            .fold(U256::ZERO, |a, b| a + b);
+        let got: U256 = line["weight"].as_str().unwrap().parse().unwrap();
+        assert_eq!(got, want, "governor tally line {support}");
+    }
+    let p = get(format!("/v1/proposals/{poll}/votes")).await;
+    assert_eq!(p["kind"], "poll");
+    let mut last = std::collections::HashMap::new();
+    for v in &poll_votes {
+        last.insert(v.0, v.1);
+    }
+    let yes = last.values().filter(|c| **c == 0).count() as u64;
+    assert_eq!(p["tally"][0]["choice"], "yes");
+    assert_eq!(p["tally"][0]["voters"].as_u64(), Some(yes), "each voter's last vote");
+    assert_eq!(p["tally"][1]["voters"].as_u64(), Some(last.len() as u64 - yes));
+    let standings = p["standings"].as_array().unwrap();
+    assert_eq!(standings.len(), last.len(), "one standing per voter");
+    assert!(standings.iter().all(|s| s["standing"]["role"].is_string()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1338,6 +1338,12 @@ export interface components {
          * @enum {string}
          */
         VoteKind: "governor" | "poll";
+        /** @description A poll voter and their standing now. */
+        VoterStanding: {
+            /** @description The voter. */
+            voter: string;
+            standing?: null | components["schemas"]["Standing"];
+        };
         /** @description The votes cast on a proposal, and their tally. */
         Votes: {
             /** @description The governor's proposal id, or the poll's address as a number (decimal). */
@@ -1348,6 +1354,14 @@ export interface components {
             votes: components["schemas"]["Vote"][];
             /** @description The tally by choice. */
             tally: components["schemas"]["TallyLine"][];
+            /**
+             * @description For a poll, each voter's standing in the current round as Livepeer counts stake (an
+             *     orchestrator's total, a delegator's pending stake), which is what a poll's vote weighs
+             *     while it is open (LIP-16 counts stake at the poll's end, and takes a delegator's own
+             *     vote out of its orchestrator's, so these are not summed here). Null where the chain
+             *     could not be read; empty for a governor proposal, whose votes carry their weight.
+             */
+            standings: components["schemas"]["VoterStanding"][];
         };
         /** @description Why a client message was refused. */
         WsError: {
