@@ -34,7 +34,7 @@ use utoipa_axum::routes;
 use crate::events::{Kind, Speakers};
 use crate::floor::{self, Span};
 use crate::roles::{Roles, Standing};
-use crate::store::{SessionRow, Stats, Store, StoreError, Vote};
+use crate::store::{SessionRow, Stats, Store, StoreError, Title, Vote};
 use crate::sync::{Change, Progress};
 
 /// What the handlers share.
@@ -59,6 +59,9 @@ pub enum ApiError {
     /// The session exists but has no occurrence with this number (404).
     #[error("session {0} has no occurrence {1}")]
     UnknownOccurrence(u64, u32),
+    /// No governor proposal or poll with this id has been indexed (404).
+    #[error("no proposal {0} has been indexed")]
+    UnknownProposal(U256),
     /// A role was asked for but no role lookups are configured (501).
     #[error("role lookups are not configured")]
     NoRoles,
@@ -82,6 +85,7 @@ impl ApiError {
         match self {
             ApiError::UnknownSession(_) => "unknown_session",
             ApiError::UnknownOccurrence(..) => "unknown_occurrence",
+            ApiError::UnknownProposal(_) => "unknown_proposal",
             ApiError::NoRoles => "no_roles",
             ApiError::Chain(_) => "chain_unavailable",
             ApiError::BadRequest(_) => "bad_request",
@@ -93,7 +97,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match self {
-            ApiError::UnknownSession(_) | ApiError::UnknownOccurrence(..) => StatusCode::NOT_FOUND,
+            ApiError::UnknownSession(_)
+            | ApiError::UnknownOccurrence(..)
+            | ApiError::UnknownProposal(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NoRoles => StatusCode::NOT_IMPLEMENTED,
             ApiError::Chain(_) => StatusCode::BAD_GATEWAY,
@@ -139,6 +145,7 @@ fn documented() -> OpenApiRouter<ApiState> {
         .routes(routes!(occurrence))
         .routes(routes!(floor_at))
         .routes(routes!(role))
+        .routes(routes!(proposal))
         .routes(routes!(votes))
         .routes(routes!(changes))
 }
@@ -568,6 +575,57 @@ pub struct VoterStanding {
     pub standing: Option<Standing>,
 }
 
+/// What a proposal is, and what it is about.
+#[derive(Serialize, ToSchema)]
+pub struct Proposal {
+    /// The governor's proposal id, or the poll's address as a number (decimal).
+    pub proposal_id: String,
+    /// Which kind of vote it is.
+    pub kind: VoteKind,
+    /// Its title: a governor proposal's first description line; a poll's LIP number and
+    /// title once its text is resolved through the IPFS gateway, its CID until then.
+    pub title: Title,
+    /// Its debate session, once one is opened.
+    pub debate: Option<u64>,
+}
+
+/// A proposal or poll the indexer has seen, with its title and debate.
+#[utoipa::path(get, path = "/v1/proposals/{id}", tag = "chain",
+    params(("id" = String, Path, description = "The governor's proposal id (decimal or 0x-hex), or the poll's address.")),
+    responses(
+        (status = 200, description = "The proposal.", body = Proposal),
+        (status = 400, description = "Not a proposal id.", body = ChainError),
+        (status = 404, description = "No such proposal or poll has been indexed.", body = ChainError),
+    ))]
+async fn proposal(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Proposal>, ApiError> {
+    let proposal = proposal_id(&id)?;
+    let store = s.store.clone();
+    let (title, is_poll, debate) = blocking(move || {
+        Ok((store.title(proposal)?, store.is_poll(proposal)?, store.debate_of(proposal)?))
+    })
+    .await?;
+    let title = title.ok_or(ApiError::UnknownProposal(proposal))?;
+    Ok(Json(Proposal {
+        proposal_id: proposal.to_string(),
+        kind: if is_poll { VoteKind::Poll } else { VoteKind::Governor },
+        title,
+        debate,
+    }))
+}
+
+/// A proposal id as the API takes it: a poll's address, or a governor id in decimal or hex.
+fn proposal_id(id: &str) -> Result<U256, ApiError> {
+    match id.parse::<Address>() {
+        Ok(poll) => Ok(U256::from_be_slice(poll.as_slice())),
+        Err(_) => id
+            .parse()
+            .map_err(|_| ApiError::BadRequest("the proposal id is not a number".into())),
+    }
+}
+
 /// The tally of `votes`: a governor's by weight; a poll's by each voter's last vote.
 fn tally(kind: VoteKind, votes: &[Vote]) -> Vec<TallyLine> {
     let choices: &[&'static str] = match kind {
@@ -616,12 +674,7 @@ async fn votes(
     State(s): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<Votes>, ApiError> {
-    let proposal: U256 = match id.parse::<Address>() {
-        Ok(poll) => U256::from_be_slice(poll.as_slice()),
-        Err(_) => id
-            .parse()
-            .map_err(|_| ApiError::BadRequest("the proposal id is not a number".into()))?,
-    };
+    let proposal = proposal_id(&id)?;
     let store = s.store.clone();
     let (votes, is_poll) = blocking(move || Ok((store.votes(proposal)?, store.is_poll(proposal)?))).await?;
     let kind = if is_poll { VoteKind::Poll } else { VoteKind::Governor };

@@ -483,6 +483,33 @@ async fn lip_titles_are_resolved_verified_and_retried() {
     assert_eq!(t.title.as_deref(), Some("Demo LIP - an on-chain floor for orchestrator debates"));
     assert_eq!(t.cid.as_deref(), Some(cid.as_str()));
     assert!(store.polls_to_resolve(u64::MAX / 2).unwrap().is_empty(), "resolved once, for good");
+
+    // Served by the indexer's API, by the poll's address; an unknown id is a typed 404.
+    let follower = chain.follower(store.clone(), follower_config());
+    let api = assembly_indexer::api::router(assembly_indexer::api::ApiState {
+        store: store.clone(),
+        changes: follower.changes(),
+        progress: follower.progress(),
+        roles: None,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, api).await });
+    let p: serde_json::Value = reqwest::get(format!("http://{at}/v1/proposals/{poll}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(p["kind"], "poll");
+    assert_eq!(p["title"]["lip"], 100);
+    assert_eq!(p["title"]["cid"], cid.as_str());
+    let missing = reqwest::get(format!("http://{at}/v1/proposals/{}", Address::repeat_byte(0xee)))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"], "unknown_proposal");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

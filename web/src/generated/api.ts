@@ -382,6 +382,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/chain/v1/proposals/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A proposal or poll the indexer has seen, with its title and debate. */
+        get: operations["proposal"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/chain/v1/proposals/{id}/votes": {
         parameters: {
             query?: never;
@@ -933,6 +950,23 @@ export interface components {
             finalized: number;
             /** @description Whether the follower has applied every block up to `latest`. */
             caught_up: boolean;
+        };
+        /** @description What a proposal is, and what it is about. */
+        Proposal: {
+            /** @description The governor's proposal id, or the poll's address as a number (decimal). */
+            proposal_id: string;
+            /** @description Which kind of vote it is. */
+            kind: components["schemas"]["VoteKind"];
+            /**
+             * @description Its title: a governor proposal's first description line; a poll's LIP number and
+             *     title once its text is resolved through the IPFS gateway, its CID until then.
+             */
+            title: components["schemas"]["Title"];
+            /**
+             * Format: int64
+             * @description Its debate session, once one is opened.
+             */
+            debate?: number | null;
         };
         /** @description One slot of a live queue. */
         QueueEntry: {
@@ -2259,6 +2293,47 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+        };
+    };
+    proposal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The governor's proposal id (decimal or 0x-hex), or the poll's address. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The proposal. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Proposal"];
+                };
+            };
+            /** @description Not a proposal id. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChainError"];
+                };
+            };
+            /** @description No such proposal or poll has been indexed. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChainError"];
                 };
             };
         };
