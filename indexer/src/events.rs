@@ -372,28 +372,33 @@ pub fn decode_governor(log: &Log) -> Result<Event, DecodeError> {
                 proposal_id: e.proposalId,
             }
         }
+        // The two events differ only in `params`, which Assembly does not use.
         ILivepeerGovernor::VoteCast::SIGNATURE_HASH => {
             let e: ILivepeerGovernor::VoteCast = decoded(log)?;
-            Event::Voted {
-                proposal_id: e.proposalId,
-                voter: e.voter,
-                support: e.support,
-                weight: Some(e.weight),
-                reason: e.reason,
-            }
+            governor_vote(e.proposalId, e.voter, e.support, e.weight, e.reason)
         }
         ILivepeerGovernor::VoteCastWithParams::SIGNATURE_HASH => {
             let e: ILivepeerGovernor::VoteCastWithParams = decoded(log)?;
-            Event::Voted {
-                proposal_id: e.proposalId,
-                voter: e.voter,
-                support: e.support,
-                weight: Some(e.weight),
-                reason: e.reason,
-            }
+            governor_vote(e.proposalId, e.voter, e.support, e.weight, e.reason)
         }
         other => return Err(DecodeError::UnknownEvent(other)),
     })
+}
+
+fn governor_vote(
+    proposal_id: U256,
+    voter: Address,
+    support: u8,
+    weight: U256,
+    reason: String,
+) -> Event {
+    Event::Voted {
+        proposal_id,
+        voter,
+        support,
+        weight: Some(weight),
+        reason,
+    }
 }
 
 /// Decodes a log of Livepeer's BondingManager that changes someone's role or stake, naming
@@ -403,12 +408,14 @@ pub fn decode_bonding(log: &Log) -> Result<Event, DecodeError> {
     use IBondingManager as B;
     let topic0 = *log.topic0().ok_or(DecodeError::NoTopics)?;
     let (accounts, reason) = match topic0 {
-        B::TranscoderActivated::SIGNATURE_HASH => {
-            (vec![decoded::<B::TranscoderActivated>(log)?.transcoder], "activated")
-        }
-        B::TranscoderDeactivated::SIGNATURE_HASH => {
-            (vec![decoded::<B::TranscoderDeactivated>(log)?.transcoder], "deactivated")
-        }
+        B::TranscoderActivated::SIGNATURE_HASH => (
+            vec![decoded::<B::TranscoderActivated>(log)?.transcoder],
+            "activated",
+        ),
+        B::TranscoderDeactivated::SIGNATURE_HASH => (
+            vec![decoded::<B::TranscoderDeactivated>(log)?.transcoder],
+            "deactivated",
+        ),
         B::Bond::SIGNATURE_HASH => {
             let e = decoded::<B::Bond>(log)?;
             (vec![e.delegator, e.newDelegate, e.oldDelegate], "bond")
@@ -432,9 +439,10 @@ pub fn decode_bonding(log: &Log) -> Result<Event, DecodeError> {
         // A reward or a slash changes every delegator's pending stake too; those are not
         // named by the event, and are refreshed when the round changes.
         B::Reward::SIGNATURE_HASH => (vec![decoded::<B::Reward>(log)?.transcoder], "reward"),
-        B::TranscoderSlashed::SIGNATURE_HASH => {
-            (vec![decoded::<B::TranscoderSlashed>(log)?.transcoder], "slashed")
-        }
+        B::TranscoderSlashed::SIGNATURE_HASH => (
+            vec![decoded::<B::TranscoderSlashed>(log)?.transcoder],
+            "slashed",
+        ),
         other => return Err(DecodeError::UnknownEvent(other)),
     };
     let mut accounts: Vec<Address> = accounts.into_iter().filter(|a| !a.is_zero()).collect();

@@ -44,6 +44,51 @@ async fn create_poll(chain: &TestChain, creator: Address, cid: &str) -> Address 
         .poll
 }
 
+/// Account 7, bonded with the 100 LPT PollCreator asks of a poll's creator.
+async fn poll_creator(chain: &TestChain) -> Address {
+    let creator = chain.accounts[7];
+    chain
+        .bonding
+        .setBonded(creator, chain.accounts[1], lpt(100))
+        .mined()
+        .await;
+    creator
+}
+
+/// The governor proposal id a `propose` receipt announces.
+fn proposal_id_of(r: &alloy::rpc::types::TransactionReceipt) -> U256 {
+    r.inner
+        .logs()
+        .iter()
+        .find_map(|l| {
+            l.log_decode::<assembly_indexer::bindings::mocks::MockGovernor::ProposalCreated>()
+                .ok()
+        })
+        .expect("ProposalCreated")
+        .inner
+        .data
+        .proposalId
+}
+
+/// The indexer's read API over `store`, on a loopback port.
+async fn serve_api(
+    chain: &TestChain,
+    store: std::sync::Arc<Store>,
+    roles: Option<Roles>,
+) -> std::net::SocketAddr {
+    let follower = chain.follower(store.clone(), follower_config());
+    let api = assembly_indexer::api::router(assembly_indexer::api::ApiState {
+        store,
+        changes: follower.changes(),
+        progress: follower.progress(),
+        roles: roles.map(std::sync::Arc::new),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, api).await });
+    at
+}
+
 async fn keeper_provider(chain: &TestChain, account: usize) -> alloy::providers::DynProvider {
     let signer = PrivateKeySigner::from(chain.anvil.keys()[account].clone());
     signing_provider(&chain.anvil.endpoint(), EthereumWallet::new(signer))
@@ -62,12 +107,7 @@ fn follower_config() -> SyncConfig {
 async fn keeper_opens_each_poll_debate_once() {
     let mut chain = TestChain::start().await;
     chain.advance(1).await;
-    let creator = chain.accounts[7];
-    chain
-        .bonding
-        .setBonded(creator, chain.accounts[1], lpt(100))
-        .mined()
-        .await;
+    let creator = poll_creator(&chain).await;
     let first = create_poll(&chain, creator, "QmFirst").await;
     let second = create_poll(&chain, creator, "QmSecond").await;
 
@@ -78,7 +118,11 @@ async fn keeper_opens_each_poll_debate_once() {
     let store = std::sync::Arc::new(Store::open(&path).unwrap());
     let mut follower = chain.follower(store.clone(), follower_config());
     follower.sync_to_head().await.unwrap();
-    assert_eq!(store.polls().unwrap(), vec![first, second], "in creation order");
+    assert_eq!(
+        store.polls().unwrap(),
+        vec![first, second],
+        "in creation order"
+    );
 
     let keeper = Keeper::new(
         keeper_provider(&chain, 9).await,
@@ -88,12 +132,16 @@ async fn keeper_opens_each_poll_debate_once() {
     let pass = keeper.tick().await.unwrap();
     assert_eq!(pass.len(), 2, "{pass:?}");
     assert!(
-        pass.iter().all(|(_, o)| matches!(o, Outcome::Opened { .. })),
+        pass.iter()
+            .all(|(_, o)| matches!(o, Outcome::Opened { .. })),
         "{pass:?}"
     );
     follower.sync_to_head().await.unwrap();
     for poll in [first, second] {
-        let session = store.debate_of(id_of(poll)).unwrap().expect("debate indexed");
+        let session = store
+            .debate_of(id_of(poll))
+            .unwrap()
+            .expect("debate indexed");
         let row = store.session(session).unwrap().expect("session indexed");
         assert_eq!(row.kind, Kind::LipDebate);
     }
@@ -178,7 +226,12 @@ async fn cast_votes(
             } else {
                 chain
                     .governor
-                    .castVoteWithReasonAndParams(pid, support, reason.clone(), Bytes::from(vec![1, 2, 3]))
+                    .castVoteWithReasonAndParams(
+                        pid,
+                        support,
+                        reason.clone(),
+                        Bytes::from(vec![1, 2, 3]),
+                    )
                     .from(voter)
                     .send()
                     .await
@@ -193,7 +246,10 @@ async fn cast_votes(
 /// The receipt of a transaction anvil mines at once, read by hash: a pending-transaction
 /// watcher follows new blocks, and after `evm_revert` the chain's height goes back, which
 /// can leave it waiting for a block it already saw.
-async fn receipt(chain: &TestChain, hash: alloy::primitives::B256) -> alloy::rpc::types::TransactionReceipt {
+async fn receipt(
+    chain: &TestChain,
+    hash: alloy::primitives::B256,
+) -> alloy::rpc::types::TransactionReceipt {
     for _ in 0..200 {
         if let Some(r) = chain.provider.get_transaction_receipt(hash).await.unwrap() {
             return r;
@@ -216,11 +272,7 @@ fn indexed(store: &Store, id: U256) -> Vec<Cast> {
 async fn votes_indexed_are_votes_cast_and_follow_a_reorg() {
     let mut chain = TestChain::start().await;
     chain.advance(1).await;
-    chain
-        .bonding
-        .setBonded(chain.accounts[7], chain.accounts[1], lpt(100))
-        .mined()
-        .await;
+    poll_creator(&chain).await;
     let r = chain
         .governor
         .propose(
@@ -231,18 +283,7 @@ async fn votes_indexed_are_votes_cast_and_follow_a_reorg() {
         )
         .mined()
         .await;
-    let pid = r
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| {
-            l.log_decode::<assembly_indexer::bindings::mocks::MockGovernor::ProposalCreated>()
-                .ok()
-        })
-        .unwrap()
-        .inner
-        .data
-        .proposalId;
+    let pid = proposal_id_of(&r);
     // Votes open at the proposal's snapshot round: move one round on.
     let _: () = chain
         .provider
@@ -263,7 +304,16 @@ async fn votes_indexed_are_votes_cast_and_follow_a_reorg() {
     );
     let mut rng = Rng(0x5eed_7013);
     let (mut governor_votes, mut poll_votes) = (Vec::new(), Vec::new());
-    cast_votes(&chain, &mut rng, pid, poll, 30, &mut governor_votes, &mut poll_votes).await;
+    cast_votes(
+        &chain,
+        &mut rng,
+        pid,
+        poll,
+        30,
+        &mut governor_votes,
+        &mut poll_votes,
+    )
+    .await;
     follower.sync_to_head().await.unwrap();
     assert!(!governor_votes.is_empty() && !poll_votes.is_empty());
     assert_eq!(indexed(&store, pid), governor_votes, "governor votes");
@@ -278,7 +328,16 @@ async fn votes_indexed_are_votes_cast_and_follow_a_reorg() {
         .await
         .unwrap();
     let (kept_governor, kept_poll) = (governor_votes.clone(), poll_votes.clone());
-    cast_votes(&chain, &mut rng, pid, poll, 12, &mut governor_votes, &mut poll_votes).await;
+    cast_votes(
+        &chain,
+        &mut rng,
+        pid,
+        poll,
+        12,
+        &mut governor_votes,
+        &mut poll_votes,
+    )
+    .await;
     let mut changes = follower.changes().subscribe();
     follower.sync_to_head().await.unwrap();
     let _: bool = chain
@@ -288,30 +347,44 @@ async fn votes_indexed_are_votes_cast_and_follow_a_reorg() {
         .unwrap();
     let (mut governor_votes, mut poll_votes) = (kept_governor, kept_poll);
     let mut other = Rng(777);
-    cast_votes(&chain, &mut other, pid, poll, 16, &mut governor_votes, &mut poll_votes).await;
+    cast_votes(
+        &chain,
+        &mut other,
+        pid,
+        poll,
+        16,
+        &mut governor_votes,
+        &mut poll_votes,
+    )
+    .await;
     follower.sync_to_head().await.unwrap();
     let mut rolled_back = false;
     while let Ok(c) = changes.try_recv() {
         rolled_back |= matches!(c, Change::RolledBack { .. });
     }
     assert!(rolled_back, "the follower saw the reorg");
-    assert_eq!(indexed(&store, pid), governor_votes, "governor votes after the reorg");
-    assert_eq!(indexed(&store, id_of(poll)), poll_votes, "poll votes after the reorg");
+    assert_eq!(
+        indexed(&store, pid),
+        governor_votes,
+        "governor votes after the reorg"
+    );
+    assert_eq!(
+        indexed(&store, id_of(poll)),
+        poll_votes,
+        "poll votes after the reorg"
+    );
     let fresh = chain.fresh_index().await;
     assert_eq!(indexed(&fresh, pid), governor_votes, "a fresh index agrees");
-    assert_eq!(indexed(&fresh, id_of(poll)), poll_votes, "a fresh index agrees");
+    assert_eq!(
+        indexed(&fresh, id_of(poll)),
+        poll_votes,
+        "a fresh index agrees"
+    );
 
     // Served: the governor's tally by weight; the poll's by each voter's last vote, with
     // every voter's standing.
-    let api = assembly_indexer::api::router(assembly_indexer::api::ApiState {
-        store: store.clone(),
-        changes: follower.changes(),
-        progress: follower.progress(),
-        roles: Some(std::sync::Arc::new(Roles::new(chain.provider.clone(), &chain.deployment))),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let at = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, api).await });
+    let roles = Roles::new(chain.provider.clone(), &chain.deployment);
+    let at = serve_api(&chain, store.clone(), Some(roles)).await;
     let get = |path: String| async move {
         reqwest::get(format!("http://{at}{path}"))
             .await
@@ -340,8 +413,15 @@ async fn votes_indexed_are_votes_cast_and_follow_a_reorg() {
     }
     let yes = last.values().filter(|c| **c == 0).count() as u64;
     assert_eq!(p["tally"][0]["choice"], "yes");
-    assert_eq!(p["tally"][0]["voters"].as_u64(), Some(yes), "each voter's last vote");
-    assert_eq!(p["tally"][1]["voters"].as_u64(), Some(last.len() as u64 - yes));
+    assert_eq!(
+        p["tally"][0]["voters"].as_u64(),
+        Some(yes),
+        "each voter's last vote"
+    );
+    assert_eq!(
+        p["tally"][1]["voters"].as_u64(),
+        Some(last.len() as u64 - yes)
+    );
     let standings = p["standings"].as_array().unwrap();
     assert_eq!(standings.len(), last.len(), "one standing per voter");
     assert!(standings.iter().all(|s| s["standing"]["role"].is_string()));
@@ -376,16 +456,15 @@ async fn rebond_and_transfer_bond_change_roles_in_their_block() {
         }
     };
     observe(&mut changes);
-    assert_eq!(roles.standing(delegator).await.unwrap().role, Role::Observer);
+    assert_eq!(
+        roles.standing(delegator).await.unwrap().role,
+        Role::Observer
+    );
     assert_eq!(roles.standing(receiver).await.unwrap().role, Role::Observer);
     let before = roles.standing(orchestrator).await.unwrap().stake;
 
     // Rebond: the delegator (and its orchestrator's total) change in that block.
-    let r = chain
-        .bonding
-        .rebond(delegator, U256::ZERO)
-        .mined()
-        .await;
+    let r = chain.bonding.rebond(delegator, U256::ZERO).mined().await;
     let block = r.block_number.unwrap();
     follower.sync_to_head().await.unwrap();
     observe(&mut changes);
@@ -447,15 +526,13 @@ async fn lip_titles_are_resolved_verified_and_retried() {
 
     let mut chain = TestChain::start().await;
     chain.advance(1).await;
-    chain
-        .bonding
-        .setBonded(chain.accounts[7], chain.accounts[1], lpt(100))
-        .mined()
-        .await;
+    poll_creator(&chain).await;
     let cid = std::process::Command::new("python3")
         .arg(assembly_testkit::paths::repo_path("tools/ipfs/gateway.py"))
         .arg("--cid")
-        .arg(assembly_testkit::paths::repo_path("script/demo/sample-lip.json"))
+        .arg(assembly_testkit::paths::repo_path(
+            "script/demo/sample-lip.json",
+        ))
         .output()
         .expect("the gateway stand-in prints a CID");
     let cid = String::from_utf8(cid.stdout).unwrap().trim().to_string();
@@ -463,38 +540,50 @@ async fn lip_titles_are_resolved_verified_and_retried() {
     let store = chain.fresh_index().await;
     let id = id_of(poll);
     let shown = store.title(id).unwrap().expect("a poll has a title row");
-    assert_eq!((shown.lip, shown.title.as_deref(), shown.cid.as_deref()), (None, None, Some(cid.as_str())), "shown by its CID until resolved");
+    assert_eq!(
+        (shown.lip, shown.title.as_deref(), shown.cid.as_deref()),
+        (None, None, Some(cid.as_str())),
+        "shown by its CID until resolved"
+    );
 
     // The gateway is down: the poll is retried later, not given up on.
     let port = assembly_testkit::ports::free_port();
-    let gateway = Gateway::new(format!("http://127.0.0.1:{port}"), std::time::Duration::from_secs(2)).unwrap();
+    let gateway = Gateway::new(
+        format!("http://127.0.0.1:{port}"),
+        std::time::Duration::from_secs(2),
+    )
+    .unwrap();
     let resolver = Resolver::new(gateway, store.clone());
     let now = 1_000_000;
     assert_eq!(resolver.tick(now).await.unwrap(), 0);
-    assert!(store.polls_to_resolve(now).unwrap().is_empty(), "not before its pause");
+    assert!(
+        store.polls_to_resolve(now).unwrap().is_empty(),
+        "not before its pause"
+    );
     let later = now + FIRST_BACKOFF.as_secs();
-    assert_eq!(store.polls_to_resolve(later).unwrap().len(), 1, "due again after the pause");
+    assert_eq!(
+        store.polls_to_resolve(later).unwrap().len(),
+        1,
+        "due again after the pause"
+    );
 
     // Up: the text is fetched, hashed against the poll's CID, and its front matter read.
     let _gateway = DemoGateway::start(port).await;
     assert_eq!(resolver.tick(later).await.unwrap(), 1);
     let t = store.title(id).unwrap().unwrap();
     assert_eq!(t.lip, Some(100));
-    assert_eq!(t.title.as_deref(), Some("Demo LIP - an on-chain floor for orchestrator debates"));
+    assert_eq!(
+        t.title.as_deref(),
+        Some("Demo LIP - an on-chain floor for orchestrator debates")
+    );
     assert_eq!(t.cid.as_deref(), Some(cid.as_str()));
-    assert!(store.polls_to_resolve(u64::MAX / 2).unwrap().is_empty(), "resolved once, for good");
+    assert!(
+        store.polls_to_resolve(u64::MAX / 2).unwrap().is_empty(),
+        "resolved once, for good"
+    );
 
     // Served by the indexer's API, by the poll's address; an unknown id is a typed 404.
-    let follower = chain.follower(store.clone(), follower_config());
-    let api = assembly_indexer::api::router(assembly_indexer::api::ApiState {
-        store: store.clone(),
-        changes: follower.changes(),
-        progress: follower.progress(),
-        roles: None,
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let at = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, api).await });
+    let at = serve_api(&chain, store.clone(), None).await;
     let p: serde_json::Value = reqwest::get(format!("http://{at}/v1/proposals/{poll}"))
         .await
         .unwrap()
@@ -504,9 +593,12 @@ async fn lip_titles_are_resolved_verified_and_retried() {
     assert_eq!(p["kind"], "poll");
     assert_eq!(p["title"]["lip"], 100);
     assert_eq!(p["title"]["cid"], cid.as_str());
-    let missing = reqwest::get(format!("http://{at}/v1/proposals/{}", Address::repeat_byte(0xee)))
-        .await
-        .unwrap();
+    let missing = reqwest::get(format!(
+        "http://{at}/v1/proposals/{}",
+        Address::repeat_byte(0xee)
+    ))
+    .await
+    .unwrap();
     assert_eq!(missing.status(), 404);
     let body: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(body["error"], "unknown_proposal");
@@ -529,7 +621,10 @@ async fn activation_takes_effect_in_the_next_round() {
     let roles = Roles::new(chain.provider.clone(), &chain.deployment);
     roles.check_round().await.unwrap();
     // Bonded to itself but not active: a delegator's standing.
-    assert_eq!(roles.standing(newcomer).await.unwrap().role, Role::Delegator);
+    assert_eq!(
+        roles.standing(newcomer).await.unwrap().role,
+        Role::Delegator
+    );
 
     // Activation is announced now, for the next round: the role read after the event is
     // still not an orchestrator's, and nothing is cached past the round's end.
@@ -564,15 +659,12 @@ async fn keeper_opens_every_debate_once_across_sigkills() {
     use std::process::{Command, Stdio};
     let mut chain = TestChain::start().await;
     chain.advance(1).await;
-    let creator = chain.accounts[7];
-    chain
-        .bonding
-        .setBonded(creator, chain.accounts[1], lpt(100))
-        .mined()
-        .await;
+    let creator = poll_creator(&chain).await;
     let mut ids = Vec::new();
     for i in 0..4 {
-        ids.push(id_of(create_poll(&chain, creator, &format!("QmPoll{i}")).await));
+        ids.push(id_of(
+            create_poll(&chain, creator, &format!("QmPoll{i}")).await,
+        ));
         let r = chain
             .governor
             .propose(
@@ -583,19 +675,7 @@ async fn keeper_opens_every_debate_once_across_sigkills() {
             )
             .mined()
             .await;
-        ids.push(
-            r.inner
-                .logs()
-                .iter()
-                .find_map(|l| {
-                    l.log_decode::<assembly_indexer::bindings::mocks::MockGovernor::ProposalCreated>()
-                        .ok()
-                })
-                .unwrap()
-                .inner
-                .data
-                .proposalId,
-        );
+        ids.push(proposal_id_of(&r));
     }
     let dir = std::env::temp_dir().join(format!("assembly-keeper-kill-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
