@@ -22,6 +22,7 @@ use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 use tokio::sync::{mpsc, watch};
 
 use crate::command::{Command, NewPeer, PeerRole, Program};
+use crate::ended::{Ended, Ending};
 use crate::front::{Front, FrontRead};
 use crate::gate::Gate;
 use crate::load::Load;
@@ -36,8 +37,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// second (a TURN relay in two or three), and an offer that never connects must stop counting
 /// against the listener bounds soon.
 const LISTENER_CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
-/// A connected peer silent this long is gone: clients send consent checks (RFC 7675) every
-/// few seconds, and an ICE-lite agent makes no checks of its own to notice.
+/// A connected peer silent this long is gone. Anything from its pair counts: a speaker's
+/// SRTP, a listener's SRTCP reports (every few seconds), Binding requests (browsers' consent
+/// checks, RFC 7675) and indications (libnice's keepalives, RFC 8445 §11). An ICE-lite agent
+/// makes no checks of its own, and the patched `is` leaves this judgement to the engine.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Datagrams read per wake before the front looks at its timers and commands again.
 const READ_BATCH: usize = 128;
@@ -66,6 +69,10 @@ struct Peer {
     connected: bool,
     /// When this peer last sent anything.
     heard: Instant,
+    /// Why its connection failed, once it has.
+    failure: Option<String>,
+    /// Its client closed the connection in-band.
+    closed: bool,
 }
 
 /// Where a shard's datagrams go, and what it counts.
@@ -94,6 +101,7 @@ impl Io {
 pub(crate) struct Shared {
     pub(crate) metrics: Arc<MediaMetrics>,
     pub(crate) resources: Arc<Mutex<HashMap<String, Resource>>>,
+    pub(crate) ended: Arc<Mutex<Ended>>,
     pub(crate) load: Arc<Load>,
 }
 
@@ -186,7 +194,7 @@ impl Engine {
             self.forward_inbound();
         }
         for id in self.peers.keys().copied().collect::<Vec<_>>() {
-            self.remove(id);
+            self.remove(id, Ending::Shutdown);
         }
     }
 
@@ -233,8 +241,7 @@ impl Engine {
             })
             .collect();
         for id in out {
-            tracing::info!(peer = id, "publisher no longer holds or awaits the floor");
-            self.remove(id);
+            self.remove(id, Ending::FloorPassed);
         }
     }
 
@@ -269,7 +276,7 @@ impl Engine {
     fn command(&mut self, c: Command) {
         match c {
             Command::Add(p) => self.add(*p),
-            Command::Remove(id) => self.remove(id),
+            Command::Remove(id) => self.remove(id, Ending::Deleted),
             Command::Datagram {
                 peer,
                 source,
@@ -309,7 +316,7 @@ impl Engine {
                     .map(|(id, _)| *id)
                     .collect();
                 for id in old {
-                    self.remove(id);
+                    self.remove(id, Ending::Replaced);
                 }
             }
         }
@@ -326,16 +333,37 @@ impl Engine {
                 opened: Instant::now(),
                 connected: false,
                 heard: Instant::now(),
+                failure: None,
+                closed: false,
             },
         );
         self.drain(p.id);
     }
 
-    fn remove(&mut self, id: u64) {
+    /// Ends a peer for `why`: a live connection is told in-band (DTLS close_notify, so a
+    /// standard client stops and says so), the reason is logged and kept for its client.
+    fn remove(&mut self, id: u64, why: Ending) {
         let Some(mut peer) = self.peers.remove(&id) else {
             return;
         };
+        if peer.rtc.is_alive() && peer.rtc.close().is_ok() {
+            flush(&mut peer.rtc, &self.io);
+        }
         peer.rtc.disconnect();
+        let role = match peer.role {
+            PeerRole::Listener => "listener",
+            PeerRole::Publisher(_) => "publisher",
+        };
+        let (session, resource) = (peer.session, peer.resource.as_str());
+        if why.is_failure() {
+            tracing::warn!(session, resource, role, reason = %why, "media session ended");
+        } else {
+            tracing::info!(session, resource, role, reason = %why, "media session ended");
+        }
+        self.shared
+            .ended
+            .lock()
+            .record(&peer.resource, why, Instant::now());
         if let Some(t) = peer.next {
             self.timers.remove(&(t, id));
         }
@@ -363,20 +391,25 @@ impl Engine {
     }
 
     fn housekeeping(&mut self) {
-        let stale: Vec<u64> = self
+        let stale: Vec<(u64, Ending)> = self
             .peers
             .iter()
-            .filter(|(_, p)| {
+            .filter_map(|(id, p)| {
                 let connect = match p.role {
                     PeerRole::Listener => LISTENER_CONNECT_TIMEOUT,
                     PeerRole::Publisher(_) => CONNECT_TIMEOUT,
                 };
-                (!p.connected && p.opened.elapsed() > connect) || p.heard.elapsed() > IDLE_TIMEOUT
+                if !p.connected && p.opened.elapsed() > connect {
+                    Some((*id, Ending::NeverConnected(connect.as_secs())))
+                } else if p.heard.elapsed() > IDLE_TIMEOUT {
+                    Some((*id, Ending::Silent(IDLE_TIMEOUT.as_secs())))
+                } else {
+                    None
+                }
             })
-            .map(|(id, _)| *id)
             .collect();
-        for id in stale {
-            self.remove(id);
+        for (id, why) in stale {
+            self.remove(id, why);
         }
         self.evict_publishers();
     }
@@ -403,8 +436,7 @@ impl Engine {
         }
         peer.heard = at;
         if let Err(e) = peer.rtc.handle_input(input) {
-            tracing::debug!(peer = id, error = %e, "input refused");
-            peer.rtc.disconnect();
+            fail(peer, e, &self.io);
         }
         self.drain(id);
     }
@@ -419,8 +451,7 @@ impl Engine {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.next = None;
                 if let Err(e) = p.rtc.handle_input(Input::Timeout(now)) {
-                    tracing::debug!(peer = id, error = %e, "timeout refused");
-                    p.rtc.disconnect();
+                    fail(p, e, &self.io);
                 }
                 self.drain(id);
             }
@@ -433,6 +464,7 @@ impl Engine {
             return;
         };
         let next = drain_peer(id, peer, &self.io, &mut self.inbound);
+        let closed = peer.closed;
         match next {
             // Only an earlier deadline moves the peer in the timer set: a timer that fires
             // early costs one `handle_input` (str0m then names the real deadline), while
@@ -445,7 +477,17 @@ impl Engine {
                 peer.next = Some(t);
             }
             Some(_) => {}
-            None => self.remove(id),
+            None => {
+                let why = match (
+                    self.peers.get_mut(&id).and_then(|p| p.failure.take()),
+                    closed,
+                ) {
+                    (Some(failure), _) => Ending::Failed(failure),
+                    (None, true) => Ending::ClosedByPeer,
+                    (None, false) => Ending::Failed("ICE lost the connection".into()),
+                };
+                self.remove(id, why);
+            }
         }
     }
 
@@ -497,6 +539,27 @@ impl Engine {
     }
 }
 
+/// A peer's input failed (a DTLS handshake refused, for one): what str0m queued in answer
+/// (a fatal alert) still goes out, then the peer is done; the engine ends it on its next
+/// drain, with this reason.
+fn fail(peer: &mut Peer, e: str0m::RtcError, io: &Io) {
+    peer.failure.get_or_insert_with(|| e.to_string());
+    flush(&mut peer.rtc, io);
+    peer.rtc.disconnect();
+}
+
+/// Sends what `rtc` has queued to send (an alert, a close_notify), and nothing else.
+fn flush(rtc: &mut Rtc, io: &Io) {
+    // Bounded: a closing Rtc has a few records to send, never a stream.
+    for _ in 0..32 {
+        match rtc.poll_output() {
+            Ok(Output::Transmit(t)) => io.send(&t.contents, t.destination),
+            Ok(Output::Event(_)) => {}
+            Ok(Output::Timeout(_)) | Err(_) => break,
+        }
+    }
+}
+
 /// The drain loop str0m requires after every input: transmit, dispatch events, and return
 /// the next deadline (`None` once the peer is gone).
 fn drain_peer(
@@ -518,8 +581,11 @@ fn drain_peer(
                     tracing::debug!(peer = id, "connected");
                 }
                 Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                    peer.failure
+                        .get_or_insert_with(|| "ICE lost the connection".into());
                     peer.rtc.disconnect();
                 }
+                Event::Closed => peer.closed = true,
                 Event::MediaAdded(added) if peer.role == PeerRole::Listener => {
                     peer.out =
                         crate::opus::opus_pt(&mut peer.rtc, added.mid).map(|pt| (added.mid, pt));
@@ -531,6 +597,7 @@ fn drain_peer(
             },
             Err(e) => {
                 tracing::debug!(peer = id, error = %e, "peer failed");
+                peer.failure.get_or_insert_with(|| e.to_string());
                 peer.rtc.disconnect();
                 return None;
             }
@@ -549,6 +616,7 @@ mod tests {
         let shared = Shared {
             metrics: Arc::default(),
             resources: Arc::default(),
+            ended: Arc::default(),
             load: Arc::new(Load::new(2)),
         };
         let (to_front, _) = mpsc::unbounded_channel();

@@ -34,6 +34,7 @@
 //! - [`engine`] — a shard: its peers, timers, the drain, the fan-out to listeners.
 //! - [`front`] — shard 0's reading, judging, restamping and handing out.
 //! - [`routes`] — which peer a datagram is for.
+//! - [`ended`] — why a media session ended, for the client that asks after it.
 //! - [`load`] — the engine's peer counts, and which shard a new listener goes to.
 //! - [`restamp`] — one continuous RTP timeline across speakers.
 //! - [`sdp`] — offer checks.
@@ -52,6 +53,7 @@
 pub mod arrival;
 pub mod client;
 pub mod command;
+pub mod ended;
 pub mod engine;
 pub mod front;
 pub mod gate;
@@ -82,7 +84,6 @@ use std::time::{Duration, Instant};
 use alloy_primitives::Address;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
-use str0m::change::SdpOffer;
 use str0m::crypto::dtls::DtlsCert;
 use str0m::{Candidate, Rtc};
 use tokio::sync::{mpsc, watch};
@@ -190,6 +191,9 @@ pub enum MediaError {
     /// No such resource.
     #[error("no such media session")]
     NotFound,
+    /// The resource has ended, for this reason.
+    #[error("this media session has ended: {0}")]
+    Ended(ended::Ending),
     /// The resource is someone else's.
     #[error("this media session belongs to someone else")]
     NotYours,
@@ -250,6 +254,8 @@ pub struct Media {
     candidates: Vec<Candidate>,
     cert: DtlsCert,
     resources: Arc<Mutex<HashMap<String, Resource>>>,
+    /// Why recently ended resources ended.
+    ended: Arc<Mutex<ended::Ended>>,
     gate: watch::Receiver<Gate>,
     /// New listener sessions answered: `offers_per_second`, bursts of twice that. `None` when
     /// the rate is not a positive number, which answers none.
@@ -311,9 +317,11 @@ impl Media {
         let resources = Arc::new(Mutex::new(HashMap::new()));
         let threads = config.threads.max(1);
         let load = Arc::new(Load::new(threads));
+        let ended = Arc::new(Mutex::new(ended::Ended::default()));
         let shared = Shared {
             metrics,
             resources: resources.clone(),
+            ended: ended.clone(),
             load: load.clone(),
         };
         let (senders, receivers): (Vec<_>, Vec<_>) =
@@ -366,6 +374,7 @@ impl Media {
             candidates,
             cert,
             resources,
+            ended,
             gate,
             listen_offers,
             publish_offers,
@@ -409,7 +418,7 @@ impl Media {
         role: PeerRole,
         owner: Option<Address>,
         from: Option<IpAddr>,
-        offer: SdpOffer,
+        offer: sdp::Offer,
     ) -> Result<(String, String), MediaError> {
         match role {
             PeerRole::Listener if self.load.listeners() as u64 >= self.config.max_listeners => {
@@ -448,10 +457,18 @@ impl Media {
         for c in &self.candidates {
             rtc.add_local_candidate(c.clone());
         }
+        let unbundled = offer.unbundled;
         let answer = rtc
             .sdp_api()
-            .accept_offer(offer)
-            .map_err(|e| MediaError::Negotiation(e.to_string()))?;
+            .accept_offer(offer.sdp)
+            .map_err(|e| {
+                // str0m's words name its internals; the client gets ours.
+                tracing::info!(error = %e, "offer not negotiable");
+                MediaError::Negotiation(
+                    "it does not negotiate: offer Opus over UDP/TLS/RTP/SAVPF with a=rtcp-mux (RFC 8829)"
+                        .into(),
+                )
+            })?;
         let id = self.next_id.fetch_add(1, Relaxed);
         // Publishers live on the front, which judges their packets; listeners go to the
         // lightest shard.
@@ -498,14 +515,17 @@ impl Media {
             }
             return Err(MediaError::Stopped);
         }
-        Ok((resource, answer.to_sdp_string()))
+        Ok((resource, sdp::answer_for(unbundled, answer.to_sdp_string())))
     }
 
     /// Ends a media session. Publishers' sessions only by their owner; a listener's by
     /// whoever holds its (unguessable) resource URL.
     pub fn close(&self, resource: &str, requester: Option<Address>) -> Result<(), MediaError> {
         let mut map = self.resources.lock();
-        let r = map.get(resource).ok_or(MediaError::NotFound)?;
+        let Some(r) = map.get(resource) else {
+            let why = self.ended.lock().why(resource, Instant::now());
+            return Err(why.map_or(MediaError::NotFound, MediaError::Ended));
+        };
         if r.owner.is_some() && r.owner != requester {
             return Err(MediaError::NotYours);
         }

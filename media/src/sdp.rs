@@ -1,6 +1,11 @@
 //! Offer checks before anything is built: an offer must parse, carry an audio section that
 //! is not rejected, offer Opus in it, and point its direction the way the endpoint needs.
 //! Each failure is its own error, so a client learns exactly what was wrong.
+//!
+//! An offer with one media section and no `a=group:BUNDLE` (GStreamer's `webrtcbin` with its
+//! default bundle policy) is trivially bundled: str0m needs the group, so [`check`] adds it,
+//! and [`Offer::answer`] leaves it out of the answer again, because an answer may not group
+//! what the offer did not (RFC 8843 §7.3.1).
 
 use str0m::change::SdpOffer;
 
@@ -20,7 +25,6 @@ pub enum Intent {
     Subscribe,
 }
 
-/// Why an offer was refused.
 /// Why an offer was refused (each a 400, but for [`SdpError::TooLarge`]).
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SdpError {
@@ -40,8 +44,19 @@ pub enum SdpError {
     #[error("offer has no audio section (m=audio)")]
     NoAudio,
     /// Audio without Opus.
-    #[error("offer's audio does not include Opus (a=rtpmap:<pt> opus/48000/2)")]
+    #[error(
+        "offer's audio does not include Opus as RFC 7587 names it (a=rtpmap:<pt> opus/48000/2)"
+    )]
     NoOpus,
+    /// No ICE credentials.
+    #[error("offer has no ICE credentials (a=ice-ufrag and a=ice-pwd, RFC 8839)")]
+    NoIce,
+    /// No DTLS fingerprint.
+    #[error("offer has no DTLS certificate fingerprint (a=fingerprint, RFC 8122)")]
+    NoFingerprint,
+    /// A media section without `a=mid`.
+    #[error("offer's media section has no a=mid (RFC 8829 5.2.1)")]
+    NoMid,
     /// Sending where the endpoint needs receiving, or the reverse.
     #[error("offer's audio direction is {0}; this endpoint needs {1}")]
     Direction(&'static str, &'static str),
@@ -55,33 +70,70 @@ struct AudioSection {
     direction: Option<&'static str>,
 }
 
+/// A checked offer, parsed, and what the answer to it must leave out.
+#[derive(Debug)]
+pub struct Offer {
+    /// The offer as str0m reads it (with the BUNDLE group it may have been given).
+    pub sdp: SdpOffer,
+    /// The offer had one media section and no BUNDLE group.
+    pub(crate) unbundled: bool,
+}
+
+impl Offer {
+    /// `answer` (str0m's, which always groups) as this offer allows it: without the BUNDLE
+    /// group when the offer had none.
+    pub fn answer(&self, answer: String) -> String {
+        answer_for(self.unbundled, answer)
+    }
+}
+
+/// [`Offer::answer`] once the offer itself has gone to str0m.
+pub(crate) fn answer_for(unbundled: bool, answer: String) -> String {
+    if !unbundled {
+        return answer;
+    }
+    answer
+        .split_inclusive('\n')
+        .filter(|line| !line.starts_with("a=group:BUNDLE"))
+        .collect()
+}
+
 /// Checks `text` for `intent` and returns it parsed.
-pub fn check(text: &str, intent: Intent) -> Result<SdpOffer, SdpError> {
+pub fn check(text: &str, intent: Intent) -> Result<Offer, SdpError> {
     if text.trim().is_empty() {
         return Err(SdpError::Empty);
     }
     if text.len() > MAX_OFFER {
         return Err(SdpError::TooLarge);
     }
-    if text
+    let sections = text
         .lines()
         .filter(|l| l.trim_start().starts_with("m="))
-        .count()
-        > MAX_SECTIONS
-    {
+        .count();
+    if sections > MAX_SECTIONS {
         return Err(SdpError::TooManySections);
     }
     // The parser's own words name its internals (and once, a memory address): they are
     // logged, and the client is told what is wrong in ours.
-    let offer = SdpOffer::from_sdp_string(text).map_err(|e| {
-        tracing::debug!(error = %e, "unparsable SDP offer");
-        SdpError::Malformed("it does not parse as an SDP offer (RFC 8866)".into())
-    })?;
-    let sections = audio_sections(text);
-    if sections.iter().all(|s| s.rejected) {
+    let parse = |text: &str| {
+        SdpOffer::from_sdp_string(text).map_err(|e| {
+            tracing::debug!(error = %e, "unparsable SDP offer");
+            SdpError::Malformed("it does not parse as an SDP offer (RFC 8866)".into())
+        })
+    };
+    let sdp = parse(text)?;
+    let has = |attr: &str| text.lines().any(|l| l.trim_start().starts_with(attr));
+    if !has("a=ice-ufrag:") || !has("a=ice-pwd:") {
+        return Err(SdpError::NoIce);
+    }
+    if !has("a=fingerprint:") {
+        return Err(SdpError::NoFingerprint);
+    }
+    let audio = audio_sections(text);
+    if audio.iter().all(|s| s.rejected) {
         return Err(SdpError::NoAudio);
     }
-    let with_opus: Vec<&AudioSection> = sections
+    let with_opus: Vec<&AudioSection> = audio
         .iter()
         .filter(|s| !s.rejected && s.opus.iter().any(|pt| s.formats.contains(pt)))
         .collect();
@@ -96,7 +148,33 @@ pub fn check(text: &str, intent: Intent) -> Result<SdpOffer, SdpError> {
     if !with_opus.iter().any(|s| ok.contains(&direction(s))) {
         return Err(SdpError::Direction(direction(with_opus[0]), needed));
     }
-    Ok(offer)
+    let unbundled = sections == 1 && !has("a=group:BUNDLE");
+    if !unbundled {
+        return Ok(Offer { sdp, unbundled });
+    }
+    let grouped = bundle(text).ok_or(SdpError::NoMid)?;
+    Ok(Offer {
+        sdp: parse(&grouped)?,
+        unbundled,
+    })
+}
+
+/// `text`, whose one media section has an `a=mid`, with a BUNDLE group of that section
+/// added at the end of the session part. `None` without a mid, which WebRTC requires
+/// (RFC 8829 §5.2.1) and the answer's header extension routing needs.
+fn bundle(text: &str) -> Option<String> {
+    let mid = text
+        .lines()
+        .skip_while(|l| !l.starts_with("m="))
+        .find_map(|l| l.trim_end().strip_prefix("a=mid:"))
+        .filter(|m| !m.is_empty() && !m.contains(char::is_whitespace))?;
+    let at = text.find("\nm=")? + 1;
+    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    Some(format!(
+        "{}a=group:BUNDLE {mid}{eol}{}",
+        &text[..at],
+        &text[at..]
+    ))
 }
 
 fn audio_sections(text: &str) -> Vec<AudioSection> {
@@ -124,7 +202,9 @@ fn audio_sections(text: &str) -> Vec<AudioSection> {
             let mut parts = map.splitn(2, ' ');
             let pt = parts.next().unwrap_or("");
             let codec = parts.next().unwrap_or("").to_ascii_lowercase();
-            if codec.starts_with("opus/48000") {
+            // RFC 7587 §7: always "opus/48000/2", whatever the channels sent; str0m rejects
+            // the section otherwise, which would answer 201 with the audio refused.
+            if codec.trim() == "opus/48000/2" {
                 section.opus.push(pt.to_string());
             }
         }
@@ -192,6 +272,11 @@ a=rtpmap:111 {codec}\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=ssrc:1001 cna
             check(&offer("sendonly", "PCMU/8000"), Intent::Publish).unwrap_err(),
             SdpError::NoOpus
         );
+        // Opus without its channel count is not the RFC 7587 format str0m answers.
+        assert_eq!(
+            check(&offer("sendonly", "OPUS/48000"), Intent::Publish).unwrap_err(),
+            SdpError::NoOpus
+        );
         assert_eq!(
             check(&offer("recvonly", "opus/48000/2"), Intent::Publish).unwrap_err(),
             SdpError::Direction("recvonly", "sendonly")
@@ -212,6 +297,50 @@ a=rtpmap:111 {codec}\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=ssrc:1001 cna
         assert_eq!(
             check(&big, Intent::Publish).unwrap_err(),
             SdpError::TooLarge
+        );
+    }
+
+    #[test]
+    fn one_section_without_a_bundle_group_is_grouped_for_str0m_and_answered_without() {
+        let plain = offer("sendonly", "opus/48000/2").replace("a=group:BUNDLE 0\r\n", "");
+        let checked = check(&plain, Intent::Publish).expect("a lone m-line is bundleable");
+        assert!(checked.unbundled);
+        let answer = "v=0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n";
+        let sent = checked.answer(answer.to_string());
+        assert!(!sent.contains("a=group"), "{sent}");
+        assert!(
+            sent.contains("m=audio 9") && sent.contains("a=mid:0\r\n"),
+            "{sent}"
+        );
+        // A grouped offer's answer keeps its group.
+        let grouped = check(&offer("sendonly", "opus/48000/2"), Intent::Publish).unwrap();
+        assert!(grouped
+            .answer(answer.to_string())
+            .contains("a=group:BUNDLE 0"));
+        // Without a mid there is nothing to name: refused (str0m's parser already needs one).
+        let no_mid = plain.replace("a=mid:0\r\n", "");
+        assert!(matches!(
+            check(&no_mid, Intent::Publish),
+            Err(SdpError::NoMid | SdpError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn refuses_offers_without_ice_credentials_or_fingerprint() {
+        let o = offer("sendonly", "opus/48000/2");
+        let no_pwd = o.replace("a=ice-pwd:abcdefghijklmnopqrstuvwx\r\n", "");
+        assert_eq!(
+            check(&no_pwd, Intent::Publish).unwrap_err(),
+            SdpError::NoIce
+        );
+        let no_fp: String = o
+            .lines()
+            .filter(|l| !l.starts_with("a=fingerprint"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(
+            check(&no_fp, Intent::Publish).unwrap_err(),
+            SdpError::NoFingerprint
         );
     }
 

@@ -77,6 +77,7 @@ impl WhipError {
                 MediaError::Refused(r) => (S::FORBIDDEN, r.code(), Some(*r)),
                 MediaError::NotYours => (S::FORBIDDEN, "not_yours", None),
                 MediaError::NotFound => (S::NOT_FOUND, "not_found", None),
+                MediaError::Ended(_) => (S::GONE, "ended", None),
                 MediaError::Full(_) => (S::SERVICE_UNAVAILABLE, "full", None),
                 MediaError::Busy => (S::TOO_MANY_REQUESTS, "busy", None),
                 MediaError::TooManyFromAddress(_) => {
@@ -341,6 +342,7 @@ async fn listen_inner(
         (status = 401, description = "An invalid session token.", body = ErrorBody),
         (status = 403, description = "Someone else's publisher session.", body = ErrorBody),
         (status = 404, description = "No such media session.", body = ErrorBody),
+        (status = 410, description = "The session had already ended (`ended`); the message says why: its turn on the floor was over, it never connected, its handshake failed, it fell silent.", body = ErrorBody),
     ))]
 async fn leave(
     State(s): State<AppState>,

@@ -1941,6 +1941,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The session had already ended (`ended`); the message says why: its turn on the floor was over, it never connected, its handshake failed, it fell silent. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     media_options: {
