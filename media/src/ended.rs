@@ -17,9 +17,10 @@ pub enum Ending {
     /// ICE or DTLS did not complete in time.
     #[error("it never connected within {0} s (ICE or DTLS did not complete)")]
     NeverConnected(u64),
-    /// Its connection failed (a refused DTLS handshake, for one).
+    /// Its connection failed (a refused DTLS handshake, for one). What failed, in words a
+    /// client may read; the library's own account goes to the node's log.
     #[error("its connection failed: {0}")]
-    Failed(String),
+    Failed(&'static str),
     /// Nothing arrived from it for this long.
     #[error("nothing arrived from it for {0} s")]
     Silent(u64),
@@ -115,7 +116,7 @@ mod tests {
             Ending::NeverConnected(20).to_string(),
             "it never connected within 20 s (ICE or DTLS did not complete)"
         );
-        assert!(Ending::Failed("x".into()).is_failure());
+        assert!(Ending::Failed("x").is_failure());
         assert!(!Ending::FloorPassed.is_failure());
     }
 }

@@ -70,7 +70,7 @@ struct Peer {
     /// When this peer last sent anything.
     heard: Instant,
     /// Why its connection failed, once it has.
-    failure: Option<String>,
+    failure: Option<&'static str>,
     /// Its client closed the connection in-band.
     closed: bool,
 }
@@ -484,7 +484,7 @@ impl Engine {
                 ) {
                     (Some(failure), _) => Ending::Failed(failure),
                     (None, true) => Ending::ClosedByPeer,
-                    (None, false) => Ending::Failed("ICE lost the connection".into()),
+                    (None, false) => Ending::Failed(ICE_LOST),
                 };
                 self.remove(id, why);
             }
@@ -543,9 +543,27 @@ impl Engine {
 /// (a fatal alert) still goes out, then the peer is done; the engine ends it on its next
 /// drain, with this reason.
 fn fail(peer: &mut Peer, e: str0m::RtcError, io: &Io) {
-    peer.failure.get_or_insert_with(|| e.to_string());
+    tracing::warn!(resource = peer.resource, error = %e, "peer's input refused");
+    peer.failure.get_or_insert(failure_of(&e));
     flush(&mut peer.rtc, io);
     peer.rtc.disconnect();
+}
+
+const ICE_LOST: &str = "ICE lost the connection";
+
+/// What failed, for the client: str0m's and dimpl's own words name their internals.
+fn failure_of(e: &str0m::RtcError) -> &'static str {
+    match e {
+        str0m::RtcError::Dtls(_) => {
+            "the DTLS handshake was refused (a certificate matching the offer's a=fingerprint, \
+             ECDSA or RSA, is needed)"
+        }
+        str0m::RtcError::RemoteSdp(_) => {
+            "its DTLS certificate does not match the offer's a=fingerprint"
+        }
+        str0m::RtcError::Ice(_) => ICE_LOST,
+        _ => "the node could not process what it sent",
+    }
 }
 
 /// Sends what `rtc` has queued to send (an alert, a close_notify), and nothing else.
@@ -581,8 +599,7 @@ fn drain_peer(
                     tracing::debug!(peer = id, "connected");
                 }
                 Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                    peer.failure
-                        .get_or_insert_with(|| "ICE lost the connection".into());
+                    peer.failure.get_or_insert(ICE_LOST);
                     peer.rtc.disconnect();
                 }
                 Event::Closed => peer.closed = true,
@@ -596,8 +613,8 @@ fn drain_peer(
                 _ => {}
             },
             Err(e) => {
-                tracing::debug!(peer = id, error = %e, "peer failed");
-                peer.failure.get_or_insert_with(|| e.to_string());
+                tracing::warn!(peer = id, resource = peer.resource, error = %e, "peer failed");
+                peer.failure.get_or_insert(failure_of(&e));
                 peer.rtc.disconnect();
                 return None;
             }

@@ -21,13 +21,24 @@ use assembly_testkit::wait::wait_for_slots;
 use serde_json::Value;
 
 /// The slot: long enough that a 15 s keepalive rule would cut both peers twice over.
-const SLOT: u32 = 40;
+const SLOT: u32 = 45;
 
 /// Runs the GStreamer peer (Debian's python3, where its bindings are) and returns its report.
 async fn gst(mode: &str, url: &str, token: Option<&str>, seconds: u32) -> Value {
+    gst_with(mode, url, token, seconds, &[]).await
+}
+
+async fn gst_with(
+    mode: &str,
+    url: &str,
+    token: Option<&str>,
+    seconds: u32,
+    extra: &[&str],
+) -> Value {
     let mut cmd = tokio::process::Command::new("/usr/bin/python3");
     cmd.arg(repo_path("tools/interop/gst_peer.py"))
         .args([mode, url, "--seconds", &seconds.to_string()])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
@@ -85,6 +96,17 @@ async fn a_gstreamer_speaker_and_listener_last_their_slot_and_hear_its_end() {
     let refused = gst("publish", &whip, Some(&stranger), 3).await;
     assert_eq!(refused["status"], 403, "{refused}");
     assert!(refused["body"].as_str().unwrap().contains("not_eligible"));
+
+    // A client whose certificate is not the one its offer names: answered, then refused at
+    // the DTLS handshake, and its DELETE learns why.
+    let forged = gst_with("listen", &whep, None, 4, &["--wrong-fingerprint"]).await;
+    assert_eq!(forged["status"], 201, "{forged}");
+    assert_eq!(forged["delete_status"], 410, "{forged}");
+    let why = forged["delete_body"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("does not match the offer's a=fingerprint"),
+        "{why}"
+    );
 
     // A str0m listener beside the GStreamer one: both hear the GStreamer speaker.
     let packets = Arc::new(AtomicUsize::new(0));

@@ -8,6 +8,7 @@ GStreamer test (node/tests/gstreamer.rs) drives it; it also serves as a command-
 
     gst_peer.py publish URL --token T --seconds S   # a 440 Hz tone, Opus, for up to S seconds
     gst_peer.py listen URL --seconds S              # counts decoded frames and their level
+    ... --wrong-fingerprint                         # offers a certificate fingerprint not its own
 
 Runs with Debian's python3 (python3-gst-1.0, gir1.2-gst-plugins-bad-1.0). Prints one JSON
 object: the HTTP status of the offer, the certificate type webrtcbin used, each connection
@@ -87,8 +88,9 @@ def key_algorithm(pem):
 
 
 class Peer:
-    def __init__(self, mode, url, token, seconds):
+    def __init__(self, mode, url, token, seconds, wrong_fingerprint=False):
         self.mode, self.url, self.token, self.seconds = mode, url, token, seconds
+        self.wrong_fingerprint = wrong_fingerprint
         self.report = {"mode": mode, "states": []}
         self.start = time.monotonic()
         self.location = None
@@ -178,6 +180,14 @@ class Peer:
         # Non-trickle, as simple-whip-client and whipsink send by default: every candidate
         # in the one offer.
         sdp = self.webrtc.get_property("local-description").sdp.as_text()
+        if self.wrong_fingerprint:
+            # Another certificate's, as far as the node can tell: its last hex digit changed.
+            sdp = "\r\n".join(
+                line[:-1] + ("0" if line[-1] != "0" else "1")
+                if line.startswith("a=fingerprint:")
+                else line
+                for line in sdp.split("\r\n")
+            )
         self.report["offer_has_bundle"] = "a=group:BUNDLE" in sdp
         self.report["offer_candidates"] = candidates(sdp)
         status, body, location = request("POST", self.url, sdp.encode(), self.token)
@@ -270,9 +280,10 @@ def main():
     parser.add_argument("url")
     parser.add_argument("--token")
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--wrong-fingerprint", action="store_true")
     args = parser.parse_args()
     Gst.init(None)
-    print(json.dumps(Peer(args.mode, args.url, args.token, args.seconds).run()))
+    print(json.dumps(Peer(args.mode, args.url, args.token, args.seconds, args.wrong_fingerprint).run()))
     sys.stdout.flush()
 
 
