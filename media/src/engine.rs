@@ -649,6 +649,61 @@ mod tests {
         }
     }
 
+    fn listener(e: &mut Engine, id: u64) {
+        e.add(NewPeer {
+            id,
+            resource: format!("r{id}"),
+            session: 5,
+            role: PeerRole::Listener,
+            from: None,
+            rtc: Rtc::builder().build(Instant::now()),
+        });
+    }
+
+    /// The keepalive rule: a connected peer from which anything arrived within
+    /// `IDLE_TIMEOUT` stays, whatever it was (the patched `is` no longer drops a nominated
+    /// ICE-lite pair for want of Binding requests); one silent for longer goes, and its
+    /// client can learn why.
+    #[test]
+    fn peers_live_while_anything_arrives_and_go_when_silent() {
+        let mut e = shard();
+        for id in [1, 2, 3] {
+            listener(&mut e, id);
+        }
+        let now = Instant::now();
+        for (id, quiet) in [
+            (1, 1),
+            (2, IDLE_TIMEOUT.as_secs() - 1),
+            (3, IDLE_TIMEOUT.as_secs() + 1),
+        ] {
+            let p = e.peers.get_mut(&id).unwrap();
+            p.connected = true;
+            p.heard = now - Duration::from_secs(quiet);
+        }
+        e.housekeeping();
+        assert!(e.peers.contains_key(&1) && e.peers.contains_key(&2));
+        assert!(!e.peers.contains_key(&3), "silent past the bound");
+        let why = e.shared.ended.lock().why("r3", Instant::now());
+        assert_eq!(why, Some(Ending::Silent(IDLE_TIMEOUT.as_secs())));
+    }
+
+    /// A peer that never connects goes after its bound and is remembered as such.
+    #[test]
+    fn a_peer_that_never_connects_goes_with_its_reason() {
+        let mut e = shard();
+        listener(&mut e, 1);
+        e.peers.get_mut(&1).unwrap().opened =
+            Instant::now() - LISTENER_CONNECT_TIMEOUT - Duration::from_secs(1);
+        e.housekeeping();
+        assert!(e.peers.is_empty());
+        let why = e.shared.ended.lock().why("r1", Instant::now()).unwrap();
+        assert_eq!(
+            why,
+            Ending::NeverConnected(LISTENER_CONNECT_TIMEOUT.as_secs())
+        );
+        assert!(why.is_failure());
+    }
+
     #[test]
     fn a_shard_that_fell_behind_skips_stale_audio() {
         let mut e = shard();
