@@ -119,6 +119,82 @@ mod tests {
         );
     }
 
+    /// The other direction of `tests/front_door.rs`'s check (every documented route is
+    /// served): nothing is served that the document leaves out. Axum cannot list a router's
+    /// routes, so this reads the source instead: every route of the node and the indexer is
+    /// declared through `utoipa_axum`'s `routes!` (which will not take a handler without its
+    /// `#[utoipa::path]`), and no plain axum routing call adds one beside them. The two
+    /// exceptions are the ones the router's docs name: the indexer's API nested at `/chain`
+    /// (which the document nests too) and the HLS files at `/hls`.
+    #[test]
+    fn nothing_is_served_that_the_document_leaves_out() {
+        const ROUTING: [&str; 6] = [
+            ".route(",
+            ".route_service(",
+            ".nest(",
+            ".nest_service(",
+            "Router::new(",
+            "routing::",
+        ];
+        const ALLOWED: [(&str, &str); 3] = [
+            ("node/src/http.rs", r#".nest("/chain""#),
+            ("node/src/openapi.rs", r#".nest("/chain""#),
+            ("node/src/http.rs", r#".nest_service("/hls""#),
+        ];
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir)
+                .expect("a source directory")
+                .flatten()
+            {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        for krate in ["node", "indexer"] {
+            walk(&root.join(krate).join("src"), &mut files);
+        }
+        let mut found = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("a readable source file");
+            let name = file
+                .strip_prefix(&root)
+                .unwrap_or(&file)
+                .to_string_lossy()
+                .replace('\\', "/");
+            // Test modules may serve whatever they like (a stand-in gateway, for one).
+            if name.ends_with("/tests.rs") {
+                continue;
+            }
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in code.lines().enumerate() {
+                let line = line.trim_start();
+                if line.starts_with("//") {
+                    continue;
+                }
+                for call in ROUTING {
+                    let allowed = ALLOWED
+                        .iter()
+                        .any(|(f, what)| name == *f && line.contains(what));
+                    let documented = line.contains("OpenApiRouter::new(");
+                    if line.contains(call) && !allowed && !documented {
+                        found.push(format!("{name}:{}: {line}", n + 1));
+                    }
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "routes served outside the OpenAPI document (declare them with routes!):\n{}",
+            found.join("\n")
+        );
+    }
+
     #[test]
     fn the_wire_types_are_named() {
         let doc = document();

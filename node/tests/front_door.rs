@@ -312,10 +312,12 @@ async fn live_state_and_reactions() {
 
 /// The OpenAPI document and the router agree: every documented path is served with exactly
 /// the documented methods, and none of them by the web client's fallback. Axum cannot list
-/// its routes, so the other direction holds by construction: the router's routes are built
-/// only from the declarations the document is built from (`http::api`, the indexer's
-/// `api::routes`). Served outside them, and so excepted here: `/hls/` (plain files; the
-/// document describes its playlist) and the web client's static files and fallback.
+/// its routes, so the other direction (nothing served that the document leaves out) is
+/// checked on the source by `openapi::tests::nothing_is_served_that_the_document_leaves_out`:
+/// the router's routes are built only from the declarations the document is built from
+/// (`http::api`, the indexer's `api::routes`). Served outside them, and so excepted here:
+/// `/hls/` (plain files; the document describes its playlist) and the web client's static
+/// files and fallback.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_document_and_the_router_agree() {
     let chain = TestChain::start_at(&[], now()).await;
