@@ -12,7 +12,7 @@ use crate::auth::{Auth, AuthConfig};
 use crate::config::{NodeConfig, DEFAULT_DB};
 use crate::http::{self, AppState};
 use crate::live::Hub;
-use crate::state::{ClientConfig, Origins, ReactionInfo};
+use crate::state::{ClientConfig, DemoAccount, Origins, ReactionInfo};
 use assembly_media::push::Push;
 use assembly_media::{Media, ProgramSink, Sinks};
 
@@ -149,6 +149,7 @@ pub async fn start(
         rpc_url: config.public_rpc_url.clone(),
         public_listening: config.media.public_listening,
         reactions: ReactionInfo::all(),
+        demo_accounts: DemoAccount::of(&deployment),
     });
     let state = AppState {
         auth,

@@ -38,6 +38,45 @@ pub struct ClientConfig {
     pub public_listening: bool,
     /// The fixed reaction set.
     pub reactions: Vec<ReactionInfo>,
+    /// The local demo chain's accounts, offered as a built-in wallet so that a newcomer
+    /// with a browser and `script/start` can sign in and speak. Empty on every other chain:
+    /// only chain id 31337 with a deployment that names demo accounts (`DeployLocal`'s).
+    pub demo_accounts: Vec<DemoAccount>,
+}
+
+/// One demo account: an anvil account the local deployment funded and bonded. Anvil signs
+/// for it (its accounts are unlocked), so no key leaves the chain's own process.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct DemoAccount {
+    /// Its address.
+    #[schema(value_type = String, pattern = "^0x[0-9a-fA-F]{40}$")]
+    pub address: alloy::primitives::Address,
+    /// How it is shown ("Demo orchestrator 1").
+    pub label: String,
+}
+
+/// The chain id of anvil, and so of the local demo.
+pub const DEMO_CHAIN_ID: u64 = 31337;
+
+impl DemoAccount {
+    /// The demo accounts `deployment` names, on the local demo chain only.
+    pub fn of(deployment: &assembly_indexer::deployment::Deployment) -> Vec<DemoAccount> {
+        if deployment.chain_id != DEMO_CHAIN_ID {
+            return Vec::new();
+        }
+        let named = |kind: &str, list: &[alloy::primitives::Address]| {
+            list.iter()
+                .enumerate()
+                .map(|(i, a)| DemoAccount {
+                    address: *a,
+                    label: format!("Demo {kind} {}", i + 1),
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut all = named("orchestrator", &deployment.orchestrators);
+        all.extend(named("delegator", &deployment.delegators));
+        all
+    }
 }
 
 /// One reaction a client may send.
@@ -172,6 +211,29 @@ impl Origins {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The built-in demo wallet exists on the local demo chain and nowhere else.
+    #[test]
+    fn demo_accounts_only_on_the_local_demo_chain() {
+        let deployment = |chain: u64, demo: bool| {
+            let a = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+            let list = if demo { format!("[\"{a}\"]") } else { "[]".into() };
+            serde_json::from_str::<assembly_indexer::deployment::Deployment>(&format!(
+                r#"{{"network":"n","chainId":{chain},"deployBlock":0,"assembly":"{a}",
+                "bondingManager":"{a}","roundsManager":"{a}","governor":"{a}",
+                "livepeerToken":"{a}","orchestrators":{list},"delegators":{list}}}"#
+            ))
+            .unwrap()
+        };
+        let local = DemoAccount::of(&deployment(DEMO_CHAIN_ID, true));
+        let labels: Vec<&str> = local.iter().map(|a| a.label.as_str()).collect();
+        assert_eq!(labels, ["Demo orchestrator 1", "Demo delegator 1"]);
+        // Another chain, even with a file that names accounts: none.
+        assert!(DemoAccount::of(&deployment(42161, true)).is_empty());
+        assert!(DemoAccount::of(&deployment(1, true)).is_empty());
+        // The local chain with a deployment of its own making (no demo accounts): none.
+        assert!(DemoAccount::of(&deployment(DEMO_CHAIN_ID, false)).is_empty());
+    }
 
     #[test]
     fn origins() {

@@ -8,7 +8,8 @@ import type { AssemblyFloor } from "./floor";
 import { countdown, debateTopic, el, KIND, lpt, short } from "./format";
 import { mountHansard } from "./hansard";
 import { Publisher } from "./media";
-import { discover, reasonOf, Wallet, type FloorCall } from "./wallet";
+import { demoWallets } from "./demo";
+import { discover, reasonOf, Wallet, type FloorCall, type WalletInfo } from "./wallet";
 
 const api = new Api(location.origin);
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -69,19 +70,33 @@ class App {
 
   async chooseWallet(box: HTMLElement) {
     const wallets = await discover();
-    if (wallets.length === 0) {
+    const demo = demoWallets(this.config);
+    if (wallets.length === 0 && demo.length === 0) {
       box.replaceChildren(el("span", { className: "why", textContent: "No wallet found in this browser. Install one (any EIP-1193 / EIP-6963 wallet) to sign in; you can listen without one." }));
       return;
     }
-    if (wallets.length === 1) return this.signIn(new Wallet(wallets[0], this.config));
-    box.replaceChildren(
-      el("span", { textContent: "Choose a wallet: " }),
-      ...wallets.map((w) => {
-        const b = el("button", { type: "button", textContent: w.name });
-        b.onclick = () => void this.signIn(new Wallet(w, this.config));
-        return b;
-      }),
-    );
+    if (wallets.length === 1 && demo.length === 0) return this.signIn(new Wallet(wallets[0], this.config));
+    const button = (w: WalletInfo, text: string) => {
+      const b = el("button", { type: "button", textContent: text });
+      b.onclick = () => void this.signIn(new Wallet(w, this.config));
+      return b;
+    };
+    const rows: HTMLElement[] = [];
+    if (wallets.length > 0) {
+      rows.push(el("span", { textContent: "Choose a wallet: " }), ...wallets.map((w) => button(w, w.name)));
+    }
+    if (demo.length > 0) {
+      // Said in words, not only by style: these are the local chain's accounts, not yours.
+      const group = el("div", { className: "demo" });
+      group.setAttribute("role", "group");
+      group.setAttribute("aria-label", "Demo accounts on this local chain");
+      group.replaceChildren(
+        el("span", { textContent: "Demo accounts (this local chain only; anyone here can use them): " }),
+        ...demo.map((w) => button(w, `${w.name} · ${short(w.address ?? "")}`)),
+      );
+      rows.push(group);
+    }
+    box.replaceChildren(...rows);
   }
 
   async signIn(wallet: Wallet) {

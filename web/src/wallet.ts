@@ -23,6 +23,10 @@ export interface WalletInfo {
   name: string;
   icon?: string;
   provider: EIP1193Provider;
+  /** One of the local demo chain's accounts (`demo.ts`), not the visitor's own wallet. */
+  demo?: boolean;
+  /** The account, when it is known before connecting (a demo account's). */
+  address?: string;
 }
 
 /** Wallets that announce themselves (EIP-6963), then `window.ethereum` if none do. */

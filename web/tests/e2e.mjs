@@ -193,6 +193,8 @@ async function main() {
   };
   const signIn = async (p, role) => {
     await p.getByRole("button", { name: "Connect wallet" }).click();
+    // On the demo chain the page offers its demo accounts beside the browser's wallet.
+    await p.getByRole("button", { name: "Test wallet" }).click();
     await p.locator("#account").getByText(role).waitFor({ timeout: 15_000 });
   };
   // The live view renders into an open shadow root.
@@ -334,6 +336,25 @@ async function main() {
   await new Promise((r) => setTimeout(r, 1500));
   figures.packets_in_1_5s_after_yield = (await packets(listener)) - atYield;
   if (figures.packets_in_1_5s_after_yield > 5) throw new Error(`audio kept arriving after the yield`);
+
+  // A newcomer with no wallet at all: the local chain's demo accounts, labelled as such,
+  // sign in, request the floor and speak.
+  step("demo wallet");
+  const newcomer = await page(null);
+  await newcomer.getByRole("button", { name: "Connect wallet" }).click();
+  const demoGroup = newcomer.getByRole("group", { name: "Demo accounts on this local chain" });
+  await demoGroup.getByText("this local chain only").waitFor({ timeout: 5_000 });
+  await newcomer.screenshot({ path: join(results, "demo-accounts.png"), fullPage: true });
+  await demoGroup.getByRole("button", { name: /^Demo orchestrator 2 / }).click();
+  await newcomer.locator("#account").getByText("orchestrator").waitFor({ timeout: 15_000 });
+  await newcomer.getByRole("button", { name: "Request the floor" }).click();
+  await confirmed(newcomer);
+  await newcomer.getByText("Your microphone is live on the floor.").waitFor({ timeout: 10_000 });
+  const beforeDemo = await packets(listener);
+  await until("the demo account heard", async () => (await packets(listener)) > beforeDemo + 25, 10_000);
+  await newcomer.locator("#tx").evaluate((e) => (e.textContent = ""));
+  await newcomer.getByRole("button", { name: "Yield the floor" }).click();
+  await confirmed(newcomer);
 
   await browser.close();
   if (blocked.length > 0) throw new Error(`blocked by the Content-Security-Policy: ${blocked.join(" | ")}`);

@@ -668,6 +668,12 @@ export interface components {
             publicListening: boolean;
             /** @description The fixed reaction set. */
             reactions: components["schemas"]["ReactionInfo"][];
+            /**
+             * @description The local demo chain's accounts, offered as a built-in wallet so that a newcomer
+             *     with a browser and `script/start` can sign in and speak. Empty on every other chain:
+             *     only chain id 31337 with a deployment that names demo accounts (`DeployLocal`'s).
+             */
+            demoAccounts: components["schemas"]["DemoAccount"][];
         };
         /** @description What a client may send. */
         ClientMessage: {
@@ -681,6 +687,16 @@ export interface components {
         } | {
             /** @enum {string} */
             type: "ping";
+        };
+        /**
+         * @description One demo account: an anvil account the local deployment funded and bonded. Anvil signs
+         *     for it (its accounts are unlocked), so no key leaves the chain's own process.
+         */
+        DemoAccount: {
+            /** @description Its address. */
+            address: string;
+            /** @description How it is shown ("Demo orchestrator 1"). */
+            label: string;
         };
         /** @description A speech with its transcript, for exports. */
         Entry: components["schemas"]["Speech"] & {
