@@ -215,7 +215,9 @@ impl Follower {
                     let wait = tokio::time::sleep(self.config.poll_interval);
                     tokio::select! {
                         _ = wait => {}
-                        _ = shutdown.changed() => {}
+                        // A dropped sender stops the follower too: `changed` would
+                        // otherwise answer at once, every time, and the loop would spin.
+                        r = shutdown.changed() => if r.is_err() { return; },
                         Some(_) = async { match heads.as_mut() { Some(h) => h.next().await, None => std::future::pending().await } } => {}
                     }
                 }
@@ -224,7 +226,7 @@ impl Follower {
                     tracing::warn!(error = %e, retry_in = ?backoff, "indexer step failed");
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.changed() => {}
+                        r = shutdown.changed() => if r.is_err() { return; },
                     }
                     backoff = (backoff * 2).min(self.config.max_backoff);
                 }
