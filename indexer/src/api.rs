@@ -604,13 +604,21 @@ async fn proposal(
     let proposal = proposal_id(&id)?;
     let store = s.store.clone();
     let (title, is_poll, debate) = blocking(move || {
-        Ok((store.title(proposal)?, store.is_poll(proposal)?, store.debate_of(proposal)?))
+        Ok((
+            store.title(proposal)?,
+            store.is_poll(proposal)?,
+            store.debate_of(proposal)?,
+        ))
     })
     .await?;
     let title = title.ok_or(ApiError::UnknownProposal(proposal))?;
     Ok(Json(Proposal {
         proposal_id: proposal.to_string(),
-        kind: if is_poll { VoteKind::Poll } else { VoteKind::Governor },
+        kind: if is_poll {
+            VoteKind::Poll
+        } else {
+            VoteKind::Governor
+        },
         title,
         debate,
     }))
@@ -670,14 +678,16 @@ fn tally(kind: VoteKind, votes: &[Vote]) -> Vec<TallyLine> {
         (status = 200, description = "Votes and their tally.", body = Votes),
         (status = 400, description = "Not a proposal id.", body = ChainError),
     ))]
-async fn votes(
-    State(s): State<ApiState>,
-    Path(id): Path<String>,
-) -> Result<Json<Votes>, ApiError> {
+async fn votes(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<Votes>, ApiError> {
     let proposal = proposal_id(&id)?;
     let store = s.store.clone();
-    let (votes, is_poll) = blocking(move || Ok((store.votes(proposal)?, store.is_poll(proposal)?))).await?;
-    let kind = if is_poll { VoteKind::Poll } else { VoteKind::Governor };
+    let (votes, is_poll) =
+        blocking(move || Ok((store.votes(proposal)?, store.is_poll(proposal)?))).await?;
+    let kind = if is_poll {
+        VoteKind::Poll
+    } else {
+        VoteKind::Governor
+    };
     let mut standings = Vec::new();
     if let (VoteKind::Poll, Some(roles)) = (kind, s.roles.as_ref()) {
         // Only the poll's own voters are looked up (the chain bounds them), each through the

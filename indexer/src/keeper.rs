@@ -223,7 +223,9 @@ impl Keeper {
             .rev()
             .find(|&nonce| creator.create(nonce) == poll)
             .ok_or_else(|| Outcome::Refused {
-                reason: format!("{poll} is not among PollCreator {creator}'s last {NONCE_SEARCH} creations"),
+                reason: format!(
+                    "{poll} is not among PollCreator {creator}'s last {NONCE_SEARCH} creations"
+                ),
             })
     }
 

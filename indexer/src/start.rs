@@ -30,12 +30,12 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, ApiState};
 use crate::deployment::Deployment;
+use crate::ipfs::Gateway;
 use crate::keeper::{self, Keeper};
 use crate::roles::Roles;
-use crate::ipfs::Gateway;
 use crate::store::Store;
-use crate::titles::Resolver;
 use crate::sync::{Change, Follower, Progress, SyncConfig};
+use crate::titles::Resolver;
 
 /// How often the eligibility cache looks for a new round.
 const ROLES_EVERY: Duration = Duration::from_secs(30);

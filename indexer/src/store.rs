@@ -465,7 +465,12 @@ impl Store {
                 .execute(params![poll.as_slice(), proposal.as_ref(), *end_block as i64, block])?;
                 let cid = crate::ipfs::cid_of_proposal(proposal)
                     .map(|c| c.to_string())
-                    .unwrap_or_else(|_| String::from_utf8_lossy(proposal).chars().take(100).collect());
+                    .unwrap_or_else(|_| {
+                        String::from_utf8_lossy(proposal)
+                            .chars()
+                            .take(100)
+                            .collect()
+                    });
                 tx.prepare_cached(
                     "INSERT OR IGNORE INTO titles (proposal_id, proposal, cid, resolved) VALUES (?1, ?2, ?3, 0)",
                 )?
@@ -754,11 +759,17 @@ impl Store {
              WHERE resolved = 0 AND proposal IS NOT NULL AND next_try <= ?1 ORDER BY next_try LIMIT 16",
         )?;
         let rows = stmt.query_map([now as i64], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
         })?;
         rows.map(|row| {
             let (id, proposal, attempts) = row?;
-            let id = id.parse().map_err(|_| StoreError::Corrupt("title proposal id".into()))?;
+            let id = id
+                .parse()
+                .map_err(|_| StoreError::Corrupt("title proposal id".into()))?;
             Ok((id, proposal, attempts.clamp(0, i64::from(u32::MAX)) as u32))
         })
         .collect()
@@ -776,7 +787,13 @@ impl Store {
     }
 
     /// Records a failed try to resolve a poll's LIP text, and when to try again.
-    pub fn title_failed(&self, proposal_id: U256, attempts: u32, next_try: u64, error: &str) -> Result<()> {
+    pub fn title_failed(
+        &self,
+        proposal_id: U256,
+        attempts: u32,
+        next_try: u64,
+        error: &str,
+    ) -> Result<()> {
         let conn = self.conn();
         conn.execute(
             "UPDATE titles SET attempts = ?2, next_try = ?3, error = ?4 WHERE proposal_id = ?1",
@@ -811,7 +828,11 @@ impl Store {
         }
         let conn = self.conn();
         Ok(conn
-            .query_row("SELECT 1 FROM polls WHERE poll = ?1", [&bytes[12..]], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM polls WHERE poll = ?1",
+                [&bytes[12..]],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some())
     }

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::{Address, B256};
-use alloy::sol_types::SolEvent;
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{Filter, Log};
+use alloy::sol_types::SolEvent;
 use futures::StreamExt;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
@@ -344,24 +344,35 @@ impl Follower {
     /// made after the first has named them; the two answers are merged in chain order.
     async fn logs(&self, blocks: Filter) -> Result<Vec<Log>, SyncError> {
         let t = self.config.rpc_timeout;
-        let mut logs = timeout(t, self.provider.get_logs(&blocks.clone().address(self.followed()))).await?;
+        let mut logs = timeout(
+            t,
+            self.provider
+                .get_logs(&blocks.clone().address(self.followed())),
+        )
+        .await?;
         let Some(creator) = self.deployment.poll_creator else {
             return Ok(logs);
         };
         let store = self.store.clone();
         let mut polls = blocking(move || store.polls()).await?;
-        polls.extend(logs.iter().filter(|l| l.address() == creator).filter_map(|l| {
-            let topics = l.topics();
-            (topics.first() == Some(&IPollCreator::PollCreated::SIGNATURE_HASH))
-                .then(|| topics.get(1).map(|t| Address::from_word(*t)))
-                .flatten()
-        }));
+        polls.extend(
+            logs.iter()
+                .filter(|l| l.address() == creator)
+                .filter_map(|l| {
+                    let topics = l.topics();
+                    (topics.first() == Some(&IPollCreator::PollCreated::SIGNATURE_HASH))
+                        .then(|| topics.get(1).map(|t| Address::from_word(*t)))
+                        .flatten()
+                }),
+        );
         if polls.is_empty() {
             return Ok(logs);
         }
         polls.sort();
         polls.dedup();
-        let votes = blocks.address(polls).event_signature(IPoll::Vote::SIGNATURE_HASH);
+        let votes = blocks
+            .address(polls)
+            .event_signature(IPoll::Vote::SIGNATURE_HASH);
         logs.extend(timeout(t, self.provider.get_logs(&votes)).await?);
         logs.sort_by_key(|l| (l.block_number, l.log_index));
         Ok(logs)

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::ipfs::{Gateway, IpfsError};
 use crate::events::title_of;
+use crate::ipfs::{Gateway, IpfsError};
 use crate::store::{Store, StoreError, Title};
 
 /// The first pause after a failed fetch; doubled after each failure up to [`MAX_BACKOFF`].
@@ -64,9 +64,17 @@ impl Resolver {
                     let attempts = attempts + 1;
                     // Content that is not what its identifier names, or that can never be
                     // read, is tried again only after the longest pause.
-                    let wait = if e.is_retryable() { backoff(attempts) } else { MAX_BACKOFF };
-                    self.store
-                        .title_failed(proposal_id, attempts, now + wait.as_secs(), &e.to_string())?;
+                    let wait = if e.is_retryable() {
+                        backoff(attempts)
+                    } else {
+                        MAX_BACKOFF
+                    };
+                    self.store.title_failed(
+                        proposal_id,
+                        attempts,
+                        now + wait.as_secs(),
+                        &e.to_string(),
+                    )?;
                     log_failure(proposal_id, &e, wait);
                 }
             }

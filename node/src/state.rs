@@ -217,7 +217,11 @@ mod tests {
     fn demo_accounts_only_on_the_local_demo_chain() {
         let deployment = |chain: u64, demo: bool| {
             let a = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
-            let list = if demo { format!("[\"{a}\"]") } else { "[]".into() };
+            let list = if demo {
+                format!("[\"{a}\"]")
+            } else {
+                "[]".into()
+            };
             serde_json::from_str::<assembly_indexer::deployment::Deployment>(&format!(
                 r#"{{"network":"n","chainId":{chain},"deployBlock":0,"assembly":"{a}",
                 "bondingManager":"{a}","roundsManager":"{a}","governor":"{a}",

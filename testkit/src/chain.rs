@@ -108,9 +108,10 @@ impl TestChain {
         let rounds = MockRoundsManager::deploy(provider.clone(), U256::from(100), U256::from(4000))
             .await
             .expect("MockRoundsManager deployed");
-        let bonding = MockBondingManager::deploy(provider.clone(), *rounds.address(), U256::from(100))
-            .await
-            .expect("MockBondingManager deployed");
+        let bonding =
+            MockBondingManager::deploy(provider.clone(), *rounds.address(), U256::from(100))
+                .await
+                .expect("MockBondingManager deployed");
         let governor = MockGovernor::deploy(
             provider.clone(),
             *rounds.address(),
