@@ -587,6 +587,10 @@ pub struct Proposal {
     pub title: Title,
     /// Its debate session, once one is opened.
     pub debate: Option<u64>,
+    /// When its vote closes (unix seconds), as the debate's opening computed it from the
+    /// chain (a governor's deadline in rounds, a poll's end block, at the current pace);
+    /// `None` until a debate is opened.
+    pub vote_closes_at: Option<u64>,
 }
 
 /// A proposal or poll the indexer has seen, with its title and debate.
@@ -620,7 +624,8 @@ async fn proposal(
             VoteKind::Governor
         },
         title,
-        debate,
+        debate: debate.map(|(session, _)| session),
+        vote_closes_at: debate.map(|(_, closes)| closes),
     }))
 }
 

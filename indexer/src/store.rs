@@ -725,17 +725,18 @@ impl Store {
             .unwrap_or((false, 0)))
     }
 
-    /// The debate session of a proposal, if one was opened.
-    pub fn debate_of(&self, proposal_id: U256) -> Result<Option<u64>> {
+    /// The debate session of a proposal and when its vote closes (unix seconds), if a debate
+    /// was opened.
+    pub fn debate_of(&self, proposal_id: U256) -> Result<Option<(u64, u64)>> {
         let conn = self.conn();
         Ok(conn
             .query_row(
-                "SELECT session FROM debates WHERE proposal_id = ?1",
+                "SELECT session, vote_closes_at FROM debates WHERE proposal_id = ?1",
                 [proposal_id.to_string()],
-                |r| r.get::<_, i64>(0),
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
             )
             .optional()?
-            .map(|v| v as u64))
+            .map(|(s, c)| (s as u64, c as u64)))
     }
 
     /// Every poll PollCreator has created since the deployment block, whose votes the

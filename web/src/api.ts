@@ -25,6 +25,10 @@ export type Me = Schemas["Me"];
 export type ErrorBody = Schemas["Error"];
 /** A Hansard search hit: the speech, its transcript, a snippet and the recording. */
 export type Hit = Schemas["Hit"];
+/** A proposal or poll as the embedded indexer knows it: title, debate, when its vote closes. */
+export type Proposal = Schemas["Proposal"];
+/** The votes indexed on a proposal, and their tally. */
+export type Votes = Schemas["Votes"];
 
 /** An error the node explained. */
 export class ApiError extends Error {
@@ -62,6 +66,16 @@ export class Api {
 
   config(): Promise<ClientConfig> {
     return fetch(this.url("/api/v1/config")).then(json<ClientConfig>);
+  }
+
+  /** A proposal by id (a governor id in decimal, or a poll's address). */
+  proposal(id: string): Promise<Proposal> {
+    return fetch(this.url(`/chain/v1/proposals/${encodeURIComponent(id)}`)).then(json<Proposal>);
+  }
+
+  /** The votes indexed on a proposal so far, and their tally. */
+  votes(id: string): Promise<Votes> {
+    return fetch(this.url(`/chain/v1/proposals/${encodeURIComponent(id)}/votes`)).then(json<Votes>);
   }
 
   nonce(): Promise<Nonce> {

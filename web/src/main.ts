@@ -5,9 +5,10 @@
 import { Api, ApiError, Live, type ClientConfig, type LiveSession, type LiveState, type Me } from "./api";
 import "./floor"; // defines <assembly-floor>
 import type { AssemblyFloor } from "./floor";
-import { countdown, debateTopic, el, KIND, lpt, short } from "./format";
+import { countdown, el, KIND, lpt, short } from "./format";
 import { mountHansard } from "./hansard";
 import { Publisher } from "./media";
+import { agendaCard } from "./agenda";
 import { demoWallets } from "./demo";
 import { discover, reasonOf, Wallet, type FloorCall, type WalletInfo } from "./wallet";
 
@@ -264,10 +265,7 @@ class App {
       ...state.upcoming.map((u) => {
         const when = new Date(u.start * 1000).toLocaleString(undefined, { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
         const li = el("li", { textContent: `${when} — ${KIND[u.kind] ?? u.kind} (session ${u.session}) ` });
-        if (u.proposal_id) {
-          const topic = debateTopic(u.kind, u.proposal_id, u.title);
-          li.append(el("a", { href: topic.href, textContent: topic.text, rel: "noopener" }));
-        }
+        if (u.proposal_id) li.append(agendaCard(api, u.kind, u.proposal_id, u.title));
         return li;
       }),
     );

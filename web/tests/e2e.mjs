@@ -166,6 +166,15 @@ async function main() {
   });
   await until("the node", async () => (await fetch(`${base}/healthz`)).ok);
 
+  // A vote on the sample LIP's poll, cast on chain by an orchestrator: the schedule's agenda
+  // for that debate shows it in its tally.
+  const upcoming = await until("the schedule in the node's state", async () => {
+    const s = await (await fetch(`${base}/api/v1/state`)).json();
+    return s.upcoming?.find((u) => u.kind === "lip_debate");
+  });
+  const poll = `0x${BigInt(upcoming.proposal_id).toString(16).padStart(40, "0")}`;
+  await cast("send", "--rpc-url", rpc, "--unlocked", "--from", ACCOUNTS.orchestrator, poll, "vote(uint256)", "0");
+
   const mic = join(work, "tone.wav");
   toneWav(mic);
   step("launching chromium");
@@ -221,6 +230,12 @@ async function main() {
   await until("titled debates on the schedule", async () => {
     const t = await stranger.locator("#schedule").innerText();
     return t.includes("Treasury: Fund Assembly transcription") && t.includes("LIP-100: Demo LIP");
+  }, 30_000);
+  // Each debate's agenda: when its vote closes, and the tally so far from the chain's votes
+  // (the one cast above on the poll).
+  await until("the agendas' vote close and tally", async () => {
+    const t = await stranger.locator("#schedule").innerText();
+    return t.includes("the vote closes") && t.includes("Tally so far: Yes: 1 voter; No: 0 voters");
   }, 30_000);
   const links = await stranger.locator("#schedule a").evaluateAll((as) => as.map((a) => a.href));
   if (!links.some((h) => h.startsWith("https://explorer.livepeer.org/voting/0x")) || !links.some((h) => h.startsWith("https://explorer.livepeer.org/treasury/"))) {

@@ -983,6 +983,13 @@ export interface components {
              * @description Its debate session, once one is opened.
              */
             debate?: number | null;
+            /**
+             * Format: int64
+             * @description When its vote closes (unix seconds), as the debate's opening computed it from the
+             *     chain (a governor's deadline in rounds, a poll's end block, at the current pace);
+             *     `None` until a debate is opened.
+             */
+            vote_closes_at?: number | null;
         };
         /** @description One slot of a live queue. */
         QueueEntry: {
