@@ -260,7 +260,10 @@ async function main() {
   // analyser on its output notes when sound first arrives.
   step("public broadcast");
   const broadcast = await browser.newPage();
-  await broadcast.goto(`${base}/broadcast.html?session=${session}&autoplay`);
+  // The public page lists what is live, each with its stream address; one click plays it.
+  await broadcast.goto(`${base}/broadcast.html`);
+  await broadcast.getByText(`${base}/hls/${session}/index.m3u8`).first().waitFor({ timeout: 10_000 });
+  await broadcast.getByRole("button", { name: `Play session ${session}` }).click();
   await broadcast.waitForFunction(() => document.getElementById("status").textContent.startsWith("Playing"), null, { timeout: 15_000 });
   await broadcast.evaluate(() => {
     const audio = document.getElementById("audio");
