@@ -42,19 +42,22 @@ export function agendaCard(api: Api, kind: string, proposalId: string, title?: T
   const closes = el("span", { className: "closes" });
   const tally = el("span", { className: "tally" });
   const card = el("div", { className: "agenda" }, link, " ", closes, el("br"), tally);
-  void api
-    .proposal(proposalId)
-    .then((p) => {
-      link.textContent = debateTopic(kind, proposalId, p.title).text;
-      if (p.vote_closes_at) {
-        const at = p.vote_closes_at;
-        const when = new Date(at * 1000).toLocaleString(undefined, { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-        closes.textContent = `· the vote closes ${when} (in ${until(at)})`;
-        closes.dataset.at = String(at);
-      }
-    })
-    .catch(() => {});
-  const refresh = () =>
+  let closesAt: number | undefined;
+  const showCloses = () => {
+    if (closesAt === undefined) return;
+    const when = new Date(closesAt * 1000).toLocaleString(undefined, { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    closes.textContent = `· the vote closes ${when} (in ${until(closesAt)})`;
+  };
+  const describe = () =>
+    api
+      .proposal(proposalId)
+      .then((p) => {
+        link.textContent = debateTopic(kind, proposalId, p.title).text;
+        closesAt = p.vote_closes_at ?? undefined;
+        showCloses();
+      })
+      .catch(() => {});
+  const count = () =>
     api
       .votes(proposalId)
       .then((v) => {
@@ -63,11 +66,16 @@ export function agendaCard(api: Api, kind: string, proposalId: string, title?: T
       .catch(() => {
         tally.textContent = "Tally: not available from this node.";
       });
-  void refresh();
-  // Votes keep arriving until the vote closes: read them again while the card is shown.
-  const timer = window.setInterval(() => {
-    if (!card.isConnected) return window.clearInterval(timer);
-    void refresh();
-  }, 10_000);
+  // A second after the page's own start (listening and the live state come first), then
+  // every 10 s while the card is shown: votes keep arriving until the vote closes.
+  window.setTimeout(() => {
+    void describe();
+    void count();
+    const timer = window.setInterval(() => {
+      if (!card.isConnected) return window.clearInterval(timer);
+      showCloses();
+      void count();
+    }, 10_000);
+  }, 1000);
   return card;
 }
