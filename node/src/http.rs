@@ -44,6 +44,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(renew))
         .routes(routes!(me))
         .routes(routes!(live_state))
+        .routes(routes!(schedule_ics))
         .routes(routes!(live_socket))
         .routes(routes!(reactions))
         .routes(routes!(openapi))
@@ -334,6 +335,28 @@ async fn live_state(State(s): State<AppState>) -> Response {
     (
         [(CONTENT_TYPE, "application/json")],
         s.hub.latest().to_string(),
+    )
+        .into_response()
+}
+
+/// The schedule as an iCalendar feed (RFC 5545) for any calendar application: each upcoming
+/// occurrence of a session in the next 14 days and, for a debate, the moment its vote closes.
+#[utoipa::path(get, path = "/api/v1/schedule.ics", tag = "live",
+    responses((status = 200, description = "The schedule (`text/calendar`).", content_type = "text/calendar", body = String)))]
+async fn schedule_ics(State(s): State<AppState>) -> Response {
+    let upcoming = s.hub.state().map(|st| st.upcoming).unwrap_or_default();
+    let body = crate::calendar::ics(
+        &upcoming,
+        s.origins.own(),
+        &s.client_config.network,
+        clock::now_ms() / 1000,
+    );
+    (
+        [
+            (CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "max-age=60"),
+        ],
+        body,
     )
         .into_response()
 }

@@ -14,6 +14,7 @@
 //! - [`http`] — the router, and the sign-in, live-state and operator routes.
 //! - [`openapi`] — the OpenAPI document, generated from the routes and wire types.
 //! - [`state`] — what handlers share, and who is asking.
+//! - [`calendar`] — the schedule as an iCalendar feed.
 //! - [`error`] — the one error shape clients get.
 //! - [`metrics`] — Prometheus exposition.
 //! - [`config`] — configuration.
@@ -23,6 +24,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod calendar;
 pub mod config;
 pub mod error;
 pub mod http;

@@ -112,6 +112,9 @@ pub struct Upcoming {
     pub start: u64,
     /// When it ends (exclusive), seconds since the epoch.
     pub end: u64,
+    /// For a debate, when the vote it precedes closes (seconds since the epoch, as the
+    /// debate's opening computed it from the chain).
+    pub vote_closes_at: Option<u64>,
 }
 
 /// The live state, without the clock.
@@ -324,23 +327,27 @@ impl Hub {
         // Every store read in one blocking task; only role lookups (which may go to the
         // chain) stay async.
         let store = self.store.clone();
-        let (rows, head, mut timelines, mut titles) =
+        let (rows, head, mut timelines, mut titles, mut closes) =
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let rows = store.sessions()?;
                 let head = store.head()?.map(|b| b.number);
                 let mut timelines = HashMap::new();
                 let mut titles = HashMap::new();
+                let mut closes = HashMap::new();
                 for row in &rows {
                     if !row.proposal_id.is_zero() {
                         if let Some(t) = store.title(row.proposal_id)? {
                             titles.insert(row.id, t);
+                        }
+                        if let Some((_, at)) = store.debate_of(row.proposal_id)? {
+                            closes.insert(row.id, at);
                         }
                     }
                     if let Some(occurrence) = row.schedule.containing(now) {
                         timelines.insert(row.id, (occurrence, store.timeline(row, occurrence)?));
                     }
                 }
-                Ok((rows, head, timelines, titles))
+                Ok((rows, head, timelines, titles, closes))
             })
             .await??;
         let finalized = self.progress.borrow().finalized;
@@ -353,6 +360,7 @@ impl Hub {
             let always_on = s.duration == floor::FOREVER;
             let proposal_id = (!row.proposal_id.is_zero()).then(|| row.proposal_id.to_string());
             let title = titles.remove(&row.id);
+            let vote_closes_at = closes.remove(&row.id);
             for (occurrence, start, end) in s.occurrences(now, now + 14 * 86_400, 3) {
                 if start > now {
                     upcoming.push(Upcoming {
@@ -363,6 +371,7 @@ impl Hub {
                         title: title.clone(),
                         start,
                         end,
+                        vote_closes_at,
                     });
                 }
             }

@@ -192,6 +192,11 @@ impl Origins {
         Self { own, embed }
     }
 
+    /// The node's own origin (`https://assembly.example`).
+    pub fn own(&self) -> &str {
+        &self.own
+    }
+
     /// Judges the request's `Origin`.
     pub fn judge(&self, headers: &HeaderMap) -> Page {
         let Some(origin) = headers.get(ORIGIN) else {

@@ -237,6 +237,13 @@ async function main() {
     const t = await stranger.locator("#schedule").innerText();
     return t.includes("the vote closes") && t.includes("Tally so far: Yes: 1 voter; No: 0 voters");
   }, 30_000);
+  // The same schedule as an iCalendar feed: the debate, and the moment its vote closes.
+  const calendar = await (await fetch(`${base}/api/v1/schedule.ics`)).text();
+  const unfolded = calendar.replace(/\r\n /g, "");
+  if (!unfolded.startsWith("BEGIN:VCALENDAR\r\n") || !unfolded.includes("SUMMARY:Debate: LIP-100: Demo LIP")
+    || !unfolded.includes("SUMMARY:Vote closes: Treasury: Fund Assembly transcription")) {
+    throw new Error(`schedule.ics: ${calendar.slice(0, 600)}`);
+  }
   const links = await stranger.locator("#schedule a").evaluateAll((as) => as.map((a) => a.href));
   if (!links.some((h) => h.startsWith("https://explorer.livepeer.org/voting/0x")) || !links.some((h) => h.startsWith("https://explorer.livepeer.org/treasury/"))) {
     throw new Error(`schedule links: ${links.join(", ")}`);

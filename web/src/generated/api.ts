@@ -301,6 +301,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/schedule.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The schedule as an iCalendar feed (RFC 5545) for any calendar application: each upcoming
+         *     occurrence of a session in the next 14 days and, for a debate, the moment its vote closes.
+         */
+        get: operations["schedule_ics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions/{session}/whep": {
         parameters: {
             query?: never;
@@ -1366,6 +1386,12 @@ export interface components {
              * @description When it ends (exclusive), seconds since the epoch.
              */
             end: number;
+            /**
+             * Format: int64
+             * @description For a debate, when the vote it precedes closes (seconds since the epoch, as the
+             *     debate's opening computed it from the chain).
+             */
+            vote_closes_at?: number | null;
         };
         /** @description One vote on a governor proposal or a poll. */
         Vote: {
@@ -2035,6 +2061,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReactionInfo"][];
+                };
+            };
+        };
+    };
+    schedule_ics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schedule (`text/calendar`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
                 };
             };
         };
