@@ -708,14 +708,7 @@ mod tests {
     fn a_shard_that_fell_behind_skips_stale_audio() {
         let mut e = shard();
         for id in [1, 2] {
-            e.add(NewPeer {
-                id,
-                resource: format!("r{id}"),
-                session: 5,
-                role: PeerRole::Listener,
-                from: None,
-                rtc: Rtc::builder().build(Instant::now()),
-            });
+            listener(&mut e, id);
         }
         let m = e.io.metrics.clone();
         e.fan_out(&packet(Duration::from_millis(20)));

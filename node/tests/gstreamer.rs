@@ -5,7 +5,6 @@
 //! built on it stay connected for a slot longer than 30 s, hear the tone at its level, and are
 //! told in-band (DTLS close_notify) when the node ends the speaker's turn at the slot's end.
 
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +14,7 @@ use assembly_media::sdp::Intent;
 use assembly_testkit::chain::{enqueue, open_session, TestChain};
 use assembly_testkit::clock::now;
 use assembly_testkit::node::node_with;
-use assembly_testkit::paths::repo_path;
+use assembly_testkit::peers;
 use assembly_testkit::siwe::token;
 use assembly_testkit::wait::wait_for_slots;
 use serde_json::Value;
@@ -35,32 +34,19 @@ async fn gst_with(
     seconds: u32,
     extra: &[&str],
 ) -> Value {
-    let mut cmd = tokio::process::Command::new("/usr/bin/python3");
-    cmd.arg(repo_path("tools/interop/gst_peer.py"))
-        .args([mode, url, "--seconds", &seconds.to_string()])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true);
+    let seconds = seconds.to_string();
+    let mut args = vec![mode, url, "--seconds", &seconds];
     if let Some(t) = token {
-        cmd.args(["--token", t]);
+        args.extend(["--token", t]);
     }
-    let out = cmd
-        .output()
-        .await
-        .expect("/usr/bin/python3 with GStreamer (script/test installs python3-gst-1.0)");
-    // The report is the last line (GLib's debug messages, when asked for, go to stdout).
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    for line in text.lines().filter(|l| *l != last) {
-        eprintln!("{mode}: {line}");
-    }
-    serde_json::from_str(last)
-        .unwrap_or_else(|_| panic!("GStreamer peer {mode} ({}): {text}", out.status))
+    args.extend(extra);
+    peers::report(
+        "/usr/bin/python3",
+        "tools/interop/gst_peer.py",
+        &args,
+        "script/test installs python3-gst-1.0",
+    )
+    .await
 }
 
 fn ms(report: &Value, key: &str) -> u64 {

@@ -4,35 +4,30 @@
 //! listener receives the same packets; a stranger publishing from it is refused with the
 //! reason, like any other client.
 
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use assembly_media::client;
 use assembly_media::sdp::Intent;
 use assembly_testkit::node::floor_held;
-use assembly_testkit::paths::repo_path;
+use assembly_testkit::peers;
 use assembly_testkit::siwe::token;
 use serde_json::Value;
 
 /// Runs the aiortc peer and returns its JSON report.
 async fn aiortc(mode: &str, url: &str, token: Option<&str>, seconds: u32) -> Value {
-    let mut cmd = tokio::process::Command::new("python3");
-    cmd.arg(repo_path("tools/interop/aiortc_peer.py"))
-        .args([mode, url, "--seconds", &seconds.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true);
+    let seconds = seconds.to_string();
+    let mut args = vec![mode, url, "--seconds", &seconds];
     if let Some(t) = token {
-        cmd.args(["--token", t]);
+        args.extend(["--token", t]);
     }
-    let out = cmd
-        .output()
-        .await
-        .expect("python3 with aiortc (script/test installs tools/interop/requirements.txt)");
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.trim())
-        .unwrap_or_else(|_| panic!("aiortc peer {mode} ({}): {text}", out.status))
+    peers::report(
+        "python3",
+        "tools/interop/aiortc_peer.py",
+        &args,
+        "script/test installs tools/interop/requirements.txt",
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,7 @@
 //! - [`node`] — a node in process or as the `assembly-node` binary, against a test chain.
 //! - [`siwe`] — signing in as an anvil account.
 //! - [`frames`] — a publisher's packets, pumped every 20 ms.
+//! - [`peers`] — WebRTC peers from other stacks (aiortc, GStreamer), run as scripts.
 //!
 //! Helpers panic, with a message saying what failed, rather than return errors: a test that
 //! cannot set up has nothing better to do.
@@ -28,5 +29,7 @@ pub mod wait;
 pub mod frames;
 #[cfg(feature = "node")]
 pub mod node;
+#[cfg(feature = "node")]
+pub mod peers;
 #[cfg(feature = "node")]
 pub mod siwe;
