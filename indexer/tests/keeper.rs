@@ -79,7 +79,7 @@ async fn keeper_opens_each_debate_once() {
     );
     assert_eq!(ids.len(), 2);
     follower.sync_to_head().await.unwrap();
-    let session = store.debate_of(open).unwrap().expect("debate indexed");
+    let (session, _) = store.debate_of(open).unwrap().expect("debate indexed");
     assert!(store.session(session).unwrap().is_some());
     assert!(store.debate_of(late).unwrap().is_some());
 

@@ -138,11 +138,13 @@ async fn keeper_opens_each_poll_debate_once() {
     );
     follower.sync_to_head().await.unwrap();
     for poll in [first, second] {
-        let session = store
+        let (session, vote_closes_at) = store
             .debate_of(id_of(poll))
             .unwrap()
             .expect("debate indexed");
         let row = store.session(session).unwrap().expect("session indexed");
+        // The debate ends before the vote it precedes closes.
+        assert!(row.schedule.start < vote_closes_at);
         assert_eq!(row.kind, Kind::LipDebate);
     }
 
