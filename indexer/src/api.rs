@@ -607,10 +607,10 @@ async fn proposal(
 ) -> Result<Json<Proposal>, ApiError> {
     let proposal = proposal_id(&id)?;
     let store = s.store.clone();
-    let (title, is_poll, debate) = blocking(move || {
+    let (title, kind, debate) = blocking(move || {
         Ok((
             store.title(proposal)?,
-            store.is_poll(proposal)?,
+            VoteKind::of(&store, proposal)?,
             store.debate_of(proposal)?,
         ))
     })
@@ -618,11 +618,7 @@ async fn proposal(
     let title = title.ok_or(ApiError::UnknownProposal(proposal))?;
     Ok(Json(Proposal {
         proposal_id: proposal.to_string(),
-        kind: if is_poll {
-            VoteKind::Poll
-        } else {
-            VoteKind::Governor
-        },
+        kind,
         title,
         debate: debate.map(|(session, _)| session),
         vote_closes_at: debate.map(|(_, closes)| closes),
@@ -639,12 +635,35 @@ fn proposal_id(id: &str) -> Result<U256, ApiError> {
     }
 }
 
+impl VoteKind {
+    /// The choices in the order of their `support` numbers: OpenZeppelin's counting for a
+    /// governor, LIP-16's for a poll.
+    pub fn choices(self) -> &'static [&'static str] {
+        match self {
+            VoteKind::Governor => &["against", "for", "abstain"],
+            VoteKind::Poll => &["yes", "no"],
+        }
+    }
+
+    /// The name of `support`, or None for a number outside the counting (a poll accepts
+    /// any choice id and leaves its meaning to the poll's text).
+    pub fn choice(self, support: u8) -> Option<&'static str> {
+        self.choices().get(usize::from(support)).copied()
+    }
+
+    /// The kind of vote `proposal` names, as the store knows it.
+    pub fn of(store: &Store, proposal: U256) -> Result<Self, StoreError> {
+        Ok(if store.is_poll(proposal)? {
+            VoteKind::Poll
+        } else {
+            VoteKind::Governor
+        })
+    }
+}
+
 /// The tally of `votes`: a governor's by weight; a poll's by each voter's last vote.
 fn tally(kind: VoteKind, votes: &[Vote]) -> Vec<TallyLine> {
-    let choices: &[&'static str] = match kind {
-        VoteKind::Governor => &["against", "for", "abstain"],
-        VoteKind::Poll => &["yes", "no"],
-    };
+    let choices = kind.choices();
     let mut lines: Vec<TallyLine> = choices
         .iter()
         .map(|&choice| TallyLine {
@@ -686,13 +705,8 @@ fn tally(kind: VoteKind, votes: &[Vote]) -> Vec<TallyLine> {
 async fn votes(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<Votes>, ApiError> {
     let proposal = proposal_id(&id)?;
     let store = s.store.clone();
-    let (votes, is_poll) =
-        blocking(move || Ok((store.votes(proposal)?, store.is_poll(proposal)?))).await?;
-    let kind = if is_poll {
-        VoteKind::Poll
-    } else {
-        VoteKind::Governor
-    };
+    let (votes, kind) =
+        blocking(move || Ok((store.votes(proposal)?, VoteKind::of(&store, proposal)?))).await?;
     let mut standings = Vec::new();
     if let (VoteKind::Poll, Some(roles)) = (kind, s.roles.as_ref()) {
         // Only the poll's own voters are looked up (the chain bounds them), each through the

@@ -10,6 +10,7 @@
 //! - [`whip`] — WHIP (speakers) and WHEP (listeners) signalling over HTTP.
 //! - [`routes`] — the archive's and the Hansard's HTTP routes (the archive itself is the
 //!   `assembly-archive` crate).
+//! - [`said_voted`] — a debate's speeches beside its speakers' votes.
 //! - [`reactions`] — the reaction set, rate limits, bursts.
 //! - [`http`] — the router, and the sign-in, live-state and operator routes.
 //! - [`openapi`] — the OpenAPI document, generated from the routes and wire types.
@@ -35,6 +36,7 @@ pub mod openapi;
 pub mod presence;
 pub mod reactions;
 pub mod routes;
+pub mod said_voted;
 pub mod serve;
 pub mod siwe;
 pub mod state;

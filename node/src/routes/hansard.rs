@@ -4,7 +4,8 @@
 //!   required, stemmed), a speaker's address, a session, a proposal id (its debate sessions),
 //!   a date range (seconds since the epoch). Each hit links to its recording.
 //! - `GET /api/v1/hansard/status` — the transcription queue: speeches waiting, last failure.
-//! - `GET /api/v1/hansard/sessions/{id}` — a session's Hansard as JSON.
+//! - `GET /api/v1/hansard/sessions/{id}` — a session's Hansard as JSON; a debate's carries
+//!   who said what beside how they voted ([`crate::said_voted`]).
 //! - `GET /api/v1/hansard/sessions/{id}/markdown` — the same as Markdown.
 
 use alloy::primitives::U256;
@@ -18,8 +19,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use assembly_archive::hansard::store;
+use assembly_indexer::api::VoteKind;
 
 use crate::error::{blocking, ApiError, ErrorBody};
+use crate::said_voted::{self, SaidVoted};
 use crate::state::AppState;
 
 /// The Hansard's routes, each declared with its documentation.
@@ -68,6 +71,10 @@ struct SessionHansard {
     session: u64,
     /// Every speech with its transcript (null while pending).
     speeches: Vec<store::Entry>,
+    /// For a debate, each speaker beside their vote on the debated proposal, and who voted
+    /// without speaking or spoke without voting; null for an open floor (or a session the
+    /// indexer has not seen).
+    debate: Option<SaidVoted>,
 }
 
 /// Full-text search of transcripts (SQLite FTS5, stemmed, all words required), narrowed by
@@ -173,29 +180,52 @@ async fn status(State(s): State<AppState>) -> Response {
     }
 }
 
-async fn entries(s: &AppState, id: u64) -> Result<Vec<store::Entry>, ApiError> {
+/// A session's speeches with their transcripts, and for a debate the votes beside them.
+async fn entries(
+    s: &AppState,
+    id: u64,
+) -> Result<(Vec<store::Entry>, Option<SaidVoted>), ApiError> {
     let archive = s.archive.clone();
-    blocking(move || store::session(&archive, id)).await
+    let chain = s.hub.store.clone();
+    blocking(move || -> anyhow::Result<_> {
+        let entries = store::session(&archive, id)?;
+        let debate = match chain.session(id)? {
+            Some(row) if !row.proposal_id.is_zero() => {
+                let kind = VoteKind::of(&chain, row.proposal_id)?;
+                let votes = chain.votes(row.proposal_id)?;
+                Some(said_voted::join(row.proposal_id, kind, &entries, &votes))
+            }
+            _ => None,
+        };
+        Ok((entries, debate))
+    })
+    .await
 }
 
-/// A session's Hansard as JSON: every speech with its transcript (null while pending).
+/// A session's Hansard as JSON: every speech with its transcript (null while pending), and
+/// for a debate each speaker's vote beside their speeches.
 #[utoipa::path(get, path = "/api/v1/hansard/sessions/{id}", tag = "hansard",
     params(("id" = u64, Path, description = "The session id.")),
     responses((status = 200, description = "The Hansard.", body = SessionHansard)))]
 async fn session_json(State(s): State<AppState>, Path(id): Path<u64>) -> Response {
     match entries(&s, id).await {
-        Ok(e) => Json(SessionHansard {
+        Ok((speeches, debate)) => Json(SessionHansard {
             session: id,
-            speeches: e,
+            speeches,
+            debate,
         })
         .into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-/// The Hansard of one session as Markdown: one section per speech, speaker and time first.
-pub fn markdown(session: u64, entries: &[store::Entry]) -> String {
+/// The Hansard of one session as Markdown: a debate's said-and-voted table first, then one
+/// section per speech, speaker and time first.
+pub fn markdown(session: u64, entries: &[store::Entry], debate: Option<&SaidVoted>) -> String {
     let mut out = format!("# Hansard — session {session}\n\n");
+    if let Some(d) = debate {
+        out.push_str(&said_voted::markdown(d));
+    }
     if entries.is_empty() {
         out.push_str("_Nothing has been said in this session yet._\n");
     }
@@ -229,9 +259,9 @@ pub fn markdown(session: u64, entries: &[store::Entry]) -> String {
     responses((status = 200, description = "Markdown.", content_type = "text/markdown", body = String)))]
 async fn session_markdown(State(s): State<AppState>, Path(id): Path<u64>) -> Response {
     match entries(&s, id).await {
-        Ok(e) => (
+        Ok((e, debate)) => (
             [(CONTENT_TYPE, "text/markdown; charset=utf-8")],
-            markdown(id, &e),
+            markdown(id, &e, debate.as_ref()),
         )
             .into_response(),
         Err(e) => e.into_response(),
