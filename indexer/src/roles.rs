@@ -346,6 +346,18 @@ impl Roles {
         Ok(Standing { role, stake, round })
     }
 
+    /// The orchestrator `account` is bonded to, as the chain says now (not cached: asked
+    /// for once per page a delegator opens); None if it is bonded to nobody.
+    pub async fn delegate_of(&self, account: Address) -> Result<Option<Address>, RolesError> {
+        let d = self
+            .bonding
+            .getDelegator(account)
+            .call()
+            .await
+            .map_err(|e| RolesError::Rpc(e.to_string()))?;
+        Ok((!d.delegateAddress.is_zero()).then_some(d.delegateAddress))
+    }
+
     /// Forgets `account`, so its next lookup reads the chain.
     pub fn invalidate(&self, account: Address) {
         self.cache.invalidate(account);

@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::reactions::Reactions;
 use assembly_archive::record::archive::Archive;
 use assembly_archive::record::Recorder;
+use assembly_archive::attendance::{self, Ledger};
 use assembly_archive::{hansard, hls};
 
 /// A running node's parts, for tests and `main`.
@@ -88,6 +89,9 @@ pub async fn start(
             format!("opening the archive in {}", settings.recordings.display())
         })?);
     hansard::store::migrate(&archive).context("the Hansard's tables")?;
+    let ledger = Ledger::start(archive.clone()).context("the attendance ledger")?;
+    hub.presence.record_to(ledger.clone());
+    tokio::spawn(heartbeat(ledger, shutdown.clone()));
     match &settings.transcriber {
         Some(t) => {
             let engine = hansard::engine(&t.service, t.model.as_deref(), t.key.clone())?;
@@ -180,6 +184,18 @@ async fn forget_idle(limits: Arc<Limits>, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tick.tick() => limits.forget_idle(),
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Keeps signed-in presence intervals current, so a node killed mid-session loses at most
+/// one beat of attendance.
+async fn heartbeat(ledger: Ledger, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(attendance::HEARTBEAT);
+    loop {
+        tokio::select! {
+            _ = every.tick() => ledger.heartbeat(assembly_floor::clock::now_ms()),
             _ = shutdown.changed() => return,
         }
     }

@@ -53,6 +53,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::whip::routes())
         .merge(crate::routes::archive::routes())
         .merge(crate::routes::hansard::routes())
+        .merge(crate::routes::participation::routes())
 }
 
 /// The routes (the embedded indexer's read API is nested under `/chain`), the HLS files

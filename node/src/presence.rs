@@ -6,9 +6,11 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use alloy::primitives::Address;
+use assembly_archive::attendance::Ledger;
+use assembly_floor::clock;
 use assembly_indexer::roles::Role;
 use parking_lot::Mutex;
 
@@ -49,6 +51,8 @@ struct Entry {
 pub struct Presence {
     here: Mutex<HashMap<Who, Entry>>,
     next_unknown: AtomicU64,
+    /// Where signed-in arrivals and departures are written, once the node has an archive.
+    ledger: OnceLock<Ledger>,
 }
 
 /// One socket's presence; dropping it leaves.
@@ -58,6 +62,16 @@ pub struct Here {
 }
 
 impl Presence {
+    /// Writes signed-in accounts' arrivals and departures to `ledger` from now on.
+    pub fn record_to(&self, ledger: Ledger) {
+        let _ = self.ledger.set(ledger);
+    }
+
+    /// The attendance ledger, if presence is recorded.
+    pub fn ledger(&self) -> Option<&Ledger> {
+        self.ledger.get()
+    }
+
     /// Counts a socket of `account` (with `role`), or an anonymous one from `ip`.
     pub fn join(
         self: &Arc<Self>,
@@ -75,6 +89,9 @@ impl Presence {
         // The latest socket's role stands: a role read later is the fresher one.
         e.role = role;
         e.sockets += 1;
+        if let (1, Who::Account(a), Some(l)) = (e.sockets, who, self.ledger.get()) {
+            l.arrived(a, role_name(role), clock::now_ms());
+        }
         Here {
             presence: self.clone(),
             who,
@@ -95,6 +112,14 @@ impl Presence {
     }
 }
 
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Orchestrator => "orchestrator",
+        Role::Delegator => "delegator",
+        Role::Observer => "observer",
+    }
+}
+
 impl Drop for Here {
     fn drop(&mut self) {
         let mut here = self.presence.here.lock();
@@ -102,6 +127,9 @@ impl Drop for Here {
             e.sockets -= 1;
             if e.sockets == 0 {
                 here.remove(&self.who);
+                if let (Who::Account(a), Some(l)) = (self.who, self.presence.ledger.get()) {
+                    l.left(a, clock::now_ms());
+                }
             }
         }
     }

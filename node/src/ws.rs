@@ -221,6 +221,9 @@ async fn handle(
             match hub.reactions.react(id.address, standing.stake, &reaction) {
                 Ok(()) => {
                     metrics.reactions_accepted.inc();
+                    if let Some(l) = hub.presence.ledger() {
+                        l.reacted(id.address, &reaction, assembly_floor::clock::now_ms());
+                    }
                     None
                 }
                 Err(wait) => refuse(WsError::RateLimited {

@@ -3,6 +3,8 @@
 //!
 //! - [`archive`] — speeches by session or speaker, one speech, and its audio.
 //! - [`hansard`] — search and exports of the transcripts.
+//! - [`participation`] — an account's attendance and participation, JSON and CSV.
 
 pub mod archive;
 pub mod hansard;
+pub mod participation;

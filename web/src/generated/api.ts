@@ -178,7 +178,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A session's Hansard as JSON: every speech with its transcript (null while pending). */
+        /**
+         * A session's Hansard as JSON: every speech with its transcript (null while pending), and
+         *     for a debate each speaker's vote beside their speeches.
+         */
         get: operations["session_json"];
         put?: never;
         post?: never;
@@ -282,6 +285,44 @@ export interface paths {
          *     every candidate).
          */
         patch: operations["no_trickle"];
+        trace?: never;
+    };
+    "/api/v1/participation/{address}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An account's attendance (time connected while occurrences ran) and participation
+         *     (requests, slots held, yields, speeches, reactions, votes on debated proposals), with
+         *     its role and, for a delegator, its orchestrator.
+         */
+        get: operations["participation_json"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/participation/{address}/csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The same occurrences as CSV, one line each, for a spreadsheet. */
+        get: operations["participation_csv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/reactions": {
@@ -660,6 +701,32 @@ export interface components {
             /** @description Stake behind all the burst's reactions (LPT base units, decimal). */
             total_stake: string;
         };
+        /** @description A vote as the chain recorded it. */
+        CastVote: {
+            /**
+             * @description `for`, `against`, `abstain` (governor) or `yes`, `no` (poll); null for a poll
+             *     choice outside LIP-16's two.
+             */
+            choice?: string | null;
+            /**
+             * Format: int32
+             * @description The choice's number on chain.
+             */
+            support: number;
+            /**
+             * @description The stake behind it, in LPT base units (hex): a governor vote's weight (the stake at
+             *     the proposal's snapshot). Null for a poll, whose votes carry no weight on chain (the
+             *     poll's tally weighs stake at its end block).
+             */
+            weight?: string | null;
+            /** @description The reason given ("" if none). */
+            reason: string;
+            /**
+             * Format: int64
+             * @description The block it was cast in.
+             */
+            block: number;
+        };
         /** @description Every error answer of the indexer's API: the node's shape, `{"error": code, "message": text}`. */
         ChainError: {
             /** @description A stable code clients branch on (`unknown_session`, `bad_request`, `internal`, ...). */
@@ -927,6 +994,78 @@ export interface components {
             /** Format: int64 */
             chain_id: number;
         };
+        /** @description One occurrence of a session, and what the account did in it. */
+        Occurrence: {
+            /**
+             * Format: int64
+             * @description The session.
+             */
+            session: number;
+            /**
+             * Format: int32
+             * @description The occurrence, from 0.
+             */
+            occurrence: number;
+            /** @description What the session is for. */
+            kind: components["schemas"]["Kind"];
+            /** @description The debated proposal (decimal), for a debate. */
+            proposal_id?: string | null;
+            /**
+             * Format: int64
+             * @description When it began, seconds since the epoch.
+             */
+            start: number;
+            /**
+             * Format: int64
+             * @description When it ends or ended (exclusive), seconds since the epoch.
+             */
+            end: number;
+            /**
+             * Format: int64
+             * @description Time connected while it ran, milliseconds.
+             */
+            attended_ms: number;
+            /**
+             * Format: int32
+             * @description Requests for the floor in it.
+             */
+            requests: number;
+            /**
+             * Format: int32
+             * @description Slots held that have begun.
+             */
+            slots_held: number;
+            /**
+             * Format: int32
+             * @description Slots yielded early.
+             */
+            yields: number;
+            /**
+             * Format: int32
+             * @description Requests withdrawn.
+             */
+            withdrawals: number;
+            /**
+             * Format: int32
+             * @description Speeches recorded.
+             */
+            speeches: number;
+            /**
+             * Format: int64
+             * @description Audio recorded, milliseconds.
+             */
+            spoken_ms: number;
+            /**
+             * Format: int32
+             * @description Reactions given while it ran.
+             */
+            reactions: number;
+            /**
+             * @description For a debate, the account's vote on the proposal (`for`, `against`, `abstain`,
+             *     `yes`, `no`, or `choice N`); null if it has not voted.
+             */
+            vote?: string | null;
+        };
         /** @description An occurrence's queue and timeline. */
         OccurrenceBody: {
             /**
@@ -967,6 +1106,42 @@ export interface components {
          *     frames are built by the socket, see `ErrorMessage`).
          */
         Outgoing: components["schemas"]["StateMessage"] | components["schemas"]["ReactionsMessage"];
+        /** @description One speaker or voter of a debate. */
+        Participant: {
+            /** @description The address, EIP-55 checksummed. */
+            address: string;
+            /** @description Their speeches in this session (ids in the archive), in order. */
+            speeches: number[];
+            /**
+             * Format: int64
+             * @description Audio they spoke, in milliseconds.
+             */
+            spoken_ms: number;
+            vote?: null | components["schemas"]["CastVote"];
+        };
+        /** @description One account's attendance and participation. */
+        Participation: components["schemas"]["Record"] & {
+            /** @description The account, EIP-55. */
+            address: string;
+            role?: null | components["schemas"]["Role"];
+            /** @description Its stake now, LPT base units (hex); null if the chain could not be read. */
+            stake?: string | null;
+            /**
+             * @description For a delegator, the orchestrator it is bonded to (EIP-55): whose record it will
+             *     want to read.
+             */
+            delegate?: string | null;
+            /**
+             * Format: int64
+             * @description The window, seconds since the epoch: `[from, to)`.
+             */
+            from: number;
+            /**
+             * Format: int64
+             * @description The window's end (exclusive).
+             */
+            to: number;
+        };
         /** @description Progress, observable while the follower runs. */
         Progress: {
             /**
@@ -1068,6 +1243,18 @@ export interface components {
          * @enum {string}
          */
         ReactionsTag: "reactions";
+        /** @description One account's participation over a window. */
+        Record: {
+            /**
+             * @description Sums over the occurrences listed (time attended is counted once where occurrences
+             *     of two sessions overlap).
+             */
+            totals: components["schemas"]["Totals"];
+            /** @description The occurrences that began in the window, newest first. */
+            occurrences: components["schemas"]["Occurrence"][];
+            /** @description Whether older occurrences were left out (more than 500 in the window). */
+            truncated: boolean;
+        };
         /**
          * @description Why a publisher was turned away (sent to the client as the 403's reason).
          * @enum {string}
@@ -1078,12 +1265,29 @@ export interface components {
          * @enum {string}
          */
         Role: "orchestrator" | "delegator" | "observer";
+        /** @description A debate's speakers and voters. */
+        SaidVoted: {
+            /** @description The governor's proposal id, or the poll's address as a number (decimal). */
+            proposal_id: string;
+            /** @description Which of Livepeer's votes it is. */
+            kind: components["schemas"]["VoteKind"];
+            /**
+             * @description Everyone who spoke or voted: speakers in the order they first spoke, then voters who
+             *     did not speak in the order they voted.
+             */
+            participants: components["schemas"]["Participant"][];
+            /** @description Addresses (EIP-55) that voted and never spoke in this session. */
+            voted_without_speaking: string[];
+            /** @description Addresses (EIP-55) that spoke and have not voted (yet: a vote may still be open). */
+            spoke_without_voting: string[];
+        };
         /** @description A session's Hansard. */
         SessionHansard: {
             /** Format: int64 */
             session: number;
             /** @description Every speech with its transcript (null while pending). */
             speeches: components["schemas"]["Entry"][];
+            debate?: null | components["schemas"]["SaidVoted"];
         };
         /** @description A session as the API shows it. */
         SessionView: {
@@ -1355,6 +1559,69 @@ export interface components {
             title?: string | null;
             /** @description A poll's IPFS content identifier (shown while its text is unresolved). */
             cid?: string | null;
+        };
+        /** @description Sums over a window. */
+        Totals: {
+            /**
+             * Format: int32
+             * @description Occurrences that began in the window.
+             */
+            occurrences: number;
+            /**
+             * Format: int32
+             * @description Of those, the ones the account was connected for at some time.
+             */
+            attended: number;
+            /**
+             * Format: int64
+             * @description Time connected while any occurrence ran, milliseconds.
+             */
+            attended_ms: number;
+            /**
+             * Format: int32
+             * @description Requests for the floor.
+             */
+            requests: number;
+            /**
+             * Format: int32
+             * @description Slots the rule gave them that have begun.
+             */
+            slots_held: number;
+            /**
+             * Format: int32
+             * @description Slots they yielded before their end.
+             */
+            yields: number;
+            /**
+             * Format: int32
+             * @description Requests they withdrew before their turn.
+             */
+            withdrawals: number;
+            /**
+             * Format: int32
+             * @description Speeches recorded.
+             */
+            speeches: number;
+            /**
+             * Format: int64
+             * @description Audio recorded from them, milliseconds.
+             */
+            spoken_ms: number;
+            /**
+             * Format: int32
+             * @description Reactions given.
+             */
+            reactions: number;
+            /**
+             * Format: int32
+             * @description Distinct proposals debated in the window.
+             */
+            debates: number;
+            /**
+             * Format: int32
+             * @description Of those, how many they voted on.
+             */
+            votes_cast: number;
         };
         /** @description A coming occurrence. */
         Upcoming: {
@@ -2036,6 +2303,80 @@ export interface operations {
         responses: {
             /** @description Not supported. */
             405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    participation_json: {
+        parameters: {
+            query?: {
+                /** @description From (inclusive); 90 days before `to` by default. */
+                from?: number;
+                /** @description To (exclusive); now by default. At most 366 days after `from`. */
+                to?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The account. */
+                address: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The record. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Participation"];
+                };
+            };
+            /** @description Not an address, or a bad window. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    participation_csv: {
+        parameters: {
+            query?: {
+                /** @description From (inclusive); 90 days before `to` by default. */
+                from?: number;
+                /** @description To (exclusive); now by default. At most 366 days after `from`. */
+                to?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The account. */
+                address: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description CSV (RFC 4180). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Not an address, or a bad window. */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
