@@ -19,9 +19,9 @@ use assembly_media::{Media, ProgramSink, Sinks};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::reactions::Reactions;
+use assembly_archive::attendance::{self, Ledger};
 use assembly_archive::record::archive::Archive;
 use assembly_archive::record::Recorder;
-use assembly_archive::attendance::{self, Ledger};
 use assembly_archive::{hansard, hls};
 
 /// A running node's parts, for tests and `main`.

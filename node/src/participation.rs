@@ -167,7 +167,8 @@ pub fn reckon(
                 withdrawals += 1;
             } else if slot.start < slot.end && slot.start <= now {
                 held += 1;
-                yields += u32::from(request.yielded_at.is_some_and(|y| y < slot.end));
+                // The rule ends a yielded slot at the yield, so any yield in a held slot counts.
+                yields += u32::from(request.yielded_at.is_some());
             }
         }
         let spoken: Vec<_> = speeches
@@ -284,7 +285,11 @@ pub fn csv(r: &Record) -> String {
             o.proposal_id.as_deref().unwrap_or(""),
             stamp(o.start),
             // An always-open floor ends beyond any date a spreadsheet reads.
-            if o.end >= assembly_indexer::floor::FOREVER { String::new() } else { stamp(o.end) },
+            if o.end >= assembly_indexer::floor::FOREVER {
+                String::new()
+            } else {
+                stamp(o.end)
+            },
             o.attended_ms as f64 / 1000.0,
             o.requests,
             o.slots_held,
@@ -310,6 +315,10 @@ mod tests {
         assert_eq!(overlap(&here, &[8..12, 10..35]), 17);
         assert_eq!(overlap(&here, &[]), 0);
         assert_eq!(overlap(&[], &[0..100]), 0);
-        assert_eq!(overlap(&[(50, 40)], &[0..100]), 0, "a backwards interval is nothing");
+        assert_eq!(
+            overlap(&[(50, 40)], &[0..100]),
+            0,
+            "a backwards interval is nothing"
+        );
     }
 }

@@ -248,7 +248,11 @@ mod tests {
             Address::repeat_byte(0xb),
             Address::repeat_byte(0xc),
         );
-        let speeches = [speech(1, a, 30_000), speech(2, b, 12_000), speech(3, a, 5_000)];
+        let speeches = [
+            speech(1, a, 30_000),
+            speech(2, b, 12_000),
+            speech(3, a, 5_000),
+        ];
         let votes = [
             vote(c, 0, Some(500), "too costly", 10),
             vote(a, 1, Some(10_500), "fund it | now\nplease", 11),
@@ -264,20 +268,36 @@ mod tests {
         assert_eq!(s.participants[0].spoken_ms, 35_000);
         assert_eq!(s.participants[0].vote.as_ref().unwrap().choice, Some("for"));
         assert!(s.participants[1].vote.is_none());
-        assert_eq!(s.participants[2].vote.as_ref().unwrap().choice, Some("against"));
+        assert_eq!(
+            s.participants[2].vote.as_ref().unwrap().choice,
+            Some("against")
+        );
         assert_eq!(s.voted_without_speaking, [c.to_checksum(None)]);
         assert_eq!(s.spoke_without_voting, [b.to_checksum(None)]);
 
         let md = markdown(&s);
-        assert!(md.contains("| 2 × (35 s) | for | 10,500 LPT | fund it \\| now please |"), "{md}");
-        assert!(md.contains("| — | against | 500 LPT | too costly |"), "{md}");
-        assert!(md.contains(&format!("**Spoke without voting:** `{}`", b.to_checksum(None))));
+        assert!(
+            md.contains("| 2 × (35 s) | for | 10,500 LPT | fund it \\| now please |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| — | against | 500 LPT | too costly |"),
+            "{md}"
+        );
+        assert!(md.contains(&format!(
+            "**Spoke without voting:** `{}`",
+            b.to_checksum(None)
+        )));
     }
 
     #[test]
     fn a_poll_counts_each_voters_last_vote() {
         let a = Address::repeat_byte(0xa);
-        let votes = [vote(a, 0, None, "", 5), vote(a, 1, None, "", 6), vote(a, 9, None, "", 4)];
+        let votes = [
+            vote(a, 0, None, "", 5),
+            vote(a, 1, None, "", 6),
+            vote(a, 9, None, "", 4),
+        ];
         let s = join(U256::from(1), VoteKind::Poll, &[], &votes[..2]);
         assert_eq!(s.participants.len(), 1);
         let v = s.participants[0].vote.as_ref().unwrap();
@@ -292,6 +312,9 @@ mod tests {
         let e18 = U256::from(10u64).pow(U256::from(18));
         assert_eq!(lpt(U256::ZERO), "0 LPT");
         assert_eq!(lpt(U256::from(999u64) * e18), "999 LPT");
-        assert_eq!(lpt(U256::from(1_234_567u64) * e18 + U256::from(5)), "1,234,567 LPT");
+        assert_eq!(
+            lpt(U256::from(1_234_567u64) * e18 + U256::from(5)),
+            "1,234,567 LPT"
+        );
     }
 }
