@@ -237,7 +237,10 @@ mod tests {
                 presence(&archive, a, 0, 100_000).unwrap(),
                 [(1_000, 20_000), (50_000, 65_000)]
             );
-            assert_eq!(presence(&archive, a, 10_000, 60_000).unwrap(), [(10_000, 20_000), (50_000, 60_000)]);
+            assert_eq!(
+                presence(&archive, a, 10_000, 60_000).unwrap(),
+                [(10_000, 20_000), (50_000, 60_000)]
+            );
             assert_eq!(reactions(&archive, b, 0, 60_000).unwrap(), [55_000]);
             assert_eq!(l.dropped(), 0);
         }
@@ -247,7 +250,10 @@ mod tests {
         let l = Ledger::start(archive.clone()).unwrap();
         l.heartbeat(900_000);
         settle(&l);
-        assert_eq!(presence(&archive, b, 0, u64::MAX / 2).unwrap(), [(50_000, 65_000)]);
+        assert_eq!(
+            presence(&archive, b, 0, u64::MAX / 2).unwrap(),
+            [(50_000, 65_000)]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

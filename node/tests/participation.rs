@@ -336,7 +336,11 @@ async fn the_record_counts_what_each_account_did() {
         "{csv}"
     );
     let f: Vec<&str> = lines[1].split(',').collect();
-    assert_eq!((&f[7..12], f[13], f[14]), (&["1", "1", "1", "0", "1"][..], "2", "for"), "{csv}");
+    assert_eq!(
+        (&f[7..12], f[13], f[14]),
+        (&["1", "1", "1", "0", "1"][..], "2", "for"),
+        "{csv}"
+    );
 
     for bad in [
         "/api/v1/participation/0x12",
