@@ -158,7 +158,9 @@ fn apply(db: &Connection, note: &Note) -> rusqlite::Result<()> {
 }
 
 /// `account`'s presence intervals overlapping `[from_ms, to_ms)`, in milliseconds since the
-/// epoch, oldest first, each cut to the window. An open interval ends at its last heartbeat.
+/// epoch, oldest first, each cut to the window. An interval still open is the account
+/// connected now (a restart closes what a previous run left open), so it runs to the
+/// window's end: callers end windows at the present.
 pub fn presence(
     a: &Archive,
     account: Address,
@@ -167,8 +169,8 @@ pub fn presence(
 ) -> Result<Vec<(u64, u64)>, ArchiveError> {
     a.with_db(|db| {
         let mut stmt = db.prepare_cached(
-            "SELECT from_ms, to_ms FROM presence
-             WHERE address = ?1 AND to_ms >= ?2 AND from_ms < ?3 ORDER BY from_ms",
+            "SELECT from_ms, CASE open WHEN 1 THEN MAX(to_ms, ?3) ELSE to_ms END AS until
+             FROM presence WHERE address = ?1 AND until >= ?2 AND from_ms < ?3 ORDER BY from_ms",
         )?;
         let rows = stmt.query_map(
             params![account.as_slice(), from_ms as i64, to_ms as i64],
@@ -235,7 +237,8 @@ mod tests {
             settle(&l);
             assert_eq!(
                 presence(&archive, a, 0, 100_000).unwrap(),
-                [(1_000, 20_000), (50_000, 65_000)]
+                [(1_000, 20_000), (50_000, 100_000)],
+                "still connected: present to the window's end"
             );
             assert_eq!(
                 presence(&archive, a, 10_000, 60_000).unwrap(),

@@ -29,6 +29,11 @@ export type Hit = Schemas["Hit"];
 export type Proposal = Schemas["Proposal"];
 /** The votes indexed on a proposal, and their tally. */
 export type Votes = Schemas["Votes"];
+/** One account's attendance and participation over a window. */
+export type Participation = Schemas["Participation"];
+/** A session's Hansard: its speeches and, for a debate, who said what beside how they voted. */
+export type SessionHansard = Schemas["SessionHansard"];
+export type SaidVoted = Schemas["SaidVoted"];
 
 /** An error the node explained. */
 export class ApiError extends Error {

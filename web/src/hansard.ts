@@ -1,8 +1,8 @@
 // The archive and the Hansard on the main page: search what was said (words, speaker), each
 // hit with its speaker, time and recording; a session's Hansard as Markdown or JSON.
 
-import type { ErrorBody, Hit } from "./api";
-import { el, short } from "./format";
+import type { ErrorBody, Hit, SaidVoted, SessionHansard } from "./api";
+import { el, lpt, short } from "./format";
 
 export function mountHansard(root: HTMLElement, sessionOf: () => number | undefined) {
   // Visible labels rather than hint text inside the fields: they stay readable once typed in.
@@ -11,6 +11,7 @@ export function mountHansard(root: HTMLElement, sessionOf: () => number | undefi
   const go = el("button", { type: "submit", textContent: "Search" });
   const results = el("ol", { ariaLive: "polite" });
   const exports = el("p", {});
+  const debate = el("div", {});
   const form = el(
     "form",
     { role: "search", className: "row" },
@@ -46,9 +47,13 @@ export function mountHansard(root: HTMLElement, sessionOf: () => number | undefi
         " · ",
         el("a", { href: `/broadcast.html?session=${s}`, textContent: "public broadcast (HLS)" }),
       );
+      void fetch(`/api/v1/hansard/sessions/${s}`)
+        .then((r) => (r.ok ? (r.json() as Promise<SessionHansard>) : null))
+        .then((h) => debate.replaceChildren(...(h?.debate ? [saidVoted(h.debate)] : [])))
+        .catch(() => debate.replaceChildren());
     }
   };
-  root.append(form, results, exports);
+  root.append(form, results, exports, debate);
 }
 
 function hit(h: Hit): HTMLLIElement {
@@ -63,10 +68,37 @@ function hit(h: Hit): HTMLLIElement {
   return el(
     "li",
     {},
-    el("strong", { textContent: short(h.speaker) }),
+    el("a", { href: `/orchestrator.html?address=${h.speaker}` }, el("strong", { textContent: short(h.speaker) })),
     ` · session ${h.session} · ${when} · ${Math.round(h.duration_ms / 1000)} s `,
     el("a", { href: h.audio, textContent: "download" }),
     snippet,
     player,
+  );
+}
+
+/** Who spoke beside how they voted on the debated proposal, and who did only one of the two. */
+function saidVoted(d: SaidVoted): HTMLElement {
+  const rows = d.participants.map((p) =>
+    el(
+      "tr",
+      {},
+      el("td", {}, el("a", { href: `/orchestrator.html?address=${p.address}`, textContent: short(p.address) })),
+      el("td", { textContent: p.speeches.length ? `${p.speeches.length} · ${Math.round(p.spoken_ms / 1000)} s` : "did not speak" }),
+      el("td", { textContent: p.vote ? (p.vote.choice ?? `choice ${p.vote.support}`) : "not voted" }),
+      el("td", { textContent: p.vote?.weight ? lpt(p.vote.weight) : "" }),
+      el("td", { textContent: p.vote?.reason ?? "" }),
+    ),
+  );
+  const head = ["Who", "Spoke", "Vote", "Stake", "Reason"];
+  return el(
+    "div",
+    { className: "scroll" },
+    el(
+      "table",
+      {},
+      el("caption", { textContent: `Said and voted on proposal ${short(d.proposal_id)}: ${d.voted_without_speaking.length} voted without speaking, ${d.spoke_without_voting.length} spoke without voting` }),
+      el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col", textContent: h })))),
+      el("tbody", {}, ...rows),
+    ),
   );
 }

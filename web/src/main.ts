@@ -60,7 +60,16 @@ class App {
         this.live.connect(undefined);
         this.renderAccount();
       };
-      box.replaceChildren(el("span", { textContent: `${short(this.me.address)} · ${this.me.role} · ${lpt(this.me.stake)} ` }), out);
+      const record = el("a", {
+        href: `/orchestrator.html?address=${this.me.address}`,
+        textContent: this.me.role === "delegator" ? "Your orchestrator's record" : "Your record",
+      });
+      box.replaceChildren(
+        el("span", { textContent: `${short(this.me.address)} · ${this.me.role} · ${lpt(this.me.stake)} ` }),
+        record,
+        " ",
+        out,
+      );
     } else {
       const connect = el("button", { type: "button", className: "primary", textContent: "Connect wallet" });
       connect.onclick = () => void this.chooseWallet(box);

@@ -362,6 +362,21 @@ async function main() {
   figures.packets_in_1_5s_after_yield = (await packets(listener)) - atYield;
   if (figures.packets_in_1_5s_after_yield > 5) throw new Error(`audio kept arriving after the yield`);
 
+  // The delegator looks up its orchestrator's record: the slots just held and the yield are
+  // on it, read from the chain and the recordings.
+  step("participation");
+  const record = await page(null);
+  await record.goto(`${base}/orchestrator.html?address=${ACCOUNTS.delegator}`);
+  await record.getByText("This is that orchestrator's record.").waitFor({ timeout: 10_000 });
+  await record.getByRole("heading", { name: ACCOUNTS.orchestrator }).waitFor({ timeout: 5_000 });
+  const asked = await record.locator("dl.facts").textContent();
+  if (!/held [1-9]\d* slots · yielded [1-9]/.test(asked ?? "")) throw new Error(`the record misses the slots held: ${asked}`);
+  if (!/Spoke[1-9]\d* speeches/.test(asked ?? "")) throw new Error(`the record misses the speeches: ${asked}`);
+  const csv = await (await fetch(`${base}/api/v1/participation/${ACCOUNTS.orchestrator}/csv`)).text();
+  figures.participation_csv_rows = csv.trim().split("\n").length - 1;
+  await record.screenshot({ path: join(results, "participation.png"), fullPage: true });
+  await record.close();
+
   // A newcomer with no wallet at all: the local chain's demo accounts, labelled as such,
   // sign in, request the floor and speak.
   step("demo wallet");
