@@ -41,9 +41,17 @@ pub fn ics(upcoming: &[Upcoming], origin: &str, network: &str, now: u64) -> Stri
         );
         push(&mut out, &format!("DTSTAMP:{stamp}"));
         push(&mut out, &format!("DTSTART:{}", utc(u.start)));
-        push(&mut out, &format!("DTEND:{}", utc(u.end)));
+        // An always-open floor has no end a calendar can write (iCalendar's years stop at
+        // 9999): it is given as starting, and its description says it stays open.
+        let open_ended = u.end >= assembly_indexer::floor::FOREVER;
+        if !open_ended {
+            push(&mut out, &format!("DTEND:{}", utc(u.end)));
+        }
         push(&mut out, &format!("SUMMARY:{}", text(&summary)));
         let mut about = format!("Session {} of the Assembly floor.", u.session);
+        if open_ended {
+            about.push_str(" The floor stays open until it is cancelled.");
+        }
         if let Some(closes) = u.vote_closes_at {
             let _ = write!(about, " The vote closes {}.", readable(closes));
         }
@@ -231,5 +239,23 @@ mod tests {
         assert_eq!(cal.matches("BEGIN:VEVENT").count(), 1);
         assert!(cal.contains("SUMMARY:Assembly: open floor"));
         assert!(!cal.contains("explorer.livepeer.org"));
+    }
+
+    #[test]
+    fn an_always_open_floor_has_no_end_beyond_the_calendar() {
+        let forever = Upcoming {
+            kind: Kind::OpenFloor,
+            proposal_id: None,
+            title: None,
+            vote_closes_at: None,
+            end: 1_796_000_000 + assembly_indexer::floor::FOREVER,
+            ..debate()
+        };
+        let cal = ics(&[forever], "http://localhost:8700", "local", 0);
+        assert!(cal.contains("DTSTART:20261130T005320Z\r\n"), "{cal}");
+        assert!(!cal.contains("DTEND"), "{cal}");
+        assert!(cal
+            .replace("\r\n ", "")
+            .contains("stays open until it is cancelled"));
     }
 }

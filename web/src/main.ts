@@ -10,7 +10,18 @@ import { mountHansard } from "./hansard";
 import { Publisher } from "./media";
 import { agendaCard } from "./agenda";
 import { demoWallets } from "./demo";
-import { discover, reasonOf, Wallet, type FloorCall, type WalletInfo } from "./wallet";
+import type { FloorCall, Wallet, WalletInfo } from "./wallet";
+
+// The wallet code (viem) is most of the page's weight and only a speaker needs it: it loads
+// when someone reaches for the "Connect wallet" button, so a listener's page starts light.
+let walletModule: Promise<typeof import("./wallet")> | undefined;
+const walletKit = () => (walletModule ??= import("./wallet"));
+
+/** A failure in words: the wallet module's (which reads contract reverts) once it is loaded. */
+async function reasonOf(e: unknown): Promise<string> {
+  if (walletModule) return (await walletModule).reasonOf(e);
+  return e instanceof Error ? e.message : String(e);
+}
 
 const api = new Api(location.origin);
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -73,12 +84,15 @@ class App {
     } else {
       const connect = el("button", { type: "button", className: "primary", textContent: "Connect wallet" });
       connect.onclick = () => void this.chooseWallet(box);
+      // Start fetching the wallet code as the pointer or focus reaches the button.
+      connect.onpointerenter = connect.onfocus = () => void walletKit();
       box.replaceChildren(el("span", { textContent: "Listening as an observer " }), connect);
     }
     if (this.live.state) this.update(this.live.state);
   }
 
   async chooseWallet(box: HTMLElement) {
+    const { discover, Wallet } = await walletKit();
     const wallets = await discover();
     const demo = demoWallets(this.config);
     if (wallets.length === 0 && demo.length === 0) {
@@ -124,7 +138,7 @@ class App {
       this.live.connect(this.token);
       this.scheduleRenewal(me);
     } catch (e) {
-      box.replaceChildren(el("span", { className: "why", textContent: `Sign-in failed: ${reasonOf(e)}` }));
+      box.replaceChildren(el("span", { className: "why", textContent: `Sign-in failed: ${await reasonOf(e)}` }));
       setTimeout(() => this.renderAccount(), 4000);
       return;
     }
@@ -211,7 +225,7 @@ class App {
       });
       this.tx.textContent = "Confirmed by the chain.";
     } catch (e) {
-      this.tx.textContent = `Failed: ${reasonOf(e)}.`;
+      this.tx.textContent = `Failed: ${await reasonOf(e)}.`;
     } finally {
       this.busy = false;
       if (this.live.state) this.update(this.live.state);
@@ -248,8 +262,8 @@ class App {
         const p = new Publisher(api.url(`/api/v1/sessions/${s.session}/whip`), this.token, this.mic);
         this.publisher = p;
         p.onStatus = () => this.live.state && this.update(this.live.state);
-        await p.start().catch((e) => {
-          this.tx.textContent = `Microphone not admitted: ${e instanceof ApiError ? e.message : reasonOf(e)}`;
+        await p.start().catch(async (e) => {
+          this.tx.textContent = `Microphone not admitted: ${e instanceof ApiError ? e.message : await reasonOf(e)}`;
         });
       })();
     } else if (!wanted && this.publishingFor !== undefined) {
@@ -281,6 +295,6 @@ class App {
   }
 }
 
-void new App().start().catch((e) => {
-  $("speak-body").textContent = `The node could not be reached: ${reasonOf(e)}`;
+void new App().start().catch(async (e) => {
+  $("speak-body").textContent = `The node could not be reached: ${await reasonOf(e)}`;
 });
