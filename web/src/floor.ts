@@ -7,6 +7,7 @@
 import { Api, Live, type Burst, type LiveSession, type LiveState, type Me } from "./api";
 import { countdown, el, KIND, lpt, short } from "./format";
 import { Listener } from "./media";
+import { float, identicon, ringed, STAGE_STYLE } from "./stage";
 
 const STYLE = `
 :host { display: block; font: inherit; color: inherit; }
@@ -21,7 +22,8 @@ button[disabled] { opacity: .5; cursor: not-allowed; }
 .reactions { display: flex; flex-wrap: wrap; gap: .35rem; }
 .stream { list-style: none; padding: 0; margin: .4rem 0 0; max-height: 9rem; overflow: auto; }
 .row { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; }
-`;
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+${STAGE_STYLE}`;
 
 export class AssemblyFloor extends HTMLElement {
   /** The connection (the app sets a shared one; standalone, the element makes its own). */
@@ -31,6 +33,13 @@ export class AssemblyFloor extends HTMLElement {
   private api!: Api;
   private root: ShadowRoot;
   private view = el("div");
+  /** Reactions float here, over the stage, outside what each render replaces. */
+  private floats = el("div", { class: "floats", ariaHidden: "true" });
+  /** Says who took the floor, once per change (the stage itself re-renders twice a second). */
+  private announce = el("p", { class: "sr-only", ariaLive: "polite" });
+  private announced?: string;
+  /** The loudness of what this page is playing, 0 to 1, while listening. */
+  private level = 0;
   private stream = el("ul", { class: "stream", ariaLive: "polite", ariaLabel: "Reactions" });
   private listenButton = el("button", { type: "button", textContent: "Listen" });
   private listenStatus = el("span", { class: "muted", ariaLive: "polite" });
@@ -46,7 +55,8 @@ export class AssemblyFloor extends HTMLElement {
 
   connectedCallback() {
     this.api = new Api(this.getAttribute("node") ?? location.origin);
-    this.root.replaceChildren(el("style", { textContent: STYLE }), this.view, this.controls(), this.audio);
+    const stage = el("div", { class: "stage" }, this.view, this.floats);
+    this.root.replaceChildren(el("style", { textContent: STYLE }), stage, this.announce, this.controls(), this.audio);
     if (!this.live) {
       this.live = new Live(this.api);
       this.live.connect();
@@ -58,10 +68,22 @@ export class AssemblyFloor extends HTMLElement {
     this.live.onState(() => this.render());
     this.live.onBurst((b) => this.burst(b));
     this.timer = window.setInterval(() => this.render(), 500);
+    this.meterTimer = window.setInterval(() => void this.measure(), 250);
+  }
+
+  private meterTimer?: number;
+
+  /** Reads the playing audio's level for the stage's meter. */
+  private async measure() {
+    const level = this.listener ? await this.listener.audioLevel().catch(() => 0) : 0;
+    this.level = level;
+    const meter = this.root.querySelector<HTMLMeterElement>("meter.level");
+    if (meter) meter.value = level;
   }
 
   disconnectedCallback() {
     window.clearInterval(this.timer);
+    window.clearInterval(this.meterTimer);
     void this.listener?.stop();
   }
 
@@ -118,6 +140,10 @@ export class AssemblyFloor extends HTMLElement {
       return `${emoji} ${name} ×${n} (${lpt(b.stake[name] ?? "0")})`;
     });
     this.stream.prepend(el("li", { textContent: parts.join(" · ") }));
+    for (const [name, n] of Object.entries(b.counts)) {
+      const emoji = this.reactions.find((r) => r.name === name)?.emoji ?? name;
+      float(this.floats, n > 1 ? `${emoji}×${n}` : emoji);
+    }
     while (this.stream.children.length > 8) this.stream.lastElementChild?.remove();
   }
 
@@ -150,47 +176,83 @@ export class AssemblyFloor extends HTMLElement {
   }
 
   private body(state: LiveState, s: LiveSession | undefined, now: number): Node[] {
-    const total = state.listeners.orchestrators + state.listeners.delegators + state.listeners.observers;
-    const listening = el("p", {
-      class: "muted",
-      textContent: `${total} connected: ${state.listeners.orchestrators} orchestrators, ${state.listeners.delegators} delegators, ${state.listeners.observers} observers`,
-    });
+    const l = state.listeners;
+    const counts = el(
+      "p",
+      { class: "counts muted" },
+      `${l.orchestrators + l.delegators + l.observers} connected: `,
+      el("span", { textContent: `${l.orchestrators} orchestrators` }),
+      el("span", { textContent: `${l.delegators} delegators` }),
+      el("span", { textContent: `${l.observers} observers` }),
+    );
     if (!s) {
-      return [el("h2", { textContent: "No session is live" }), listening];
+      this.say("No session is live.");
+      return [el("h2", { textContent: "No session is live" }), counts];
     }
     const me = this.me?.address.toLowerCase();
     const title = el("h2", { textContent: `${KIND[s.kind] ?? s.kind} · session ${s.session}` });
     let holder: HTMLElement;
     if (s.floor) {
-      const { speaker: sp, end } = s.floor;
+      const { speaker: sp, start, end } = s.floor;
       const you = sp.address.toLowerCase() === me ? " (you)" : "";
+      const left = (end * 1000 - now) / (Math.max(1, end - start) * 1000);
+      const meter = el("meter", { class: "level", min: 0, max: 1, low: 0.05, value: this.level });
+      meter.setAttribute("aria-label", this.listener ? "Speaker's audio level" : "Speaker's audio level (press Listen to hear)");
       holder = el(
         "div",
-        { class: "card holder", role: "status" },
-        el("strong", { textContent: "Speaking: " }),
-        `${short(sp.address)}${you} · ${sp.role} · ${lpt(sp.stake)} · `,
-        el("span", { textContent: `${countdown(end * 1000 - now)} left`, ariaLabel: "time left in this slot" }),
+        { class: "card holder" },
+        ringed(sp.address, left, 96),
+        el(
+          "div",
+          { class: "who" },
+          el("span", { textContent: "Speaking" }),
+          el("span", { class: "name", textContent: `${short(sp.address)}${you}`, title: sp.address }),
+          el("span", { textContent: `${sp.role} · ${lpt(sp.stake)}` }),
+          el("span", { textContent: `${countdown(end * 1000 - now)} left`, ariaLabel: "time left in this slot" }),
+          meter,
+        ),
       );
+      this.say(`Now speaking: ${short(sp.address)}${you}, ${sp.role}.`);
     } else {
-      holder = el("div", { class: "card holder", role: "status", textContent: "Nobody holds the floor. An orchestrator can request it." });
+      holder = el("div", { class: "card holder", textContent: "Nobody holds the floor. An orchestrator can request it." });
+      this.say("Nobody holds the floor.");
     }
     const waiting = s.queue.filter((q) => q.start * 1000 > now);
+    const mine = waiting.findIndex((q) => q.speaker.toLowerCase() === me);
+    const at = (t: number) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
     const queue = el(
       "ol",
-      { ariaLabel: "Queue" },
+      { class: "faces", ariaLabel: "Queue" },
       ...waiting.map((q, i) => {
-        const you = q.speaker.toLowerCase() === me;
-        const label = `${short(q.speaker)}${you ? " (you)" : ""}${i === 0 ? " — next" : ""} · starts in ${countdown(q.start * 1000 - now)}${q.final ? "" : " (unconfirmed)"}`;
-        return el("li", { class: you ? "you" : "", textContent: label });
+        const you = i === mine;
+        const face = el("li", { class: you ? "you" : "" });
+        face.append(
+          identicon(q.speaker, 40),
+          el("span", { textContent: `${i + 1}. ${you ? "you" : short(q.speaker)}${i === 0 ? " — next" : ""}` }),
+          el("span", { class: "muted", textContent: `at ${at(q.start)} (in ${countdown(q.start * 1000 - now)})${q.final ? "" : " · unconfirmed"}` }),
+        );
+        return face;
       }),
     );
+    const place =
+      mine >= 0
+        ? el("p", { textContent: `Your place: ${mine + 1} of ${waiting.length}; you speak at ${at(waiting[mine].start)}.` })
+        : null;
     return [
       title,
       holder,
       el("h3", { textContent: waiting.length ? `Queue (${waiting.length})` : "Queue: empty" }),
       queue,
-      listening,
+      ...(place ? [place] : []),
+      counts,
     ];
+  }
+
+  /** Announces `text` to screen readers when it differs from the last announcement. */
+  private say(text: string) {
+    if (text === this.announced) return;
+    this.announced = text;
+    this.announce.textContent = text;
   }
 }
 

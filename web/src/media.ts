@@ -171,4 +171,17 @@ export class Listener extends Link {
     });
     return n;
   }
+
+  /**
+   * The loudness of what is playing, 0 to 1, as the browser measures the decoded audio
+   * (WebRTC stats' `audioLevel`): the stage's meter, with no audio graph of our own.
+   */
+  async audioLevel(): Promise<number> {
+    if (!this.pc) return 0;
+    let level = 0;
+    (await this.pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "audio") level = Math.max(level, s.audioLevel ?? 0);
+    });
+    return level;
+  }
 }

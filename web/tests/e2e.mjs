@@ -37,6 +37,7 @@ const ACCOUNTS = {
   orchestrator: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", // anvil 1, an active orchestrator
   delegator: "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65", // anvil 4, bonded to an orchestrator
   stranger: "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f", // anvil 8, nothing on chain
+  second: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", // anvil 2, another orchestrator
 };
 
 function freePort() {
@@ -238,10 +239,16 @@ async function main() {
     return t.includes("the vote closes") && t.includes("Tally so far: Yes: 1 voter; No: 0 voters");
   }, 30_000);
   // The same schedule as an iCalendar feed: the debate, and the moment its vote closes.
-  const calendar = await (await fetch(`${base}/api/v1/schedule.ics`)).text();
+  // The LIP's title comes from IPFS, resolved by the node in the background: wait for it.
+  let calendar = "";
+  await until("the LIP's title in schedule.ics", async () => {
+    calendar = await (await fetch(`${base}/api/v1/schedule.ics`)).text();
+    return calendar.replace(/\r\n /g, "").includes("SUMMARY:Debate: LIP-100: Demo LIP");
+  }, 10_000).catch(() => {
+    throw new Error(`schedule.ics: ${calendar}`);
+  });
   const unfolded = calendar.replace(/\r\n /g, "");
-  if (!unfolded.startsWith("BEGIN:VCALENDAR\r\n") || !unfolded.includes("SUMMARY:Debate: LIP-100: Demo LIP")
-    || !unfolded.includes("SUMMARY:Vote closes: Treasury: Fund Assembly transcription")) {
+  if (!unfolded.startsWith("BEGIN:VCALENDAR\r\n") || !unfolded.includes("SUMMARY:Vote closes: Treasury: Fund Assembly transcription")) {
     throw new Error(`schedule.ics: ${calendar}`);
   }
   const links = await stranger.locator("#schedule a").evaluateAll((as) => as.map((a) => a.href));
@@ -301,6 +308,13 @@ async function main() {
   }, 10_000);
   figures.packets_before_speaking = silent;
   figures.packets_while_speaking = during - silent;
+  // The stage: the holder's face in its countdown ring, and the level moving while they speak.
+  const meter = (p) => p.locator("assembly-floor").locator("meter.level").evaluate((m) => m.value, null, { timeout: 500 }).catch(() => -1);
+  figures.stage_level_speaking = await until("the level moving", async () => {
+    const v = await meter(listener);
+    return v > 0.01 ? +v.toFixed(3) : undefined;
+  }, 5_000);
+  if (!(await listener.locator("assembly-floor").locator("svg.ring").count())) throw new Error("no countdown ring on the stage");
 
   // Glass to ear on HLS: from the node forwarding the speaker's first packet (the speech's
   // start in the archive) to sound at the broadcast player's output.
@@ -343,15 +357,37 @@ async function main() {
   figures.slot_ms_observed = Date.now() - holdingFrom;
   figures.packets_in_2s_after_the_slot = after - atEnd;
   if (after - atEnd > 5) throw new Error(`audio kept arriving after the slot: ${after - atEnd} packets`);
+  // Still after: nobody holds the floor, so there is no meter (or it reads silence).
+  const stillAfter = await meter(listener);
+  if (stillAfter > 0.01) throw new Error(`the level still moves after the slot: ${stillAfter}`);
+
+  // The queue as faces: another orchestrator takes the floor first, and the speaker's page
+  // shows their place and when they will speak.
+  step("queue");
+  const sent = await cast("send", "--rpc-url", rpc, "--unlocked", "--from", ACCOUNTS.second, deployment.assembly, "enqueue(uint256)", String(session), "--json");
+  if (JSON.parse(sent).status !== "0x1") throw new Error(`the second orchestrator's enqueue failed: ${sent}`);
+  await until("the other orchestrator on the stage", async () => (await floorText(speaker)).toLowerCase().includes("speaking0x3c44…93bc"), 10_000)
+    .catch(async (e) => {
+      const state = await (await fetch(`${base}/api/v1/state`)).json();
+      const block = await cast("block", "latest", "--field", "timestamp", "--rpc-url", rpc);
+      const slot = await cast("call", "--rpc-url", rpc, deployment.assembly, "slotOf(uint256,uint32,uint32)(uint40,uint40)", String(session), "0", "1");
+      throw new Error(`${e.message}: chain time ${block}, wall ${Date.now() / 1000}, slot 1 ${slot}, ${JSON.stringify(state.live)}`);
+    });
 
   // Again, and this time yield: the audio stops at once, not at the slot's end.
   step("yield");
   await speaker.locator("#tx").evaluate((e) => (e.textContent = ""));
   await speaker.getByRole("button", { name: "Request the floor" }).click();
   await confirmed(speaker);
-  await speaker.getByText("Your microphone is live on the floor.").waitFor({ timeout: 10_000 });
+  await speaker.locator("assembly-floor").getByText(/^Your place: 1 of 1; you speak at /).waitFor({ timeout: 5_000 });
+  await speaker.locator("assembly-floor").getByRole("list", { name: "Queue" }).getByText("1. you — next").waitFor({ timeout: 5_000 });
+  await speaker.screenshot({ path: join(results, "stage-queue.png"), fullPage: true });
+  await speaker.getByText("Your microphone is live on the floor.").waitFor({ timeout: 20_000 });
   const before = await packets(listener);
   await until("audio again", async () => (await packets(listener)) > before + 25, 10_000);
+  // Chain time counts whole seconds, and a slot yielded in the second it began is empty by
+  // the rule: speak into the next second before yielding, so the record shows a yield.
+  await new Promise((r) => setTimeout(r, 1200));
   await speaker.locator("#tx").evaluate((e) => (e.textContent = ""));
   await speaker.getByRole("button", { name: "Yield the floor" }).click();
   await confirmed(speaker);
@@ -370,7 +406,11 @@ async function main() {
   await record.getByText("This is that orchestrator's record.").waitFor({ timeout: 10_000 });
   await record.getByRole("heading", { name: ACCOUNTS.orchestrator }).waitFor({ timeout: 5_000 });
   const asked = await record.locator("dl.facts").textContent();
-  if (!/held [1-9]\d* slots · yielded [1-9]/.test(asked ?? "")) throw new Error(`the record misses the slots held: ${asked}`);
+  if (!/held [1-9]\d* slots · yielded [1-9]/.test(asked ?? "")) {
+    const json = await (await fetch(`${base}/api/v1/participation/${ACCOUNTS.orchestrator}`)).text();
+    const occ = await (await fetch(`${base}/chain/v1/sessions/${session}/occurrences/0`)).text();
+    throw new Error(`the record misses the slots held: ${asked}\n${json}\n${occ}`);
+  }
   if (!/Spoke[1-9]\d* speeches/.test(asked ?? "")) throw new Error(`the record misses the speeches: ${asked}`);
   const csv = await (await fetch(`${base}/api/v1/participation/${ACCOUNTS.orchestrator}/csv`)).text();
   figures.participation_csv_rows = csv.trim().split("\n").length - 1;
