@@ -40,6 +40,21 @@ const ACCOUNTS = {
   second: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", // anvil 2, another orchestrator
 };
 
+// axe-core, run in each page as Deque's own checks of WCAG 2.x A and AA.
+const axeSource = readFileSync(join(repo, "web/node_modules/axe-core/axe.min.js"), "utf8");
+const accessibility = {};
+async function axe(p, name) {
+  // Evaluated over the DevTools protocol, so the node's Content-Security-Policy (which
+  // refuses inline scripts) stays on for everything the page itself runs.
+  await p.evaluate(axeSource);
+  const found = await p.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`);
+  });
+  accessibility[name] = found.length;
+  if (found.length) throw new Error(`axe-core on ${name}: ${found.join("; ")}`);
+}
+
 function freePort() {
   return new Promise((ok) => {
     const s = createServer().listen(0, "127.0.0.1", () => {
@@ -332,6 +347,7 @@ async function main() {
   await speaker.screenshot({ path: join(results, "live-view-speaker.png"), fullPage: true });
   await listener.screenshot({ path: join(results, "live-view-phone.png"), fullPage: true });
 
+
   step("first audio");
   // Time to first audio for a new listener on loopback: from navigation to the first packet.
   const observer = await browser.newPage();
@@ -415,6 +431,7 @@ async function main() {
   const csv = await (await fetch(`${base}/api/v1/participation/${ACCOUNTS.orchestrator}/csv`)).text();
   figures.participation_csv_rows = csv.trim().split("\n").length - 1;
   await record.screenshot({ path: join(results, "participation.png"), fullPage: true });
+  await axe(record, "participation");
   await record.close();
 
   // A newcomer with no wallet at all: the local chain's demo accounts, labelled as such,
@@ -425,6 +442,7 @@ async function main() {
   const demoGroup = newcomer.getByRole("group", { name: "Demo accounts on this local chain" });
   await demoGroup.getByText("this local chain only").waitFor({ timeout: 5_000 });
   await newcomer.screenshot({ path: join(results, "demo-accounts.png"), fullPage: true });
+  await axe(newcomer, "the demo accounts");
   await demoGroup.getByRole("button", { name: /^Demo orchestrator 2 / }).click();
   await newcomer.locator("#account").getByText("orchestrator").waitFor({ timeout: 15_000 });
   await newcomer.getByRole("button", { name: "Request the floor" }).click();
@@ -436,13 +454,20 @@ async function main() {
   await newcomer.getByRole("button", { name: "Yield the floor" }).click();
   await confirmed(newcomer);
 
+  // Accessibility last: axe takes seconds a page, which the timed steps above cannot spare.
+  step("axe-core");
+  await axe(speaker, "the floor, signed in");
+  await axe(listener, "the floor on a phone, listening");
+  await axe(broadcast, "the public broadcast");
+  await axe(observer, "the floor, observing");
+
   await browser.close();
   if (blocked.length > 0) throw new Error(`blocked by the Content-Security-Policy: ${blocked.join(" | ")}`);
   const headers = (await fetch(`${base}/`)).headers;
   for (const h of ["content-security-policy", "x-content-type-options", "x-frame-options"]) {
     if (!headers.get(h)) throw new Error(`the web client is served without ${h}`);
   }
-  console.log(JSON.stringify({ ok: true, session, ...figures }));
+  console.log(JSON.stringify({ ok: true, session, ...figures, axe_violations: accessibility }));
   if (figures.page_js_gzip_kb > 100) throw new Error(`page weight ${figures.page_js_gzip_kb} KB (goal: 100 KB)`);
   if (figures.hls_glass_to_ear_ms > 6000) throw new Error(`HLS glass to ear ${figures.hls_glass_to_ear_ms} ms`);
   if (figures.first_audio_ms > 1500) throw new Error(`first audio took ${figures.first_audio_ms} ms`);
