@@ -87,8 +87,21 @@ export class AssemblyFloor extends HTMLElement {
     void this.listener?.stop();
   }
 
+  /**
+   * The `session` attribute as a property too: React 19 hands a custom element's props to
+   * its properties where the element has them, so a prop must never land on a method.
+   */
+  get session(): string | null {
+    return this.getAttribute("session");
+  }
+
+  set session(v: string | number | null) {
+    if (v === null || v === undefined) this.removeAttribute("session");
+    else this.setAttribute("session", String(v));
+  }
+
   /** The session shown: the `session` attribute, else the one the node shows first. */
-  session(state = this.live?.state): LiveSession | undefined {
+  shown(state = this.live?.state): LiveSession | undefined {
     if (!state) return undefined;
     const want = this.getAttribute("session");
     const id = want && want !== "current" ? Number(want) : state.current;
@@ -114,7 +127,7 @@ export class AssemblyFloor extends HTMLElement {
       this.listenStatus.textContent = "";
       return;
     }
-    const s = this.session();
+    const s = this.shown();
     if (!s) {
       this.listenStatus.textContent = "No session is live to listen to.";
       return;
@@ -171,7 +184,7 @@ export class AssemblyFloor extends HTMLElement {
       this.view.replaceChildren(el("p", { textContent: "Connecting to the node…" }));
       return;
     }
-    const s = this.session(state);
+    const s = this.shown(state);
     this.view.replaceChildren(...this.body(state, s, this.live.now()));
   }
 

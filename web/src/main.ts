@@ -51,7 +51,7 @@ class App {
     this.me = await api.me().catch(() => null);
     this.floor.me = this.me;
     this.live.onState((s) => this.update(s));
-    mountHansard($("hansard"), () => (this.live.state ? this.floor.session(this.live.state)?.session : undefined));
+    mountHansard($("hansard"), () => (this.live.state ? this.floor.shown(this.live.state)?.session : undefined));
     setInterval(() => this.live.state && this.update(this.live.state), 500);
     this.renderAccount();
   }
@@ -174,7 +174,7 @@ class App {
   }
 
   update(state: LiveState) {
-    const s = this.floor.session(state);
+    const s = this.floor.shown(state);
     const now = this.live.now();
     const me = this.me?.address.toLowerCase();
     const mine = s?.queue.filter((q) => q.speaker.toLowerCase() === me && q.end * 1000 > now) ?? [];

@@ -24,7 +24,9 @@ async function negotiate(pc: RTCPeerConnection, endpoint: string, token?: string
   await gathered(pc);
   const r = await fetch(endpoint, {
     method: "POST",
-    credentials: "include",
+    // The cookie goes to our own node only: an embedding site's page speaks to the node as
+    // an anonymous listener, which the node's CORS (any origin, no credentials) admits.
+    credentials: "same-origin",
     headers: {
       "content-type": "application/sdp",
       ...(token ? { authorization: `Bearer ${token}` } : {}),
@@ -119,7 +121,7 @@ abstract class Link {
       const token = this.token;
       await fetch(this.resource, {
         method: "DELETE",
-        credentials: "include",
+        credentials: "same-origin",
         headers: token ? { authorization: `Bearer ${token}` } : {},
       }).catch(() => {});
       this.resource = undefined;

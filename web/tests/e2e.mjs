@@ -40,6 +40,45 @@ const ACCOUNTS = {
   second: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", // anvil 2, another orchestrator
 };
 
+/**
+ * A React host page on an origin of its own, as Livepeer Explorer would embed the floor:
+ * bundled with Vite, rendered on the server with react-dom/server (which must not touch a
+ * browser API), hydrated in the browser. Returns its address.
+ */
+async function reactHost(node, session) {
+  const { build } = await import("vite");
+  const dir = join(work, "react-host");
+  await build({
+    configFile: false,
+    logLevel: "warn",
+    root: join(repo, "web/tests/react-host"),
+    build: {
+      outDir: dir,
+      emptyOutDir: true,
+      rollupOptions: { input: join(repo, "web/tests/react-host/client.js"), output: { entryFileNames: "[name].js" } },
+    },
+  });
+  const { renderToString } = await import("react-dom/server");
+  const { createElement } = await import("react");
+  const { ExplorerStandIn } = await import("./react-host/app.js");
+  const props = { node, session };
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Explorer stand-in</title></head><body>`
+    + `<div id="root">${renderToString(createElement(ExplorerStandIn, props))}</div>`
+    + `<script>window.__HOST__ = ${JSON.stringify(props)}</script><script type="module" src="/client.js"></script></body></html>`;
+  if (!html.includes(`<assembly-floor node="${node}" session="${session}">`)) throw new Error(`server render: ${html}`);
+  const port = await freePort();
+  const server = (await import("node:http")).createServer((req, res) => {
+    if (req.url === "/client.js") {
+      res.writeHead(200, { "content-type": "text/javascript" }).end(readFileSync(join(dir, "client.js")));
+    } else {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(html);
+    }
+  });
+  await new Promise((ok) => server.listen(port, "127.0.0.1", ok));
+  server.unref();
+  return `http://127.0.0.1:${port}/`;
+}
+
 /** Presses Tab until the focused control (inside shadow roots too) is named `name`; the presses. */
 async function tabTo(p, name) {
   for (let i = 1; i <= 80; i++) {
@@ -216,6 +255,7 @@ async function main() {
       "--autoplay-policy=no-user-gesture-required"],
   });
   const blocked = [];
+  const hostErrors = [];
   const page = async (account, viewport = { width: 1000, height: 900 }) => {
     const ctx = await browser.newContext({ viewport });
     if (account) await ctx.addInitScript(walletScript(account, rpc));
@@ -301,6 +341,21 @@ async function main() {
 
   // The public broadcast, playing (silence so far) in hls.js before anyone speaks; an
   // analyser on its output notes when sound first arrives.
+  // Livepeer Explorer's stand-in, on another origin, with the floor in its Assembly tab.
+  step("react host");
+  const host = await browser.newPage();
+  host.on("console", (m) => m.type() === "error" && hostErrors.push(m.text()));
+  host.on("pageerror", (e) => hostErrors.push(e.message));
+  await host.goto(await reactHost(base, session));
+  const hostText = () => host.evaluate(() => document.querySelector("assembly-floor")?.shadowRoot?.textContent ?? "");
+  await until("the floor inside the React host", async () => (await hostText()).includes(`session ${session}`), 10_000);
+  await host.getByRole("tab", { name: "Treasury" }).click();
+  await host.getByRole("tab", { name: "Assembly" }).click();
+  await until("the floor back in its tab", async () => (await hostText()).includes(`session ${session}`), 10_000)
+    .catch(async (e) => {
+      throw new Error(`${e.message}: ${await host.evaluate(() => document.getElementById("root").innerHTML)} / ${await hostText()} / ${hostErrors.join(" | ")}`);
+    });
+
   step("public broadcast");
   const broadcast = await browser.newPage();
   // The public page lists what is live, each with its stream address; one click plays it.
@@ -468,6 +523,12 @@ async function main() {
   await newcomer.getByText("Your microphone is live on the floor.").waitFor({ timeout: 10_000 });
   const beforeDemo = await packets(listener);
   await until("the demo account heard", async () => (await packets(listener)) > beforeDemo + 25, 10_000);
+  // The React host shows who speaks, and its Listen button plays them from the other origin.
+  await until("the speaker inside the React host", async () => (await hostText()).includes("Speaking"), 5_000);
+  await host.locator("assembly-floor").getByRole("button", { name: "Listen" }).click();
+  await until("audio in the React host", async () => (await host.evaluate(() => document.querySelector("assembly-floor").listening?.packetsReceived() ?? 0)) > 0, 5_000);
+  await host.screenshot({ path: join(results, "react-host.png"), fullPage: true });
+  if (hostErrors.length) throw new Error(`the React host logged errors: ${hostErrors.join(" | ")}`);
   await newcomer.locator("#tx").evaluate((e) => (e.textContent = ""));
   tabs += await tabTo(newcomer, "Yield the floor");
   await newcomer.keyboard.press("Enter");
