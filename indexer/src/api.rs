@@ -585,6 +585,9 @@ pub struct Proposal {
     /// Its title: a governor proposal's first description line; a poll's LIP number and
     /// title once its text is resolved through the IPFS gateway, its CID until then.
     pub title: Title,
+    /// Who proposed it (EIP-55): a governor proposal's proposer; null for a poll, whose
+    /// `PollCreated` names no creator (the LIP's text names its authors).
+    pub proposer: Option<String>,
     /// Its debate session, once one is opened.
     pub debate: Option<u64>,
     /// When its vote closes (unix seconds), as the debate's opening computed it from the
@@ -607,11 +610,12 @@ async fn proposal(
 ) -> Result<Json<Proposal>, ApiError> {
     let proposal = proposal_id(&id)?;
     let store = s.store.clone();
-    let (title, kind, debate) = blocking(move || {
+    let (title, kind, debate, proposer) = blocking(move || {
         Ok((
             store.title(proposal)?,
             VoteKind::of(&store, proposal)?,
             store.debate_of(proposal)?,
+            store.proposer(proposal)?,
         ))
     })
     .await?;
@@ -620,6 +624,7 @@ async fn proposal(
         proposal_id: proposal.to_string(),
         kind,
         title,
+        proposer: proposer.map(|p| p.to_checksum(None)),
         debate: debate.map(|(session, _)| session),
         vote_closes_at: debate.map(|(_, closes)| closes),
     }))

@@ -821,6 +821,26 @@ impl Store {
             .optional()?)
     }
 
+    /// Who proposed a governor proposal, from its `ProposalCreated` (None for a poll, whose
+    /// event names no creator, and for rows indexed before the proposer was kept).
+    pub fn proposer(&self, proposal_id: U256) -> Result<Option<Address>> {
+        let conn = self.conn();
+        let actions: Option<String> = conn
+            .query_row(
+                "SELECT actions FROM proposals WHERE proposal_id = ?1",
+                [proposal_id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(actions) = actions else {
+            return Ok(None);
+        };
+        match serde_json::from_str(&actions).map_err(|e| StoreError::Corrupt(e.to_string()))? {
+            Event::ProposalCreated { proposer, .. } if !proposer.is_zero() => Ok(Some(proposer)),
+            _ => Ok(None),
+        }
+    }
+
     /// Whether `proposal_id` names a poll PollCreator created (its address as a number).
     pub fn is_poll(&self, proposal_id: U256) -> Result<bool> {
         let bytes = proposal_id.to_be_bytes::<32>();

@@ -319,6 +319,16 @@ async fn votes_indexed_are_votes_cast_and_follow_a_reorg() {
     follower.sync_to_head().await.unwrap();
     assert!(!governor_votes.is_empty() && !poll_votes.is_empty());
     assert_eq!(indexed(&store, pid), governor_votes, "governor votes");
+    assert_eq!(
+        store.proposer(pid).unwrap(),
+        Some(chain.accounts[0]),
+        "the proposer"
+    );
+    assert_eq!(
+        store.proposer(id_of(poll)).unwrap(),
+        None,
+        "a poll names no proposer"
+    );
     assert_eq!(indexed(&store, id_of(poll)), poll_votes, "poll votes");
     assert!(store.is_poll(id_of(poll)).unwrap());
     assert!(!store.is_poll(pid).unwrap());

@@ -6,7 +6,7 @@ import type { Api, Votes } from "./api";
 import type { components } from "./generated/api";
 
 type Title = components["schemas"]["Title"];
-import { debateTopic, el, lpt } from "./format";
+import { debateTopic, el, lpt, short } from "./format";
 
 const CHOICE: Record<string, string> = { for: "For", against: "Against", abstain: "Abstain", yes: "Yes", no: "No" };
 
@@ -41,7 +41,8 @@ export function agendaCard(api: Api, kind: string, proposalId: string, title?: T
   const link = el("a", { href: topic.href, textContent: topic.text, rel: "noopener" });
   const closes = el("span", { className: "closes" });
   const tally = el("span", { className: "tally" });
-  const card = el("div", { className: "agenda" }, link, " ", closes, el("br"), tally);
+  const proposer = el("span", { className: "proposer" });
+  const card = el("div", { className: "agenda" }, link, proposer, " ", closes, el("br"), tally);
   let closesAt: number | undefined;
   const showCloses = () => {
     if (closesAt === undefined) return;
@@ -53,6 +54,12 @@ export function agendaCard(api: Api, kind: string, proposalId: string, title?: T
       .proposal(proposalId)
       .then((p) => {
         link.textContent = debateTopic(kind, proposalId, p.title).text;
+        if (p.proposer) {
+          proposer.replaceChildren(
+            " · proposed by ",
+            el("a", { href: `/orchestrator.html?address=${p.proposer}`, textContent: short(p.proposer), title: p.proposer }),
+          );
+        }
         closesAt = p.vote_closes_at ?? undefined;
         showCloses();
       })

@@ -305,7 +305,7 @@ async function main() {
   // (the one cast above on the poll).
   await until("the agendas' vote close and tally", async () => {
     const t = await stranger.locator("#schedule").innerText();
-    return t.includes("the vote closes") && t.includes("Tally so far: Yes: 1 voter; No: 0 voters");
+    return t.includes("the vote closes") && t.includes("Tally so far: Yes: 1 voter; No: 0 voters") && /Fund Assembly transcription · proposed by 0x/.test(t);
   }, 30_000);
   // The same schedule as an iCalendar feed: the debate, and the moment its vote closes.
   // The LIP's title comes from IPFS, resolved by the node in the background: wait for it.

@@ -1174,6 +1174,11 @@ export interface components {
              */
             title: components["schemas"]["Title"];
             /**
+             * @description Who proposed it (EIP-55): a governor proposal's proposer; null for a poll, whose
+             *     `PollCreated` names no creator (the LIP's text names its authors).
+             */
+            proposer?: string | null;
+            /**
              * Format: int64
              * @description Its debate session, once one is opened.
              */
