@@ -8,7 +8,7 @@ export default defineConfig({
     outDir: "dist",
     emptyOutDir: true,
     rollupOptions: {
-      input: { main: "index.html", broadcast: "broadcast.html", orchestrator: "orchestrator.html", embed: "src/embed.ts" },
+      input: { main: "index.html", broadcast: "broadcast.html", orchestrator: "orchestrator.html", record: "record.html", embed: "src/embed.ts" },
       output: {
         entryFileNames: (chunk) => (chunk.name === "embed" ? "embed.js" : "assets/[name]-[hash].js"),
       },

@@ -34,6 +34,10 @@ export type Participation = Schemas["Participation"];
 /** A session's Hansard: its speeches and, for a debate, who said what beside how they voted. */
 export type SessionHansard = Schemas["SessionHansard"];
 export type SaidVoted = Schemas["SaidVoted"];
+/** A recorded speech: speaker, session, slot, timing, digest. */
+export type Speech = Schemas["Speech"];
+/** A speech with its transcript (null while pending). */
+export type Entry = Schemas["Entry"];
 
 /** An error the node explained. */
 export class ApiError extends Error {

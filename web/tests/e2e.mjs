@@ -501,6 +501,19 @@ async function main() {
   figures.participation_csv_rows = csv.trim().split("\n").length - 1;
   await record.screenshot({ path: join(results, "participation.png"), fullPage: true });
   await axe(record, "participation");
+
+  // The record: a speech's link opens its session and plays that speech, from its start.
+  step("record");
+  const list = await (await fetch(`${base}/api/v1/archive/speeches?session=${session}`)).json();
+  const last = list[list.length - 1];
+  await record.goto(`${base}/record.html?speech=${last.id}`);
+  await record.locator("#playing").getByText(/session \d+, occurrence 0/).waitFor({ timeout: 10_000 });
+  const src = await record.locator("#audio").evaluate((a) => a.src);
+  if (!src.endsWith(`/api/v1/archive/speeches/${last.id}/audio`)) throw new Error(`the record plays ${src}, not speech ${last.id}`);
+  await until("the speech playing", () => record.locator("#audio").evaluate((a) => a.currentTime > 0.2), 10_000);
+  if (!(await record.locator(`#speech-${last.id}`).isVisible())) throw new Error("the played speech is not in view");
+  await record.screenshot({ path: join(results, "record.png"), fullPage: true });
+  await axe(record, "the record");
   await record.close();
 
   // A newcomer with no wallet at all, and only a keyboard (Tab to each control, then Enter):

@@ -1,0 +1,110 @@
+// The record: sessions → occurrences → speeches, newest first, each speech playable with its
+// transcript beside it. `?speech=ID` opens a speech's session and plays it (`&t=seconds` from
+// a moment in it): what a Hansard search result links to.
+
+import type { Entry, ErrorBody, SessionHansard, Speech } from "./api";
+import { el, short } from "./format";
+import { identicon } from "./stage";
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const audio = $<HTMLAudioElement>("audio");
+const playing = $("playing");
+const transcript = $("transcript");
+const status = $("status");
+
+async function json<T>(path: string): Promise<T> {
+  const r = await fetch(path);
+  const body = (await r.json()) as T | ErrorBody;
+  if (!r.ok) throw new Error((body as ErrorBody).message ?? `HTTP ${r.status}`);
+  return body as T;
+}
+
+const when = (ms: number) => new Date(ms).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+
+/** Plays `e` from `at` seconds, and shows its transcript beside the player. */
+function play(s: Entry, at = 0) {
+  playing.replaceChildren(
+    el("a", { href: `/orchestrator.html?address=${s.speaker}`, textContent: short(s.speaker), title: s.speaker }),
+    ` · session ${s.session}, occurrence ${s.occurrence} · ${when(s.started_ms)} · ${Math.round(s.duration_ms / 1000)} s · `,
+    el("a", { href: `/api/v1/archive/speeches/${s.id}/audio`, textContent: "download (Ogg Opus)" }),
+    s.sha256 ? el("span", { className: "muted", textContent: ` · sha256 ${s.sha256.slice(0, 16)}…` }) : "",
+  );
+  transcript.replaceChildren(
+    el("p", { textContent: s.text === null || s.text === undefined ? "Transcription pending." : s.text || "(no words recognised)" }),
+  );
+  audio.src = `/api/v1/archive/speeches/${s.id}/audio`;
+  audio.currentTime = at;
+  history.replaceState(null, "", `/record.html?speech=${s.id}${at ? `&t=${at}` : ""}`);
+  void audio.play().catch(() => (playing.append(" — press play to start.")));
+}
+
+function speechItem(s: Entry): HTMLLIElement {
+  const button = el("button", { type: "button", textContent: "Play" });
+  button.setAttribute("aria-label", `Play ${short(s.speaker)} at ${when(s.started_ms)}`);
+  button.onclick = () => play(s);
+  const text = s.text === null || s.text === undefined ? "Transcription pending." : s.text || "(no words recognised)";
+  return el(
+    "li",
+    { className: "speech", id: `speech-${s.id}` },
+    identicon(s.speaker, 32),
+    el(
+      "div",
+      {},
+      el("strong", { textContent: short(s.speaker) }),
+      ` · ${when(s.started_ms)} · ${Math.round(s.duration_ms / 1000)} s `,
+      button,
+      el("p", { className: "said", textContent: text }),
+    ),
+  );
+}
+
+/** One session's speeches, by occurrence, read when the session is opened. */
+async function fill(body: HTMLElement, session: number): Promise<Entry[]> {
+  const h = await json<SessionHansard>(`/api/v1/hansard/sessions/${session}`);
+  const byOccurrence = new Map<number, Entry[]>();
+  for (const e of h.speeches) {
+    const o = e.occurrence;
+    byOccurrence.set(o, [...(byOccurrence.get(o) ?? []), e]);
+  }
+  body.replaceChildren(
+    ...[...byOccurrence.entries()]
+      .sort(([a], [b]) => b - a)
+      .flatMap(([o, list]) => [el("h4", { textContent: `Occurrence ${o}` }), el("ol", { className: "speeches" }, ...list.map(speechItem))]),
+    el("p", {}, el("a", { href: `/api/v1/hansard/sessions/${session}/markdown`, textContent: "The session's Hansard as Markdown" })),
+  );
+  return h.speeches;
+}
+
+async function main() {
+  const q = new URLSearchParams(location.search);
+  const wanted = Number(q.get("speech") ?? NaN);
+  const at = Number(q.get("t") ?? 0) || 0;
+  const speeches = await json<Speech[]>("/api/v1/archive/speeches?limit=5000");
+  const sessions = new Map<number, Speech[]>();
+  for (const s of speeches) sessions.set(s.session, [...(sessions.get(s.session) ?? []), s]);
+  status.textContent = sessions.size ? "" : "Nothing has been recorded yet.";
+  const list = el("div", {});
+  for (const [session, ss] of [...sessions.entries()].sort(([a], [b]) => b - a)) {
+    const body = el("div", {}, el("p", { textContent: "Reading…" }));
+    const box = el("details", { className: "session" }, el("summary", { textContent: `Session ${session} · ${ss.length} speech${ss.length === 1 ? "" : "es"} · last ${when(ss[ss.length - 1].started_ms)}` }), body);
+    let filled: Promise<Entry[]> | undefined;
+    const open = () => (filled ??= fill(body, session).catch((e) => {
+      body.replaceChildren(el("p", { textContent: `Could not read the session: ${(e as Error).message}` }));
+      return [];
+    }));
+    box.addEventListener("toggle", () => box.open && void open());
+    list.append(box);
+    if (ss.some((s) => s.id === wanted)) {
+      box.open = true;
+      const entries = await open();
+      const e = entries.find((x) => x.id === wanted);
+      if (e) {
+        play(e, at);
+        document.getElementById(`speech-${wanted}`)?.scrollIntoView({ block: "center" });
+      }
+    }
+  }
+  $("sessions").replaceChildren(list);
+}
+
+main().catch((e) => (status.textContent = `Could not read the record: ${(e as Error).message}`));
