@@ -55,6 +55,43 @@ pub mod livepeer {
     pub use rounds::IRoundsManager;
 }
 
+/// ENS on Ethereum (EIP-137, EIP-181, ENSIP-5), from `contracts/interfaces/IENS.sol`: how the
+/// node names speakers when it is given an ENS-capable RPC.
+pub mod ens {
+    mod registry {
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            IENS,
+            "abi/IENS.json"
+        );
+    }
+    mod resolver {
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            IENSResolver,
+            "abi/IENSResolver.json"
+        );
+    }
+    mod mock_registry {
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            MockENS,
+            "abi/MockENS.json"
+        );
+    }
+    mod mock_resolver {
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            MockENSResolver,
+            "abi/MockENSResolver.json"
+        );
+    }
+    pub use mock_registry::MockENS;
+    pub use mock_resolver::MockENSResolver;
+    pub use registry::IENS;
+    pub use resolver::IENSResolver;
+}
+
 /// Mocks of Livepeer's contracts, for tests and local deployments (`DeployLocal`) only.
 pub mod mocks {
     mod bonding {

@@ -18,6 +18,7 @@ use assembly_media::{Media, ProgramSink, Sinks};
 
 use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::names::Names;
 use crate::reactions::Reactions;
 use assembly_archive::attendance::{self, Ledger};
 use assembly_archive::record::archive::Archive;
@@ -155,7 +156,22 @@ pub async fn start(
         reactions: ReactionInfo::all(),
         demo_accounts: DemoAccount::of(&deployment),
     });
+    let names = match &config.ens_rpc_url {
+        Some(url) => {
+            let provider = alloy::providers::ProviderBuilder::new()
+                .connect(url)
+                .await
+                .with_context(|| format!("connecting to the ENS RPC {url}"))?;
+            tracing::info!(registry = %config.ens_registry, "naming speakers with ENS");
+            Some(Arc::new(Names::new(
+                alloy::providers::Provider::erased(provider),
+                config.ens_registry,
+            )))
+        }
+        None => None,
+    };
     let state = AppState {
+        names,
         auth,
         hub: hub.clone(),
         roles: roles.clone(),

@@ -34,6 +34,8 @@
 //! | `[limits]` table: `connections_per_ip` (64), `connections` (20000), `header_timeout_secs` (15), `request_timeout_secs` (30), `sockets_per_ip` (32), `sockets` (10000), `socket_message_bytes` (4096), `socket_buffer_bytes` (262144), `nonces_per_minute` (30), `sign_ins_per_minute` (30), `lookups_per_minute` (120), `listen_offers_per_minute` (60), `trusted_proxies` | `ASSEMBLY_TRUSTED_PROXIES` (comma-separated) | see [`crate::limits`] |
 //! | `web_root` | `ASSEMBLY_WEB_ROOT` | `web/dist` (the built web client, served at `/`) |
 //! | `public_rpc_url` | `ASSEMBLY_PUBLIC_RPC_URL` | `http://127.0.0.1:8545` (offered to wallets on the wrong chain) |
+//! | `ens_rpc_url` | `ASSEMBLY_ENS_RPC_URL` | none (no ENS names); an Ethereum mainnet RPC to show speakers' ENS names and avatars |
+//! | `ens_registry` | `ASSEMBLY_ENS_REGISTRY` | mainnet's `0x00000000000C2E074eC69A0dFb2997BA6C7d2e1e` |
 
 use std::path::PathBuf;
 
@@ -85,6 +87,10 @@ pub struct NodeConfig {
     pub web_root: PathBuf,
     /// The chain RPC URL offered to wallets on the wrong chain.
     pub public_rpc_url: String,
+    /// An RPC of the chain ENS lives on (Ethereum mainnet); None: no names are looked up.
+    pub ens_rpc_url: Option<String>,
+    /// ENS's registry on that chain.
+    pub ens_registry: alloy::primitives::Address,
 }
 
 impl Default for NodeConfig {
@@ -105,6 +111,8 @@ impl Default for NodeConfig {
             limits: LimitsConfig::default(),
             web_root: "web/dist".into(),
             public_rpc_url: "http://127.0.0.1:8545".into(),
+            ens_rpc_url: None,
+            ens_registry: crate::names::MAINNET_REGISTRY,
         }
     }
 }
@@ -230,6 +238,12 @@ impl NodeConfig {
         }
         if let Some(v) = var("ASSEMBLY_PUBLIC_RPC_URL") {
             c.public_rpc_url = v;
+        }
+        if let Some(v) = var("ASSEMBLY_ENS_RPC_URL") {
+            c.ens_rpc_url = Some(v);
+        }
+        if let Some(v) = var("ASSEMBLY_ENS_REGISTRY") {
+            c.ens_registry = v.parse().context("ASSEMBLY_ENS_REGISTRY")?;
         }
         if let Some(v) = var("ASSEMBLY_EMBED_ORIGINS") {
             c.embed_origins = list(v);

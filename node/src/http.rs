@@ -54,6 +54,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::routes::archive::routes())
         .merge(crate::routes::hansard::routes())
         .merge(crate::routes::participation::routes())
+        .merge(crate::routes::names::routes())
 }
 
 /// The routes (the embedded indexer's read API is nested under `/chain`), the HLS files

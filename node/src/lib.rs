@@ -10,6 +10,7 @@
 //! - [`whip`] — WHIP (speakers) and WHEP (listeners) signalling over HTTP.
 //! - [`routes`] — the archive's and the Hansard's HTTP routes (the archive itself is the
 //!   `assembly-archive` crate).
+//! - [`names`] — ENS names and avatars for addresses, checked both ways.
 //! - [`participation`] — what one account did in the assembly, from chain, archive and attendance.
 //! - [`said_voted`] — a debate's speeches beside its speakers' votes.
 //! - [`reactions`] — the reaction set, rate limits, bursts.
@@ -33,6 +34,7 @@ pub mod http;
 pub mod limits;
 pub mod live;
 pub mod metrics;
+pub mod names;
 pub mod openapi;
 pub mod participation;
 pub mod presence;

@@ -124,6 +124,8 @@ pub struct AppState {
     pub limits: Arc<crate::limits::Limits>,
     /// Whether the session cookie is marked `Secure` (off only for plain-HTTP local use).
     pub secure_cookies: bool,
+    /// ENS names for addresses, when the node has an ENS-capable RPC.
+    pub names: Option<Arc<crate::names::Names>>,
 }
 
 /// The session token a request carries: bearer header, cookie, or (for WebSockets, which

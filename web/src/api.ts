@@ -34,6 +34,8 @@ export type Participation = Schemas["Participation"];
 /** A session's Hansard: its speeches and, for a debate, who said what beside how they voted. */
 export type SessionHansard = Schemas["SessionHansard"];
 export type SaidVoted = Schemas["SaidVoted"];
+/** An address's ENS name and avatar (nulls when it has none, or the node reads no ENS). */
+export type EnsName = Schemas["Name"];
 /** A recorded speech: speaker, session, slot, timing, digest. */
 export type Speech = Schemas["Speech"];
 /** A speech with its transcript (null while pending). */

@@ -4,7 +4,7 @@
 //   <assembly-floor node="https://assembly.example" session="current"></assembly-floor>
 // Inside Assembly's own page the app hands it its shared connection and identity.
 
-import { Api, Live, type Burst, type LiveSession, type LiveState, type Me } from "./api";
+import { Api, Live, type Burst, type EnsName, type LiveSession, type LiveState, type Me } from "./api";
 import { countdown, el, KIND, lpt, short } from "./format";
 import { Listener } from "./media";
 import { float, identicon, ringed, STAGE_STYLE } from "./stage";
@@ -40,6 +40,26 @@ export class AssemblyFloor extends HTMLElement {
   private announced?: string;
   /** The loudness of what this page is playing, 0 to 1, while listening. */
   private level = 0;
+  /** ENS names read so far, by lowercase address (null: none); each address asked once. */
+  private names = new Map<string, EnsName | null>();
+
+  /** The ENS name of `address` if already known; asks the node for it once otherwise. */
+  private nameOf(address: string): EnsName | null {
+    const key = address.toLowerCase();
+    if (!this.names.has(key)) {
+      this.names.set(key, null);
+      void fetch(this.api.url(`/api/v1/names/${address}`))
+        .then((r) => (r.ok ? (r.json() as Promise<EnsName>) : null))
+        .then((n) => {
+          if (n?.name) {
+            this.names.set(key, n);
+            this.render();
+          }
+        })
+        .catch(() => {});
+    }
+    return this.names.get(key) ?? null;
+  }
   private stream = el("ul", { class: "stream", ariaLive: "polite", ariaLabel: "Reactions" });
   private listenButton = el("button", { type: "button", textContent: "Listen" });
   private listenStatus = el("span", { class: "muted", ariaLive: "polite" });
@@ -211,15 +231,24 @@ export class AssemblyFloor extends HTMLElement {
       const left = (end * 1000 - now) / (Math.max(1, end - start) * 1000);
       const meter = el("meter", { class: "level", min: 0, max: 1, low: 0.05, value: this.level });
       meter.setAttribute("aria-label", this.listener ? "Speaker's audio level" : "Speaker's audio level (press Listen to hear)");
+      const ens = this.nameOf(sp.address);
+      const picture = ringed(sp.address, left, 96);
+      if (ens?.avatar) {
+        // The ENS avatar replaces the identicon inside the ring; the name says who it is.
+        const img = document.createElementNS("http://www.w3.org/2000/svg", "image");
+        for (const [k, v] of Object.entries({ href: ens.avatar, x: "18", y: "18", width: "64", height: "64", preserveAspectRatio: "xMidYMid slice" })) img.setAttribute(k, v);
+        picture.querySelector("svg.face")?.replaceWith(img);
+      }
       holder = el(
         "div",
         { class: "card holder" },
-        ringed(sp.address, left, 96),
+        picture,
         el(
           "div",
           { class: "who" },
           el("span", { textContent: "Speaking" }),
-          el("span", { class: "name", textContent: `${short(sp.address)}${you}`, title: sp.address }),
+          el("span", { class: "name", textContent: `${ens?.name ?? short(sp.address)}${you}`, title: sp.address }),
+          ...(ens?.name ? [el("span", { class: "muted", textContent: short(sp.address) })] : []),
           el("span", { textContent: `${sp.role} · ${lpt(sp.stake)}` }),
           el("span", { textContent: `${countdown(end * 1000 - now)} left`, ariaLabel: "time left in this slot" }),
           meter,

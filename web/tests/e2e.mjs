@@ -33,6 +33,7 @@ const step = (what) => console.error(`[e2e ${((Date.now() - started) / 1000).toF
 const KEYS = {
   deployer: "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
 };
+const ENS_NAME = "orchestrator-one.eth";
 const ACCOUNTS = {
   orchestrator: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", // anvil 1, an active orchestrator
   delegator: "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65", // anvil 4, bonded to an orchestrator
@@ -216,7 +217,27 @@ async function main() {
   run("python3", [join(repo, "tools/ipfs/gateway.py"), join(repo, "script/demo"), String(ipfsPort)]);
 
   step(`session ${session}; starting the node`);
+  // ENS on the same anvil (the mocks of contracts/mocks/MockENS.sol): the orchestrator's
+  // reverse record names it, forward-confirmed, with an inline avatar.
+  const deploy = async (name) => {
+    const art = JSON.parse(readFileSync(join(repo, "indexer/abi", `${name}.json`), "utf8"));
+    const r = await cast("send", "--rpc-url", rpc, "--private-key", KEYS.deployer, "--json", "--create", art.bytecode.object);
+    return JSON.parse(r).contractAddress;
+  };
+  const ens = await deploy("MockENS");
+  const resolver = await deploy("MockENSResolver");
+  const ensSend = (to, sig, ...args) => cast("send", "--rpc-url", rpc, "--private-key", KEYS.deployer, to, sig, ...args);
+  const reverse = await cast("namehash", `${ACCOUNTS.orchestrator.slice(2).toLowerCase()}.addr.reverse`);
+  const forward = await cast("namehash", ENS_NAME);
+  await ensSend(ens, "setResolver(bytes32,address)", reverse, resolver);
+  await ensSend(resolver, "setName(bytes32,string)", reverse, ENS_NAME);
+  await ensSend(ens, "setResolver(bytes32,address)", forward, resolver);
+  await ensSend(resolver, "setAddr(bytes32,address)", forward, ACCOUNTS.orchestrator);
+  await ensSend(resolver, "setText(bytes32,string,string)", forward, "avatar", "data:image/svg+xml;base64,PHN2ZyB4bWxucz0naHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmcnIHZpZXdCb3g9JzAgMCAxIDEnPjxyZWN0IHdpZHRoPScxJyBoZWlnaHQ9JzEnIGZpbGw9JyMyYTcnLz48L3N2Zz4=");
+
   const node = run(join(target, "debug/assembly-node"), [], {
+    ASSEMBLY_ENS_RPC_URL: rpc,
+    ASSEMBLY_ENS_REGISTRY: ens,
     ASSEMBLY_NODE_LISTEN: `127.0.0.1:${httpPort}`,
     ASSEMBLY_RPC_URL: `ws://127.0.0.1:${anvilPort}`,
     ASSEMBLY_DEPLOYMENT: deploymentPath,
@@ -399,6 +420,9 @@ async function main() {
     return v > 0.01 ? +v.toFixed(3) : undefined;
   }, 5_000);
   if (!(await listener.locator("assembly-floor").locator("svg.ring").count())) throw new Error("no countdown ring on the stage");
+  // Its ENS name, confirmed both ways, and its avatar in the ring.
+  await until("the holder's ENS name", async () => (await floorText(listener)).includes(`Speaking${ENS_NAME}`), 3_000);
+  if (!(await listener.locator("assembly-floor").locator("svg.ring image").count())) throw new Error("no ENS avatar on the stage");
 
   // Glass to ear on HLS: from the node forwarding the speaker's first packet (the speech's
   // start in the archive) to sound at the broadcast player's output.

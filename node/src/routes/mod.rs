@@ -3,8 +3,10 @@
 //!
 //! - [`archive`] — speeches by session or speaker, one speech, and its audio.
 //! - [`hansard`] — search and exports of the transcripts.
+//! - [`names`] — an address's ENS name and avatar.
 //! - [`participation`] — an account's attendance and participation, JSON and CSV.
 
 pub mod archive;
 pub mod hansard;
+pub mod names;
 pub mod participation;

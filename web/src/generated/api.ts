@@ -287,6 +287,26 @@ export interface paths {
         patch: operations["no_trickle"];
         trace?: never;
     };
+    "/api/v1/names/{address}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An address's ENS name (its reverse record, checked forward) and avatar; nulls when it has
+         *     none or the node has no ENS RPC.
+         */
+        get: operations["name_of"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/participation/{address}": {
         parameters: {
             query?: never;
@@ -983,6 +1003,13 @@ export interface components {
             stake: string;
             /** @description Bearer token (sign-in only). */
             token?: string | null;
+        };
+        /** @description An address's ENS name and avatar, as far as they resolve. */
+        Name: {
+            /** @description The primary name, checked forward; null if none resolves both ways. */
+            name?: string | null;
+            /** @description The name's avatar as an `https:` or `data:image/` URL; null otherwise. */
+            avatar?: string | null;
         };
         /** @description What a SIWE message must carry. */
         Nonce: {
@@ -2308,6 +2335,47 @@ export interface operations {
         responses: {
             /** @description Not supported. */
             405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    name_of: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The account. */
+                address: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The name, or nulls. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Name"];
+                };
+            };
+            /** @description Not an address. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The ENS RPC failed. */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
