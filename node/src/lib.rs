@@ -15,6 +15,7 @@
 //! - [`openapi`] — the OpenAPI document, generated from the routes and wire types.
 //! - [`state`] — what handlers share, and who is asking.
 //! - [`calendar`] — the schedule as an iCalendar feed.
+//! - [`atom`] — Atom feeds of speeches and debates.
 //! - [`error`] — the one error shape clients get.
 //! - [`metrics`] — Prometheus exposition.
 //! - [`config`] — configuration.
@@ -23,6 +24,7 @@
 //! - [`app`] — wiring it all together.
 
 pub mod app;
+pub mod atom;
 pub mod auth;
 pub mod calendar;
 pub mod config;
