@@ -33,6 +33,7 @@
 //! | `embed_origins` | `ASSEMBLY_EMBED_ORIGINS` (comma-separated) | `*` (any site may embed the live view: its socket is an observer's, never the visitor's session) |
 //! | `[limits]` table: `connections_per_ip` (64), `connections` (20000), `header_timeout_secs` (15), `request_timeout_secs` (30), `sockets_per_ip` (32), `sockets` (10000), `socket_message_bytes` (4096), `socket_buffer_bytes` (262144), `nonces_per_minute` (30), `sign_ins_per_minute` (30), `lookups_per_minute` (120), `listen_offers_per_minute` (60), `trusted_proxies` | `ASSEMBLY_TRUSTED_PROXIES` (comma-separated) | see [`crate::limits`] |
 //! | `web_root` | `ASSEMBLY_WEB_ROOT` | `web/dist` (the built web client, served at `/`) |
+//! | `[webhooks]` table: `retry_secs` ([5, 30, 120, 600, 3600, 14400]), `timeout_secs` (5), `max_per_account` (10), `max_searches_per_account` (20), `max_queue` (1000), `allow_hosts` (any public host), `allow_private` (false) | — | see [`crate::alerts`]; the alerts' database is `alerts.sqlite` in the recordings directory |
 //! | `public_rpc_url` | `ASSEMBLY_PUBLIC_RPC_URL` | `http://127.0.0.1:8545` (offered to wallets on the wrong chain) |
 
 use std::path::PathBuf;
@@ -85,6 +86,8 @@ pub struct NodeConfig {
     pub web_root: PathBuf,
     /// The chain RPC URL offered to wallets on the wrong chain.
     pub public_rpc_url: String,
+    /// Webhook delivery: retries, timeouts, per-account bounds, allowed targets.
+    pub webhooks: crate::alerts::WebhooksConfig,
 }
 
 impl Default for NodeConfig {
@@ -105,6 +108,7 @@ impl Default for NodeConfig {
             limits: LimitsConfig::default(),
             web_root: "web/dist".into(),
             public_rpc_url: "http://127.0.0.1:8545".into(),
+            webhooks: crate::alerts::WebhooksConfig::default(),
         }
     }
 }
