@@ -8,6 +8,7 @@ use assembly_indexer::start::Indexer;
 use assembly_indexer::store::Store;
 use tokio::sync::watch;
 
+use crate::alerts::Alerts;
 use crate::auth::{Auth, AuthConfig};
 use crate::config::{NodeConfig, DEFAULT_DB};
 use crate::http::{self, AppState};
@@ -88,6 +89,20 @@ pub async fn start(
             format!("opening the archive in {}", settings.recordings.display())
         })?);
     hansard::store::migrate(&archive).context("the Hansard's tables")?;
+    let (transcribed, _) = tokio::sync::broadcast::channel(256);
+    let alerts = Alerts::open(
+        &settings.recordings.join("alerts.sqlite"),
+        config.webhooks.clone(),
+        hub.metrics.clone(),
+        shutdown.clone(),
+    )
+    .context("opening the alerts' database")?;
+    alerts.resume().await;
+    tokio::spawn(
+        alerts
+            .clone()
+            .watch(hub.clone(), transcribed.subscribe(), shutdown.clone()),
+    );
     match &settings.transcriber {
         Some(t) => {
             let engine = hansard::engine(&t.service, t.model.as_deref(), t.key.clone())?;
@@ -96,6 +111,7 @@ pub async fn start(
                 archive.clone(),
                 engine,
                 hub.metrics.archive.clone(),
+                transcribed,
                 shutdown.clone(),
             ));
         }
@@ -161,6 +177,7 @@ pub async fn start(
         client_config,
         secure_cookies: config.cookies_secure(),
         limits,
+        alerts,
         origins: Arc::new(Origins::new(
             &config.public_url,
             config.embed_origins.clone(),

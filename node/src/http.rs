@@ -53,6 +53,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::whip::routes())
         .merge(crate::routes::archive::routes())
         .merge(crate::routes::hansard::routes())
+        .merge(crate::routes::feeds::routes())
+        .merge(crate::routes::webhooks::routes())
 }
 
 /// The routes (the embedded indexer's read API is nested under `/chain`), the HLS files

@@ -124,6 +124,8 @@ pub struct AppState {
     pub limits: Arc<crate::limits::Limits>,
     /// Whether the session cookie is marked `Secure` (off only for plain-HTTP local use).
     pub secure_cookies: bool,
+    /// Webhooks and saved searches.
+    pub alerts: Arc<crate::alerts::Alerts>,
 }
 
 /// The session token a request carries: bearer header, cookie, or (for WebSockets, which

@@ -3,6 +3,10 @@
 //!
 //! - [`archive`] — speeches by session or speaker, one speech, and its audio.
 //! - [`hansard`] — search and exports of the transcripts.
+//! - [`feeds`] — Atom feeds: an orchestrator's speeches, a proposal's debate, saved searches.
+//! - [`webhooks`] — registering, listing and deleting one's webhooks.
 
 pub mod archive;
+pub mod feeds;
 pub mod hansard;
+pub mod webhooks;
