@@ -3,8 +3,9 @@
 //! answers 500 twice is retried with the same message id and gets it later, one that hangs
 //! past the timeout is retried too, and neither delays the fast endpoint. A transcript (from
 //! a stand-in transcription server) with a subscriber's word reaches them as `hansard.word`,
-//! and appears in the Atom feeds, which are parsed as XML. Webhooks and saved searches are
-//! their owner's alone.
+//! and appears in the Atom feeds, which are parsed as XML; a debate opened on chain reaches a
+//! `debate.opened` subscriber and its proposal's feed. Webhooks and saved searches are their
+//! owner's alone.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -18,8 +19,9 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use alloy::primitives::{keccak256, Address, Bytes, U256};
 use assembly_archive::record::archive::Archive;
-use assembly_testkit::chain::{enqueue, open_session, TestChain};
+use assembly_testkit::chain::{enqueue, open_session, Mined, TestChain};
 use assembly_testkit::clock::now;
 use assembly_testkit::node::{node_with, Node};
 use assembly_testkit::siwe::token;
@@ -520,6 +522,60 @@ async fn webhooks_are_signed_retried_and_independent_and_feeds_parse() {
         204
     );
     assert_eq!(call(&node, "GET", &path, None, None).await.0, 404);
+
+    // A debate opens: its subscriber hears of it, and the proposal's feed shows it.
+    let (debate_url, debates) = receiver(Behaviour::Fast).await;
+    let (status, v, _) = call(
+        &node,
+        "POST",
+        "/api/v1/webhooks",
+        Some(&owner),
+        Some(hook(&debate_url, json!(["debate.opened"]))),
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    let debate_secret = v["secret"].as_str().unwrap().to_string();
+    let (targets, values) = (vec![Address::repeat_byte(0x11)], vec![U256::ZERO]);
+    let calldatas = vec![Bytes::from(vec![0xde, 0xad])];
+    let description = "LIP-200: alerts by identity";
+    let r = chain
+        .governor
+        .propose(
+            targets.clone(),
+            values.clone(),
+            calldatas.clone(),
+            description.to_string(),
+        )
+        .mined()
+        .await;
+    assert!(r.status());
+    let r = chain
+        .assembly
+        .openDebate(targets, values, calldatas, keccak256(description))
+        .mined()
+        .await;
+    assert!(r.status(), "openDebate mined");
+    wait_until("debate.opened arrives", Duration::from_secs(15), || {
+        !debates.lock().is_empty()
+    })
+    .await;
+    let opened = debates.lock()[0].clone();
+    assert!(verifies(&debate_secret, &opened));
+    let v: Value = serde_json::from_str(&opened.body).unwrap();
+    assert_eq!(v["type"], "debate.opened");
+    let proposal = v["data"]["proposal_id"].as_str().unwrap().to_string();
+    let (status, doc, _) = call(
+        &node,
+        "GET",
+        &format!("/api/v1/feeds/proposals/{proposal}.atom"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let titles = atom_titles(doc.as_str().unwrap());
+    assert_eq!(titles.len(), 1, "{doc}");
+    assert!(titles[0].starts_with("Debate opened"), "{titles:?}");
 
     let (_, metrics, _) = call(&node, "GET", "/metrics", None, None).await;
     let metrics = metrics.as_str().unwrap().to_string();
