@@ -54,6 +54,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::routes::archive::routes())
         .merge(crate::routes::hansard::routes())
         .merge(crate::routes::feeds::routes())
+        .merge(crate::routes::searches::routes())
         .merge(crate::routes::webhooks::routes())
 }
 

@@ -150,3 +150,99 @@ async fn attempt(alerts: &Arc<Alerts>, url: &str, secret: &str, p: Pending) {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::db::{Filter, Webhook};
+    use crate::alerts::{EventKind, WebhooksConfig};
+    use parking_lot::Mutex;
+
+    /// A delivery still queued when the node stopped is sent after it starts again, signed,
+    /// under its original id.
+    #[tokio::test]
+    async fn pending_deliveries_survive_a_restart() {
+        let got: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
+        let log = got.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |h: axum::http::HeaderMap, body: String| {
+                let log = log.clone();
+                async move {
+                    let v = |n: &str| {
+                        h.get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    log.lock().push((
+                        v("webhook-id"),
+                        v("webhook-timestamp"),
+                        v("webhook-signature"),
+                    ));
+                    assert_eq!(body, r#"{"type":"floor.taken"}"#);
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let dir = std::env::temp_dir().join(format!("alerts-restart-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("alerts.sqlite");
+        let _ = std::fs::remove_file(&path);
+        let config = WebhooksConfig {
+            allow_private: true,
+            ..WebhooksConfig::default()
+        };
+        let (stop, stopped) = watch::channel(false);
+        let secret = sign::new_secret();
+        {
+            let before =
+                Alerts::open(&path, config.clone(), Arc::default(), stopped.clone()).unwrap();
+            let (u, s) = (url.clone(), secret.clone());
+            before
+                .with_db(move |c| {
+                    let w = Webhook {
+                        id: "wh_1".into(),
+                        url: u,
+                        events: vec![EventKind::FloorTaken],
+                        filter: Filter::default(),
+                        created_ms: 0,
+                    };
+                    db::insert_webhook(c, "0xa", &w, &s, 10)?;
+                    // Queued, never attempted: the node stops here.
+                    db::enqueue(c, "wh_1", "msg_1", r#"{"type":"floor.taken"}"#, 0, 10)
+                })
+                .await
+                .unwrap();
+        }
+        let metrics: Arc<crate::metrics::Metrics> = Arc::default();
+        let after = Alerts::open(&path, config, metrics.clone(), stopped).unwrap();
+        after.resume().await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while got.lock().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "never delivered");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (id, ts, sig) = got.lock()[0].clone();
+        assert_eq!(id, "msg_1");
+        let ts: u64 = ts.parse().unwrap();
+        assert_eq!(
+            sign::signature(&secret, &id, ts, br#"{"type":"floor.taken"}"#),
+            Some(sig)
+        );
+        while metrics.webhooks_delivered.get() == 0 {
+            assert!(std::time::Instant::now() < deadline, "not counted");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = after
+            .with_db(|c| db::next_delivery(c, "wh_1"))
+            .await
+            .unwrap();
+        assert!(left.is_none(), "delivered and taken off the queue");
+        let _ = stop.send(true);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -3,10 +3,12 @@
 //!
 //! - [`archive`] — speeches by session or speaker, one speech, and its audio.
 //! - [`hansard`] — search and exports of the transcripts.
-//! - [`feeds`] — Atom feeds: an orchestrator's speeches, a proposal's debate, saved searches.
+//! - [`feeds`] — Atom feeds: an orchestrator's speeches, a proposal's debate.
+//! - [`searches`] — saved searches and their feeds.
 //! - [`webhooks`] — registering, listing and deleting one's webhooks.
 
 pub mod archive;
 pub mod feeds;
 pub mod hansard;
+pub mod searches;
 pub mod webhooks;
