@@ -8,6 +8,7 @@ use assembly_indexer::start::Indexer;
 use assembly_indexer::store::Store;
 use tokio::sync::watch;
 
+use crate::alerts::Alerts;
 use crate::auth::{Auth, AuthConfig};
 use crate::config::{NodeConfig, DEFAULT_DB};
 use crate::http::{self, AppState};
@@ -93,6 +94,20 @@ pub async fn start(
     let ledger = Ledger::start(archive.clone()).context("the attendance ledger")?;
     hub.presence.record_to(ledger.clone());
     tokio::spawn(heartbeat(ledger, shutdown.clone()));
+    let (transcribed, _) = tokio::sync::broadcast::channel(256);
+    let alerts = Alerts::open(
+        &settings.recordings.join("alerts.sqlite"),
+        config.webhooks.clone(),
+        hub.metrics.clone(),
+        shutdown.clone(),
+    )
+    .context("opening the alerts' database")?;
+    alerts.resume().await;
+    tokio::spawn(
+        alerts
+            .clone()
+            .watch(hub.clone(), transcribed.subscribe(), shutdown.clone()),
+    );
     match &settings.transcriber {
         Some(t) => {
             let engine = hansard::engine(&t.service, t.model.as_deref(), t.key.clone())?;
@@ -101,6 +116,7 @@ pub async fn start(
                 archive.clone(),
                 engine,
                 hub.metrics.archive.clone(),
+                transcribed,
                 shutdown.clone(),
             ));
         }
@@ -181,6 +197,7 @@ pub async fn start(
         client_config,
         secure_cookies: config.cookies_secure(),
         limits,
+        alerts,
         origins: Arc::new(Origins::new(
             &config.public_url,
             config.embed_origins.clone(),

@@ -74,6 +74,9 @@ pub enum ApiError {
     /// Nothing by that name.
     #[error("{0}")]
     NotFound(String),
+    /// An account already has as many of something as it may (webhooks, saved searches).
+    #[error("{0}")]
+    Limit(String),
     /// The page's origin may not open the live socket.
     #[error("this site may not open the live socket")]
     ForbiddenOrigin,
@@ -105,6 +108,7 @@ impl ApiError {
             ApiError::Auth(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::BadJson { status, .. } => *status,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Limit(_) => StatusCode::CONFLICT,
             ApiError::ForbiddenOrigin => StatusCode::FORBIDDEN,
             ApiError::TooManySockets => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -127,6 +131,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::BadJson { .. } => "bad_body",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Limit(_) => "limit_reached",
             ApiError::ForbiddenOrigin => "forbidden_origin",
             ApiError::TooManySockets => "too_many_sockets",
             ApiError::Chain(_) => "chain_unavailable",

@@ -55,6 +55,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::routes::hansard::routes())
         .merge(crate::routes::participation::routes())
         .merge(crate::routes::names::routes())
+        .merge(crate::routes::feeds::routes())
+        .merge(crate::routes::searches::routes())
+        .merge(crate::routes::webhooks::routes())
 }
 
 /// The routes (the embedded indexer's read API is nested under `/chain`), the HLS files

@@ -18,6 +18,8 @@
 //! - [`openapi`] — the OpenAPI document, generated from the routes and wire types.
 //! - [`state`] — what handlers share, and who is asking.
 //! - [`calendar`] — the schedule as an iCalendar feed.
+//! - [`atom`] — Atom feeds of speeches and debates.
+//! - [`alerts`] — signed webhooks and saved searches: storage, detection, delivery.
 //! - [`error`] — the one error shape clients get.
 //! - [`metrics`] — Prometheus exposition.
 //! - [`config`] — configuration.
@@ -25,7 +27,9 @@
 //! - [`serve`] — the HTTP listener: connection bounds and header timeouts.
 //! - [`app`] — wiring it all together.
 
+pub mod alerts;
 pub mod app;
+pub mod atom;
 pub mod auth;
 pub mod calendar;
 pub mod config;

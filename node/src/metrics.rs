@@ -50,6 +50,14 @@ pub struct Metrics {
     pub media_offers_refused: IntCounter,
     /// Requests refused because their sender exceeded a per-address or node-wide budget.
     pub http_limited: IntCounterVec,
+    /// Webhook deliveries that the endpoint accepted.
+    pub webhooks_delivered: IntCounter,
+    /// Webhook attempts that failed and were scheduled again.
+    pub webhooks_retried: IntCounter,
+    /// Webhook deliveries given up on: refused by the endpoint, or out of attempts.
+    pub webhooks_failed: IntCounter,
+    /// Webhook deliveries dropped unsent because their webhook's queue was full.
+    pub webhooks_dropped: IntCounter,
     /// The media path's own counters.
     pub media: Arc<MediaMetrics>,
     /// The archive's own counters.
@@ -95,6 +103,11 @@ impl Metrics {
             "assembly_media_offers_total",
             "WHIP and WHEP offers by result.",
             "result",
+        );
+        let webhooks = counters(
+            "assembly_webhook_deliveries_total",
+            "Webhook deliveries by outcome (delivered, retried, failed, dropped).",
+            "outcome",
         );
         let connections = IntGaugeVec::new(
             Opts::new(
@@ -148,6 +161,10 @@ impl Metrics {
                 "Requests refused because their sender exceeded a budget, by budget.",
                 "budget",
             ),
+            webhooks_delivered: webhooks.with_label_values(&["delivered"]),
+            webhooks_retried: webhooks.with_label_values(&["retried"]),
+            webhooks_failed: webhooks.with_label_values(&["failed"]),
+            webhooks_dropped: webhooks.with_label_values(&["dropped"]),
             media: media.clone(),
             archive: archive.clone(),
             registry,

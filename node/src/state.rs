@@ -126,6 +126,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// ENS names for addresses, when the node has an ENS-capable RPC.
     pub names: Option<Arc<crate::names::Names>>,
+    /// Webhooks and saved searches.
+    pub alerts: Arc<crate::alerts::Alerts>,
 }
 
 /// The session token a request carries: bearer header, cookie, or (for WebSockets, which

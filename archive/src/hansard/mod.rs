@@ -30,11 +30,23 @@ pub fn backoff(n: u32) -> Duration {
     (Duration::from_secs(2) * 2u32.saturating_pow(n.min(8))).min(MAX_BACKOFF)
 }
 
-/// Transcribes queued speeches until `shutdown`.
+/// A transcript just stored, for whoever listens (the node's word alerts): sent after the
+/// write commits, never waited on.
+#[derive(Clone, Debug)]
+pub struct Transcribed {
+    /// The speech.
+    pub speech: crate::record::archive::Speech,
+    /// Its transcript.
+    pub text: String,
+}
+
+/// Transcribes queued speeches until `shutdown`, announcing each stored transcript on
+/// `transcribed` (a broadcast: a slow listener lags, the Hansard never waits for it).
 pub async fn run(
     archive: Arc<Archive>,
     engine: Arc<dyn Transcriber>,
     metrics: Arc<ArchiveMetrics>,
+    transcribed: tokio::sync::broadcast::Sender<Transcribed>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -74,13 +86,17 @@ pub async fn run(
         let a = archive.clone();
         let name = engine.name();
         let m = metrics.clone();
+        let tell = transcribed.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let now = clock::now_ms();
             match result {
                 Ok(text) => {
                     tracing::info!(speech = speech.id, words = text.split_whitespace().count(), "transcribed");
                     m.transcripts_ok.fetch_add(1, Relaxed);
-                    store::succeeded(&a, speech.id, &text, &name, now)
+                    store::succeeded(&a, speech.id, &text, &name, now)?;
+                    // No listener is not an error: alerts may be off.
+                    let _ = tell.send(Transcribed { speech, text });
+                    Ok(())
                 }
                 Err(e) => {
                     let n = attempts + 1;

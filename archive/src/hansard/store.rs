@@ -50,6 +50,8 @@ pub struct Query {
     pub to_ms: Option<u64>,
     /// At most this many hits; None: 50 (never more than 500).
     pub limit: Option<u32>,
+    /// Newest first (a feed's order) instead of oldest first (a record's).
+    pub newest: bool,
 }
 
 /// A speech with its transcript, for exports.
@@ -179,7 +181,7 @@ fn match_expr(words: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
-/// Transcribed speeches matching `q`, oldest first; without words, each snippet is the transcript's first 120 characters.
+/// Transcribed speeches matching `q`, oldest first (newest with `q.newest`); without words, each snippet is the transcript's first 120 characters.
 pub fn search(a: &Archive, q: &Query) -> Result<Vec<Hit>, ArchiveError> {
     let sessions = q.sessions.as_ref().map(|v| {
         v.iter()
@@ -188,6 +190,7 @@ pub fn search(a: &Archive, q: &Query) -> Result<Vec<Hit>, ArchiveError> {
             .join(",")
     });
     let limit = i64::from(q.limit.unwrap_or(50).min(500));
+    let order = if q.newest { "DESC" } else { "ASC" };
     a.with_db(|db: &Connection| {
         let words = q.words.as_deref().and_then(match_expr);
         let session_clause = match &sessions {
@@ -201,7 +204,7 @@ pub fn search(a: &Archive, q: &Query) -> Result<Vec<Hit>, ArchiveError> {
                  FROM hansard_fts JOIN speeches s ON s.id = hansard_fts.speech_id JOIN transcripts t ON t.speech_id = s.id
                  WHERE hansard_fts MATCH ?1 AND (?2 IS NULL OR lower(s.speaker) = lower(?2))
                    AND (?3 IS NULL OR s.started_ms >= ?3) AND (?4 IS NULL OR s.started_ms < ?4){session_clause}
-                 ORDER BY s.started_ms LIMIT ?5",
+                 ORDER BY s.started_ms {order} LIMIT ?5",
                 prefixed()
             )
         } else {
@@ -210,7 +213,7 @@ pub fn search(a: &Archive, q: &Query) -> Result<Vec<Hit>, ArchiveError> {
                  FROM speeches s JOIN transcripts t ON t.speech_id = s.id
                  WHERE (?1 IS NULL OR 1) AND (?2 IS NULL OR lower(s.speaker) = lower(?2))
                    AND (?3 IS NULL OR s.started_ms >= ?3) AND (?4 IS NULL OR s.started_ms < ?4){session_clause}
-                 ORDER BY s.started_ms LIMIT ?5",
+                 ORDER BY s.started_ms {order} LIMIT ?5",
                 prefixed()
             )
         };

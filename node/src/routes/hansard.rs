@@ -122,6 +122,7 @@ async fn search(
         from_ms,
         to_ms,
         limit: q.limit,
+        newest: false,
     };
     let archive = s.archive.clone();
     match blocking(move || store::search(&archive, &query)).await {

@@ -5,8 +5,14 @@
 //! - [`hansard`] — search and exports of the transcripts.
 //! - [`names`] — an address's ENS name and avatar.
 //! - [`participation`] — an account's attendance and participation, JSON and CSV.
+//! - [`feeds`] — Atom feeds: an orchestrator's speeches, a proposal's debate.
+//! - [`searches`] — saved searches and their feeds.
+//! - [`webhooks`] — registering, listing and deleting one's webhooks.
 
 pub mod archive;
+pub mod feeds;
 pub mod hansard;
 pub mod names;
 pub mod participation;
+pub mod searches;
+pub mod webhooks;

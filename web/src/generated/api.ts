@@ -149,6 +149,81 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/feeds/orchestrators/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An orchestrator's (any speaker's) transcribed speeches, newest first, as an Atom feed. */
+        get: operations["orchestrator"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/feeds/proposals/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A proposal's debate as an Atom feed: each debate session opened for it, and the
+         *     transcribed speeches of those sessions, newest first.
+         */
+        get: operations["proposal"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/feeds/searches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Save a search for the signed-in account; the answer carries its feed URL, whose token is
+         *     shown only this once.
+         */
+        post: operations["save_search"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/feeds/searches/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A saved search's hits, newest first, as an Atom feed. */
+        get: operations["saved_search"];
+        put?: never;
+        post?: never;
+        /** Delete a saved search of the signed-in account (its feed URL stops working). */
+        delete: operations["delete_search"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/hansard/search": {
         parameters: {
             query?: never;
@@ -437,6 +512,47 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in account's webhooks (without their secrets). */
+        get: operations["list"];
+        put?: never;
+        /**
+         * Register a webhook for the signed-in account. Each delivery is a POST of
+         *     `{"type", "timestamp", "data"}` signed as Standard Webhooks specify (`webhook-id`,
+         *     `webhook-timestamp`, `webhook-signature`); failures (network, timeout, 5xx, 429) are
+         *     retried with growing waits, and one slow endpoint never delays another's deliveries.
+         */
+        post: operations["register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of the signed-in account's webhooks (another's is a 404, as a missing one). */
+        get: operations["one"];
+        put?: never;
+        post?: never;
+        /** Delete one of the signed-in account's webhooks, with the deliveries it had waiting. */
+        delete: operations["remove"];
         options?: never;
         head?: never;
         patch?: never;
@@ -838,6 +954,21 @@ export interface components {
          * @enum {string}
          */
         ErrorTag: "error";
+        /**
+         * @description What a webhook may subscribe to.
+         * @enum {string}
+         */
+        EventKind: "floor.taken" | "debate.opened" | "hansard.word";
+        /** @description What narrows a webhook's events. */
+        Filter: {
+            /** @description Only this speaker's `floor.taken` and `hansard.word` (an address). */
+            speaker?: string | null;
+            /**
+             * @description For `hansard.word`: words or phrases, any of which a transcript must contain (case
+             *     is ignored). Required when subscribing to it.
+             */
+            words?: string[];
+        };
         /** @description Who holds the floor of a session now. */
         Floor: {
             /** @description Who holds it, with their role and stake. */
@@ -1292,6 +1423,20 @@ export interface components {
          * @enum {string}
          */
         Refusal: "session_not_live" | "not_queued" | "not_next" | "not_eligible";
+        /** @description A webhook to register. */
+        Register: {
+            /** @description Where to POST events (`http` or `https`). */
+            url: string;
+            /** @description What to receive: `floor.taken`, `debate.opened`, `hansard.word`. */
+            events: components["schemas"]["EventKind"][];
+            /** @description What narrows them; `words` is required for `hansard.word`. */
+            filter?: components["schemas"]["Filter"];
+        };
+        /** @description A registered webhook with its signing secret (shown only in this answer). */
+        Registered: components["schemas"]["Webhook"] & {
+            /** @description The Standard Webhooks secret (`whsec_` and base64): verify `webhook-signature` with it. */
+            secret: string;
+        };
         /**
          * @description What the chain says someone is.
          * @enum {string}
@@ -1312,6 +1457,22 @@ export interface components {
             voted_without_speaking: string[];
             /** @description Addresses (EIP-55) that spoke and have not voted (yet: a vote may still be open). */
             spoke_without_voting: string[];
+        };
+        /** @description A search to follow as a feed. */
+        SavedQuery: {
+            /** @description Words, all required (stemmed), at most 200 characters. */
+            q?: string | null;
+            /** @description Only this speaker (an address). */
+            speaker?: string | null;
+            /** @description Only the debate sessions of this proposal (decimal id). */
+            proposal?: string | null;
+        };
+        /** @description A saved search's feed: the token is shown only here, once. */
+        SavedSearch: {
+            /** @description The secret part of the URL; the node keeps only its SHA-256. */
+            token: string;
+            /** @description The feed's URL. */
+            url: string;
         };
         /** @description A session's Hansard. */
         SessionHansard: {
@@ -1745,6 +1906,22 @@ export interface components {
              */
             standings: components["schemas"]["VoterStanding"][];
         };
+        /** @description A registered webhook, as its owner sees it (never with its secret). */
+        Webhook: {
+            /** @description Its id. */
+            id: string;
+            /** @description Where events are POSTed. */
+            url: string;
+            /** @description What it receives. */
+            events: components["schemas"]["EventKind"][];
+            /** @description What narrows them. */
+            filter: components["schemas"]["Filter"];
+            /**
+             * Format: int64
+             * @description When it was registered, milliseconds since the epoch.
+             */
+            created_ms: number;
+        };
         /** @description Why a client message was refused. */
         WsError: {
             /** @enum {string} */
@@ -2043,6 +2220,195 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ClientConfig"];
+                };
+            };
+        };
+    };
+    orchestrator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The address followed by `.atom`.
+                 * @example 0x70997970c51812dc3a010c7d01b50e0d17dc79c8.atom
+                 */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Atom (RFC 4287). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/atom+xml": string;
+                };
+            };
+            /** @description Not an address, or no `.atom`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    proposal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The proposal id (decimal, or a poll's 0x address) followed by `.atom`. */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Atom (RFC 4287). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/atom+xml": string;
+                };
+            };
+            /** @description Not a proposal id, or no `.atom`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    save_search: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SavedQuery"];
+            };
+        };
+        responses: {
+            /** @description Saved. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedSearch"];
+                };
+            };
+            /** @description A malformed or empty query, or one over 200 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The account has as many saved searches as it may. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    saved_search: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The token followed by `.atom`. */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Atom (RFC 4287). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/atom+xml": string;
+                };
+            };
+            /** @description No saved search has that token. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_search: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The token, with or without `.atom`. */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The account has no saved search with that token. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -2765,6 +3131,175 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StateMessage"];
+                };
+            };
+        };
+    };
+    list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Webhooks. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"][];
+                };
+            };
+            /** @description Not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    register: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Register"];
+            };
+        };
+        responses: {
+            /** @description Registered; the secret is shown only here. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Registered"];
+                };
+            };
+            /** @description A bad URL or target, no events, or a bad filter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The account has as many webhooks as it may. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description JSON of the wrong shape (an unknown event, say). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description Not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The account has no such webhook. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The account has no such webhook. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
