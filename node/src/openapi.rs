@@ -196,6 +196,23 @@ mod tests {
     }
 
     #[test]
+    fn every_operation_has_an_id_of_its_own() {
+        // Generated clients name their functions by operation id: a repeat shadows a route.
+        let doc: serde_json::Value = serde_json::from_str(&json()).unwrap();
+        let mut seen = std::collections::HashMap::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if let Some(id) = op["operationId"].as_str() {
+                    if let Some(other) = seen.insert(id.to_string(), format!("{method} {path}")) {
+                        panic!("operation id {id} names both {other} and {method} {path}");
+                    }
+                }
+            }
+        }
+        assert!(seen.len() > 40, "{} operations", seen.len());
+    }
+
+    #[test]
     fn the_wire_types_are_named() {
         let doc = document();
         let schemas = &doc.components.as_ref().unwrap().schemas;

@@ -56,7 +56,7 @@ pub(super) async fn hits(s: &AppState, q: store::Query) -> Result<Vec<Entry>, Ap
 }
 
 /// An orchestrator's (any speaker's) transcribed speeches, newest first, as an Atom feed.
-#[utoipa::path(get, path = "/api/v1/feeds/orchestrators/{file}", tag = "feeds",
+#[utoipa::path(get, path = "/api/v1/feeds/orchestrators/{file}", tag = "feeds", operation_id = "feed_orchestrator",
     params(("file" = String, Path, description = "The address followed by `.atom`.", example = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8.atom")),
     responses(
         (status = 200, description = "Atom (RFC 4287).", content_type = "application/atom+xml", body = String),
@@ -94,7 +94,7 @@ async fn orchestrator(
 
 /// A proposal's debate as an Atom feed: each debate session opened for it, and the
 /// transcribed speeches of those sessions, newest first.
-#[utoipa::path(get, path = "/api/v1/feeds/proposals/{file}", tag = "feeds",
+#[utoipa::path(get, path = "/api/v1/feeds/proposals/{file}", tag = "feeds", operation_id = "feed_proposal",
     params(("file" = String, Path, description = "The proposal id (decimal, or a poll's 0x address) followed by `.atom`.")),
     responses(
         (status = 200, description = "Atom (RFC 4287).", content_type = "application/atom+xml", body = String),

@@ -99,7 +99,7 @@ fn checked(s: &AppState, r: &Register) -> Result<Filter, ApiError> {
 /// `{"type", "timestamp", "data"}` signed as Standard Webhooks specify (`webhook-id`,
 /// `webhook-timestamp`, `webhook-signature`); failures (network, timeout, 5xx, 429) are
 /// retried with growing waits, and one slow endpoint never delays another's deliveries.
-#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body = Register,
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", operation_id = "webhook_register", request_body = Register,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "Registered; the secret is shown only here.", body = Registered),
@@ -148,7 +148,7 @@ async fn register(
 }
 
 /// The signed-in account's webhooks (without their secrets).
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", operation_id = "webhook_list",
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Webhooks.", body = Vec<Webhook>),
@@ -173,7 +173,7 @@ async fn list(
 }
 
 /// One of the signed-in account's webhooks (another's is a 404, as a missing one).
-#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", operation_id = "webhook_one",
     params(("id" = String, Path, description = "The webhook's id.")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
@@ -199,7 +199,7 @@ async fn one(
 }
 
 /// Delete one of the signed-in account's webhooks, with the deliveries it had waiting.
-#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", operation_id = "webhook_remove",
     params(("id" = String, Path, description = "The webhook's id.")),
     security(("bearer" = []), ("cookie" = [])),
     responses(

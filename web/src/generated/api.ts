@@ -157,7 +157,7 @@ export interface paths {
             cookie?: never;
         };
         /** An orchestrator's (any speaker's) transcribed speeches, newest first, as an Atom feed. */
-        get: operations["orchestrator"];
+        get: operations["feed_orchestrator"];
         put?: never;
         post?: never;
         delete?: never;
@@ -177,7 +177,7 @@ export interface paths {
          * A proposal's debate as an Atom feed: each debate session opened for it, and the
          *     transcribed speeches of those sessions, newest first.
          */
-        get: operations["proposal"];
+        get: operations["feed_proposal"];
         put?: never;
         post?: never;
         delete?: never;
@@ -525,7 +525,7 @@ export interface paths {
             cookie?: never;
         };
         /** The signed-in account's webhooks (without their secrets). */
-        get: operations["list"];
+        get: operations["webhook_list"];
         put?: never;
         /**
          * Register a webhook for the signed-in account. Each delivery is a POST of
@@ -533,7 +533,7 @@ export interface paths {
          *     `webhook-timestamp`, `webhook-signature`); failures (network, timeout, 5xx, 429) are
          *     retried with growing waits, and one slow endpoint never delays another's deliveries.
          */
-        post: operations["register"];
+        post: operations["webhook_register"];
         delete?: never;
         options?: never;
         head?: never;
@@ -548,11 +548,11 @@ export interface paths {
             cookie?: never;
         };
         /** One of the signed-in account's webhooks (another's is a 404, as a missing one). */
-        get: operations["one"];
+        get: operations["webhook_one"];
         put?: never;
         post?: never;
         /** Delete one of the signed-in account's webhooks, with the deliveries it had waiting. */
-        delete: operations["remove"];
+        delete: operations["webhook_remove"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2224,7 +2224,7 @@ export interface operations {
             };
         };
     };
-    orchestrator: {
+    feed_orchestrator: {
         parameters: {
             query?: never;
             header?: never;
@@ -2259,7 +2259,7 @@ export interface operations {
             };
         };
     };
-    proposal: {
+    feed_proposal: {
         parameters: {
             query?: never;
             header?: never;
@@ -3135,7 +3135,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    webhook_list: {
         parameters: {
             query?: never;
             header?: never;
@@ -3164,7 +3164,7 @@ export interface operations {
             };
         };
     };
-    register: {
+    webhook_register: {
         parameters: {
             query?: never;
             header?: never;
@@ -3224,7 +3224,7 @@ export interface operations {
             };
         };
     };
-    one: {
+    webhook_one: {
         parameters: {
             query?: never;
             header?: never;
@@ -3265,7 +3265,7 @@ export interface operations {
             };
         };
     };
-    remove: {
+    webhook_remove: {
         parameters: {
             query?: never;
             header?: never;
