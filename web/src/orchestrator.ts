@@ -58,6 +58,9 @@ function link(address: string, windowDays: number, self = false): string {
 }
 
 function render(p: Participation, lead: HTMLElement | null, windowDays: number) {
+  // Feed readers find the orchestrator's feed from the page itself.
+  document.querySelector("link[rel=alternate]")?.remove();
+  document.head.append(el("link", { rel: "alternate", type: "application/atom+xml", href: `/api/v1/feeds/orchestrators/${p.address}.atom`, title: `Speeches of ${p.address}` }));
   const t = p.totals;
   const role = p.role ? `${p.role}${p.stake ? ` · ${lpt(p.stake)}` : ""}` : "role unknown (the chain did not answer)";
   const facts: [string, string][] = [
@@ -103,6 +106,8 @@ function render(p: Participation, lead: HTMLElement | null, windowDays: number) 
       el("a", { href: `/api/v1/participation/${p.address}/csv?from=${p.from}&to=${p.to}`, textContent: "Download as CSV" }),
       " · ",
       el("a", { href: `/api/v1/participation/${p.address}?from=${p.from}&to=${p.to}`, textContent: "JSON" }),
+      " · ",
+      el("a", { href: `/api/v1/feeds/orchestrators/${p.address}.atom`, textContent: "Follow their speeches (Atom feed)" }),
     ),
   );
 }
