@@ -240,6 +240,31 @@ async fn spoken_words_are_found_under_their_speaker() {
         texts[0].contains("monitoring") && texts[1].contains("capacity"),
         "{texts:?}"
     );
+    // Timed segments, for a transcript that follows playback, inside the speech's audio.
+    for s in json["speeches"].as_array().unwrap() {
+        let segments = s["segments"].as_array().unwrap();
+        assert!(!segments.is_empty(), "segments: {s}");
+        let mut last = 0;
+        for seg in segments {
+            let (start, end) = (
+                seg["start_ms"].as_u64().unwrap(),
+                seg["end_ms"].as_u64().unwrap(),
+            );
+            assert!(last <= start && start <= end, "{segments:?}");
+            assert!(
+                end <= s["duration_ms"].as_u64().unwrap() + 1000,
+                "{seg} within {s}"
+            );
+            last = start;
+        }
+    }
+    // A hit says where in the recording its word was said.
+    let at = first[0]["at_ms"].as_u64().expect("a timed hit");
+    assert!(
+        at < first[0]["duration_ms"].as_u64().unwrap(),
+        "{}",
+        first[0]
+    );
     let md = node
         .client
         .get(format!(

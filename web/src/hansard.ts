@@ -70,7 +70,7 @@ function hit(h: Hit): HTMLLIElement {
     {},
     el("a", { href: `/orchestrator.html?address=${h.speaker}` }, el("strong", { textContent: short(h.speaker) })),
     ` · session ${h.session} · ${when} · ${Math.round(h.duration_ms / 1000)} s `,
-    el("a", { href: `/record.html?speech=${h.id}`, textContent: "in the record" }),
+    el("a", { href: `/record.html?speech=${h.id}${h.at_ms ? `&t=${(h.at_ms / 1000).toFixed(1)}` : ""}`, textContent: "in the record" }),
     " · ",
     el("a", { href: h.audio, textContent: "download" }),
     snippet,

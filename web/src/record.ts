@@ -21,7 +21,11 @@ async function json<T>(path: string): Promise<T> {
 
 const when = (ms: number) => new Date(ms).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 
-/** Plays `e` from `at` seconds, and shows its transcript beside the player. */
+/** Marks the transcript's segment being heard; set for the speech playing. */
+let follow = () => {};
+audio.addEventListener("timeupdate", () => follow());
+
+/** Plays `s` from `at` seconds, and shows its transcript beside the player. */
 function play(s: Entry, at = 0) {
   playing.replaceChildren(
     el("a", { href: `/orchestrator.html?address=${s.speaker}`, textContent: short(s.speaker), title: s.speaker }),
@@ -29,9 +33,34 @@ function play(s: Entry, at = 0) {
     el("a", { href: `/api/v1/archive/speeches/${s.id}/audio`, textContent: "download (Ogg Opus)" }),
     s.sha256 ? el("span", { className: "muted", textContent: ` · sha256 ${s.sha256.slice(0, 16)}…` }) : "",
   );
-  transcript.replaceChildren(
-    el("p", { textContent: s.text === null || s.text === undefined ? "Transcription pending." : s.text || "(no words recognised)" }),
-  );
+  if (s.segments.length) {
+    // The transcript follows playback: the segment being heard is marked, and each one
+    // is a button that plays from there.
+    const parts = s.segments.map((seg) => {
+      const b = el("button", { type: "button", className: "segment", textContent: seg.text });
+      b.setAttribute("aria-label", `Play from ${(seg.start_ms / 1000).toFixed(1)} s: ${seg.text}`);
+      b.onclick = () => {
+        audio.currentTime = seg.start_ms / 1000;
+        void audio.play().catch(() => {});
+      };
+      return b;
+    });
+    follow = () => {
+      const t = audio.currentTime * 1000;
+      s.segments.forEach((seg, i) => {
+        const now = seg.start_ms <= t && (t < seg.end_ms || (i === s.segments.length - 1 && t >= seg.start_ms));
+        parts[i].classList.toggle("now", now);
+        if (now) parts[i].setAttribute("aria-current", "true");
+        else parts[i].removeAttribute("aria-current");
+      });
+    };
+    transcript.replaceChildren(el("p", {}, ...parts));
+  } else {
+    follow = () => {};
+    transcript.replaceChildren(
+      el("p", { textContent: s.text === null || s.text === undefined ? "Transcription pending." : s.text || "(no words recognised)" }),
+    );
+  }
   audio.src = `/api/v1/archive/speeches/${s.id}/audio`;
   audio.currentTime = at;
   history.replaceState(null, "", `/record.html?speech=${s.id}${at ? `&t=${at}` : ""}`);

@@ -235,7 +235,19 @@ async function main() {
   await ensSend(resolver, "setAddr(bytes32,address)", forward, ACCOUNTS.orchestrator);
   await ensSend(resolver, "setText(bytes32,string,string)", forward, "avatar", "data:image/svg+xml;base64,PHN2ZyB4bWxucz0naHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmcnIHZpZXdCb3g9JzAgMCAxIDEnPjxyZWN0IHdpZHRoPScxJyBoZWlnaHQ9JzEnIGZpbGw9JyMyYTcnLz48L3N2Zz4=");
 
+  // A stand-in transcription server (OpenAI's API, verbose_json): two timed segments for any
+  // speech, so the record's transcript can be seen following playback.
+  const whisperPort = await freePort();
+  (await import("node:http")).createServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({
+      text: "opening words closing words",
+      segments: [{ start: 0, end: 1.0, text: "opening words" }, { start: 1.0, end: 30, text: "closing words" }],
+    })));
+  }).listen(whisperPort, "127.0.0.1").unref();
+
   const node = run(join(target, "debug/assembly-node"), [], {
+    ASSEMBLY_TRANSCRIBER: `openai:http://127.0.0.1:${whisperPort}`,
     ASSEMBLY_ENS_RPC_URL: rpc,
     ASSEMBLY_ENS_REGISTRY: ens,
     ASSEMBLY_NODE_LISTEN: `127.0.0.1:${httpPort}`,
@@ -528,14 +540,19 @@ async function main() {
 
   // The record: a speech's link opens its session and plays that speech, from its start.
   step("record");
-  const list = await (await fetch(`${base}/api/v1/archive/speeches?session=${session}`)).json();
-  const last = list[list.length - 1];
-  await record.goto(`${base}/record.html?speech=${last.id}`);
+  // A search hit links to the moment its word was said: "closing" at 1 s.
+  const hits = await (await fetch(`${base}/api/v1/hansard/search?q=closing&session=${session}`)).json();
+  const last = hits[0];
+  if (!last || last.at_ms !== 1000) throw new Error(`search hit without its moment: ${JSON.stringify(hits)}`);
+  await record.goto(`${base}/record.html?speech=${last.id}&t=0`);
   await record.locator("#playing").getByText(/session \d+, occurrence 0/).waitFor({ timeout: 10_000 });
   const src = await record.locator("#audio").evaluate((a) => a.src);
   if (!src.endsWith(`/api/v1/archive/speeches/${last.id}/audio`)) throw new Error(`the record plays ${src}, not speech ${last.id}`);
   await until("the speech playing", () => record.locator("#audio").evaluate((a) => a.currentTime > 0.2), 10_000);
   if (!(await record.locator(`#speech-${last.id}`).isVisible())) throw new Error("the played speech is not in view");
+  // The transcript follows playback: the first segment, then the second once past 1 s.
+  await until("the transcript following playback", async () =>
+    (await record.locator("#transcript button.segment.now").textContent({ timeout: 200 }).catch(() => "")) === "closing words", 10_000);
   await record.screenshot({ path: join(results, "record.png"), fullPage: true });
   await axe(record, "the record");
   await record.close();

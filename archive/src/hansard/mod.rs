@@ -80,7 +80,7 @@ pub async fn run(
             }
         };
         let result = match bytes {
-            Ok(b) => engine.transcribe(b).await.map_err(|e| e.to_string()),
+            Ok(b) => engine.transcribe_timed(b).await.map_err(|e| e.to_string()),
             Err(e) => Err(format!("recording file: {e}")),
         };
         let a = archive.clone();
@@ -90,10 +90,16 @@ pub async fn run(
         let _ = tokio::task::spawn_blocking(move || {
             let now = clock::now_ms();
             match result {
-                Ok(text) => {
-                    tracing::info!(speech = speech.id, words = text.split_whitespace().count(), "transcribed");
+                Ok(transcribe::Timed { text, mut segments }) => {
+                    // Whisper's timestamps snap to its own grid and can outrun the audio;
+                    // a transcript that follows playback must not.
+                    for seg in &mut segments {
+                        seg.end_ms = seg.end_ms.min(speech.duration_ms);
+                        seg.start_ms = seg.start_ms.min(seg.end_ms);
+                    }
+                    tracing::info!(speech = speech.id, words = text.split_whitespace().count(), segments = segments.len(), "transcribed");
                     m.transcripts_ok.fetch_add(1, Relaxed);
-                    store::succeeded(&a, speech.id, &text, &name, now)?;
+                    store::succeeded(&a, speech.id, &text, &segments, &name, now)?;
                     // No listener is not an error: alerts may be off.
                     let _ = tell.send(Transcribed { speech, text });
                     Ok(())

@@ -5,6 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use crate::hansard::transcribe::Segment;
 use crate::record::archive::{self, Archive, ArchiveError, Speech};
 
 const SCHEMA: &str = "
@@ -33,6 +34,9 @@ pub struct Hit {
     pub snippet: String,
     /// The recording, from the moment the speech starts.
     pub audio: String,
+    /// Where in the recording the first searched word was said, in milliseconds, when the
+    /// transcript is timed; null otherwise (play from the start).
+    pub at_ms: Option<u64>,
 }
 
 /// What a search is narrowed by.
@@ -64,11 +68,51 @@ pub struct Entry {
     pub text: Option<String>,
     /// The transcriber that wrote the text (its `name()`); `None` while the speech waits.
     pub engine: Option<String>,
+    /// The transcript's timed segments, for following playback; empty where the engine
+    /// gave no times.
+    pub segments: Vec<Segment>,
 }
 
 /// Creates the Hansard's tables in the archive database, if they are missing.
 pub fn migrate(a: &Archive) -> Result<(), ArchiveError> {
-    a.with_db(|db| db.execute_batch(SCHEMA))
+    a.with_db(|db| {
+        db.execute_batch(SCHEMA)?;
+        // Timed segments came later: a database from before gains the column, empty.
+        let timed: i64 = db.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('transcripts') WHERE name = 'segments'",
+            [],
+            |r| r.get(0),
+        )?;
+        if timed == 0 {
+            db.execute_batch("ALTER TABLE transcripts ADD COLUMN segments TEXT")?;
+        }
+        Ok(())
+    })
+}
+
+/// Segments as stored (JSON), or none for a transcript without times or an unreadable column.
+fn segments(json: Option<String>) -> Vec<Segment> {
+    json.and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default()
+}
+
+/// When the first of `words` is said in `segments`: a segment holding a word that shares
+/// the searched word's first letters (the index stems, "funding" finds "fund"), in order.
+fn moment(words: &str, segments: &[Segment]) -> Option<u64> {
+    let wanted: Vec<String> = words
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase().chars().take(4).collect())
+        .collect();
+    segments
+        .iter()
+        .find(|s| {
+            s.text
+                .split(|c: char| !c.is_alphanumeric() && c != '\'')
+                .map(str::to_lowercase)
+                .any(|w| wanted.iter().any(|p| w.starts_with(p.as_str())))
+        })
+        .map(|s| s.start_ms)
 }
 
 /// Puts every closed speech without a transcript in the queue.
@@ -112,14 +156,18 @@ pub fn succeeded(
     a: &Archive,
     speech: i64,
     text: &str,
+    timed: &[Segment],
     engine: &str,
     now_ms: u64,
 ) -> Result<(), ArchiveError> {
+    let timed = (!timed.is_empty())
+        .then(|| serde_json::to_string(timed).ok())
+        .flatten();
     a.with_db(|db| {
         let tx = db.unchecked_transaction()?;
         tx.execute(
-            "INSERT OR REPLACE INTO transcripts (speech_id, text, engine, transcribed_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![speech, text, engine, now_ms as i64],
+            "INSERT OR REPLACE INTO transcripts (speech_id, text, engine, transcribed_ms, segments) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![speech, text, engine, now_ms as i64, timed],
         )?;
         tx.execute("DELETE FROM hansard_fts WHERE speech_id = ?1", [speech])?;
         tx.execute("INSERT INTO hansard_fts (text, speech_id) VALUES (?1, ?2)", params![text, speech])?;
@@ -200,7 +248,7 @@ pub fn search(a: &Archive, q: &Query) -> Result<Vec<Hit>, ArchiveError> {
         };
         let sql = if words.is_some() {
             format!(
-                "SELECT {}, t.text, snippet(hansard_fts, 0, '[', ']', '…', 12)
+                "SELECT {}, t.text, snippet(hansard_fts, 0, '[', ']', '…', 12), t.segments
                  FROM hansard_fts JOIN speeches s ON s.id = hansard_fts.speech_id JOIN transcripts t ON t.speech_id = s.id
                  WHERE hansard_fts MATCH ?1 AND (?2 IS NULL OR lower(s.speaker) = lower(?2))
                    AND (?3 IS NULL OR s.started_ms >= ?3) AND (?4 IS NULL OR s.started_ms < ?4){session_clause}
@@ -209,7 +257,7 @@ pub fn search(a: &Archive, q: &Query) -> Result<Vec<Hit>, ArchiveError> {
             )
         } else {
             format!(
-                "SELECT {}, t.text, substr(t.text, 1, 120)
+                "SELECT {}, t.text, substr(t.text, 1, 120), t.segments
                  FROM speeches s JOIN transcripts t ON t.speech_id = s.id
                  WHERE (?1 IS NULL OR 1) AND (?2 IS NULL OR lower(s.speaker) = lower(?2))
                    AND (?3 IS NULL OR s.started_ms >= ?3) AND (?4 IS NULL OR s.started_ms < ?4){session_clause}
@@ -224,11 +272,13 @@ pub fn search(a: &Archive, q: &Query) -> Result<Vec<Hit>, ArchiveError> {
                 |r| {
                     let speech = archive::row(r)?;
                     let audio = format!("/api/v1/archive/speeches/{}/audio", speech.id);
+                    let timed = segments(r.get(15)?);
                     Ok(Hit {
                         speech,
                         text: r.get(13)?,
                         snippet: r.get(14)?,
                         audio,
+                        at_ms: q.words.as_deref().and_then(|w| moment(w, &timed)),
                     })
                 },
             )?
@@ -241,7 +291,7 @@ pub fn search(a: &Archive, q: &Query) -> Result<Vec<Hit>, ArchiveError> {
 pub fn session(a: &Archive, session: u64) -> Result<Vec<Entry>, ArchiveError> {
     a.with_db(|db| {
         let mut stmt = db.prepare(&format!(
-            "SELECT {}, t.text, t.engine FROM speeches s LEFT JOIN transcripts t ON t.speech_id = s.id
+            "SELECT {}, t.text, t.engine, t.segments FROM speeches s LEFT JOIN transcripts t ON t.speech_id = s.id
              WHERE s.session = ?1 ORDER BY s.started_ms, s.id",
             prefixed()
         ))?;
@@ -251,6 +301,7 @@ pub fn session(a: &Archive, session: u64) -> Result<Vec<Entry>, ArchiveError> {
                     speech: archive::row(r)?,
                     text: r.get(13)?,
                     engine: r.get(14)?,
+                    segments: segments(r.get(15)?),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -293,7 +344,27 @@ mod db_tests {
         assert_eq!((s.id, attempts), (id, 0));
         failed(&a, id, 1, 5_000, "down").unwrap();
         assert!(due(&a, 4_999).unwrap().is_none(), "waits after a failure");
-        succeeded(&a, id, "We should fund the monitoring work.", "test", 6_000).unwrap();
+        let timed = [
+            Segment {
+                start_ms: 0,
+                end_ms: 1500,
+                text: "We should".into(),
+            },
+            Segment {
+                start_ms: 1500,
+                end_ms: 4000,
+                text: "fund the monitoring work.".into(),
+            },
+        ];
+        succeeded(
+            &a,
+            id,
+            "We should fund the monitoring work.",
+            &timed,
+            "test",
+            6_000,
+        )
+        .unwrap();
         assert_eq!(pending(&a).unwrap(), 0);
         let hits = search(
             &a,
@@ -305,6 +376,12 @@ mod db_tests {
         .unwrap();
         assert_eq!(hits.len(), 1);
         assert!(hits[0].snippet.contains("[fund]"), "{}", hits[0].snippet);
+        assert_eq!(
+            hits[0].at_ms,
+            Some(1500),
+            "the hit jumps to where the word was said"
+        );
+        assert_eq!(session(&a, 3).unwrap()[0].segments, timed);
         let none = search(
             &a,
             &Query {

@@ -27,12 +27,93 @@ pub enum TranscribeError {
     NoText(String),
 }
 
+/// A stretch of a transcript and when it was said, from the speech's first packet.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Segment {
+    /// Where it starts in the recording, milliseconds.
+    pub start_ms: u64,
+    /// Where it ends, milliseconds.
+    pub end_ms: u64,
+    /// The words.
+    pub text: String,
+}
+
+/// A transcript with the times its words were said (none where the engine gives none).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Timed {
+    /// The whole text.
+    pub text: String,
+    /// Its segments in order; empty when the engine gave no times.
+    pub segments: Vec<Segment>,
+}
+
 /// A speech-to-text engine.
 pub trait Transcriber: Send + Sync {
     /// A short name stored with each transcript.
     fn name(&self) -> String;
     /// The words in `audio` (one Ogg Opus speech).
     fn transcribe<'a>(&'a self, audio: Vec<u8>) -> BoxFuture<'a, Result<String, TranscribeError>>;
+    /// The words with their times, for a transcript that follows playback. Engines that
+    /// give no times answer the text alone.
+    fn transcribe_timed<'a>(
+        &'a self,
+        audio: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Timed, TranscribeError>> {
+        Box::pin(async move {
+            Ok(Timed {
+                text: self.transcribe(audio).await?,
+                segments: Vec::new(),
+            })
+        })
+    }
+}
+
+/// Seconds (as an engine's JSON gives them) to milliseconds; anything else is none.
+fn ms(v: Option<&serde_json::Value>) -> Option<u64> {
+    let s = v?.as_f64()?;
+    (s.is_finite() && s >= 0.0 && s < 1e9).then(|| (s * 1000.0).round() as u64)
+}
+
+/// The timed segments of an answer: OpenAI's `segments` (`start`, `end` in seconds) or the
+/// Livepeer gateway's `chunks` (`timestamp: [start, end]`). Malformed entries are skipped,
+/// and the rest kept in order of start.
+fn segments_of(v: &serde_json::Value) -> Vec<Segment> {
+    let mut out: Vec<Segment> = Vec::new();
+    let openai = v.get("segments").and_then(|s| s.as_array());
+    let gateway = v.get("chunks").and_then(|s| s.as_array());
+    for s in openai.into_iter().flatten() {
+        if let (Some(start_ms), Some(end_ms), Some(text)) = (
+            ms(s.get("start")),
+            ms(s.get("end")),
+            s.get("text").and_then(|t| t.as_str()),
+        ) {
+            out.push(Segment {
+                start_ms,
+                end_ms: end_ms.max(start_ms),
+                text: text.trim().to_string(),
+            });
+        }
+    }
+    for c in gateway.into_iter().flatten() {
+        let t = c.get("timestamp").and_then(|t| t.as_array());
+        if let (Some(start_ms), Some(text)) = (
+            ms(t.and_then(|t| t.first())),
+            c.get("text").and_then(|t| t.as_str()),
+        ) {
+            // The gateway leaves a last chunk's end null while the audio runs on.
+            let end_ms = ms(t.and_then(|t| t.get(1)))
+                .unwrap_or(start_ms)
+                .max(start_ms);
+            out.push(Segment {
+                start_ms,
+                end_ms,
+                text: text.trim().to_string(),
+            });
+        }
+    }
+    out.retain(|s| !s.text.is_empty());
+    out.sort_by_key(|s| s.start_ms);
+    out
 }
 
 fn client() -> reqwest::Client {
@@ -104,20 +185,44 @@ impl Transcriber for OpenAiCompatible {
     }
 
     fn transcribe<'a>(&'a self, audio: Vec<u8>) -> BoxFuture<'a, Result<String, TranscribeError>> {
+        Box::pin(async move { text_of(self.ask(audio, "json").await?) })
+    }
+
+    fn transcribe_timed<'a>(
+        &'a self,
+        audio: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Timed, TranscribeError>> {
         Box::pin(async move {
-            let form = Form::new()
-                .part("file", audio_part(audio))
-                .text("model", self.model.clone())
-                .text("response_format", "json");
-            let mut req = self
-                .http
-                .post(format!("{}/v1/audio/transcriptions", self.base))
-                .multipart(form);
-            if let Some(k) = &self.api_key {
-                req = req.bearer_auth(k);
-            }
-            text_of(post(req).await?)
+            // OpenAI's `verbose_json` adds the timed segments; a server that leaves them out
+            // still gives the text.
+            let v = self.ask(audio, "verbose_json").await?;
+            let segments = segments_of(&v);
+            Ok(Timed {
+                text: text_of(v)?,
+                segments,
+            })
         })
+    }
+}
+
+impl OpenAiCompatible {
+    async fn ask(
+        &self,
+        audio: Vec<u8>,
+        format: &str,
+    ) -> Result<serde_json::Value, TranscribeError> {
+        let form = Form::new()
+            .part("file", audio_part(audio))
+            .text("model", self.model.clone())
+            .text("response_format", format.to_string());
+        let mut req = self
+            .http
+            .post(format!("{}/v1/audio/transcriptions", self.base))
+            .multipart(form);
+        if let Some(k) = &self.api_key {
+            req = req.bearer_auth(k);
+        }
+        post(req).await
     }
 }
 
@@ -150,6 +255,13 @@ impl Transcriber for LivepeerGateway {
     }
 
     fn transcribe<'a>(&'a self, audio: Vec<u8>) -> BoxFuture<'a, Result<String, TranscribeError>> {
+        Box::pin(async move { Ok(self.transcribe_timed(audio).await?.text) })
+    }
+
+    fn transcribe_timed<'a>(
+        &'a self,
+        audio: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Timed, TranscribeError>> {
         Box::pin(async move {
             let form = Form::new()
                 .part("audio", audio_part(audio))
@@ -161,7 +273,64 @@ impl Transcriber for LivepeerGateway {
             if let Some(k) = &self.api_key {
                 req = req.bearer_auth(k);
             }
-            text_of(post(req).await?)
+            let v = post(req).await?;
+            let segments = segments_of(&v);
+            Ok(Timed {
+                text: text_of(v)?,
+                segments,
+            })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn segments_come_from_openai_and_from_the_livepeer_gateway() {
+        let openai = json!({"text": "a b", "segments": [
+            {"id": 1, "start": 2.5, "end": 4.0, "text": " b "},
+            {"id": 0, "start": 0.0, "end": 2.5, "text": "a"},
+            {"id": 2, "start": "x", "end": 5.0, "text": "skipped"},
+            {"id": 3, "start": -1.0, "end": 5.0, "text": "skipped"},
+            {"id": 4, "start": 5.0, "end": 6.0, "text": "   "}
+        ]});
+        assert_eq!(
+            segments_of(&openai),
+            [
+                Segment {
+                    start_ms: 0,
+                    end_ms: 2500,
+                    text: "a".into()
+                },
+                Segment {
+                    start_ms: 2500,
+                    end_ms: 4000,
+                    text: "b".into()
+                },
+            ]
+        );
+        let gateway = json!({"text": "c d", "chunks": [
+            {"timestamp": [0.0, 1.25], "text": " c"},
+            {"timestamp": [1.25, null], "text": "d"}
+        ]});
+        assert_eq!(
+            segments_of(&gateway),
+            [
+                Segment {
+                    start_ms: 0,
+                    end_ms: 1250,
+                    text: "c".into()
+                },
+                Segment {
+                    start_ms: 1250,
+                    end_ms: 1250,
+                    text: "d".into()
+                },
+            ]
+        );
+        assert!(segments_of(&json!({"text": "untimed"})).is_empty());
     }
 }

@@ -927,6 +927,11 @@ export interface components {
             text?: string | null;
             /** @description The transcriber that wrote the text (its `name()`); `None` while the speech waits. */
             engine?: string | null;
+            /**
+             * @description The transcript's timed segments, for following playback; empty where the engine
+             *     gave no times.
+             */
+            segments: components["schemas"]["Segment"][];
         };
         /**
          * @description Every error answer. `error` is a stable code clients branch on (e.g. `bad_nonce`,
@@ -1027,6 +1032,12 @@ export interface components {
             snippet: string;
             /** @description The recording, from the moment the speech starts. */
             audio: string;
+            /**
+             * Format: int64
+             * @description Where in the recording the first searched word was said, in milliseconds, when the
+             *     transcript is timed; null otherwise (play from the start).
+             */
+            at_ms?: number | null;
         };
         /**
          * @description What a session is for (the contract's `Kind`).
@@ -1473,6 +1484,21 @@ export interface components {
             token: string;
             /** @description The feed's URL. */
             url: string;
+        };
+        /** @description A stretch of a transcript and when it was said, from the speech's first packet. */
+        Segment: {
+            /**
+             * Format: int64
+             * @description Where it starts in the recording, milliseconds.
+             */
+            start_ms: number;
+            /**
+             * Format: int64
+             * @description Where it ends, milliseconds.
+             */
+            end_ms: number;
+            /** @description The words. */
+            text: string;
         };
         /** @description A session's Hansard. */
         SessionHansard: {
