@@ -289,8 +289,8 @@ async function main() {
   });
   const blocked = [];
   const hostErrors = [];
-  const page = async (account, viewport = { width: 1000, height: 900 }) => {
-    const ctx = await browser.newContext({ viewport });
+  const page = async (account, viewport = { width: 1000, height: 900 }, reducedMotion = "no-preference") => {
+    const ctx = await browser.newContext({ viewport, reducedMotion });
     if (account) await ctx.addInitScript(walletScript(account, rpc));
     await ctx.grantPermissions(["microphone"], { origin: base });
     const p = await ctx.newPage();
@@ -323,7 +323,8 @@ async function main() {
     }, 20_000);
 
   const speaker = await page(ACCOUNTS.orchestrator);
-  const listener = await page(ACCOUNTS.delegator, { width: 390, height: 844 }); // a phone
+  // A phone whose owner asked for reduced motion.
+  const listener = await page(ACCOUNTS.delegator, { width: 390, height: 844 }, "reduce");
   const stranger = await page(ACCOUNTS.stranger);
   await until("the session live on the page", async () => { const t = await floorText(speaker); if (process.env.E2E_DEBUG) console.log(t); return t.includes(`session ${session}`); });
 
@@ -449,6 +450,15 @@ async function main() {
   // A reaction from the listener reaches the speaker.
   await listener.locator("assembly-floor").getByRole("button", { name: /clap/ }).click();
   await speaker.locator("assembly-floor").getByText(/clap ×1/).waitFor({ timeout: 5_000 });
+  // It floats up over the stage; on the reduced-motion phone it only fades.
+  const floatAnimation = (p) => until("a floating reaction", () => p.evaluate(() => {
+    const f = document.querySelector("assembly-floor").shadowRoot.querySelector(".floats .float");
+    return f ? getComputedStyle(f).animationName : undefined;
+  }), 3_000);
+  figures.reaction_animation = { desktop: await floatAnimation(speaker), reduced_motion: await floatAnimation(listener) };
+  if (figures.reaction_animation.desktop !== "rise" || figures.reaction_animation.reduced_motion !== "fade") {
+    throw new Error(`reaction animations: ${JSON.stringify(figures.reaction_animation)}`);
+  }
   await speaker.screenshot({ path: join(results, "live-view-speaker.png"), fullPage: true });
   await listener.screenshot({ path: join(results, "live-view-phone.png"), fullPage: true });
 
