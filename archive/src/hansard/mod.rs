@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::metrics::ArchiveMetrics;
-use crate::record::archive::Archive;
+use crate::record::archive::{Archive, Speech};
 use assembly_floor::clock;
 use transcribe::Transcriber;
 
@@ -30,11 +30,16 @@ pub fn backoff(n: u32) -> Duration {
     (Duration::from_secs(2) * 2u32.saturating_pow(n.min(8))).min(MAX_BACKOFF)
 }
 
-/// Transcribes queued speeches until `shutdown`.
+/// What is told of each transcript once it is stored (the node tells live listeners, whose
+/// captions of that speech it replaces). Called on a blocking thread; it must not block long.
+pub type OnTranscript = Arc<dyn Fn(&Speech, &str) + Send + Sync>;
+
+/// Transcribes queued speeches until `shutdown`, telling `on_transcript` of each one stored.
 pub async fn run(
     archive: Arc<Archive>,
     engine: Arc<dyn Transcriber>,
     metrics: Arc<ArchiveMetrics>,
+    on_transcript: Option<OnTranscript>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -74,13 +79,18 @@ pub async fn run(
         let a = archive.clone();
         let name = engine.name();
         let m = metrics.clone();
+        let told = on_transcript.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let now = clock::now_ms();
             match result {
                 Ok(text) => {
                     tracing::info!(speech = speech.id, words = text.split_whitespace().count(), "transcribed");
                     m.transcripts_ok.fetch_add(1, Relaxed);
-                    store::succeeded(&a, speech.id, &text, &name, now)
+                    let stored = store::succeeded(&a, speech.id, &text, &name, now);
+                    if let (Ok(()), Some(tell)) = (&stored, told) {
+                        tell(&speech, &text);
+                    }
+                    stored
                 }
                 Err(e) => {
                     let n = attempts + 1;
