@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::reactions::Reactions;
 use assembly_archive::record::archive::Archive;
 use assembly_archive::record::Recorder;
+use assembly_archive::captions::{self, Captions};
 use assembly_archive::{hansard, hls};
 
 /// A running node's parts, for tests and `main`.
@@ -88,19 +89,27 @@ pub async fn start(
             format!("opening the archive in {}", settings.recordings.display())
         })?);
     hansard::store::migrate(&archive).context("the Hansard's tables")?;
-    match &settings.transcriber {
-        Some(t) => {
-            let engine = hansard::engine(&t.service, t.model.as_deref(), t.key.clone())?;
+    let engine = settings
+        .transcriber
+        .as_ref()
+        .map(|t| hansard::engine(&t.service, t.model.as_deref(), t.key.clone()))
+        .transpose()?;
+    match &engine {
+        Some(engine) => {
             tracing::info!(engine = %engine.name(), "transcribing speeches");
+            let told = hub.clone();
             tokio::spawn(hansard::run(
                 archive.clone(),
-                engine,
+                engine.clone(),
                 hub.metrics.archive.clone(),
+                Some(Arc::new(move |speech, text| told.transcript(speech, text))),
                 shutdown.clone(),
             ));
         }
         None => tracing::info!("no transcriber configured: speeches wait for one"),
     }
+    // Captions go through the Hansard's engine: none configured, no captions.
+    let captions_engine = engine.filter(|_| settings.captions);
     let recorder = Recorder::start(archive.clone(), hub.metrics.archive.clone())
         .context("starting the recorder")?;
     let s3 = settings
@@ -117,6 +126,7 @@ pub async fn start(
         hub.gate(),
         hub.metrics.archive.clone(),
         s3,
+        captions_engine.is_some(),
     )
     .with_context(|| format!("starting HLS in {}", settings.hls.display()))?;
     let push = config.push.as_ref().map(|push| {
@@ -129,7 +139,22 @@ pub async fn start(
             shutdown.clone(),
         )
     });
+    let captions = captions_engine.map(|engine| {
+        tracing::info!("live captions on");
+        let (told, subtitles) = (hub.clone(), hls.clone());
+        Captions::start(
+            engine,
+            captions::Settings::default(),
+            hub.metrics.archive.clone(),
+            Arc::new(move |cue| {
+                told.caption(&cue);
+                subtitles.caption(cue);
+            }),
+            shutdown.clone(),
+        )
+    });
     let mut sinks: Vec<Arc<dyn ProgramSink>> = vec![Arc::new(recorder), Arc::new(hls)];
+    sinks.extend(captions.map(|c| Arc::new(c) as Arc<dyn ProgramSink>));
     sinks.extend(push.map(|p| Arc::new(p) as Arc<dyn ProgramSink>));
     let sinks: Sinks = sinks.into();
     let media = Media::start(
