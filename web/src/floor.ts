@@ -5,6 +5,7 @@
 // Inside Assembly's own page the app hands it its shared connection and identity.
 
 import { Api, Live, type Burst, type LiveSession, type LiveState, type Me } from "./api";
+import { Captions } from "./captions";
 import { countdown, el, KIND, lpt, short } from "./format";
 import { Listener } from "./media";
 
@@ -21,6 +22,9 @@ button[disabled] { opacity: .5; cursor: not-allowed; }
 .reactions { display: flex; flex-wrap: wrap; gap: .35rem; }
 .stream { list-style: none; padding: 0; margin: .4rem 0 0; max-height: 9rem; overflow: auto; }
 .row { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; }
+.captions { font-size: 1.1rem; min-height: 1.5em; }
+.captions p { margin: .2rem 0; }
+.captions .final { opacity: .8; }
 `;
 
 export class AssemblyFloor extends HTMLElement {
@@ -31,6 +35,10 @@ export class AssemblyFloor extends HTMLElement {
   private api!: Api;
   private root: ShadowRoot;
   private view = el("div");
+  // The captions sit between the speaker (view) and the rest (under), outside both, so the
+  // half-second re-render never recreates their live region.
+  private captions = new Captions();
+  private under = el("div");
   private stream = el("ul", { class: "stream", ariaLive: "polite", ariaLabel: "Reactions" });
   private listenButton = el("button", { type: "button", textContent: "Listen" });
   private listenStatus = el("span", { class: "muted", ariaLive: "polite" });
@@ -46,7 +54,7 @@ export class AssemblyFloor extends HTMLElement {
 
   connectedCallback() {
     this.api = new Api(this.getAttribute("node") ?? location.origin);
-    this.root.replaceChildren(el("style", { textContent: STYLE }), this.view, this.controls(), this.audio);
+    this.root.replaceChildren(el("style", { textContent: STYLE }), this.view, this.captions.element, this.under, this.controls(), this.audio);
     if (!this.live) {
       this.live = new Live(this.api);
       this.live.connect();
@@ -57,6 +65,7 @@ export class AssemblyFloor extends HTMLElement {
     });
     this.live.onState(() => this.render());
     this.live.onBurst((b) => this.burst(b));
+    this.live.onCaption((c) => this.captions.take(c));
     this.timer = window.setInterval(() => this.render(), 500);
   }
 
@@ -143,20 +152,25 @@ export class AssemblyFloor extends HTMLElement {
     }
     if (!state || !this.live) {
       this.view.replaceChildren(el("p", { textContent: "Connecting to the node…" }));
+      this.under.replaceChildren();
       return;
     }
     const s = this.session(state);
-    this.view.replaceChildren(...this.body(state, s, this.live.now()));
+    this.captions.show(s?.session);
+    const [head, rest] = this.body(state, s, this.live.now());
+    this.view.replaceChildren(...head);
+    this.under.replaceChildren(...rest);
   }
 
-  private body(state: LiveState, s: LiveSession | undefined, now: number): Node[] {
+  /** The stage (title and speaker), and what goes under the captions. */
+  private body(state: LiveState, s: LiveSession | undefined, now: number): [Node[], Node[]] {
     const total = state.listeners.orchestrators + state.listeners.delegators + state.listeners.observers;
     const listening = el("p", {
       class: "muted",
       textContent: `${total} connected: ${state.listeners.orchestrators} orchestrators, ${state.listeners.delegators} delegators, ${state.listeners.observers} observers`,
     });
     if (!s) {
-      return [el("h2", { textContent: "No session is live" }), listening];
+      return [[el("h2", { textContent: "No session is live" })], [listening]];
     }
     const me = this.me?.address.toLowerCase();
     const title = el("h2", { textContent: `${KIND[s.kind] ?? s.kind} · session ${s.session}` });
@@ -185,11 +199,8 @@ export class AssemblyFloor extends HTMLElement {
       }),
     );
     return [
-      title,
-      holder,
-      el("h3", { textContent: waiting.length ? `Queue (${waiting.length})` : "Queue: empty" }),
-      queue,
-      listening,
+      [title, holder],
+      [el("h3", { textContent: waiting.length ? `Queue (${waiting.length})` : "Queue: empty" }), queue, listening],
     ];
   }
 }
