@@ -19,6 +19,9 @@ pub struct ArchiveConfig {
     pub s3: Option<S3Config>,
     /// The transcription service; None: speeches wait untranscribed until one is configured.
     pub transcriber: Option<TranscriberConfig>,
+    /// Live captions through the transcriber while a speech is under way (on when a
+    /// transcriber is configured; `false` turns them off).
+    pub captions: bool,
 }
 
 impl Default for ArchiveConfig {
@@ -28,6 +31,7 @@ impl Default for ArchiveConfig {
             hls: "hls".into(),
             s3: None,
             transcriber: None,
+            captions: true,
         }
     }
 }

@@ -7,12 +7,14 @@
 //! - [`hls`] — the public broadcast: continuous HLS (Opus in fMP4), optionally copied to S3.
 //! - [`hansard`] — transcripts of every speech, full-text search, exports.
 //! - [`attendance`] — who was there: signed-in presence and reactions given.
+//! - [`captions`] — live captions while a speech is under way, through the Hansard's engine.
 //! - [`metrics`] — what the archive counts.
 //! - [`config`] — its settings, the node file's `[archive]` table.
 //!
 //! The HTTP routes over the archive live in the node, which owns the front door.
 
 pub mod attendance;
+pub mod captions;
 pub mod config;
 pub mod hansard;
 pub mod hls;

@@ -17,4 +17,12 @@ pub struct ArchiveMetrics {
     pub transcripts_ok: AtomicU64,
     /// Transcription attempts that failed (retried with backoff).
     pub transcripts_failed: AtomicU64,
+    /// Caption chunks the engine answered.
+    pub captions_ok: AtomicU64,
+    /// Caption chunks the engine refused or timed out on (skipped, not retried).
+    pub captions_failed: AtomicU64,
+    /// Caption chunks dropped because the engine was behind.
+    pub captions_chunks_dropped: AtomicU64,
+    /// Packets the captions worker could not keep up with.
+    pub captions_packets_dropped: AtomicU64,
 }

@@ -22,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::names::Names;
 use crate::reactions::Reactions;
 use assembly_archive::attendance::{self, Ledger};
+use assembly_archive::captions::{self, Captions};
 use assembly_archive::record::archive::Archive;
 use assembly_archive::record::Recorder;
 use assembly_archive::{hansard, hls};
@@ -108,13 +109,23 @@ pub async fn start(
             .clone()
             .watch(hub.clone(), transcribed.subscribe(), shutdown.clone()),
     );
-    match &settings.transcriber {
-        Some(t) => {
-            let engine = hansard::engine(&t.service, t.model.as_deref(), t.key.clone())?;
+    // Each stored transcript replaces its speech's live captions on every page.
+    tokio::spawn(replace_captions(
+        hub.clone(),
+        transcribed.subscribe(),
+        shutdown.clone(),
+    ));
+    let engine = settings
+        .transcriber
+        .as_ref()
+        .map(|t| hansard::engine(&t.service, t.model.as_deref(), t.key.clone()))
+        .transpose()?;
+    match &engine {
+        Some(engine) => {
             tracing::info!(engine = %engine.name(), "transcribing speeches");
             tokio::spawn(hansard::run(
                 archive.clone(),
-                engine,
+                engine.clone(),
                 hub.metrics.archive.clone(),
                 transcribed,
                 shutdown.clone(),
@@ -122,6 +133,8 @@ pub async fn start(
         }
         None => tracing::info!("no transcriber configured: speeches wait for one"),
     }
+    // Captions go through the Hansard's engine: none configured, no captions.
+    let captions_engine = engine.filter(|_| settings.captions);
     let recorder = Recorder::start(archive.clone(), hub.metrics.archive.clone())
         .context("starting the recorder")?;
     let s3 = settings
@@ -138,6 +151,7 @@ pub async fn start(
         hub.gate(),
         hub.metrics.archive.clone(),
         s3,
+        captions_engine.is_some(),
     )
     .with_context(|| format!("starting HLS in {}", settings.hls.display()))?;
     let push = config.push.as_ref().map(|push| {
@@ -150,7 +164,22 @@ pub async fn start(
             shutdown.clone(),
         )
     });
+    let captions = captions_engine.map(|engine| {
+        tracing::info!("live captions on");
+        let (told, subtitles) = (hub.clone(), hls.clone());
+        Captions::start(
+            engine,
+            captions::Settings::default(),
+            hub.metrics.archive.clone(),
+            Arc::new(move |cue| {
+                told.caption(&cue);
+                subtitles.caption(cue);
+            }),
+            shutdown.clone(),
+        )
+    });
     let mut sinks: Vec<Arc<dyn ProgramSink>> = vec![Arc::new(recorder), Arc::new(hls)];
+    sinks.extend(captions.map(|c| Arc::new(c) as Arc<dyn ProgramSink>));
     sinks.extend(push.map(|p| Arc::new(p) as Arc<dyn ProgramSink>));
     let sinks: Sinks = sinks.into();
     let media = Media::start(
@@ -229,6 +258,25 @@ async fn heartbeat(ledger: Ledger, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = every.tick() => ledger.heartbeat(assembly_floor::clock::now_ms()),
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Tells the live pages of each transcript the Hansard stores, until `shutdown`.
+async fn replace_captions(
+    hub: Arc<Hub>,
+    mut transcribed: tokio::sync::broadcast::Receiver<hansard::Transcribed>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            t = transcribed.recv() => match t {
+                Ok(t) => hub.transcript(&t.speech, &t.text),
+                // Captions that lagged stay until the page's next speech; nothing to redo.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
             _ = shutdown.changed() => return,
         }
     }

@@ -27,6 +27,7 @@
 //! | `[archive.transcriber]` `service` | `ASSEMBLY_TRANSCRIBER` | none (speeches wait); `openai:<base URL>` or `livepeer:<gateway URL>` |
 //! | `[archive.transcriber]` `model` | `ASSEMBLY_TRANSCRIBER_MODEL` | `whisper-1` / `openai/whisper-large-v3` |
 //! | `[archive.transcriber]` `key` | `ASSEMBLY_TRANSCRIBER_KEY` | none (sent as a bearer token) |
+//! | `[archive]` `captions` | `ASSEMBLY_CAPTIONS` (`true`/`false`) | `true`: live captions through the transcriber, when one is configured |
 //! | `[push]` `endpoint` | `ASSEMBLY_WHIP_PUSH` | none (a WHIP endpoint to push the program to: MediaMTX, Livepeer's media server, another node) |
 //! | `[push]` `token` | `ASSEMBLY_WHIP_PUSH_TOKEN` | none |
 //! | `[push]` `session` | `ASSEMBLY_WHIP_PUSH_SESSION` | the current session |
@@ -217,6 +218,9 @@ impl NodeConfig {
                 secret_key: need("ASSEMBLY_S3_SECRET_KEY")?,
                 prefix: var("ASSEMBLY_S3_PREFIX").unwrap_or_else(s3::default_prefix),
             });
+        }
+        if let Some(v) = var("ASSEMBLY_CAPTIONS") {
+            archive.captions = v.parse().context("ASSEMBLY_CAPTIONS (true or false)")?;
         }
         if let Some(v) = var("ASSEMBLY_HLS") {
             archive.hls = v.into();

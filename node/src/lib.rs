@@ -5,6 +5,7 @@
 //! - [`siwe`] — the EIP-4361 message.
 //! - [`auth`] — nonces, signature checks, session tokens.
 //! - [`live`] — the live state and its fan-out.
+//! - [`captions`] — the live captions' and final transcripts' WebSocket messages.
 //! - [`ws`] — the WebSocket protocol.
 //! - [`presence`] — who is connected, counted once per person.
 //! - [`whip`] — WHIP (speakers) and WHEP (listeners) signalling over HTTP.
@@ -32,6 +33,7 @@ pub mod app;
 pub mod atom;
 pub mod auth;
 pub mod calendar;
+pub mod captions;
 pub mod config;
 pub mod error;
 pub mod http;

@@ -11,6 +11,8 @@ use parking_lot::RwLock;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, U256};
+use assembly_archive::captions::Cue;
+use assembly_archive::record::archive::Speech;
 use assembly_floor::clock;
 use assembly_indexer::events::{Kind, Speakers};
 use assembly_indexer::floor;
@@ -23,6 +25,7 @@ use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 use utoipa::ToSchema;
 
+use crate::captions::{CaptionMessage, CaptionTag, TranscriptMessage, TranscriptTag};
 use crate::metrics::Metrics;
 use crate::presence::{Listeners, Presence};
 use crate::reactions::Reactions;
@@ -144,6 +147,10 @@ pub enum Outgoing<'a> {
     State(StateMessage<'a>),
     /// A reaction burst.
     Reactions(ReactionsMessage<'a>),
+    /// A live caption.
+    Caption(CaptionMessage<'a>),
+    /// A speech's final transcript, replacing its captions.
+    Transcript(TranscriptMessage<'a>),
 }
 
 /// The `type` of a [`StateMessage`].
@@ -466,6 +473,36 @@ impl Hub {
         *self.latest.write() = (Some(state), text.clone());
         self.metrics.state_broadcasts.inc();
         let _ = self.tx.send(text);
+    }
+
+    /// Sends a live caption to everyone.
+    pub fn caption(&self, cue: &Cue) {
+        let msg = Outgoing::Caption(CaptionMessage {
+            r#type: CaptionTag::Caption,
+            server_time_ms: clock::now_ms(),
+            cue,
+        });
+        if let Ok(t) = serde_json::to_string(&msg) {
+            let _ = self.tx.send(t.into());
+        }
+    }
+
+    /// Sends a speech's final transcript to everyone: it replaces that speech's captions.
+    pub fn transcript(&self, speech: &Speech, text: &str) {
+        let msg = Outgoing::Transcript(TranscriptMessage {
+            r#type: TranscriptTag::Transcript,
+            server_time_ms: clock::now_ms(),
+            session: speech.session,
+            speech: speech.id,
+            speaker: &speech.speaker,
+            slot_start: speech.slot_start,
+            started_ms: speech.started_ms,
+            ended_ms: speech.ended_ms,
+            text,
+        });
+        if let Ok(t) = serde_json::to_string(&msg) {
+            let _ = self.tx.send(t.into());
+        }
     }
 
     fn send_burst(&self) {

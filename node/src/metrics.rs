@@ -292,6 +292,24 @@ impl Pulled {
                     ("failed", Counter(|_, a| &a.transcripts_failed)),
                 ],
             ),
+            family(
+                "assembly_captions_total",
+                "Live caption chunks by result: answered, refused or timed out (skipped, never retried), dropped because the engine was behind.",
+                MetricType::COUNTER,
+                "result",
+                vec![
+                    ("ok", Counter(|_, a| &a.captions_ok)),
+                    ("failed", Counter(|_, a| &a.captions_failed)),
+                    ("dropped", Counter(|_, a| &a.captions_chunks_dropped)),
+                ],
+            ),
+            family(
+                "assembly_captions_packets_dropped_total",
+                "Packets the captions worker could not keep up with (the live path never waits for it).",
+                MetricType::COUNTER,
+                "",
+                vec![("", Counter(|_, a| &a.captions_packets_dropped))],
+            ),
         ];
         Pulled {
             media,

@@ -60,16 +60,34 @@ pub fn document() -> OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::http::api().into_openapi());
     let mut doc = doc.nest("/chain", assembly_indexer::api::openapi());
-    doc.paths.add_path_operation(
+    hls_file(
+        &mut doc,
         "/hls/{session}/index.m3u8",
+        "The session's public broadcast.",
+        "An HLS media playlist of one-second Opus-in-fMP4 segments with program \
+         date-times (plain files, cacheable by any CDN).",
+    );
+    hls_file(
+        &mut doc,
+        "/hls/{session}/master.m3u8",
+        "The session's broadcast with live captions.",
+        "An HLS multivariant playlist: the audio (`index.m3u8`) with a WebVTT subtitles \
+         rendition (`subs.m3u8`, `EXT-X-MEDIA:TYPE=SUBTITLES`) of the live captions, one \
+         WebVTT segment per audio segment, published a few seconds behind the audio. Only \
+         when the node has a transcriber and captions on.",
+    );
+    doc
+}
+
+/// Documents one of the HLS files served under `/hls` (plain files, so no handler carries them).
+fn hls_file(doc: &mut OpenApi, path: &str, summary: &str, description: &str) {
+    doc.paths.add_path_operation(
+        path,
         vec![HttpMethod::Get],
         OperationBuilder::new()
             .tag("archive")
-            .summary(Some("The session's public broadcast."))
-            .description(Some(
-                "An HLS media playlist of one-second Opus-in-fMP4 segments with program \
-                 date-times (plain files, cacheable by any CDN).",
-            ))
+            .summary(Some(summary))
+            .description(Some(description))
             .parameter(
                 ParameterBuilder::new()
                     .name("session")
@@ -90,7 +108,6 @@ pub fn document() -> OpenApi {
             )
             .build(),
     );
-    doc
 }
 
 /// The document as committed: pretty JSON with a trailing newline.
@@ -223,6 +240,8 @@ mod tests {
             "ClientConfig",
             "StateMessage",
             "ReactionsMessage",
+            "CaptionMessage",
+            "TranscriptMessage",
             "Outgoing",
             "ErrorMessage",
             "ClientMessage",

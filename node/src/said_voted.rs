@@ -228,6 +228,7 @@ mod tests {
             },
             text: Some("words".into()),
             engine: None,
+            segments: Vec::new(),
         }
     }
 

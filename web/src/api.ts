@@ -17,6 +17,10 @@ export type Upcoming = Schemas["Upcoming"];
 export type LiveState = Schemas["StateMessage"];
 /** The `reactions` message. */
 export type Burst = Schemas["ReactionsMessage"];
+/** The `caption` message: a few seconds of the floor holder's words. */
+export type Caption = Schemas["CaptionMessage"];
+/** The `transcript` message: a speech's final text, replacing its captions. */
+export type Transcript = Schemas["TranscriptMessage"];
 /** The `error` message: a client message the node refused. */
 export type LiveError = Schemas["ErrorMessage"];
 export type Nonce = Schemas["Nonce"];
@@ -144,6 +148,7 @@ export class Live {
   state?: LiveState;
   private stateListeners: Listener<LiveState>[] = [];
   private burstListeners: Listener<Burst>[] = [];
+  private captionListeners: Listener<Caption | Transcript>[] = [];
   private errorListeners: Listener<string>[] = [];
 
   constructor(
@@ -157,6 +162,10 @@ export class Live {
   }
   onBurst(f: Listener<Burst>) {
     this.burstListeners.push(f);
+  }
+  /** Live captions and the final transcripts that replace them. */
+  onCaption(f: Listener<Caption | Transcript>) {
+    this.captionListeners.push(f);
   }
   onError(f: Listener<string>) {
     this.errorListeners.push(f);
@@ -176,7 +185,7 @@ export class Live {
     this.socket = ws;
     ws.onopen = () => (this.backoff = 250);
     ws.onmessage = (e) => {
-      let msg: LiveState | Burst | LiveError;
+      let msg: LiveState | Burst | Caption | Transcript | LiveError;
       try {
         msg = JSON.parse(e.data);
       } catch {
@@ -188,6 +197,9 @@ export class Live {
         this.stateListeners.forEach((f) => f(msg as LiveState));
       } else if (msg.type === "reactions") {
         this.burstListeners.forEach((f) => f(msg as Burst));
+      } else if (msg.type === "caption" || msg.type === "transcript") {
+        const m = msg;
+        this.captionListeners.forEach((f) => f(m));
       } else if (msg.type === "error") {
         this.errorListeners.forEach((f) => f((msg as LiveError).message));
       }

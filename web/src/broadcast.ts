@@ -32,8 +32,10 @@ async function play(session: string) {
   await audio.play().catch(() => (status.textContent = "Press play to start."));
 }
 
-function streamUrl(session: number | string): string {
-  return new URL(`/hls/${session}/index.m3u8`, location.origin).toString();
+// The audio alone (played here: hls.js's light build has no subtitles), and the
+// multivariant playlist with the live captions as WebVTT, for players that show subtitles.
+function streamUrl(session: number | string, file = "index.m3u8"): string {
+  return new URL(`/hls/${session}/${file}`, location.origin).toString();
 }
 
 /** What is live, each with one button to play it and its address for other players. */
@@ -65,6 +67,9 @@ async function listLive(): Promise<LiveState | null> {
         el("br"),
         "Stream address: ",
         el("code", { textContent: streamUrl(s.session) }),
+        el("br"),
+        "With captions: ",
+        el("code", { textContent: streamUrl(s.session, "master.m3u8") }),
       );
     }),
   );

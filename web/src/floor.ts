@@ -5,6 +5,7 @@
 // Inside Assembly's own page the app hands it its shared connection and identity.
 
 import { Api, Live, type Burst, type EnsName, type LiveSession, type LiveState, type Me } from "./api";
+import { Captions } from "./captions";
 import { countdown, el, KIND, lpt, short } from "./format";
 import { Listener } from "./media";
 import { float, identicon, ringed, STAGE_STYLE } from "./stage";
@@ -23,6 +24,9 @@ button[disabled] { opacity: .5; cursor: not-allowed; }
 .stream { list-style: none; padding: 0; margin: .4rem 0 0; max-height: 9rem; overflow: auto; }
 .row { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+.captions { font-size: 1.1rem; min-height: 1.5em; }
+.captions p { margin: .2rem 0; }
+.captions .final { opacity: .8; }
 ${STAGE_STYLE}`;
 
 export class AssemblyFloor extends HTMLElement {
@@ -60,6 +64,10 @@ export class AssemblyFloor extends HTMLElement {
     }
     return this.names.get(key) ?? null;
   }
+  // The captions sit between the speaker (view) and the rest (under), outside both, so the
+  // half-second re-render never recreates their live region.
+  private captions = new Captions();
+  private under = el("div");
   private stream = el("ul", { class: "stream", ariaLive: "polite", ariaLabel: "Reactions" });
   private listenButton = el("button", { type: "button", textContent: "Listen" });
   private listenStatus = el("span", { class: "muted", ariaLive: "polite" });
@@ -75,8 +83,10 @@ export class AssemblyFloor extends HTMLElement {
 
   connectedCallback() {
     this.api = new Api(this.getAttribute("node") ?? location.origin);
-    const stage = el("div", { class: "stage" }, this.view, this.floats);
-    this.root.replaceChildren(el("style", { textContent: STYLE }), stage, this.announce, this.controls(), this.audio);
+    // The captions sit on the stage under the speaker (view), outside what each render
+    // replaces, so the half-second re-render never recreates their live region.
+    const stage = el("div", { class: "stage" }, this.view, this.captions.element, this.floats);
+    this.root.replaceChildren(el("style", { textContent: STYLE }), stage, this.under, this.announce, this.controls(), this.audio);
     if (!this.live) {
       this.live = new Live(this.api);
       this.live.connect();
@@ -87,6 +97,7 @@ export class AssemblyFloor extends HTMLElement {
     });
     this.live.onState(() => this.render());
     this.live.onBurst((b) => this.burst(b));
+    this.live.onCaption((c) => this.captions.take(c));
     this.timer = window.setInterval(() => this.render(), 500);
     this.meterTimer = window.setInterval(() => void this.measure(), 250);
   }
@@ -202,13 +213,18 @@ export class AssemblyFloor extends HTMLElement {
     }
     if (!state || !this.live) {
       this.view.replaceChildren(el("p", { textContent: "Connecting to the node…" }));
+      this.under.replaceChildren();
       return;
     }
     const s = this.shown(state);
-    this.view.replaceChildren(...this.body(state, s, this.live.now()));
+    this.captions.show(s?.session);
+    const [head, rest] = this.body(state, s, this.live.now());
+    this.view.replaceChildren(...head);
+    this.under.replaceChildren(...rest);
   }
 
-  private body(state: LiveState, s: LiveSession | undefined, now: number): Node[] {
+  /** The stage (title and speaker), and what goes under the captions. */
+  private body(state: LiveState, s: LiveSession | undefined, now: number): [Node[], Node[]] {
     const l = state.listeners;
     const counts = el(
       "p",
@@ -220,7 +236,7 @@ export class AssemblyFloor extends HTMLElement {
     );
     if (!s) {
       this.say("No session is live.");
-      return [el("h2", { textContent: "No session is live" }), counts];
+      return [[el("h2", { textContent: "No session is live" })], [counts]];
     }
     const me = this.me?.address.toLowerCase();
     const title = el("h2", { textContent: `${KIND[s.kind] ?? s.kind} · session ${s.session}` });
@@ -281,12 +297,8 @@ export class AssemblyFloor extends HTMLElement {
         ? el("p", { textContent: `Your place: ${mine + 1} of ${waiting.length}; you speak at ${at(waiting[mine].start)}.` })
         : null;
     return [
-      title,
-      holder,
-      el("h3", { textContent: waiting.length ? `Queue (${waiting.length})` : "Queue: empty" }),
-      queue,
-      ...(place ? [place] : []),
-      counts,
+      [title, holder],
+      [el("h3", { textContent: waiting.length ? `Queue (${waiting.length})` : "Queue: empty" }), queue, ...(place ? [place] : []), counts],
     ];
   }
 

@@ -591,6 +591,12 @@ async function main() {
   await until("the speaker inside the React host", async () => (await hostText()).includes("Speaking"), 5_000);
   await host.locator("assembly-floor").getByRole("button", { name: "Listen" }).click();
   await until("audio in the React host", async () => (await host.evaluate(() => document.querySelector("assembly-floor").listening?.packetsReceived() ?? 0)) > 0, 5_000);
+  // Live captions on the stage (the stand-in transcriber hears "opening words closing words"),
+  // here and in the React host.
+  const captioned = (p) => p.locator("assembly-floor").getByRole("log", { name: "Live captions" }).textContent().then((t) => t.includes("opening words"));
+  await until("a live caption on the stage", () => captioned(listener), 8_000);
+  await until("a live caption in the React host", () => captioned(host), 3_000);
+  await listener.screenshot({ path: join(results, "stage-captions-phone.png"), fullPage: true });
   await host.screenshot({ path: join(results, "react-host.png"), fullPage: true });
   if (hostErrors.length) throw new Error(`the React host logged errors: ${hostErrors.join(" | ")}`);
   await newcomer.locator("#tx").evaluate((e) => (e.textContent = ""));

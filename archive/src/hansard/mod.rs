@@ -30,7 +30,8 @@ pub fn backoff(n: u32) -> Duration {
     (Duration::from_secs(2) * 2u32.saturating_pow(n.min(8))).min(MAX_BACKOFF)
 }
 
-/// A transcript just stored, for whoever listens (the node's word alerts): sent after the
+/// A transcript just stored, for whoever listens (the node's word alerts, the live pages'
+/// captions): sent after the
 /// write commits, never waited on.
 #[derive(Clone, Debug)]
 pub struct Transcribed {

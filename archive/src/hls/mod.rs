@@ -7,6 +7,10 @@
 //! Opus silence, paced by the wall clock. A node that restarts continues the same playlist
 //! after an `EXT-X-DISCONTINUITY`. Packets come from the media engine over a bounded channel
 //! it never waits on.
+//!
+//! With captions on, each session also has `master.m3u8`: the audio (`index.m3u8`, still
+//! the stream's address for audio-only players) with a WebVTT subtitles rendition
+//! (`subs.m3u8`) written by [`crate::captions::subs`] as audio segments are cut.
 
 pub mod fmp4;
 pub mod s3;
@@ -26,6 +30,9 @@ use assembly_floor::clock;
 use assembly_media::opus::{opus_samples, SILENCE};
 use assembly_media::{Gate, ProgramSink, Spoken};
 
+use crate::captions::subs::Subtitles;
+use crate::captions::vtt::SubSegment;
+use crate::captions::Cue;
 use crate::metrics::ArchiveMetrics;
 /// Media per segment, in 48 kHz ticks (one second).
 const SEGMENT: u64 = 48_000;
@@ -38,24 +45,35 @@ const SLACK: u64 = 3 * 960;
 #[derive(Clone)]
 pub struct Hls {
     tx: SyncSender<(u64, Arc<[u8]>)>,
+    cues: SyncSender<Cue>,
     metrics: Arc<ArchiveMetrics>,
 }
 
 impl Hls {
     /// Starts the segmenter thread writing under `dir`, one directory per live session. With
     /// `s3`, every file is also copied to the bucket (segments before the playlists naming them).
+    /// With `captions`, each stream also gets its subtitles rendition (see [`Hls::caption`]).
     pub fn start(
         dir: PathBuf,
         gate: watch::Receiver<Gate>,
         metrics: Arc<ArchiveMetrics>,
         s3: Option<s3::Uploader>,
+        captions: bool,
     ) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
         let (tx, rx) = sync_channel(2048);
+        let (cues, cues_rx) = sync_channel(256);
         std::thread::Builder::new()
             .name("hls".into())
-            .spawn(move || run(rx, dir, gate, s3))?;
-        Ok(Self { tx, metrics })
+            .spawn(move || run(rx, cues_rx, dir, gate, s3, captions))?;
+        Ok(Self { tx, cues, metrics })
+    }
+
+    /// A caption for its session's subtitles rendition (dropped if the segmenter is behind).
+    pub fn caption(&self, cue: Cue) {
+        if self.cues.try_send(cue).is_err() {
+            self.metrics.captions_chunks_dropped.fetch_add(1, Relaxed);
+        }
     }
 }
 
@@ -103,15 +121,21 @@ pub struct Stream {
     origin_ms: u64,
     produced: u64,
     next_is_discontinuity: bool,
+    /// The captions rendition, when captions are on.
+    subs: Option<Subtitles>,
 }
 
 impl Stream {
     /// Opens (creating if needed) the stream in `dir`, resuming from its saved state, with no bucket copy.
     pub fn open(dir: PathBuf) -> std::io::Result<Self> {
-        Self::open_with(dir, None)
+        Self::open_with(dir, None, false)
     }
 
-    fn open_with(dir: PathBuf, upload: Option<(s3::Uploader, String)>) -> std::io::Result<Self> {
+    fn open_with(
+        dir: PathBuf,
+        upload: Option<(s3::Uploader, String)>,
+        captions: bool,
+    ) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
         let saved: Option<State> = std::fs::read(dir.join("state.json"))
             .ok()
@@ -124,6 +148,11 @@ impl Stream {
             u.put(&format!("{key}/init.mp4"), init, "video/mp4");
         }
         let now = clock::now_ms();
+        let subs = if captions {
+            Some(Subtitles::open(&dir, WINDOW)?)
+        } else {
+            None
+        };
         Ok(Self {
             dir,
             upload,
@@ -134,6 +163,7 @@ impl Stream {
             origin_ms: now,
             produced: 0,
             next_is_discontinuity: resumed,
+            subs,
         })
     }
 
@@ -169,12 +199,25 @@ impl Stream {
         if let Some((u, key)) = &self.upload {
             u.put(&format!("{key}/seg{msn}.m4s"), seg, "video/iso.segment");
         }
-        self.state.segments.push_back(Segment {
+        let segment = Segment {
             msn,
             duration: self.pending_ticks as f64 / 48_000.0,
             pdt_ms: self.pending_pdt_ms,
             discontinuity: std::mem::take(&mut self.next_is_discontinuity),
-        });
+        };
+        if let Some(subs) = &mut self.subs {
+            subs.audio_cut(SubSegment {
+                msn,
+                duration: segment.duration,
+                pdt_ms: segment.pdt_ms,
+                decode_time: self.state.decode_time,
+                discontinuity: segment.discontinuity,
+            });
+            if let Err(e) = subs.flush(clock::now_ms()) {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "writing the captions");
+            }
+        }
+        self.state.segments.push_back(segment);
         self.state.decode_time += self.pending_ticks;
         self.state.next_msn += 1;
         self.pending.clear();
@@ -237,26 +280,33 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 fn run(
     rx: Receiver<(u64, Arc<[u8]>)>,
+    cues: Receiver<Cue>,
     dir: PathBuf,
     gate: watch::Receiver<Gate>,
     s3: Option<s3::Uploader>,
+    captions: bool,
 ) {
     let mut streams: HashMap<u64, Stream> = HashMap::new();
     loop {
         match rx.recv_timeout(Duration::from_millis(20)) {
             Ok((session, packet)) => {
-                if let Some(s) = stream(&mut streams, &dir, session, &s3) {
+                if let Some(s) = stream(&mut streams, &dir, session, &s3, captions) {
                     s.push(packet);
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
+        while let Ok(cue) = cues.try_recv() {
+            if let Some(subs) = streams.get_mut(&cue.session).and_then(|s| s.subs.as_mut()) {
+                subs.cue(cue);
+            }
+        }
         let live: Vec<u64> = gate.borrow().sessions().collect();
         streams.retain(|id, _| live.contains(id));
         let now = clock::now_ms();
         for id in live {
-            if let Some(s) = stream(&mut streams, &dir, id, &s3) {
+            if let Some(s) = stream(&mut streams, &dir, id, &s3, captions) {
                 s.pace(now);
             }
         }
@@ -268,12 +318,14 @@ fn stream<'a>(
     dir: &Path,
     session: u64,
     s3: &Option<s3::Uploader>,
+    captions: bool,
 ) -> Option<&'a mut Stream> {
     match streams.entry(session) {
         Entry::Occupied(e) => Some(e.into_mut()),
         Entry::Vacant(v) => match Stream::open_with(
             dir.join(session.to_string()),
             s3.clone().map(|u| (u, session.to_string())),
+            captions,
         ) {
             Ok(s) => Some(v.insert(s)),
             Err(e) => {

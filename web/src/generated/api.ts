@@ -786,6 +786,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/hls/{session}/master.m3u8": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The session's broadcast with live captions.
+         * @description An HLS multivariant playlist: the audio (`index.m3u8`) with a WebVTT subtitles rendition (`subs.m3u8`, `EXT-X-MEDIA:TYPE=SUBTITLES`) of the live captions, one WebVTT segment per audio segment, published a few seconds behind the audio. Only when the node has a transcriber and captions on.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    session: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The playlist. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/vnd.apple.mpegurl": string;
+                    };
+                };
+                /** @description The session has not been live on this node. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -837,6 +885,24 @@ export interface components {
             /** @description Stake behind all the burst's reactions (LPT base units, decimal). */
             total_stake: string;
         };
+        /**
+         * @description A live caption: a few seconds of the floor holder's words, a few seconds after they
+         *     were said. Best effort: a chunk the engine refused or was slow on has none.
+         */
+        CaptionMessage: components["schemas"]["Cue"] & {
+            /** @description Always `caption`. */
+            type: components["schemas"]["CaptionTag"];
+            /**
+             * Format: int64
+             * @description The server's clock, milliseconds since the epoch.
+             */
+            server_time_ms: number;
+        };
+        /**
+         * @description The `type` of a [`CaptionMessage`].
+         * @enum {string}
+         */
+        CaptionTag: "caption";
         /** @description A vote as the chain recorded it. */
         CastVote: {
             /**
@@ -910,6 +976,34 @@ export interface components {
         } | {
             /** @enum {string} */
             type: "ping";
+        };
+        /** @description One caption: what the floor holder said over a few seconds. */
+        Cue: {
+            /**
+             * Format: int64
+             * @description The session it was said in.
+             */
+            session: number;
+            /** @description The speaker's address, EIP-55 checksummed. */
+            speaker: string;
+            /**
+             * Format: int64
+             * @description The start of the speaker's slot, seconds since the epoch (with the speaker, it names
+             *     the speech whose transcript will replace the captions).
+             */
+            slot_start: number;
+            /**
+             * Format: int64
+             * @description When the first word's audio was heard, milliseconds since the epoch.
+             */
+            start_ms: number;
+            /**
+             * Format: int64
+             * @description When the chunk's audio ends, milliseconds since the epoch.
+             */
+            end_ms: number;
+            /** @description The words. */
+            text: string;
         };
         /**
          * @description One demo account: an anvil account the local deployment funded and bonded. Anvil signs
@@ -1274,7 +1368,7 @@ export interface components {
          * @description A message the hub sends to every client on `/api/v1/live` (the connection's own `error`
          *     frames are built by the socket, see `ErrorMessage`).
          */
-        Outgoing: components["schemas"]["StateMessage"] | components["schemas"]["ReactionsMessage"];
+        Outgoing: components["schemas"]["StateMessage"] | components["schemas"]["ReactionsMessage"] | components["schemas"]["CaptionMessage"] | components["schemas"]["TranscriptMessage"];
         /** @description One speaker or voter of a debate. */
         Participant: {
             /** @description The address, EIP-55 checksummed. */
@@ -1842,6 +1936,54 @@ export interface components {
              */
             votes_cast: number;
         };
+        /**
+         * @description A speech's final transcript, as the Hansard stored it: it replaces the captions of the
+         *     same speaker's slot (`session`, `speaker`, `slot_start`) heard between `started_ms`
+         *     and `ended_ms`.
+         */
+        TranscriptMessage: {
+            /** @description Always `transcript`. */
+            type: components["schemas"]["TranscriptTag"];
+            /**
+             * Format: int64
+             * @description The server's clock, milliseconds since the epoch.
+             */
+            server_time_ms: number;
+            /**
+             * Format: int64
+             * @description The session the speech was heard in.
+             */
+            session: number;
+            /**
+             * Format: int64
+             * @description The speech's id in the archive (`GET /api/v1/archive/speeches`).
+             */
+            speech: number;
+            /** @description The speaker's address, EIP-55 checksummed. */
+            speaker: string;
+            /**
+             * Format: int64
+             * @description The slot's start, seconds since the epoch.
+             */
+            slot_start: number;
+            /**
+             * Format: int64
+             * @description The speech's first packet, milliseconds since the epoch.
+             */
+            started_ms: number;
+            /**
+             * Format: int64
+             * @description Its last packet, milliseconds since the epoch.
+             */
+            ended_ms: number;
+            /** @description The whole speech's text. */
+            text: string;
+        };
+        /**
+         * @description The `type` of a [`TranscriptMessage`].
+         * @enum {string}
+         */
+        TranscriptTag: "transcript";
         /** @description A coming occurrence. */
         Upcoming: {
             /**
