@@ -202,7 +202,7 @@ pub fn reckon(
             proposal_id: (!session.proposal_id.is_zero()).then(|| session.proposal_id.to_string()),
             start: *start,
             end: *end,
-            attended_ms: overlap(&presence, &[ran.clone()]),
+            attended_ms: overlap(&presence, std::slice::from_ref(&ran)),
             requests: asked,
             slots_held: held,
             yields,
@@ -309,6 +309,8 @@ mod tests {
     use super::*;
 
     #[test]
+    // A list of one span is what these cases mean, not a range of numbers.
+    #[allow(clippy::single_range_in_vec_init)]
     fn time_attended_counts_once_across_overlapping_occurrences() {
         let here = [(0, 10), (5, 20), (30, 40)];
         assert_eq!(overlap(&here, &[0..100]), 30);

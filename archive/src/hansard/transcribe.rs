@@ -71,7 +71,7 @@ pub trait Transcriber: Send + Sync {
 /// Seconds (as an engine's JSON gives them) to milliseconds; anything else is none.
 fn ms(v: Option<&serde_json::Value>) -> Option<u64> {
     let s = v?.as_f64()?;
-    (s.is_finite() && s >= 0.0 && s < 1e9).then(|| (s * 1000.0).round() as u64)
+    (s.is_finite() && (0.0..1e9).contains(&s)).then(|| (s * 1000.0).round() as u64)
 }
 
 /// The timed segments of an answer: OpenAI's `segments` (`start`, `end` in seconds) or the
