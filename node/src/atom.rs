@@ -286,6 +286,35 @@ mod tests {
     }
 
     #[test]
+    fn feed_readers_read_it() {
+        // feed-rs, the parser Rust feed readers use, reads what a subscriber's reader would.
+        let doc = render(&feed(vec![
+            entry(2, "We <should> fund it & more"),
+            entry(1, ""),
+        ]));
+        let parsed = feed_rs::parser::parse(doc.as_bytes()).expect("an Atom feed");
+        assert_eq!(parsed.feed_type, feed_rs::model::FeedType::Atom);
+        assert_eq!(parsed.title.unwrap().content, "Speeches of 0xAb");
+        assert_eq!(parsed.entries.len(), 2);
+        let first = &parsed.entries[0];
+        assert_eq!(first.id, tag("https://assembly.example:8700", "speech:2"));
+        assert_eq!(
+            first.title.as_ref().unwrap().content,
+            "<b>Speech</b> & \"2\""
+        );
+        assert_eq!(
+            first.summary.as_ref().unwrap().content,
+            "We <should> fund it & more"
+        );
+        assert_eq!(
+            first.links[0].href,
+            "https://assembly.example/api/v1/archive/speeches/2/audio?a=1&b=2"
+        );
+        assert_eq!(first.authors[0].name, "0xAb");
+        assert_eq!(first.updated.unwrap().timestamp_millis(), 1_796_000_002_000);
+    }
+
+    #[test]
     fn an_empty_feed_is_still_a_feed() {
         let els = parse(&render(&feed(Vec::new())));
         assert!(els

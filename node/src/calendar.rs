@@ -242,6 +242,40 @@ mod tests {
     }
 
     #[test]
+    fn calendar_applications_read_it() {
+        // The `ical` crate's parser reads it as a calendar application would: the events,
+        // their times and their (unfolded, unescaped) summaries.
+        let cal = ics(
+            &[debate()],
+            "https://assembly.example",
+            "arbitrum-one",
+            1_795_990_000,
+        );
+        let mut parser = ical::IcalParser::new(cal.as_bytes());
+        let calendar = parser
+            .next()
+            .expect("one calendar")
+            .expect("a valid calendar");
+        assert!(parser.next().is_none());
+        let prop = |e: &ical::parser::ical::component::IcalEvent, name: &str| {
+            e.properties
+                .iter()
+                .find(|p| p.name == name)
+                .and_then(|p| p.value.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(calendar.events.len(), 2, "the debate and its vote's close");
+        let debate_event = &calendar.events[0];
+        assert_eq!(prop(debate_event, "DTSTART"), "20261130T005320Z");
+        assert_eq!(prop(debate_event, "DTEND"), "20261130T015320Z");
+        assert!(
+            prop(debate_event, "SUMMARY").starts_with("Debate: LIP-100: A floor\\; for debates")
+        );
+        assert_eq!(prop(&calendar.events[1], "DTSTART"), "20261201T044000Z");
+        assert!(prop(&calendar.events[1], "SUMMARY").starts_with("Vote closes: "));
+    }
+
+    #[test]
     fn an_always_open_floor_has_no_end_beyond_the_calendar() {
         let forever = Upcoming {
             kind: Kind::OpenFloor,
