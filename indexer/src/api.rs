@@ -585,8 +585,8 @@ pub struct Proposal {
     /// Its title: a governor proposal's first description line; a poll's LIP number and
     /// title once its text is resolved through the IPFS gateway, its CID until then.
     pub title: Title,
-    /// Who proposed it (EIP-55): a governor proposal's proposer; null for a poll, whose
-    /// `PollCreated` names no creator (the LIP's text names its authors).
+    /// Who proposed it (EIP-55): a governor proposal's proposer, or the account that created
+    /// the poll.
     pub proposer: Option<String>,
     /// Its debate session, once one is opened.
     pub debate: Option<u64>,

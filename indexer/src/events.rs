@@ -162,6 +162,10 @@ pub enum Event {
         proposal: alloy::primitives::Bytes,
         /// The last L1 block at which the poll takes votes.
         end_block: u64,
+        /// Who created it: the sender of the `createPoll` transaction (the event does not
+        /// name them), filled in by the follower; None until then, and in rows from before.
+        #[serde(default)]
+        creator: Option<Address>,
     },
     /// A vote on a governor proposal (`VoteCast`, `VoteCastWithParams`) or on a poll (`Vote`).
     Voted {
@@ -321,6 +325,7 @@ pub fn decode_poll_creator(log: &Log) -> Result<Event, DecodeError> {
         poll: e.poll,
         proposal: e.proposal,
         end_block: u64_of(e.endBlock, "PollCreated", "endBlock")?,
+        creator: None,
     })
 }
 

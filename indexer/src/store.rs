@@ -451,6 +451,7 @@ impl Store {
                 poll,
                 proposal,
                 end_block,
+                ..
             } => {
                 // A poll is a proposal too (its id is its address), so the keeper finds it
                 // among the proposals without a debate; `vote_end` holds its end block.
@@ -821,8 +822,8 @@ impl Store {
             .optional()?)
     }
 
-    /// Who proposed a governor proposal, from its `ProposalCreated` (None for a poll, whose
-    /// event names no creator, and for rows indexed before the proposer was kept).
+    /// Who proposed a governor proposal (its `ProposalCreated`) or created a poll (the sender
+    /// of its `createPoll`); None for rows indexed before either was kept.
     pub fn proposer(&self, proposal_id: U256) -> Result<Option<Address>> {
         let conn = self.conn();
         let actions: Option<String> = conn
@@ -837,6 +838,7 @@ impl Store {
         };
         match serde_json::from_str(&actions).map_err(|e| StoreError::Corrupt(e.to_string()))? {
             Event::ProposalCreated { proposer, .. } if !proposer.is_zero() => Ok(Some(proposer)),
+            Event::PollCreated { creator, .. } => Ok(creator),
             _ => Ok(None),
         }
     }

@@ -301,9 +301,10 @@ impl Follower {
                 }
             };
             let end = self.header(to).await?;
-            let events = decode_all(&logs, &self.deployment, |p| {
+            let mut events = decode_all(&logs, &self.deployment, |p| {
                 p.block >= next && p.block <= to
             });
+            self.name_poll_creators(&mut events).await?;
             self.commit(end, events, finalized).await?;
             self.progress.send_replace(report(false));
             return Ok(Step::Backfilled(to));
@@ -317,12 +318,34 @@ impl Follower {
             }
         }
         let logs = self.logs(Filter::new().at_block_hash(block.hash)).await?;
-        let events = decode_all(&logs, &self.deployment, |p| {
+        let mut events = decode_all(&logs, &self.deployment, |p| {
             p.block == block.number && p.block_hash == block.hash
         });
+        self.name_poll_creators(&mut events).await?;
         self.commit(block, events, finalized).await?;
         self.progress.send_replace(report(next == latest));
         Ok(Step::Followed(next))
+    }
+
+    /// Fills in each new poll's creator from its transaction: PollCreated does not name
+    /// them, and the agenda shows who proposed what. Polls are rare (a few a year), so one
+    /// lookup each; a failed lookup fails the batch, which is retried like any RPC error.
+    async fn name_poll_creators(
+        &self,
+        events: &mut [(Position, Result<Event, String>)],
+    ) -> Result<(), SyncError> {
+        use alloy::network::TransactionResponse;
+        for (pos, event) in events.iter_mut() {
+            if let Ok(Event::PollCreated { creator, .. }) = event {
+                let tx = timeout(
+                    self.config.rpc_timeout,
+                    self.provider.get_transaction_by_hash(pos.tx_hash),
+                )
+                .await?;
+                *creator = tx.map(|t| t.from());
+            }
+        }
+        Ok(())
     }
 
     /// Assembly, and the Livepeer contracts whose events matter to it: the governor (new

@@ -326,8 +326,8 @@ async fn votes_indexed_are_votes_cast_and_follow_a_reorg() {
     );
     assert_eq!(
         store.proposer(id_of(poll)).unwrap(),
-        None,
-        "a poll names no proposer"
+        Some(chain.accounts[7]),
+        "a poll's creator, from its transaction"
     );
     assert_eq!(indexed(&store, id_of(poll)), poll_votes, "poll votes");
     assert!(store.is_poll(id_of(poll)).unwrap());

@@ -203,7 +203,14 @@ class App {
         this.button("Request the floor", "enqueue", s.session, true),
       );
     }
+    // The section is redrawn twice a second: a keyboard user's focus stays on the button
+    // they reached (or, when it turned into another, on its successor), not lost to <body>.
+    const focused = body.contains(document.activeElement) ? document.activeElement?.textContent : undefined;
     body.replaceChildren(...parts);
+    if (focused !== undefined) {
+      const buttons = [...body.querySelectorAll("button")];
+      (buttons.find((b) => b.textContent === focused) ?? buttons[0])?.focus();
+    }
     this.renderSchedule(state);
   }
 

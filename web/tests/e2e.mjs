@@ -210,7 +210,7 @@ async function main() {
   const now = Number(await cast("block", "latest", "--field", "timestamp", "--rpc-url", rpc));
   await cast("send", "--rpc-url", rpc, "--private-key", KEYS.deployer, deployment.assembly,
     "createSession((uint40,uint40,uint40,uint32,uint32,uint16,uint8,uint8,uint256))",
-    `(${now + 1},3600,0,0,8,8,0,0,0)`);
+    `(${now + 1},3600,0,0,12,8,0,0,0)`);
   const session = Number((await cast("call", "--rpc-url", rpc, deployment.assembly, "sessionCount()(uint256)")).split(" ")[0]);
 
   // The sample LIP's text, served as script/start serves it (a local IPFS gateway stand-in).
@@ -339,7 +339,7 @@ async function main() {
   // (the one cast above on the poll).
   await until("the agendas' vote close and tally", async () => {
     const t = await stranger.locator("#schedule").innerText();
-    return t.includes("the vote closes") && t.includes("Tally so far: Yes: 1 voter; No: 0 voters") && /Fund Assembly transcription · proposed by 0x/.test(t);
+    return t.includes("the vote closes") && t.includes("Tally so far: Yes: 1 voter; No: 0 voters") && /Fund Assembly transcription · proposed by 0x/.test(t) && /Demo LIP - an on-chain floor for orchestrator debates · proposed by 0x/.test(t);
   }, 30_000);
   // The same schedule as an iCalendar feed: the debate, and the moment its vote closes.
   // The LIP's title comes from IPFS, resolved by the node in the background: wait for it.
@@ -513,7 +513,9 @@ async function main() {
   await speaker.locator("assembly-floor").getByText(/^Your place: 1 of 1; you speak at /).waitFor({ timeout: 5_000 });
   await speaker.locator("assembly-floor").getByRole("list", { name: "Queue" }).getByText("1. you — next").waitFor({ timeout: 5_000 });
   await speaker.screenshot({ path: join(results, "stage-queue.png"), fullPage: true });
+  // Connected while next (the handover is instant), heard once the other's slot is over.
   await speaker.getByText("Your microphone is live on the floor.").waitFor({ timeout: 20_000 });
+  await speaker.getByText(/^You have the floor/).waitFor({ timeout: 20_000 });
   const before = await packets(listener);
   await until("audio again", async () => (await packets(listener)) > before + 25, 10_000);
   // Chain time counts whole seconds, and a slot yielded in the second it began is empty by

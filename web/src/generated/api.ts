@@ -1437,8 +1437,8 @@ export interface components {
              */
             title: components["schemas"]["Title"];
             /**
-             * @description Who proposed it (EIP-55): a governor proposal's proposer; null for a poll, whose
-             *     `PollCreated` names no creator (the LIP's text names its authors).
+             * @description Who proposed it (EIP-55): a governor proposal's proposer, or the account that created
+             *     the poll.
              */
             proposer?: string | null;
             /**
