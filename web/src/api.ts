@@ -160,6 +160,9 @@ export class Live {
     this.stateListeners.push(f);
     if (this.state) f(this.state);
   }
+  private arrived!: (s: LiveState) => void;
+  /** The first state the socket brings. */
+  readonly ready = new Promise<LiveState>((resolve) => (this.arrived = resolve));
   onBurst(f: Listener<Burst>) {
     this.burstListeners.push(f);
   }
@@ -193,7 +196,9 @@ export class Live {
       }
       if ("server_time_ms" in msg) this.offset = msg.server_time_ms - Date.now();
       if (msg.type === "state") {
+        if (!this.state) performance.mark("assembly:state");
         this.state = msg;
+        this.arrived(msg);
         this.stateListeners.forEach((f) => f(msg as LiveState));
       } else if (msg.type === "reactions") {
         this.burstListeners.forEach((f) => f(msg as Burst));

@@ -158,11 +158,16 @@ export class AssemblyFloor extends HTMLElement {
       this.listenStatus.textContent = "";
       return;
     }
-    const s = this.shown();
+    performance.mark("assembly:click");
+    // A click that comes before the live socket's first state (a fast hand on a fresh page)
+    // waits for it rather than being told nothing is live.
+    if (!this.live?.state) this.listenStatus.textContent = "Connecting…";
+    const s = this.shown(this.live?.state ?? (await this.live?.ready));
     if (!s) {
       this.listenStatus.textContent = "No session is live to listen to.";
       return;
     }
+    performance.mark("assembly:listen");
     const l = new Listener(this.api.url(`/api/v1/sessions/${s.session}/whep`), undefined, this.audio);
     l.onStatus = (st, detail) => {
       this.listenStatus.textContent = st === "refused" ? `Refused: ${detail}` : st === "connected" ? "Listening" : st === "stopped" ? "" : `${st[0].toUpperCase()}${st.slice(1)}…`;

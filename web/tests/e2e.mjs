@@ -206,11 +206,12 @@ async function main() {
   });
   const deploymentPath = join(repo, "deployments", `${name}.json`);
   const deployment = JSON.parse(readFileSync(deploymentPath, "utf8"));
-  // A session of our own with short slots, starting now.
+  // A session of our own with short slots (room for the timed checks inside one), starting now.
+  const SLOT_S = 16;
   const now = Number(await cast("block", "latest", "--field", "timestamp", "--rpc-url", rpc));
   await cast("send", "--rpc-url", rpc, "--private-key", KEYS.deployer, deployment.assembly,
     "createSession((uint40,uint40,uint40,uint32,uint32,uint16,uint8,uint8,uint256))",
-    `(${now + 1},3600,0,0,12,8,0,0,0)`);
+    `(${now + 1},3600,0,0,${SLOT_S},8,0,0,0)`);
   const session = Number((await cast("call", "--rpc-url", rpc, deployment.assembly, "sessionCount()(uint256)")).split(" ")[0]);
 
   // The sample LIP's text, served as script/start serves it (a local IPFS gateway stand-in).
@@ -445,6 +446,9 @@ async function main() {
   const playlist = await (await fetch(`${base}/hls/${session}/index.m3u8`)).text();
   if (!playlist.includes("#EXT-X-PROGRAM-DATE-TIME:")) throw new Error("playlist without program date-times");
   await broadcast.screenshot({ path: join(results, "public-broadcast.png"), fullPage: true });
+  // Paused from here on: its decoding is no part of what the steps below measure (axe still
+  // looks at the page at the end).
+  await broadcast.evaluate(() => document.querySelectorAll("audio, video").forEach((m) => m.pause()));
 
   step("reaction");
   // A reaction from the listener reaches the speaker.
@@ -464,18 +468,61 @@ async function main() {
 
 
   step("first audio");
-  // Time to first audio for a new listener on loopback: from navigation to the first packet.
-  const observer = await browser.newPage();
-  // Page weight: the JavaScript a first visit to the page loads, gzipped.
-  const scripts = new Set();
-  observer.on("response", (r) => r.request().resourceType() === "script" && scripts.add(new URL(r.url()).pathname));
-  const t0 = Date.now();
-  await observer.goto(`${base}/?session=${session}`);
-  await observer.locator("assembly-floor").getByRole("button", { name: "Listen" }).click();
-  await until("the observer's first audio", async () => (await packets(observer)) > 0, 10_000, 20);
-  figures.first_audio_ms = Date.now() - t0;
-  figures.page_js_gzip_kb = +([...scripts]
-    .reduce((n, path) => n + gzipSync(readFileSync(join(repo, "web/dist", path))).length, 0) / 1024).toFixed(1);
+  // Time to first audio for a new listener on loopback: from navigation to the first packet,
+  // five first visits in a row (each page its own browser context, so nothing is cached).
+  let observer;
+  const firstAudio = [];
+  // Stop early rather than measure past the slot's end (each visit takes about a second).
+  for (let i = 0; i < 5 && Date.now() - holdingFrom < (SLOT_S - 3) * 1000; i++) {
+    await observer?.close();
+    observer = await browser.newPage();
+    // Page weight: the JavaScript a first visit to the page loads, gzipped.
+    const scripts = new Set();
+    observer.on("response", (r) => r.request().resourceType() === "script" && scripts.add(new URL(r.url()).pathname));
+    // A listener clicks as soon as the button is there, not when the page's load event fires.
+    await observer.goto(`${base}/?session=${session}`, { waitUntil: "commit" });
+    // The page watches for its first packet itself (a poll from here would add its own
+    // round trips to the figure); the time is on the page's clock, from navigation start.
+    const heard = observer.evaluate(() => new Promise((resolve, reject) => {
+      const give = setTimeout(() => reject(new Error("no audio within 10 s")), 10_000);
+      const look = async () => {
+        const n = await document.querySelector("assembly-floor")?.listening?.packetsReceived();
+        if (n > 0) {
+          clearTimeout(give);
+          resolve(performance.now());
+        } else setTimeout(look, 2);
+      };
+      void look();
+    }));
+    await observer.locator("assembly-floor").getByRole("button", { name: "Listen" }).click();
+    firstAudio.push(Math.round(await heard.catch(async (e) => {
+      const status = await observer.locator("assembly-floor").locator(".row").textContent();
+      throw new Error(`the observer's first audio (visit ${i + 1}): ${e.message}; the page says: ${status}`);
+    })));
+    // Where the time went, from the page's own clock (navigation start = 0): the document, the
+    // live socket's first state, the click, the WHEP offer and answer, ICE+DTLS connected.
+    const phases = await observer.evaluate(() => {
+      const at = (name) => Math.round(performance.getEntriesByName(name).at(-1)?.startTime ?? -1);
+      const nav = performance.getEntriesByType("navigation")[0];
+      return {
+        document: Math.round(nav.responseEnd),
+        dom_content_loaded: Math.round(nav.domContentLoadedEventEnd),
+        live_state: at("assembly:state"),
+        clicked: at("assembly:click"),
+        listen: at("assembly:listen"),
+        offer: at("assembly:offer"),
+        answer: at("assembly:answer"),
+        connected: at("assembly:connected"),
+      };
+    });
+    if (i === 0) {
+      figures.first_audio_phases_ms = phases;
+      figures.page_js_gzip_kb = +([...scripts]
+        .reduce((n, path) => n + gzipSync(readFileSync(join(repo, "web/dist", path))).length, 0) / 1024).toFixed(1);
+    }
+  }
+  figures.first_audio_runs_ms = firstAudio;
+  figures.first_audio_ms = [...firstAudio].sort((x, y) => x - y)[Math.floor(firstAudio.length / 2)];
   await observer.screenshot({ path: join(results, "observer-view.png"), fullPage: true });
 
   step("slot end");
@@ -623,7 +670,7 @@ async function main() {
   console.log(JSON.stringify({ ok: true, session, ...figures, axe_violations: accessibility }));
   if (figures.page_js_gzip_kb > 100) throw new Error(`page weight ${figures.page_js_gzip_kb} KB (goal: 100 KB)`);
   if (figures.hls_glass_to_ear_ms > 6000) throw new Error(`HLS glass to ear ${figures.hls_glass_to_ear_ms} ms`);
-  if (figures.first_audio_ms > 1500) throw new Error(`first audio took ${figures.first_audio_ms} ms`);
+  if (figures.first_audio_ms > 1500) throw new Error(`first audio took ${figures.first_audio_ms} ms (median of ${firstAudio})`);
   void node;
 }
 
