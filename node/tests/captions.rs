@@ -21,6 +21,7 @@ use assembly_testkit::frames::pump_packets;
 use assembly_testkit::node::{get_json, node_with, Node};
 use assembly_testkit::paths::repo_path;
 use assembly_testkit::ports::free_port;
+use assembly_testkit::s3::{fake_s3, Bucket};
 use assembly_testkit::siwe::token;
 use assembly_testkit::voice::{speech, Killed};
 use futures::StreamExt;
@@ -57,8 +58,13 @@ async fn whisper(port: u16) -> Killed {
     server
 }
 
-/// A node transcribing with the OpenAI-compatible server on `port`.
-async fn node_transcribing(chain: &TestChain, port: u16) -> Node {
+/// A node transcribing with the OpenAI-compatible server on `port`, copying its broadcast
+/// to `bucket` when given one.
+async fn node_transcribing(chain: &TestChain, port: u16, bucket: Option<Bucket>) -> Node {
+    let s3 = match bucket {
+        Some(b) => Some(assembly_testkit::s3::config(fake_s3(b).await)),
+        None => None,
+    };
     node_with(
         chain,
         chain.anvil.endpoint(),
@@ -69,6 +75,7 @@ async fn node_transcribing(chain: &TestChain, port: u16) -> Node {
                 model: None,
                 key: None,
             });
+            c.archive.s3 = s3;
         },
     )
     .await
@@ -139,7 +146,8 @@ async fn captions_reach_listeners_and_the_broadcast() {
     let port = free_port();
     let server = whisper(port).await;
     let chain = TestChain::start_at(&[], now()).await;
-    let node = node_transcribing(&chain, port).await;
+    let bucket: Bucket = Arc::default();
+    let node = node_transcribing(&chain, port, Some(bucket.clone())).await;
     let url = format!("{}/api/v1/live", node.base.replace("http", "ws"));
     let mut ws = tokio_tungstenite::connect_async(url).await.unwrap().0;
     let (session, slot_end, publisher) = speak(&node, &chain, 20, packets).await;
@@ -230,12 +238,36 @@ async fn captions_reach_listeners_and_the_broadcast() {
     assert_eq!(transcript["slot_start"], first["slot_start"]);
     assert!(now() > slot_end, "the transcript follows the speech");
 
-    // The broadcast: a multivariant playlist naming the subtitles, WebVTT segments with the cues.
+    // The broadcast: a multivariant playlist naming the subtitles and the captioned audio,
+    // which holds players back past the captions' lag; WebVTT segments with the cues.
     let (status, master) = text(&node, &format!("/hls/{session}/master.m3u8")).await;
     assert_eq!(status, 200);
     assert!(
-        master.contains("TYPE=SUBTITLES") && master.contains("SUBTITLES=\"subs\""),
+        master.contains("TYPE=SUBTITLES") && master.contains("SUBTITLES=\"subs\"\ncaptioned.m3u8"),
         "{master}"
+    );
+    let (_, captioned) = text(&node, &format!("/hls/{session}/captioned.m3u8")).await;
+    let (_, index) = text(&node, &format!("/hls/{session}/index.m3u8")).await;
+    assert!(
+        captioned.contains("#EXT-X-SERVER-CONTROL:HOLD-BACK=11.0\n"),
+        "{captioned}"
+    );
+    assert!(
+        index.contains("#EXT-X-SERVER-CONTROL:HOLD-BACK=3.0\n"),
+        "{index}"
+    );
+    let media = |list: &str| -> Vec<String> {
+        list.lines()
+            .filter(|l| l.ends_with(".m4s"))
+            .map(str::to_string)
+            .collect()
+    };
+    let (a, b) = (media(&captioned), media(&index));
+    assert!(
+        a.iter()
+            .take(a.len().saturating_sub(2))
+            .all(|s| b.contains(s)),
+        "the captioned audio is the broadcast's own segments"
     );
     let (status, subs) = text(&node, &format!("/hls/{session}/subs.m3u8")).await;
     assert_eq!(status, 200, "{subs}");
@@ -279,6 +311,35 @@ async fn captions_reach_listeners_and_the_broadcast() {
         "{out} {err}"
     );
 
+    // The bucket has the whole captioned broadcast: every WebVTT segment the playlist names,
+    // byte for byte, and the playlists that name them.
+    // (Uploads queue behind the live path: give the newest a moment to land.)
+    let (_, subs) = text(&node, &format!("/hls/{session}/subs.m3u8")).await;
+    let named: Vec<&str> = subs.lines().filter(|l| l.ends_with(".vtt")).collect();
+    let key = |f: &str| format!("broadcast/hls/{session}/{f}");
+    let landed = || {
+        let b = bucket.lock().unwrap();
+        named.iter().all(|n| b.contains_key(&key(n)))
+    };
+    let t0 = Instant::now();
+    while !landed() && t0.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stored = bucket.lock().unwrap().clone();
+    for f in ["master.m3u8", "captioned.m3u8", "subs.m3u8"] {
+        assert!(stored.contains_key(&key(f)), "{f} in the bucket");
+    }
+    for name in &named {
+        let (_, local) = text(&node, &format!("/hls/{session}/{name}")).await;
+        assert_eq!(
+            stored
+                .get(&key(name))
+                .map(|b| String::from_utf8_lossy(b).into_owned()),
+            Some(local),
+            "{name} in the bucket"
+        );
+    }
+
     drop(server);
     publisher.task.abort();
     let _ = std::fs::remove_dir_all(&dir);
@@ -311,7 +372,7 @@ async fn a_refusing_engine_holds_up_nothing() {
         .map(Arc::from)
         .collect();
     let chain = TestChain::start_at(&[], now()).await;
-    let node = node_transcribing(&chain, refusing_engine().await).await;
+    let node = node_transcribing(&chain, refusing_engine().await, None).await;
     let (session, slot_end, publisher) = speak(&node, &chain, 10, packets).await;
     // The slot, and the recorder's gap that ends a speech.
     while now() < slot_end + 4 {

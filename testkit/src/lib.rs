@@ -33,6 +33,8 @@ pub mod node;
 #[cfg(feature = "node")]
 pub mod peers;
 #[cfg(feature = "node")]
+pub mod s3;
+#[cfg(feature = "node")]
 pub mod siwe;
 #[cfg(feature = "node")]
 pub mod voice;

@@ -1,16 +1,19 @@
-//! One session's subtitles rendition on disk, kept beside its audio by the HLS segmenter:
-//! `master.m3u8` (audio plus captions), `subs.m3u8`, and one `sub{msn}.vtt` per audio segment.
+//! One session's subtitles rendition, kept beside its audio by the HLS segmenter:
+//! `master.m3u8` (the captioned audio plus captions), `subs.m3u8`, and one `sub{msn}.vtt`
+//! per audio segment. This module decides what the files say and when; the segmenter writes
+//! them (and copies them to the bucket) with the audio's own files.
 //!
 //! A caption reaches the node a few seconds after its words (a chunk is cut, then
-//! transcribed), so each WebVTT segment is written [`LAG`] after its audio segment ends,
+//! transcribed), so each WebVTT segment is written [`LAG_MS`] after its audio segment ends,
 //! holding the cues that arrived by then. The subtitles playlist therefore trails the audio
-//! playlist by that much; players fetch it as they go. Segments are never rewritten (HLS
-//! segments are immutable): a cue later than [`LAG`] appears only in the segments still
-//! unwritten, and the Hansard's final transcript is on the WebSocket and the Hansard pages,
-//! not in the broadcast.
+//! playlist by that much, and the audio playlist `master.m3u8` names (`captioned.m3u8`, the
+//! same segments as `index.m3u8`) asks players to hold back [`HOLD_BACK_S`], so that any
+//! HLS player, with no setting of its own, plays where the captions already are. Segments
+//! are never rewritten (HLS segments are immutable): a cue later than [`LAG_MS`] appears only
+//! in the segments still unwritten, and the Hansard's final transcript is on the WebSocket
+//! and the Hansard pages, not in the broadcast.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
 
 use super::vtt::{self, SubSegment};
 use super::Cue;
@@ -18,9 +21,28 @@ use super::Cue;
 /// How long after its audio a WebVTT segment is written.
 pub const LAG_MS: u64 = 8_000;
 
+/// How far behind the live edge the captioned audio playlist asks players to play: the lag,
+/// the one-second segment it trails, and two of margin for the playlists' refreshes.
+pub const HOLD_BACK_S: f64 = (LAG_MS / 1000 + 3) as f64;
+
+/// A file of the rendition to write (`bytes` under `name`) or to remove.
+#[derive(Debug, PartialEq)]
+pub enum Change {
+    /// Write `bytes` as `name`.
+    Put {
+        /// The file name, beside the audio's.
+        name: String,
+        /// Its contents.
+        bytes: Vec<u8>,
+        /// Its media type.
+        content_type: &'static str,
+    },
+    /// Remove `name` (slid out of the window).
+    Delete(String),
+}
+
 /// The subtitles of one stream.
 pub struct Subtitles {
-    dir: PathBuf,
     /// Cues that may still fall in a segment to be written.
     cues: Vec<Cue>,
     /// Audio segments whose WebVTT segment is not written yet.
@@ -32,17 +54,24 @@ pub struct Subtitles {
 }
 
 impl Subtitles {
-    /// Subtitles in `dir`, keeping `window` segments; writes the multivariant playlist.
-    pub fn open(dir: &Path, window: usize) -> std::io::Result<Self> {
-        write_atomic(&dir.join("master.m3u8"), vtt::multivariant().as_bytes())?;
-        Ok(Self {
-            dir: dir.to_path_buf(),
+    /// Subtitles keeping `window` segments.
+    pub fn new(window: usize) -> Self {
+        Self {
             cues: Vec::new(),
             waiting: VecDeque::new(),
             written: VecDeque::new(),
             window,
             discontinuity_sequence: 0,
-        })
+        }
+    }
+
+    /// The multivariant playlist, written once when the stream opens.
+    pub fn master() -> Change {
+        Change::Put {
+            name: "master.m3u8".into(),
+            bytes: vtt::multivariant().into_bytes(),
+            content_type: PLAYLIST,
+        }
     }
 
     /// A caption for this stream.
@@ -59,9 +88,10 @@ impl Subtitles {
         self.waiting.push_back(seg);
     }
 
-    /// Writes the WebVTT segments due at `now_ms`, and the playlist if any was written.
-    pub fn flush(&mut self, now_ms: u64) -> std::io::Result<()> {
-        let mut wrote = false;
+    /// The files due at `now_ms`: the WebVTT segments, in order, then the playlist naming
+    /// them (a player never sees a name before its file), then what slid out of the window.
+    pub fn flush(&mut self, now_ms: u64) -> Vec<Change> {
+        let mut changes = Vec::new();
         while let Some(seg) = self.waiting.front() {
             let end = seg.pdt_ms + (seg.duration * 1000.0).round() as u64;
             if end + LAG_MS > now_ms {
@@ -70,47 +100,62 @@ impl Subtitles {
             let Some(seg) = self.waiting.pop_front() else {
                 break;
             };
-            let text = vtt::segment(&seg, &self.cues);
-            write_atomic(&self.dir.join(vtt::segment_name(seg.msn)), text.as_bytes())?;
+            changes.push(Change::Put {
+                name: vtt::segment_name(seg.msn),
+                bytes: vtt::segment(&seg, &self.cues).into_bytes(),
+                content_type: "text/vtt",
+            });
             self.cues.retain(|c| c.end_ms > end);
             self.written.push_back(seg);
-            wrote = true;
         }
+        if changes.is_empty() {
+            return changes;
+        }
+        let mut gone = Vec::new();
         while self.written.len() > self.window {
             if let Some(old) = self.written.pop_front() {
                 if old.discontinuity {
                     self.discontinuity_sequence += 1;
                 }
-                let _ = std::fs::remove_file(self.dir.join(vtt::segment_name(old.msn)));
+                gone.push(Change::Delete(vtt::segment_name(old.msn)));
             }
         }
-        if wrote {
-            let segs: Vec<SubSegment> = self.written.iter().cloned().collect();
-            let list = vtt::playlist(&segs, self.discontinuity_sequence);
-            write_atomic(&self.dir.join("subs.m3u8"), list.as_bytes())?;
-        }
-        Ok(())
+        let segs: Vec<SubSegment> = self.written.iter().cloned().collect();
+        changes.push(Change::Put {
+            name: "subs.m3u8".into(),
+            bytes: vtt::playlist(&segs, self.discontinuity_sequence).into_bytes(),
+            content_type: PLAYLIST,
+        });
+        changes.extend(gone);
+        changes
     }
 }
 
-/// Writes through a temporary file and a rename, so a server never serves half a file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(tmp, path)
-}
+/// The media type of a playlist.
+pub const PLAYLIST: &str = "application/vnd.apple.mpegurl";
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The files `changes` put, by name, and those they delete.
+    fn files(changes: &[Change]) -> (Vec<(String, String)>, Vec<String>) {
+        let mut put = Vec::new();
+        let mut deleted = Vec::new();
+        for c in changes {
+            match c {
+                Change::Put { name, bytes, .. } => {
+                    put.push((name.clone(), String::from_utf8(bytes.clone()).unwrap()))
+                }
+                Change::Delete(name) => deleted.push(name.clone()),
+            }
+        }
+        (put, deleted)
+    }
+
     #[test]
     fn segments_wait_for_their_cues_then_slide() {
-        let dir = std::env::temp_dir().join(format!("captions-subs-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut s = Subtitles::open(&dir, 2).unwrap();
-        assert!(dir.join("master.m3u8").exists());
+        let mut s = Subtitles::new(2);
         for msn in 0..3 {
             s.audio_cut(SubSegment {
                 msn,
@@ -120,8 +165,7 @@ mod tests {
                 discontinuity: false,
             });
         }
-        s.flush(101_000 + LAG_MS - 1).unwrap();
-        assert!(!dir.join("subs.m3u8").exists(), "not due yet");
+        assert_eq!(s.flush(101_000 + LAG_MS - 1), vec![], "not due yet");
         // A caption over the first two segments, arriving late but within the lag.
         s.cue(Cue {
             session: 1,
@@ -131,24 +175,44 @@ mod tests {
             end_ms: 101_500,
             text: "hello there".into(),
         });
-        s.flush(102_000 + LAG_MS).unwrap();
-        let first = std::fs::read_to_string(dir.join("sub0.vtt")).unwrap();
-        assert!(
-            first.contains("00:00:00.200 --> 00:00:01.000\nhello there"),
-            "{first}"
+        let (put, deleted) = files(&s.flush(102_000 + LAG_MS));
+        let names: Vec<&str> = put.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["sub0.vtt", "sub1.vtt", "subs.m3u8"],
+            "segments before the playlist"
         );
-        let second = std::fs::read_to_string(dir.join("sub1.vtt")).unwrap();
+        assert!(deleted.is_empty());
         assert!(
-            second.contains("00:00:00.000 --> 00:00:00.500\nhello there"),
-            "{second}"
+            put[0]
+                .1
+                .contains("00:00:00.200 --> 00:00:01.000\nhello there"),
+            "{}",
+            put[0].1
         );
-        s.flush(103_000 + LAG_MS).unwrap();
-        let list = std::fs::read_to_string(dir.join("subs.m3u8")).unwrap();
+        assert!(
+            put[1]
+                .1
+                .contains("00:00:00.000 --> 00:00:00.500\nhello there"),
+            "{}",
+            put[1].1
+        );
+        let (put, deleted) = files(&s.flush(103_000 + LAG_MS));
+        let list = &put.last().unwrap().1;
         assert!(
             list.contains("#EXT-X-MEDIA-SEQUENCE:1\n") && list.contains("sub2.vtt"),
             "{list}"
         );
-        assert!(!dir.join("sub0.vtt").exists(), "slid out of the window");
-        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(deleted, ["sub0.vtt"], "slid out of the window");
+    }
+
+    #[test]
+    fn players_are_held_back_past_the_lag() {
+        assert!(HOLD_BACK_S * 1000.0 >= (LAG_MS + 1000) as f64);
+        let Change::Put { bytes, .. } = Subtitles::master() else {
+            panic!("the multivariant playlist is written")
+        };
+        let master = String::from_utf8(bytes).unwrap();
+        assert!(master.contains("\ncaptioned.m3u8\n"), "{master}");
     }
 }

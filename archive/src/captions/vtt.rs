@@ -95,11 +95,12 @@ pub fn playlist(segments: &[SubSegment], discontinuity_sequence: u64) -> String 
     p
 }
 
-/// The multivariant playlist: the audio (`index.m3u8`) with the captions (`subs.m3u8`).
+/// The multivariant playlist: the captioned audio (`captioned.m3u8`: the segments of
+/// `index.m3u8`, held back past the captions' lag) with the captions (`subs.m3u8`).
 pub fn multivariant() -> String {
     "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n\
      #EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"Captions\",LANGUAGE=\"en\",DEFAULT=YES,AUTOSELECT=YES,URI=\"subs.m3u8\"\n\
-     #EXT-X-STREAM-INF:BANDWIDTH=64000,CODECS=\"opus\",SUBTITLES=\"subs\"\nindex.m3u8\n"
+     #EXT-X-STREAM-INF:BANDWIDTH=64000,CODECS=\"opus\",SUBTITLES=\"subs\"\ncaptioned.m3u8\n"
         .to_string()
 }
 
@@ -170,7 +171,7 @@ mod tests {
         );
         let m = multivariant();
         assert!(m.contains("TYPE=SUBTITLES,GROUP-ID=\"subs\""));
-        assert!(m.contains("SUBTITLES=\"subs\"\nindex.m3u8\n"));
+        assert!(m.contains("SUBTITLES=\"subs\"\ncaptioned.m3u8\n"));
         assert_eq!(timestamp(3_723_004), "01:02:03.004");
     }
 }

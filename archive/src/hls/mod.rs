@@ -8,9 +8,11 @@
 //! after an `EXT-X-DISCONTINUITY`. Packets come from the media engine over a bounded channel
 //! it never waits on.
 //!
-//! With captions on, each session also has `master.m3u8`: the audio (`index.m3u8`, still
-//! the stream's address for audio-only players) with a WebVTT subtitles rendition
-//! (`subs.m3u8`) written by [`crate::captions::subs`] as audio segments are cut.
+//! With captions on, each session also has `master.m3u8`: the audio (`captioned.m3u8`, the
+//! segments of `index.m3u8` held further back; `index.m3u8` stays the low-latency address)
+//! with a WebVTT subtitles rendition (`subs.m3u8`) that [`crate::captions::subs`] composes
+//! as audio segments are cut. Every file, captions included, is written here and copied to
+//! the bucket in the order players may ask for it.
 
 pub mod fmp4;
 pub mod s3;
@@ -30,7 +32,7 @@ use assembly_floor::clock;
 use assembly_media::opus::{opus_samples, SILENCE};
 use assembly_media::{Gate, ProgramSink, Spoken};
 
-use crate::captions::subs::Subtitles;
+use crate::captions::subs::{self, Change, Subtitles};
 use crate::captions::vtt::SubSegment;
 use crate::captions::Cue;
 use crate::metrics::ArchiveMetrics;
@@ -142,18 +144,8 @@ impl Stream {
             .and_then(|b| serde_json::from_slice(&b).ok());
         let resumed = saved.is_some();
         let state = saved.unwrap_or_default();
-        let init = fmp4::init_segment(2);
-        write_atomic(&dir.join("init.mp4"), &init)?;
-        if let Some((u, key)) = &upload {
-            u.put(&format!("{key}/init.mp4"), init, "video/mp4");
-        }
         let now = clock::now_ms();
-        let subs = if captions {
-            Some(Subtitles::open(&dir, WINDOW)?)
-        } else {
-            None
-        };
-        Ok(Self {
+        let s = Self {
             dir,
             upload,
             state,
@@ -163,8 +155,50 @@ impl Stream {
             origin_ms: now,
             produced: 0,
             next_is_discontinuity: resumed,
-            subs,
-        })
+            subs: captions.then(|| Subtitles::new(WINDOW)),
+        };
+        s.publish("init.mp4", fmp4::init_segment(2), "video/mp4")?;
+        if captions {
+            s.apply(Subtitles::master())?;
+        }
+        Ok(s)
+    }
+
+    /// Writes `bytes` as `name` in the stream's directory, and queues its copy to the bucket.
+    fn publish(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        content_type: &'static str,
+    ) -> std::io::Result<()> {
+        write_atomic(&self.dir.join(name), &bytes)?;
+        if let Some((u, key)) = &self.upload {
+            u.put(&format!("{key}/{name}"), bytes, content_type);
+        }
+        Ok(())
+    }
+
+    /// Removes `name`, here and in the bucket.
+    fn unpublish(&self, name: &str) {
+        let _ = std::fs::remove_file(self.dir.join(name));
+        if let Some((u, key)) = &self.upload {
+            u.delete(&format!("{key}/{name}"));
+        }
+    }
+
+    /// Carries out a change to the captions rendition.
+    fn apply(&self, change: Change) -> std::io::Result<()> {
+        match change {
+            Change::Put {
+                name,
+                bytes,
+                content_type,
+            } => self.publish(&name, bytes, content_type),
+            Change::Delete(name) => {
+                self.unpublish(&name);
+                Ok(())
+            }
+        }
     }
 
     /// Appends one Opus packet, writing a segment once enough audio is pending.
@@ -195,17 +229,14 @@ impl Stream {
         let msn = self.state.next_msn;
         let samples: Vec<(&[u8], u32)> = self.pending.iter().map(|(p, t)| (&p[..], *t)).collect();
         let seg = fmp4::media_segment(msn as u32 + 1, self.state.decode_time, &samples);
-        write_atomic(&self.dir.join(format!("seg{msn}.m4s")), &seg)?;
-        if let Some((u, key)) = &self.upload {
-            u.put(&format!("{key}/seg{msn}.m4s"), seg, "video/iso.segment");
-        }
+        self.publish(&format!("seg{msn}.m4s"), seg, "video/iso.segment")?;
         let segment = Segment {
             msn,
             duration: self.pending_ticks as f64 / 48_000.0,
             pdt_ms: self.pending_pdt_ms,
             discontinuity: std::mem::take(&mut self.next_is_discontinuity),
         };
-        if let Some(subs) = &mut self.subs {
+        let captions = self.subs.as_mut().map(|subs| {
             subs.audio_cut(SubSegment {
                 msn,
                 duration: segment.duration,
@@ -213,7 +244,10 @@ impl Stream {
                 decode_time: self.state.decode_time,
                 discontinuity: segment.discontinuity,
             });
-            if let Err(e) = subs.flush(clock::now_ms()) {
+            subs.flush(clock::now_ms())
+        });
+        for change in captions.into_iter().flatten() {
+            if let Err(e) = self.apply(change) {
                 tracing::warn!(dir = %self.dir.display(), error = %e, "writing the captions");
             }
         }
@@ -227,20 +261,20 @@ impl Stream {
                 if old.discontinuity {
                     self.state.discontinuity_sequence += 1;
                 }
-                let _ = std::fs::remove_file(self.dir.join(format!("seg{}.m4s", old.msn)));
-                if let Some((u, key)) = &self.upload {
-                    u.delete(&format!("{key}/seg{}.m4s", old.msn));
-                }
+                self.unpublish(&format!("seg{}.m4s", old.msn));
             }
         }
-        let list = playlist(&self.state);
-        write_atomic(&self.dir.join("index.m3u8"), list.as_bytes())?;
-        if let Some((u, key)) = &self.upload {
-            u.put(
-                &format!("{key}/index.m3u8"),
-                list.into_bytes(),
-                "application/vnd.apple.mpegurl",
-            );
+        self.publish(
+            "index.m3u8",
+            playlist(&self.state, LOW_LATENCY_HOLD_BACK_S).into_bytes(),
+            subs::PLAYLIST,
+        )?;
+        if self.subs.is_some() {
+            self.publish(
+                "captioned.m3u8",
+                playlist(&self.state, subs::HOLD_BACK_S).into_bytes(),
+                subs::PLAYLIST,
+            )?;
         }
         write_atomic(
             &self.dir.join("state.json"),
@@ -249,11 +283,15 @@ impl Stream {
     }
 }
 
-/// The media playlist for `state`.
-fn playlist(state: &State) -> String {
+/// How far behind the live edge `index.m3u8` asks players to play (RFC 8216bis's least,
+/// three target durations).
+const LOW_LATENCY_HOLD_BACK_S: f64 = 3.0;
+
+/// The media playlist for `state`, asking players to play `hold_back` seconds behind its end.
+fn playlist(state: &State, hold_back: f64) -> String {
     let first = state.segments.front().map_or(0, |s| s.msn);
     let mut p = format!(
-        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:HOLD-BACK=3.0\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-DISCONTINUITY-SEQUENCE:{}\n#EXT-X-MAP:URI=\"init.mp4\"\n",
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:HOLD-BACK={hold_back:.1}\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-DISCONTINUITY-SEQUENCE:{}\n#EXT-X-MAP:URI=\"init.mp4\"\n",
         state.discontinuity_sequence
     );
     for s in &state.segments {
@@ -355,7 +393,7 @@ mod tests {
             pdt_ms: 2_000,
             discontinuity: true,
         });
-        let p = playlist(&st);
+        let p = playlist(&st, LOW_LATENCY_HOLD_BACK_S);
         assert!(p.contains("#EXT-X-MEDIA-SEQUENCE:4\n"));
         assert!(p.contains(
             "#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:01.000Z\n#EXTINF:1.00000,\nseg4.m4s"

@@ -795,7 +795,7 @@ export interface paths {
         };
         /**
          * The session's broadcast with live captions.
-         * @description An HLS multivariant playlist: the audio (`index.m3u8`) with a WebVTT subtitles rendition (`subs.m3u8`, `EXT-X-MEDIA:TYPE=SUBTITLES`) of the live captions, one WebVTT segment per audio segment, published a few seconds behind the audio. Only when the node has a transcriber and captions on.
+         * @description An HLS multivariant playlist: the audio (`captioned.m3u8`: the segments of `index.m3u8`, with a `HOLD-BACK` of 11 s) with a WebVTT subtitles rendition (`subs.m3u8`, `EXT-X-MEDIA:TYPE=SUBTITLES`) of the live captions, one WebVTT segment per audio segment, published 8 s behind the audio; any HLS player plays it where the captions already are. Only when the node has a transcriber and captions on.
          */
         get: {
             parameters: {
