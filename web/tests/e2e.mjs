@@ -620,6 +620,12 @@ async function main() {
   // the local chain's demo accounts, labelled as such,
   // sign in, request the floor and speak.
   step("demo wallet");
+  // The public page with captions on, playing the multivariant playlist with the full hls.js
+  // from before the newcomer speaks: it shows their captions from the WebVTT rendition.
+  const captionedBroadcast = await browser.newPage();
+  await captionedBroadcast.goto(`${base}/broadcast.html?session=${session}&captions=1`);
+  await captionedBroadcast.getByRole("button", { name: `Play session ${session}` }).click();
+  await captionedBroadcast.waitForFunction(() => document.getElementById("status").textContent.includes("with captions"), null, { timeout: 20_000 });
   const newcomer = await page(null);
   let tabs = await tabTo(newcomer, "Connect wallet");
   await newcomer.keyboard.press("Enter");
@@ -653,12 +659,31 @@ async function main() {
   await newcomer.keyboard.press("Enter");
   await confirmed(newcomer);
   figures.keyboard_tabs_to_sign_in_request_and_yield = tabs;
+  // The captions in the HLS: hls.js has read the subtitles rendition and the page shows the
+  // cue when playback reaches it, the playlist's hold-back behind live.
+  await until("a caption from the HLS subtitles", () => captionedBroadcast.locator("#cues").textContent().then((t) => t.includes("opening words")), 25_000).catch(async (e) => {
+    const seen = await captionedBroadcast.evaluate(() => JSON.stringify({
+      native: !window.hls,
+      at: document.getElementById("audio").currentTime,
+      text: [...document.getElementById("audio").textTracks].map((t) => [t.kind, t.mode, [...(t.cues ?? [])].map((c) => [c.startTime, c.endTime, c.text])]),
+    }));
+    const subs = await (await fetch(`${base}/hls/${session}/subs.m3u8`)).text();
+    throw new Error(`${e.message}: ${seen}\n${subs.split("\n").slice(-8).join(" ")}`);
+  });
+  figures.captioned_hls = await captionedBroadcast.evaluate(() => ({
+    subtitle_tracks: window.hls.subtitleTracks.length,
+    behind_live_s: +window.hls.latency.toFixed(1),
+    cues_loaded: [...document.getElementById("audio").textTracks].reduce((n, t) => n + (t.cues?.length ?? 0), 0),
+  }));
+  if (figures.captioned_hls.subtitle_tracks !== 1) throw new Error(`subtitle tracks: ${JSON.stringify(figures.captioned_hls)}`);
+  await captionedBroadcast.screenshot({ path: join(results, "public-broadcast-captions.png"), fullPage: true });
 
   // Accessibility last: axe takes seconds a page, which the timed steps above cannot spare.
   step("axe-core");
   await axe(speaker, "the floor, signed in");
   await axe(listener, "the floor on a phone, listening");
   await axe(broadcast, "the public broadcast");
+  await axe(captionedBroadcast, "the public broadcast with captions");
   await axe(observer, "the floor, observing");
 
   await browser.close();
