@@ -88,12 +88,14 @@ pub struct Burst {
     pub total_stake: String,
 }
 
+/// governor's keyed limiter: one bucket per address.
+type PerAddress<C> =
+    RateLimiter<Address, DefaultKeyedStateStore<Address>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
 /// Rate limits per address and the burst being gathered.
 pub struct Reactions<C: Clock = DefaultClock> {
-    /// One bucket per address (governor's keyed limiter); `None` lets nothing through.
-    per_address: Option<
-        RateLimiter<Address, DefaultKeyedStateStore<Address>, C, NoOpMiddleware<C::Instant>>,
-    >,
+    /// One bucket per address; `None` lets nothing through.
+    per_address: Option<PerAddress<C>>,
     clock: C,
     pending: Mutex<(BTreeMap<String, u64>, BTreeMap<String, U256>)>,
 }

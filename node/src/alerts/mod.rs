@@ -16,12 +16,13 @@
 //! Targets (SSRF): a webhook makes the node send requests to a URL a user chose. Only
 //! `http(s)` URLs are taken; by default a host that is a loopback, private, link-local or
 //! unspecified IP literal (or `localhost`) is refused; `allow_hosts` narrows targets to a
-//! list. A public name that resolves to a private address is not caught here: operators on a
-//! network with sensitive internal services should set `allow_hosts` or an egress proxy.
+//! list. A name that resolves to such an address, then or at any later delivery, is refused
+//! when the request connects ([`resolve::PublicOnly`]).
 
 pub mod db;
 pub mod deliver;
 pub mod detect;
+pub mod resolve;
 pub mod sign;
 
 use std::collections::HashMap;
@@ -120,6 +121,9 @@ pub enum AlertError {
     /// The blocking task running a query did not finish (it panicked).
     #[error("alerts database task: {0}")]
     Task(String),
+    /// The webhooks' HTTP client could not be built (its TLS backend failed to start).
+    #[error("webhook client: {0}")]
+    Client(#[from] reqwest::Error),
 }
 
 /// The alerts' shared state: the database, the per-webhook wake-ups, the HTTP client.
@@ -144,12 +148,15 @@ impl Alerts {
     ) -> Result<Arc<Self>, AlertError> {
         let conn = rusqlite::Connection::open(path)?;
         db::migrate(&conn)?;
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder()
             .timeout(Duration::from_secs(config.timeout_secs.max(1)))
             // A redirect would lead the request somewhere the target check never saw.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+            .redirect(reqwest::redirect::Policy::none());
+        if !config.allow_private {
+            client = client.dns_resolver(Arc::new(resolve::PublicOnly));
+        }
+        // Never a default client in its place: it would follow redirects and resolve freely.
+        let client = client.build()?;
         Ok(Arc::new(Self {
             db: Mutex::new(conn),
             config,
