@@ -185,8 +185,11 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, EIP712 {
         _operatorOfKey[nodeKey] = msg.sender;
     }
 
-    /// The URL is stored for other nodes and browsers to dial, so it is bounded (storage and
-    /// every indexer's copy) and must at least be an HTTP(S) URL with something after the scheme.
+    /// The URL is stored for other nodes and browsers to dial, and every indexer keeps a
+    /// copy, so it is bounded, must be HTTP(S) with something after the scheme, and holds no
+    /// spaces or control characters: a newline or an escape sequence would reach logs and
+    /// pages verbatim, and a URL needs neither (hosts beyond ASCII are written in punycode).
+    /// The byte loop is bounded by MAX_URL_LENGTH: at most 40k gas, once per registration.
     function _checkUrl(string calldata url) internal pure {
         bytes calldata b = bytes(url);
         if (b.length > MAX_URL_LENGTH) revert UrlTooLong(b.length, MAX_URL_LENGTH);
@@ -194,6 +197,10 @@ contract NodeRegistry is INodeRegistry, Ownable2Step, EIP712 {
         if (_startsWith(b, "https://")) host = 8;
         else if (_startsWith(b, "http://")) host = 7;
         if (host == 0 || b.length == host) revert InvalidUrl();
+        for (uint256 i = host; i < b.length; ++i) {
+            bytes1 c = b[i];
+            if (c < 0x21 || c > 0x7e) revert InvalidUrl();
+        }
     }
 
     function _startsWith(bytes calldata b, bytes memory prefix) private pure returns (bool) {

@@ -11,14 +11,21 @@ contract NodeRegistryFuzzTest is RegistryFixture {
     uint256 internal constant N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
 
     /// Any bytes after any of a few schemes, near-schemes and none: accepted exactly when the
-    /// URL is http:// or https://, has a host, and fits.
-    function testFuzz_url(uint8 schemeSeed, bytes calldata rest) public {
+    /// URL is http:// or https://, has a host, is printable ASCII without spaces, and fits.
+    /// Half the time the bytes are folded into the printable range, so acceptance is common.
+    function testFuzz_url(uint8 schemeSeed, bytes calldata rest, bool fold) public {
         string[6] memory schemes = ["https://", "http://", "", "https:/", "HTTPS://", "ftp://"];
-        bytes memory url = bytes.concat(bytes(schemes[schemeSeed % 6]), rest);
+        bytes memory tail = rest;
+        if (fold) {
+            for (uint256 i; i < tail.length; ++i) tail[i] = bytes1(uint8(0x21 + uint8(tail[i]) % 94));
+        }
+        bytes memory url = bytes.concat(bytes(schemes[schemeSeed % 6]), tail);
 
         bytes4 expected;
         if (url.length > 256) expected = INodeRegistry.UrlTooLong.selector;
         else if (!(hasPrefix(url, "https://") && url.length > 8) && !(hasPrefix(url, "http://") && url.length > 7)) {
+            expected = INodeRegistry.InvalidUrl.selector;
+        } else if (!printable(url)) {
             expected = INodeRegistry.InvalidUrl.selector;
         }
         bytes memory keyProof = proof(ALICE, 1);
@@ -103,6 +110,13 @@ contract NodeRegistryFuzzTest is RegistryFixture {
         vm.prank(BOB);
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.KeyTaken.selector, nodeKey(key), ALICE));
         registry.register(URL, nodeKey(key), bobs);
+    }
+
+    function printable(bytes memory b) internal pure returns (bool) {
+        for (uint256 i; i < b.length; ++i) {
+            if (uint8(b[i]) <= 0x20 || uint8(b[i]) >= 0x7f) return false;
+        }
+        return true;
     }
 
     function hasPrefix(bytes memory b, bytes memory prefix) internal pure returns (bool) {

@@ -85,7 +85,16 @@ contract NodeRegistryTest is RegistryFixture {
     }
 
     function test_register_refusesAnEmptyOrHostlessOrNonHttpUrl() public {
-        string[5] memory bad = ["", "https://", "http://", "wss://alice.example", "alice.example"];
+        string[8] memory bad = [
+            "",
+            "https://",
+            "http://",
+            "wss://alice.example",
+            "alice.example",
+            "https://alice example",
+            "https://alice.example\n",
+            "https://alice.\u00e9xample"
+        ];
         for (uint256 i; i < bad.length; ++i) {
             vm.prank(ALICE);
             vm.expectRevert(INodeRegistry.InvalidUrl.selector);

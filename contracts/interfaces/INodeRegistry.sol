@@ -54,7 +54,7 @@ interface INodeRegistry {
     error KeyTaken(address nodeKey, address operator);
     /// @notice The node key's proof is not its signature of this operator's claim: the node must sign it with that key.
     error InvalidKeyProof(address nodeKey);
-    /// @notice A node URL must begin with http:// or https:// and name a host.
+    /// @notice A node URL must begin with http:// or https://, name a host, and contain no spaces or control characters.
     error InvalidUrl();
     /// @notice The node URL is longer than the registry allows.
     error UrlTooLong(uint256 length, uint256 max);
@@ -77,7 +77,8 @@ interface INodeRegistry {
 
     /// @notice Register the caller's node. The caller must be an active orchestrator (or
     /// approved by governance) and have no node yet.
-    /// @param url Where the node serves: http:// or https://, at most `MAX_URL_LENGTH` bytes.
+    /// @param url Where the node serves: http:// or https://, printable ASCII without spaces,
+    /// at most `MAX_URL_LENGTH` bytes.
     /// @param nodeKey The address of the node's signing key; no other node may hold it.
     /// @param keyProof `nodeKey`'s 65-byte signature of `keyDigest(msg.sender)`, so nobody can
     /// claim a key whose holder did not consent (and have that node's signatures read as theirs).
