@@ -17,13 +17,16 @@ contract NodeRegistryFuzzTest is RegistryFixture {
         string[6] memory schemes = ["https://", "http://", "", "https:/", "HTTPS://", "ftp://"];
         bytes memory tail = rest;
         if (fold) {
-            for (uint256 i; i < tail.length; ++i) tail[i] = bytes1(uint8(0x21 + uint8(tail[i]) % 94));
+            for (uint256 i; i < tail.length; ++i) {
+                tail[i] = bytes1(uint8(0x21 + uint8(tail[i]) % 94));
+            }
         }
         bytes memory url = bytes.concat(bytes(schemes[schemeSeed % 6]), tail);
 
         bytes4 expected;
-        if (url.length > 256) expected = INodeRegistry.UrlTooLong.selector;
-        else if (!(hasPrefix(url, "https://") && url.length > 8) && !(hasPrefix(url, "http://") && url.length > 7)) {
+        if (url.length > 256) {
+            expected = INodeRegistry.UrlTooLong.selector;
+        } else if (!(hasPrefix(url, "https://") && url.length > 8) && !(hasPrefix(url, "http://") && url.length > 7)) {
             expected = INodeRegistry.InvalidUrl.selector;
         } else if (!printable(url)) {
             expected = INodeRegistry.InvalidUrl.selector;

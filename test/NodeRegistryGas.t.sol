@@ -20,7 +20,9 @@ contract NodeRegistryGasTest is RegistryFixture {
 
     function test_gas_register_longestUrl() public {
         bytes memory host = new bytes(248);
-        for (uint256 i; i < host.length; ++i) host[i] = "a";
+        for (uint256 i; i < host.length; ++i) {
+            host[i] = "a";
+        }
         string memory longest = string(bytes.concat("https://", host));
         bytes memory p = proof(ALICE, 1);
         vm.prank(ALICE);

@@ -27,7 +27,9 @@ contract RegistryHandler {
         registry = registry_;
         bonding = bonding_;
         model = new ReferenceRegistry();
-        for (uint256 i; i < 3; ++i) bonding.setActive(actors[i], true);
+        for (uint256 i; i < 3; ++i) {
+            bonding.setActive(actors[i], true);
+        }
     }
 
     function keySecret(uint256 i) public pure returns (uint256) {
@@ -46,8 +48,9 @@ contract RegistryHandler {
 
         INodeRegistry.Standing standing = registry.standingOf(who);
         bytes4 expected;
-        if (standing == INodeRegistry.Standing.Suspended) expected = INodeRegistry.OperatorSuspended.selector;
-        else if (standing != INodeRegistry.Standing.Approved && !bonding.isActiveTranscoder(who)) {
+        if (standing == INodeRegistry.Standing.Suspended) {
+            expected = INodeRegistry.OperatorSuspended.selector;
+        } else if (standing != INodeRegistry.Standing.Approved && !bonding.isActiveTranscoder(who)) {
             expected = INodeRegistry.NotEligible.selector;
         } else if (model.nodeOf(who).key != address(0)) {
             expected = INodeRegistry.AlreadyRegistered.selector;
