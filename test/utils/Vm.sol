@@ -34,6 +34,7 @@ interface Vm {
     function getRecordedLogs() external returns (Log[] memory logs);
     function assume(bool condition) external pure;
     function addr(uint256 privateKey) external pure returns (address);
+    function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function deriveKey(string calldata mnemonic, uint32 index) external pure returns (uint256 privateKey);
     function envOr(string calldata name, bool defaultValue) external view returns (bool);
     function getChainId() external view returns (uint256);
