@@ -147,6 +147,7 @@ fn documented() -> OpenApiRouter<ApiState> {
         .routes(routes!(role))
         .routes(routes!(proposal))
         .routes(routes!(votes))
+        .routes(routes!(nodes))
         .routes(routes!(changes))
 }
 
@@ -521,6 +522,47 @@ async fn role(
         .await
         .map(Json)
         .map_err(|e| ApiError::Chain(e.to_string()))
+}
+
+/// A registered node, and whether it is a member of the cluster now.
+#[derive(Serialize, ToSchema)]
+pub struct ClusterNode {
+    /// The node as the registry's events have it.
+    #[serde(flatten)]
+    pub node: crate::nodes::RegisteredNode,
+    /// Whether it is a member now: not suspended, and approved or its operator in Livepeer's
+    /// active set (the registry's `isMember`). Absent when role lookups are not configured.
+    pub member: Option<bool>,
+}
+
+/// The nodes of the node registry: every registered node with its URL, its current key and
+/// whether it is a member now. What each node knows of the cluster, with no gossip.
+#[utoipa::path(get, path = "/v1/nodes", tag = "chain",
+    responses(
+        (status = 200, description = "Registered nodes, by operator.", body = Vec<ClusterNode>),
+        (status = 502, description = "The chain could not be read.", body = ChainError),
+    ))]
+async fn nodes(State(s): State<ApiState>) -> Result<Json<Vec<ClusterNode>>, ApiError> {
+    let store = s.store.clone();
+    let registered = blocking(move || Ok(store.nodes()?)).await?;
+    let mut out = Vec::with_capacity(registered.len());
+    for node in registered {
+        let member = match &s.roles {
+            Some(roles) => {
+                let standing = roles
+                    .standing(node.operator)
+                    .await
+                    .map_err(|e| ApiError::Chain(e.to_string()))?;
+                Some(crate::nodes::is_member(
+                    node.standing,
+                    standing.role == crate::roles::Role::Orchestrator,
+                ))
+            }
+            None => None,
+        };
+        out.push(ClusterNode { node, member });
+    }
+    Ok(Json(out))
 }
 
 /// Which of Livepeer's votes a proposal id names.

@@ -12,6 +12,14 @@ mod assembly {
     );
 }
 
+mod registry {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        NodeRegistry,
+        "abi/NodeRegistry.json"
+    );
+}
+
 /// Livepeer's contracts as Assembly and the indexer use them: the events the indexer follows
 /// and the functions the eligibility cache calls, from `contracts/interfaces/ILivepeer.sol`.
 /// Production code reads Livepeer's chain through these alone.
@@ -148,3 +156,5 @@ pub mod mocks {
 }
 
 pub use assembly::{Assembly, IAssembly};
+/// The registry of Assembly nodes: who makes up the cluster.
+pub use registry::{INodeRegistry, NodeRegistry};

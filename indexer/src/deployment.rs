@@ -47,6 +47,10 @@ pub struct Deployment {
     pub governor: Address,
     /// The Livepeer token (LPT) contract.
     pub livepeer_token: Address,
+    /// The registry of Assembly nodes (the cluster); None in deployment files written before
+    /// nodes registered on chain.
+    #[serde(default)]
+    pub node_registry: Option<Address>,
     /// Livepeer's PollCreator, whose polls are the votes on LIPs (not in the Controller); None
     /// in deployment files written before Assembly followed polls.
     #[serde(default)]

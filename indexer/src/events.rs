@@ -182,6 +182,58 @@ pub enum Event {
         /// The reason the voter gave, if any.
         reason: String,
     },
+    /// An operator registered its Assembly node (the node registry's `NodeRegistered`).
+    NodeRegistered {
+        /// The orchestrator (or governance-approved operator) whose node it is.
+        operator: Address,
+        /// The address of the key the node signs with.
+        key: Address,
+        /// Where the node serves.
+        url: String,
+    },
+    /// An operator's node moved to `url`.
+    NodeUrlChanged {
+        /// The operator.
+        operator: Address,
+        /// Where the node serves now.
+        url: String,
+    },
+    /// An operator's node signs with `new_key` from now on; what `old_key` signed is void.
+    NodeKeyRotated {
+        /// The operator.
+        operator: Address,
+        /// The retired key.
+        old_key: Address,
+        /// The key in use from now on.
+        new_key: Address,
+    },
+    /// An operator removed its node; what `key` signed is void.
+    NodeDeregistered {
+        /// The operator.
+        operator: Address,
+        /// The freed key.
+        key: Address,
+    },
+    /// Governance set an operator's standing in the node registry.
+    NodeStandingChanged {
+        /// The operator.
+        operator: Address,
+        /// Its standing from now on.
+        standing: NodeStanding,
+    },
+}
+
+/// Governance's say over an operator in the node registry (the contract's `Standing`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStanding {
+    /// A member while registered and in Livepeer's active set.
+    #[default]
+    Default,
+    /// A member while registered, in the active set or not.
+    Approved,
+    /// Never a member.
+    Suspended,
 }
 
 /// The longest title kept; longer first lines are cut at a character boundary.
@@ -309,6 +361,8 @@ pub fn decode_from(log: &Log, deployment: &Deployment) -> Result<Event, DecodeEr
         decode_poll_creator(log)
     } else if address == deployment.assembly {
         decode(log)
+    } else if Some(address) == deployment.node_registry {
+        decode_registry(log)
     } else {
         decode_poll(log)
     }
@@ -404,6 +458,69 @@ fn governor_vote(
         weight: Some(weight),
         reason,
     }
+}
+
+/// Decodes a log of the node registry.
+pub fn decode_registry(log: &Log) -> Result<Event, DecodeError> {
+    use crate::bindings::NodeRegistry as R;
+    let topic0 = *log.topic0().ok_or(DecodeError::NoTopics)?;
+    Ok(match topic0 {
+        R::NodeRegistered::SIGNATURE_HASH => {
+            let e = decoded::<R::NodeRegistered>(log)?;
+            Event::NodeRegistered {
+                operator: e.operator,
+                key: e.nodeKey,
+                url: e.url,
+            }
+        }
+        R::NodeUrlChanged::SIGNATURE_HASH => {
+            let e = decoded::<R::NodeUrlChanged>(log)?;
+            Event::NodeUrlChanged {
+                operator: e.operator,
+                url: e.url,
+            }
+        }
+        R::NodeKeyRotated::SIGNATURE_HASH => {
+            let e = decoded::<R::NodeKeyRotated>(log)?;
+            Event::NodeKeyRotated {
+                operator: e.operator,
+                old_key: e.oldKey,
+                new_key: e.newKey,
+            }
+        }
+        R::NodeDeregistered::SIGNATURE_HASH => {
+            let e = decoded::<R::NodeDeregistered>(log)?;
+            Event::NodeDeregistered {
+                operator: e.operator,
+                key: e.nodeKey,
+            }
+        }
+        R::StandingChanged::SIGNATURE_HASH => {
+            let e = decoded::<R::StandingChanged>(log)?;
+            Event::NodeStandingChanged {
+                operator: e.operator,
+                standing: match e.standing {
+                    0 => NodeStanding::Default,
+                    1 => NodeStanding::Approved,
+                    2 => NodeStanding::Suspended,
+                    _ => {
+                        return Err(DecodeError::OutOfRange {
+                            event: "StandingChanged",
+                            field: "standing",
+                        })
+                    }
+                },
+            }
+        }
+        // The registry's ownership events change no node.
+        R::OwnershipTransferred::SIGNATURE_HASH => Event::Governance {
+            name: "NodeRegistry.OwnershipTransferred".into(),
+        },
+        R::OwnershipTransferStarted::SIGNATURE_HASH => Event::Governance {
+            name: "NodeRegistry.OwnershipTransferStarted".into(),
+        },
+        other => return Err(DecodeError::UnknownEvent(other)),
+    })
 }
 
 /// Decodes a log of Livepeer's BondingManager that changes someone's role or stake, naming

@@ -8,6 +8,7 @@
 //! - [`store`] — the embedded database: blocks, events, sessions, queues; rollback on reorg.
 //! - [`sync`] — the follower: batched backfill, live follow, reorg detection, retries.
 //! - [`api`] — the read-only HTTP/JSON API and change stream served to media nodes.
+//! - [`nodes`] — the cluster: the node registry's events folded into its registered nodes.
 //! - [`roles`] — the eligibility cache (orchestrator / delegator / observer, with stake).
 //! - [`start`] — one start-up (settings, tasks, signals) for every binary that follows the chain.
 //! - [`keeper`] — opens the debate of every new governance proposal.
@@ -22,6 +23,7 @@ pub mod events;
 pub use assembly_floor as floor;
 pub mod ipfs;
 pub mod keeper;
+pub mod nodes;
 pub mod recurrence;
 pub mod roles;
 pub mod start;

@@ -132,6 +132,8 @@ CREATE TABLE IF NOT EXISTS votes (
     reason TEXT NOT NULL, block INTEGER NOT NULL, log_index INTEGER NOT NULL,
     PRIMARY KEY (block, log_index));
 CREATE INDEX IF NOT EXISTS votes_by_proposal ON votes (proposal_id);
+CREATE TABLE IF NOT EXISTS node_log (
+    block INTEGER NOT NULL, log_index INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (block, log_index));
 CREATE TABLE IF NOT EXISTS debates (
     proposal_id TEXT PRIMARY KEY, session INTEGER NOT NULL, vote_closes_at INTEGER NOT NULL, block INTEGER NOT NULL);
 "#;
@@ -504,6 +506,17 @@ impl Store {
                     pos.log_index as i64
                 ])?;
             }
+            Event::NodeRegistered { .. }
+            | Event::NodeUrlChanged { .. }
+            | Event::NodeKeyRotated { .. }
+            | Event::NodeDeregistered { .. }
+            | Event::NodeStandingChanged { .. } => {
+                // Kept apart from `logs` so that the cluster folds from its own few rows.
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO node_log (block, log_index, event) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![block, pos.log_index as i64, json])?;
+            }
             Event::Governance { .. } | Event::RoleChanged { .. } => {}
         }
         Ok(true)
@@ -517,6 +530,7 @@ impl Store {
         tx.execute("DELETE FROM sessions WHERE created_block > ?1", [n])?;
         tx.execute("UPDATE sessions SET cancelled_at = NULL, cancelled_block = NULL WHERE cancelled_block > ?1", [n])?;
         tx.execute("DELETE FROM requests WHERE block > ?1", [n])?;
+        tx.execute("DELETE FROM node_log WHERE block > ?1", [n])?;
         tx.execute("UPDATE requests SET withdrawn_at = NULL, withdrawn_block = NULL WHERE withdrawn_block > ?1", [n])?;
         tx.execute(
             "UPDATE requests SET yielded_at = NULL, yielded_block = NULL WHERE yielded_block > ?1",
@@ -858,6 +872,23 @@ impl Store {
             )
             .optional()?
             .is_some())
+    }
+
+    /// The nodes registered in the node registry now (see [`crate::nodes`]).
+    pub fn nodes(&self) -> Result<Vec<crate::nodes::RegisteredNode>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT block, event FROM node_log ORDER BY block, log_index")?;
+        let events = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+            .map(|row| {
+                let (block, json) = row?;
+                let event: Event = serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("node event: {e}")))?;
+                Ok((block as u64, event))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(crate::nodes::fold(events.iter().map(|(b, e)| (*b, e))))
     }
 
     /// The votes cast on a governor proposal or a poll, in the order they were cast.

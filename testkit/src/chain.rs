@@ -12,7 +12,7 @@ use alloy::signers::local::PrivateKeySigner;
 use assembly_indexer::bindings::mocks::{
     MockBondingManager, MockGovernor, MockPollCreator, MockRoundsManager,
 };
-use assembly_indexer::bindings::{Assembly, IAssembly};
+use assembly_indexer::bindings::{Assembly, IAssembly, NodeRegistry};
 use assembly_indexer::deployment::Deployment;
 use assembly_indexer::keeper::signing_provider;
 use assembly_indexer::store::Store;
@@ -37,6 +37,8 @@ pub struct TestChain {
     pub governor: MockGovernor::MockGovernorInstance<DynProvider>,
     /// Livepeer's PollCreator, mocked: polls are made by the test.
     pub polls: MockPollCreator::MockPollCreatorInstance<DynProvider>,
+    /// The registry of Assembly nodes, governed by account 0.
+    pub registry: NodeRegistry::NodeRegistryInstance<DynProvider>,
     /// anvil's accounts; 0 deploys and governs, 1..=5 are orchestrators.
     pub accounts: Vec<Address>,
     /// The next block's timestamp.
@@ -151,6 +153,9 @@ impl TestChain {
         )
         .await
         .expect("Assembly deployed");
+        let registry = NodeRegistry::deploy(provider.clone(), accounts[0], *bonding.address())
+            .await
+            .expect("NodeRegistry deployed");
         let deployment = Deployment {
             network: "test".into(),
             chain_id: provider
@@ -164,6 +169,7 @@ impl TestChain {
             governor: *governor.address(),
             livepeer_token: token,
             poll_creator: Some(*polls.address()),
+            node_registry: Some(*registry.address()),
             controller: None,
             orchestrators: accounts[1..=3].to_vec(),
             delegators: vec![],
@@ -176,6 +182,7 @@ impl TestChain {
             bonding,
             governor,
             polls,
+            registry,
             accounts,
             clock: t0,
         }

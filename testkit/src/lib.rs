@@ -23,6 +23,7 @@ pub mod chain;
 pub mod clock;
 pub mod paths;
 pub mod ports;
+pub mod registry;
 pub mod rng;
 pub mod wait;
 

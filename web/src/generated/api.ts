@@ -579,6 +579,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/chain/v1/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The nodes of the node registry: every registered node with its URL, its current key and
+         *     whether it is a member now. What each node knows of the cluster, with no gossip.
+         */
+        get: operations["nodes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/chain/v1/proposals/{id}": {
         parameters: {
             query?: never;
@@ -977,6 +997,14 @@ export interface components {
             /** @enum {string} */
             type: "ping";
         };
+        /** @description A registered node, and whether it is a member of the cluster now. */
+        ClusterNode: components["schemas"]["RegisteredNode"] & {
+            /**
+             * @description Whether it is a member now: not suspended, and approved or its operator in Livepeer's
+             *     active set (the registry's `isMember`). Absent when role lookups are not configured.
+             */
+            member?: boolean | null;
+        };
         /** @description One caption: what the floor holder said over a few seconds. */
         Cue: {
             /**
@@ -1247,6 +1275,11 @@ export interface components {
             /** @description The name's avatar as an `https:` or `data:image/` URL; null otherwise. */
             avatar?: string | null;
         };
+        /**
+         * @description Governance's say over an operator in the node registry (the contract's `Standing`).
+         * @enum {string}
+         */
+        NodeStanding: "default" | "approved" | "suspended";
         /** @description What a SIWE message must carry. */
         Nonce: {
             /** @description Single-use. */
@@ -1541,6 +1574,22 @@ export interface components {
         Registered: components["schemas"]["Webhook"] & {
             /** @description The Standard Webhooks secret (`whsec_` and base64): verify `webhook-signature` with it. */
             secret: string;
+        };
+        /** @description A registered node. */
+        RegisteredNode: {
+            /** @description The operator whose node it is. */
+            operator: string;
+            /** @description The address of the key the node signs with now. */
+            key: string;
+            /** @description Where the node serves. */
+            url: string;
+            /** @description Governance's say over the operator. */
+            standing: components["schemas"]["NodeStanding"];
+            /**
+             * Format: int64
+             * @description The block of the node's registration.
+             */
+            registered_block: number;
         };
         /**
          * @description What the chain says someone is.
@@ -3488,6 +3537,35 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+        };
+    };
+    nodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Registered nodes, by operator. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterNode"][];
+                };
+            };
+            /** @description The chain could not be read. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChainError"];
                 };
             };
         };
