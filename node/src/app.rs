@@ -215,7 +215,14 @@ pub async fn start(
         }
         None => None,
     };
+    let node_key = crate::cluster::key::load_or_create(&config.node_key_path())?;
+    let cluster = Arc::new(crate::cluster::Cluster::new(
+        node_key.address(),
+        store.clone(),
+        roles.clone(),
+    ));
     let state = AppState {
+        cluster,
         names,
         auth,
         hub: hub.clone(),

@@ -10,6 +10,7 @@
 //! | `session_hours` | `ASSEMBLY_SESSION_HOURS` | `24` (the longest a sign-in lasts) |
 //! | `token_minutes` | `ASSEMBLY_TOKEN_MINUTES` | `60` (one token's life; clients renew it while in use) |
 //! | `secret_file` | `ASSEMBLY_SECRET_FILE` | `assembly-node.secret` (created if missing) |
+//! | `node_key_file` | `ASSEMBLY_NODE_KEY_FILE` | beside `secret_file`, `.key` for `.secret` (created if missing): the key this node signs with, which its operator registers in the node registry |
 //! | `secure_cookies` | `ASSEMBLY_SECURE_COOKIES` | `false` (always on when `public_url` is `https`) |
 //! | `[media]` `bind` | `ASSEMBLY_MEDIA_BIND` | `127.0.0.1:8701` (the one UDP port for all WebRTC; `0.0.0.0:8701` to serve others) |
 //! | `[media]` `public_ips` | `ASSEMBLY_MEDIA_PUBLIC_IPS` (comma-separated) | none (the bound or outbound address) |
@@ -73,6 +74,8 @@ pub struct NodeConfig {
     pub token_minutes: u64,
     /// Where the key that signs session cookies is kept (created if missing).
     pub secret_file: PathBuf,
+    /// Where the node key is kept (created if missing); None: beside `secret_file`.
+    pub node_key_file: Option<PathBuf>,
     /// Whether cookies are marked `Secure` (set behind HTTPS).
     pub secure_cookies: bool,
     /// The media path: its own settings, with its own defaults.
@@ -107,6 +110,7 @@ impl Default for NodeConfig {
             session_hours: 24,
             token_minutes: 60,
             secret_file: "assembly-node.secret".into(),
+            node_key_file: None,
             secure_cookies: false,
             media: MediaConfig::default(),
             archive: ArchiveConfig::default(),
@@ -146,6 +150,9 @@ impl NodeConfig {
         }
         if let Some(v) = var("ASSEMBLY_SECRET_FILE") {
             c.secret_file = v.into();
+        }
+        if let Some(v) = var("ASSEMBLY_NODE_KEY_FILE") {
+            c.node_key_file = Some(v.into());
         }
         if let Some(v) = var("ASSEMBLY_SESSION_HOURS") {
             c.session_hours = v.parse().context("ASSEMBLY_SESSION_HOURS")?;
@@ -275,6 +282,13 @@ impl NodeConfig {
     pub fn cookies_secure(&self) -> bool {
         self.secure_cookies
             || url::Url::parse(&self.public_url).is_ok_and(|u| u.scheme() == "https")
+    }
+
+    /// The node key's file: as configured, else beside the secret file.
+    pub fn node_key_path(&self) -> PathBuf {
+        self.node_key_file
+            .clone()
+            .unwrap_or_else(|| self.secret_file.with_extension("key"))
     }
 
     /// The session-token key: from the secret file, created with 32 random bytes if missing.

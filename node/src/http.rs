@@ -52,6 +52,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(healthz))
         .merge(crate::whip::routes())
         .merge(crate::routes::archive::routes())
+        .merge(crate::routes::cluster::routes())
         .merge(crate::routes::hansard::routes())
         .merge(crate::routes::participation::routes())
         .merge(crate::routes::names::routes())

@@ -11,6 +11,7 @@
 //! - [`whip`] — WHIP (speakers) and WHEP (listeners) signalling over HTTP.
 //! - [`routes`] — the archive's and the Hansard's HTTP routes (the archive itself is the
 //!   `assembly-archive` crate).
+//! - [`cluster`] — the nodes registered on chain, and this node's key.
 //! - [`names`] — ENS names and avatars for addresses, checked both ways.
 //! - [`participation`] — what one account did in the assembly, from chain, archive and attendance.
 //! - [`said_voted`] — a debate's speeches beside its speakers' votes.
@@ -34,6 +35,7 @@ pub mod atom;
 pub mod auth;
 pub mod calendar;
 pub mod captions;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod http;

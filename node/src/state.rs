@@ -128,6 +128,8 @@ pub struct AppState {
     pub names: Option<Arc<crate::names::Names>>,
     /// Webhooks and saved searches.
     pub alerts: Arc<crate::alerts::Alerts>,
+    /// The registered nodes, and this node's key.
+    pub cluster: Arc<crate::cluster::Cluster>,
 }
 
 /// The session token a request carries: bearer header, cookie, or (for WebSockets, which

@@ -29,12 +29,32 @@ pub async fn register_node(
     url: &str,
 ) -> Option<PrivateKeySigner> {
     let key = PrivateKeySigner::random();
-    let proof = key_proof(chain, operator, &key).await;
+    register_key(chain, operator, &key, url)
+        .await
+        .then_some(key)
+}
+
+/// Registers `key` as `operator`'s node serving at `url`; false if the registry refused.
+pub async fn register_key(
+    chain: &TestChain,
+    operator: Address,
+    key: &PrivateKeySigner,
+    url: &str,
+) -> bool {
+    let proof = key_proof(chain, operator, key).await;
     chain
         .try_send(
             chain.registry.register(url.into(), key.address(), proof),
             operator,
         )
         .await
-        .then_some(key)
+}
+
+/// The key a test node created in `dir` (its `secret.key`, beside its session secret).
+pub fn node_key(dir: &std::path::Path) -> PrivateKeySigner {
+    std::fs::read_to_string(dir.join("secret.key"))
+        .expect("the node wrote its key")
+        .trim()
+        .parse()
+        .expect("a hex key")
 }

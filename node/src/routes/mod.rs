@@ -2,6 +2,7 @@
 //! [`crate::whip`]).
 //!
 //! - [`archive`] — speeches by session or speaker, one speech, and its audio.
+//! - [`cluster`] — the registered nodes and which is this one.
 //! - [`hansard`] — search and exports of the transcripts.
 //! - [`names`] — an address's ENS name and avatar.
 //! - [`participation`] — an account's attendance and participation, JSON and CSV.
@@ -10,6 +11,7 @@
 //! - [`webhooks`] — registering, listing and deleting one's webhooks.
 
 pub mod archive;
+pub mod cluster;
 pub mod feeds;
 pub mod hansard;
 pub mod names;

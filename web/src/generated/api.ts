@@ -132,6 +132,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cluster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The registered nodes, their membership now, and this node's key and load. Every member
+         *     answers alike: the registry on chain is the one source.
+         */
+        get: operations["cluster"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/config": {
         parameters: {
             query?: never;
@@ -1005,6 +1025,20 @@ export interface components {
              */
             member?: boolean | null;
         };
+        /** @description The cluster, from the answering node's view. */
+        ClusterView: {
+            /** @description The answering node's key address (what its operator registers). */
+            key: string;
+            /** @description Whether the answering node is a registered member now. */
+            member: boolean;
+            /**
+             * Format: int64
+             * @description Its listeners now (WHEP sessions), for clients that choose the least loaded node.
+             */
+            listeners: number;
+            /** @description Every registered node, by operator. */
+            nodes: components["schemas"]["Member"][];
+        };
         /** @description One caption: what the floor holder said over a few seconds. */
         Cue: {
             /**
@@ -1267,6 +1301,16 @@ export interface components {
             stake: string;
             /** @description Bearer token (sign-in only). */
             token?: string | null;
+        };
+        /** @description A registered node as the cluster endpoint shows it. */
+        Member: components["schemas"]["RegisteredNode"] & {
+            /**
+             * @description Whether it is a member now (the registry's `isMember`): relays, sign-ins and
+             *     listeners are taken from members only.
+             */
+            member: boolean;
+            /** @description Whether it is the node answering. */
+            this: boolean;
         };
         /** @description An address's ENS name and avatar, as far as they resolve. */
         Name: {
@@ -2418,6 +2462,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    cluster: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cluster. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterView"];
+                };
+            };
+            /** @description The chain could not be read. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
