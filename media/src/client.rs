@@ -194,6 +194,26 @@ pub fn persistent(
     intent: Intent,
     on_media: SharedOnMedia,
 ) -> Persistent {
+    persistent_minting(
+        http,
+        endpoint,
+        Arc::new(move || token.clone()),
+        intent,
+        on_media,
+    )
+}
+
+/// Makes the bearer token for each connection attempt (a node token is good once).
+pub type TokenSource = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
+/// As [`persistent`], with a new token from `token` for every connection attempt.
+pub fn persistent_minting(
+    http: reqwest::Client,
+    endpoint: String,
+    token: TokenSource,
+    intent: Intent,
+    on_media: SharedOnMedia,
+) -> Persistent {
     let (connects_tx, connects) = watch::channel(0u32);
     let (frames, mut frames_rx) = match intent {
         Intent::Publish => {
@@ -206,10 +226,11 @@ pub fn persistent(
         let mut backoff = std::time::Duration::from_millis(250);
         loop {
             let f = on_media.clone();
+            let bearer = token();
             let peer = connect(
                 &http,
                 &endpoint,
-                token.as_deref(),
+                bearer.as_deref(),
                 intent,
                 Some(Box::new(move |d: &[u8], t: Instant| f(d, t))),
             )

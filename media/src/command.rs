@@ -15,8 +15,29 @@ use str0m::Rtc;
 pub enum PeerRole {
     /// Sends audio (WHIP), forwarded only while the plan gives it the floor.
     Publisher(Address),
+    /// A sibling node of the cluster (its node key's address) sending the program it heard
+    /// from a speaker connected to it, forwarded only while someone holds the floor and as
+    /// theirs (see [`crate::Gate::relayed`]).
+    Relay(Address),
     /// Receives the room's program (WHEP).
     Listener,
+}
+
+impl PeerRole {
+    /// Whether the peer sends audio (a publisher or a relay): it lives on the front, whose
+    /// gate judges its packets.
+    pub fn sends(self) -> bool {
+        !matches!(self, PeerRole::Listener)
+    }
+
+    /// Its name in logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerRole::Publisher(_) => "publisher",
+            PeerRole::Relay(_) => "relay",
+            PeerRole::Listener => "listener",
+        }
+    }
 }
 
 /// A peer handed to a shard once its offer is answered.

@@ -235,10 +235,7 @@ impl Engine {
         let out: Vec<u64> = self
             .peers
             .iter()
-            .filter_map(|(id, p)| match p.role {
-                PeerRole::Publisher(a) => (!front.keeps(p.session, a, now)).then_some(*id),
-                PeerRole::Listener => None,
-            })
+            .filter_map(|(id, p)| (!front.keeps(p.session, p.role, now)).then_some(*id))
             .collect();
         for id in out {
             self.remove(id, Ending::FloorPassed);
@@ -258,12 +255,10 @@ impl Engine {
             let Some(front) = self.front.as_mut() else {
                 break;
             };
-            let Some((session, PeerRole::Publisher(address))) =
-                self.peers.get(&from).map(|p| (p.session, p.role))
-            else {
+            let Some((session, role)) = self.peers.get(&from).map(|p| (p.session, p.role)) else {
                 continue;
             };
-            match front.judge(from, session, address, data, now_ms) {
+            match front.judge(from, session, role, data, now_ms) {
                 Some(program) => self.fan_out(&program),
                 None => gated += 1,
             }
@@ -304,15 +299,14 @@ impl Engine {
                 m.listeners.fetch_add(1, Relaxed);
                 self.listeners.entry(p.session).or_default().push(p.id);
             }
-            PeerRole::Publisher(address) => {
+            PeerRole::Publisher(_) | PeerRole::Relay(_) => {
                 m.publishers.fetch_add(1, Relaxed);
-                // One connection per speaker and session: a reconnect replaces the old one.
+                // One connection per speaker (or sibling node) and session: a reconnect
+                // replaces the old one.
                 let old: Vec<u64> = self
                     .peers
                     .iter()
-                    .filter(|(_, q)| {
-                        q.session == p.session && q.role == PeerRole::Publisher(address)
-                    })
+                    .filter(|(_, q)| q.session == p.session && q.role == p.role)
                     .map(|(id, _)| *id)
                     .collect();
                 for id in old {
@@ -350,10 +344,7 @@ impl Engine {
             flush(&mut peer.rtc, &self.io);
         }
         peer.rtc.disconnect();
-        let role = match peer.role {
-            PeerRole::Listener => "listener",
-            PeerRole::Publisher(_) => "publisher",
-        };
+        let role = peer.role.name();
         let (session, resource) = (peer.session, peer.resource.as_str());
         if why.is_failure() {
             tracing::warn!(session, resource, role, reason = %why, "media session ended");
@@ -376,7 +367,7 @@ impl Engine {
                     list.retain(|l| *l != id);
                 }
             }
-            PeerRole::Publisher(_) => {
+            PeerRole::Publisher(_) | PeerRole::Relay(_) => {
                 m.publishers.fetch_sub(1, Relaxed);
                 self.shared.load.release_publisher();
             }
@@ -397,7 +388,7 @@ impl Engine {
             .filter_map(|(id, p)| {
                 let connect = match p.role {
                     PeerRole::Listener => LISTENER_CONNECT_TIMEOUT,
-                    PeerRole::Publisher(_) => CONNECT_TIMEOUT,
+                    PeerRole::Publisher(_) | PeerRole::Relay(_) => CONNECT_TIMEOUT,
                 };
                 if !p.connected && p.opened.elapsed() > connect {
                     Some((*id, Ending::NeverConnected(connect.as_secs())))
@@ -607,7 +598,7 @@ fn drain_peer(
                     peer.out =
                         crate::opus::opus_pt(&mut peer.rtc, added.mid).map(|pt| (added.mid, pt));
                 }
-                Event::MediaData(data) if matches!(peer.role, PeerRole::Publisher(_)) => {
+                Event::MediaData(data) if peer.role.sends() => {
                     inbound.push((id, data));
                 }
                 _ => {}

@@ -9,12 +9,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use alloy_primitives::Address;
 use str0m::media::{Frequency, MediaData, MediaTime};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use crate::command::{Command, Program};
+use crate::command::{Command, PeerRole, Program};
 use crate::gate::Gate;
 use crate::restamp::Restamp;
 use crate::routes::Routes;
@@ -33,7 +32,26 @@ pub(crate) struct Front {
     gate: Gate,
     restamps: HashMap<u64, Restamp>,
     sinks: Sinks,
+    /// By session: when the floor holder's own connection (to this node) was last heard.
+    local: HashMap<u64, u64>,
+    /// By session: the relay being heard (its peer), its slot's start and when it was last
+    /// heard.
+    relaying: HashMap<u64, Relaying>,
 }
+
+/// The one relay a session's program is taken from.
+#[derive(Clone, Copy)]
+struct Relaying {
+    peer: u64,
+    slot_start_ms: u64,
+    last_ms: u64,
+}
+
+/// How long a source keeps its precedence after its last packet: the holder's own
+/// connection over any relay, the relay first heard in a slot over any other. Long enough
+/// to ride out jitter, short enough that a speaker who fails over to another node (their
+/// first node gone) is heard again at once.
+const PRECEDENCE_MS: u64 = 500;
 
 impl Front {
     pub(crate) fn new(
@@ -51,6 +69,8 @@ impl Front {
             gate,
             restamps: HashMap::new(),
             sinks,
+            local: HashMap::new(),
+            relaying: HashMap::new(),
         }
     }
 }
@@ -117,30 +137,74 @@ impl Front {
         self.gate = gate;
     }
 
-    /// Whether a connected publisher stays connected (see [`Gate::keeps`]).
-    pub(crate) fn keeps(&self, session: u64, who: Address, now_ms: u64) -> bool {
-        self.gate.keeps(session, who, now_ms)
+    /// Whether a connected peer that sends stays connected: a publisher while it holds the
+    /// floor or the next slot (see [`Gate::keeps`]), a relay while its session is in progress.
+    pub(crate) fn keeps(&self, session: u64, role: PeerRole, now_ms: u64) -> bool {
+        match role {
+            PeerRole::Publisher(who) => self.gate.keeps(session, who, now_ms),
+            PeerRole::Relay(_) => self.gate.is_live(session),
+            PeerRole::Listener => true,
+        }
     }
 
-    /// Judges one packet publisher `from` (`address`, in `session`) sent, at `now_ms`. What
-    /// the gate lets through is handed to the sinks, restamped onto its session's timeline,
-    /// and sent to every other shard; the front's own shard gets it back to write to its
-    /// listeners. `None`: the sender does not hold the floor.
+    /// Judges one packet that `from` (a publisher or a relay, in `session`) sent, at
+    /// `now_ms`. What the gate lets through is handed to the sinks, restamped onto its
+    /// session's timeline, and sent to every other shard; the front's own shard gets it back
+    /// to write to its listeners. `None`: not heard.
+    ///
+    /// A session's program has one source at a time: the holder's own connection to this
+    /// node when it is sending; otherwise one sibling's relay, the first heard in the slot.
+    /// Anything else (the same audio relayed by a second node, a sibling relaying while the
+    /// holder is here) would be heard twice or mixed.
     pub(crate) fn judge(
         &mut self,
         from: u64,
         session: u64,
-        address: Address,
+        role: PeerRole,
         data: MediaData,
         now_ms: u64,
     ) -> Option<Arc<Program>> {
-        let slot = self.gate.heard(session, address, now_ms)?;
+        let recent = |t: u64| now_ms.saturating_sub(t) < PRECEDENCE_MS;
+        let (speaker, slot, relayed) = match role {
+            PeerRole::Publisher(address) => {
+                let slot = self.gate.heard(session, address, now_ms)?;
+                self.local.insert(session, now_ms);
+                (address, slot, false)
+            }
+            PeerRole::Relay(_) => {
+                let (holder, slot) = self.gate.relayed(session, now_ms)?;
+                if self.local.get(&session).is_some_and(|t| recent(*t)) {
+                    return None;
+                }
+                match self.relaying.get_mut(&session) {
+                    Some(r) if r.peer == from && r.slot_start_ms == slot.start_ms => {
+                        r.last_ms = now_ms;
+                    }
+                    Some(r) if r.slot_start_ms == slot.start_ms && recent(r.last_ms) => {
+                        return None;
+                    }
+                    _ => {
+                        self.relaying.insert(
+                            session,
+                            Relaying {
+                                peer: from,
+                                slot_start_ms: slot.start_ms,
+                                last_ms: now_ms,
+                            },
+                        );
+                    }
+                }
+                (holder, slot, true)
+            }
+            PeerRole::Listener => return None,
+        };
         let spoken = Spoken {
             session,
-            speaker: address,
+            speaker,
             slot,
             at_ms: now_ms,
             payload: &data.data,
+            relayed,
         };
         for sink in self.sinks.iter() {
             sink.offer(&spoken);

@@ -3,6 +3,7 @@
 //! - [`Gate::admit`] — may this address connect as a publisher to this session now? (WHIP)
 //! - [`Gate::heard`] — is a packet from this address, arriving now, forwarded? (the front)
 //! - [`Gate::keeps`] — does a connected publisher stay connected? (eviction)
+//! - [`Gate::relayed`] — is a packet a sibling node relays forwarded, and as whose? (cluster)
 //!
 //! The input is the indexer's floor timeline for every session in progress (the slots
 //! [`assembly_floor::timeline`] gives, from chain state alone) with the slots of holders the
@@ -205,6 +206,26 @@ impl Gate {
             })
     }
 
+    /// Whether a packet a sibling node relays in `session`, arriving at `now_ms`, is
+    /// forwarded, and as whose: only while someone holds the floor, and as theirs. A relay
+    /// carries what its node's own gate let through, so this node's gate is the second
+    /// judge, by the same chain state: a sibling that relays outside every slot is not heard.
+    /// Whether the relayed audio really is the holder's is taken on the sibling's word until
+    /// speakers sign their audio.
+    pub fn relayed(&self, session: u64, now_ms: u64) -> Option<(Address, Held)> {
+        let plan = self.0.get(&session)?;
+        plan.holder_at(now_ms).map(|s| {
+            (
+                s.speaker,
+                Held {
+                    occurrence: plan.occurrence,
+                    start_ms: s.start.saturating_mul(1000),
+                    end_ms: s.end.saturating_mul(1000),
+                },
+            )
+        })
+    }
+
     /// Whether a publisher `who` connected to `session` stays connected at `now_ms`: it holds
     /// the floor or the next slot. Otherwise its slot is over (or was withdrawn), and an idle
     /// uplink is a cost with no use.
@@ -321,6 +342,17 @@ mod tests {
             "a delegator in an orchestrators-only session"
         );
         assert!(!g.keeps(8, a(1), 105_000));
+    }
+
+    #[test]
+    fn relays_are_heard_as_the_holder_inside_slots_only() {
+        let g = gate(&[slot(0, 1, 100, 110), slot(1, 2, 115, 120)]);
+        assert_eq!(g.relayed(7, 99_999), None, "before the first slot");
+        assert_eq!(g.relayed(7, 105_000).map(|(w, _)| w), Some(a(1)));
+        assert_eq!(g.relayed(7, 112_000), None, "between slots");
+        let (who, held) = g.relayed(7, 119_999).unwrap();
+        assert_eq!((who, held.start_ms, held.end_ms), (a(2), 115_000, 120_000));
+        assert_eq!(g.relayed(8, 105_000), None, "a session not in progress");
     }
 
     #[test]

@@ -401,7 +401,7 @@ impl Media {
     fn take_token(&self, role: PeerRole) -> Result<(), MediaError> {
         let budget = match role {
             PeerRole::Listener => &self.listen_offers,
-            PeerRole::Publisher(_) => &self.publish_offers,
+            PeerRole::Publisher(_) | PeerRole::Relay(_) => &self.publish_offers,
         };
         match budget {
             Some(limiter) if limiter.check().is_ok() => Ok(()),
@@ -424,7 +424,7 @@ impl Media {
             PeerRole::Listener if self.load.listeners() as u64 >= self.config.max_listeners => {
                 return Err(MediaError::Full("listeners"))
             }
-            PeerRole::Publisher(_)
+            PeerRole::Publisher(_) | PeerRole::Relay(_)
                 if self.load.publishers() as u64 >= self.config.max_publishers =>
             {
                 return Err(MediaError::Full("publishers"))
@@ -433,7 +433,7 @@ impl Media {
         }
         let from = match role {
             PeerRole::Listener => from,
-            PeerRole::Publisher(_) => None,
+            PeerRole::Publisher(_) | PeerRole::Relay(_) => None,
         };
         if let Some(ip) = from {
             let held = self.load.held_by(ip);
@@ -476,7 +476,7 @@ impl Media {
         getrandom::fill(&mut raw).map_err(|e| MediaError::Setup(format!("randomness: {e}")))?;
         let resource = alloy_primitives::hex::encode(raw);
         let shard = match role {
-            PeerRole::Publisher(_) => {
+            PeerRole::Publisher(_) | PeerRole::Relay(_) => {
                 self.load.add_publisher();
                 0
             }
@@ -511,7 +511,7 @@ impl Media {
         if added.is_err() || routed.is_err() {
             match role {
                 PeerRole::Listener => self.load.release(shard, from),
-                PeerRole::Publisher(_) => self.load.release_publisher(),
+                PeerRole::Publisher(_) | PeerRole::Relay(_) => self.load.release_publisher(),
             }
             return Err(MediaError::Stopped);
         }

@@ -22,6 +22,9 @@ pub struct Spoken<'a> {
     pub at_ms: u64,
     /// The Opus frame.
     pub payload: &'a Arc<[u8]>,
+    /// Whether a sibling node relayed it (its speaker is connected there): a sink that
+    /// relays to siblings passes it over, so nothing goes round the cluster twice.
+    pub relayed: bool,
 }
 
 /// A consumer of the program off the live path.

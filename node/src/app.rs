@@ -178,7 +178,23 @@ pub async fn start(
             shutdown.clone(),
         )
     });
-    let mut sinks: Vec<Arc<dyn ProgramSink>> = vec![Arc::new(recorder), Arc::new(hls)];
+    let node_key = crate::cluster::key::load_or_create(&config.node_key_path())?;
+    tracing::info!(key = %node_key.address(), "node key");
+    let cluster = Arc::new(crate::cluster::Cluster::new(
+        node_key,
+        store.clone(),
+        roles.clone(),
+    ));
+    // Every speaker connected here is relayed to the cluster's other members.
+    let relay = crate::cluster::relay::Relay::start(
+        cluster.clone(),
+        hub.gate(),
+        hub.metrics.media.clone(),
+        hub.metrics.relays_out.with_label_values(&["started"]),
+        shutdown.clone(),
+    );
+    let mut sinks: Vec<Arc<dyn ProgramSink>> =
+        vec![Arc::new(recorder), Arc::new(hls), Arc::new(relay)];
     sinks.extend(captions.map(|c| Arc::new(c) as Arc<dyn ProgramSink>));
     sinks.extend(push.map(|p| Arc::new(p) as Arc<dyn ProgramSink>));
     let sinks: Sinks = sinks.into();
@@ -215,12 +231,6 @@ pub async fn start(
         }
         None => None,
     };
-    let node_key = crate::cluster::key::load_or_create(&config.node_key_path())?;
-    let cluster = Arc::new(crate::cluster::Cluster::new(
-        node_key.address(),
-        store.clone(),
-        roles.clone(),
-    ));
     let state = AppState {
         cluster,
         names,

@@ -53,6 +53,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(crate::whip::routes())
         .merge(crate::routes::archive::routes())
         .merge(crate::routes::cluster::routes())
+        .merge(crate::routes::relay::routes())
         .merge(crate::routes::hansard::routes())
         .merge(crate::routes::participation::routes())
         .merge(crate::routes::names::routes())

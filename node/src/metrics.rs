@@ -50,6 +50,10 @@ pub struct Metrics {
     pub media_offers_refused: IntCounter,
     /// Requests refused because their sender exceeded a per-address or node-wide budget.
     pub http_limited: IntCounterVec,
+    /// Relays from sibling nodes refused, by reason (`not_a_member`, `bad_signature`, ...).
+    pub relays_refused: IntCounterVec,
+    /// Relays to sibling nodes: connections made, by outcome (`connected`, `failed`).
+    pub relays_out: IntCounterVec,
     /// Webhook deliveries that the endpoint accepted.
     pub webhooks_delivered: IntCounter,
     /// Webhook attempts that failed and were scheduled again.
@@ -160,6 +164,16 @@ impl Metrics {
                 "assembly_limited_total",
                 "Requests refused because their sender exceeded a budget, by budget.",
                 "budget",
+            ),
+            relays_refused: counters(
+                "assembly_relays_refused_total",
+                "Relays from other nodes refused, by reason.",
+                "reason",
+            ),
+            relays_out: counters(
+                "assembly_relays_out_total",
+                "Relay connections to sibling nodes, by outcome.",
+                "outcome",
             ),
             webhooks_delivered: webhooks.with_label_values(&["delivered"]),
             webhooks_retried: webhooks.with_label_values(&["retried"]),

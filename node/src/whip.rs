@@ -41,7 +41,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Why a WHIP/WHEP request failed.
 #[derive(Debug, thiserror::Error)]
-enum WhipError {
+pub(crate) enum WhipError {
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error(transparent)]
@@ -53,6 +53,8 @@ enum WhipError {
     NoSession(String),
     #[error("listening needs a signed-in wallet on this node")]
     ListenersSignIn,
+    #[error("relay refused: {0}")]
+    Relay(crate::cluster::token::TokenError),
 }
 
 impl WhipError {
@@ -64,6 +66,7 @@ impl WhipError {
             WhipError::ContentType => (S::UNSUPPORTED_MEDIA_TYPE, "not_sdp", None),
             WhipError::NoSession(_) => (S::NOT_FOUND, "no_session", None),
             WhipError::ListenersSignIn => (S::UNAUTHORIZED, "sign_in_required", None),
+            WhipError::Relay(e) => (S::FORBIDDEN, e.code(), None),
             WhipError::Media(m) => match m {
                 MediaError::Sdp(SdpError::TooLarge) => {
                     (S::PAYLOAD_TOO_LARGE, "offer_too_large", None)
@@ -127,7 +130,7 @@ impl IntoResponse for WhipError {
 }
 
 /// `{session}`: a number, or `current` for the session the live state shows first.
-fn session_of(hub: &Hub, raw: &str) -> Result<u64, WhipError> {
+pub(crate) fn session_of(hub: &Hub, raw: &str) -> Result<u64, WhipError> {
     let id = match raw {
         "current" => hub.state().and_then(|s| s.current),
         n => n.parse().ok(),
@@ -136,7 +139,7 @@ fn session_of(hub: &Hub, raw: &str) -> Result<u64, WhipError> {
 }
 
 /// A body axum would not read: too large (413) or cut short (400), as JSON like the rest.
-fn rejected(e: BytesRejection) -> WhipError {
+pub(crate) fn rejected(e: BytesRejection) -> WhipError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         MediaError::Sdp(SdpError::TooLarge).into()
     } else {
@@ -144,7 +147,7 @@ fn rejected(e: BytesRejection) -> WhipError {
     }
 }
 
-fn offer_text(headers: &HeaderMap, body: &Bytes) -> Result<String, WhipError> {
+pub(crate) fn offer_text(headers: &HeaderMap, body: &Bytes) -> Result<String, WhipError> {
     let is_sdp = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -157,7 +160,7 @@ fn offer_text(headers: &HeaderMap, body: &Bytes) -> Result<String, WhipError> {
 }
 
 /// 201 Created with the answer, the resource, and the ICE servers.
-fn created(resource: &str, answer: String, ice: &[IceServer]) -> Response {
+pub(crate) fn created(resource: &str, answer: String, ice: &[IceServer]) -> Response {
     let mut r = (StatusCode::CREATED, answer).into_response();
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/sdp"));
@@ -194,7 +197,12 @@ pub fn ice_links(ice: &[IceServer]) -> Vec<String> {
 }
 
 /// Counts the outcome, logs a refusal, and renders either.
-fn respond(s: &AppState, what: &str, session: &str, r: Result<Response, WhipError>) -> Response {
+pub(crate) fn respond(
+    s: &AppState,
+    what: &str,
+    session: &str,
+    r: Result<Response, WhipError>,
+) -> Response {
     let m = &s.metrics;
     match r {
         Ok(r) => {

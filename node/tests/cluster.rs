@@ -1,14 +1,26 @@
-//! The cluster endpoint on anvil: a node creates its key, its operator registers it, and
-//! the node lists itself and its siblings as the registry has them; a node whose operator
-//! leaves Livepeer's active set is listed but no longer a member.
+//! The cluster on anvil. A node creates its key, its operator registers it, and the node
+//! lists itself and its siblings as the registry has them; a node whose operator leaves
+//! Livepeer's active set is listed but no longer a member. Three nodes, one chain: a
+//! speaker on one is heard, the same frames in the same order, by listeners on all three;
+//! a relay from a key no member holds, with a forged signature or a replayed token is
+//! refused and counted.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
-use assembly_testkit::chain::{Mined, TestChain};
+use alloy::signers::local::PrivateKeySigner;
+use assembly_media::client;
+use assembly_media::sdp::Intent;
+use assembly_media::stamp::read_stamp;
+use assembly_node::cluster::token;
+use assembly_testkit::chain::{enqueue, open_session, Mined, TestChain};
 use assembly_testkit::clock::now;
+use assembly_testkit::frames::pump_stamped;
 use assembly_testkit::node::{get_json, node, Node};
 use assembly_testkit::registry::{node_key, register_key, register_node};
+use assembly_testkit::siwe::token;
+use assembly_testkit::wait::wait_for_slots;
 use serde_json::Value;
 
 /// The node's cluster view once `ready` holds of it (the embedded indexer follows the chain).
@@ -78,4 +90,172 @@ async fn a_node_knows_the_cluster_from_the_chain() {
     })
     .await;
     assert_eq!(entry(&view, mine).unwrap()["member"], true);
+}
+
+/// Frame counters (of speaker frames, marked 1) a listener on `node` hears in `session`.
+async fn listen(node: &Node, session: u64) -> (client::Persistent, Arc<Mutex<Vec<u64>>>) {
+    let heard: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let h = heard.clone();
+    let peer = client::persistent(
+        reqwest::Client::new(),
+        format!("{}/api/v1/sessions/{session}/whep", node.base),
+        None,
+        Intent::Subscribe,
+        Arc::new(move |d: &[u8], _| {
+            if let Some((_, n)) = read_stamp(d).filter(|_| d.len() == 80 && d[16] == 1) {
+                h.lock().unwrap().push(n);
+            }
+        }),
+    );
+    (peer, heard)
+}
+
+/// A relay offer to `node` for `session` bearing `token`: its status and error code.
+async fn relay_offer(node: &Node, session: u64, token: &str) -> (u16, String) {
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
+    let r = node
+        .client
+        .post(format!("{}/api/v1/sessions/{session}/relay", node.base))
+        .header("content-type", "application/sdp")
+        .bearer_auth(token)
+        .body(offer)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or_default();
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_speaker_on_one_node_is_heard_on_every_node() {
+    let chain = TestChain::start_at(&[], now()).await;
+    let poll = Duration::from_millis(50);
+    let nodes = [
+        node(&chain, chain.anvil.endpoint(), poll).await,
+        node(&chain, chain.anvil.endpoint(), poll).await,
+        node(&chain, chain.anvil.endpoint(), poll).await,
+    ];
+    // Three orchestrators register a node each, at the URL the node serves.
+    for (i, n) in nodes.iter().enumerate() {
+        assert!(register_key(&chain, chain.accounts[1 + i], &node_key(n.dir()), &n.base).await);
+    }
+    for n in &nodes {
+        cluster_when(n, "three members", |v| {
+            v["nodes"]
+                .as_array()
+                .is_some_and(|l| l.iter().filter(|m| m["member"] == true).count() == 3)
+        })
+        .await;
+    }
+    let session = open_session(&chain, now(), 600).await;
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let mut listeners = Vec::new();
+    for n in &nodes {
+        listeners.push(listen(n, session).await);
+    }
+
+    // Strangers at the relay door: a key no node registered, a forged signature, a replay.
+    let stranger = PrivateKeySigner::random();
+    let aud = b.base.clone();
+    let mint = |key: &PrivateKeySigner| token::relay(key, &aud, session, now());
+    assert_eq!(
+        relay_offer(b, session, &mint(&stranger)).await,
+        (403, "not_a_member".into())
+    );
+    let genuine = mint(&node_key(a.dir()));
+    let (body, _) = genuine.split_once('.').unwrap();
+    let stranger_sig = mint(&stranger);
+    let (_, forged_sig) = stranger_sig.split_once('.').unwrap();
+    assert_eq!(
+        relay_offer(b, session, &format!("{body}.{forged_sig}")).await,
+        (403, "bad_signature".into())
+    );
+    // The genuine token is spent on a bad offer (its nonce is taken first), then replayed.
+    let _ = relay_offer(b, session, &genuine).await;
+    assert_eq!(
+        relay_offer(b, session, &genuine).await,
+        (403, "replayed".into())
+    );
+
+    // Account 4, an orchestrator with no node, takes the floor on A.
+    let t = token(a, &chain, 4).await;
+    enqueue(&chain, session, 4).await;
+    wait_for_slots(a, session, 1, Duration::from_secs(10)).await;
+    let speaker = client::persistent(
+        reqwest::Client::new(),
+        format!("{}/api/v1/sessions/{session}/whip", a.base),
+        Some(t),
+        Intent::Publish,
+        Arc::new(|_: &[u8], _| {}),
+    );
+    let pump = pump_stamped(speaker.frames.clone().unwrap(), 1);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    pump.abort();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let heard: Vec<Vec<u64>> = listeners
+        .iter()
+        .map(|(_, h)| h.lock().unwrap().clone())
+        .collect();
+    for (name, h) in ["A", "B", "C"].iter().zip(&heard) {
+        eprintln!(
+            "listener on {name}: {} frames, {:?}..{:?}",
+            h.len(),
+            h.first(),
+            h.last()
+        );
+    }
+    // Every listener heard (nearly) all of it, and the same payloads in the same order:
+    // over the stretch all three heard, the three sequences are one.
+    let most = heard.iter().map(Vec::len).max().unwrap_or(0);
+    assert!(most >= 190, "the speaker's 200 frames: {most}");
+    for (name, h) in ["A", "B", "C"].iter().zip(&heard) {
+        assert!(
+            h.len() * 100 >= most * 95,
+            "{name} heard {} of {most}",
+            h.len()
+        );
+    }
+    let from = heard
+        .iter()
+        .filter_map(|h| h.first())
+        .max()
+        .copied()
+        .unwrap_or(0);
+    let to = heard
+        .iter()
+        .filter_map(|h| h.last())
+        .min()
+        .copied()
+        .unwrap_or(0);
+    let stretch = |h: &Vec<u64>| -> Vec<u64> {
+        h.iter()
+            .copied()
+            .filter(|n| (from..=to).contains(n))
+            .collect()
+    };
+    assert_eq!(stretch(&heard[1]), stretch(&heard[0]), "B as A");
+    assert_eq!(stretch(&heard[2]), stretch(&heard[0]), "C as A");
+    let m = get_text(b, "/metrics").await;
+    assert!(
+        m.contains("assembly_relays_refused_total{reason=\"not_a_member\"} 1"),
+        "refusals counted"
+    );
+    drop(speaker);
+    let _ = c;
+}
+
+async fn get_text(node: &Node, path: &str) -> String {
+    node.client
+        .get(format!("{}{path}", node.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }

@@ -45,10 +45,13 @@ pub async fn node_with(
     poll: Duration,
     tweak: impl FnOnce(&mut NodeConfig),
 ) -> Node {
+    // Several nodes may follow one chain (a cluster): each its own directory.
+    static NODES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
-        "assembly-node-{}-{}",
+        "assembly-node-{}-{}-{}",
         std::process::id(),
-        chain.anvil.port()
+        chain.anvil.port(),
+        NODES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&dir).expect("a directory for the node");
     std::fs::write(

@@ -8,10 +8,13 @@
 //! read from the index ([`assembly_indexer::nodes`]).
 
 pub mod key;
+pub mod relay;
+pub mod token;
 
 use std::sync::Arc;
 
 use alloy::primitives::Address;
+use alloy::signers::local::PrivateKeySigner;
 use assembly_indexer::nodes::{is_member, RegisteredNode};
 use assembly_indexer::roles::{Role, Roles};
 use assembly_indexer::store::Store;
@@ -41,22 +44,74 @@ pub enum ClusterError {
     Chain(#[from] assembly_indexer::roles::RolesError),
 }
 
+/// Why a sibling's relay was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayRefused {
+    /// Its token does not hold.
+    #[error("relay token: {0}")]
+    Token(#[from] token::TokenError),
+    /// The registry could not be read.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
 /// This node's view of the cluster.
 pub struct Cluster {
     key: Address,
+    signer: PrivateKeySigner,
     store: Arc<Store>,
     roles: Arc<Roles>,
+    seen: token::Seen,
 }
 
 impl Cluster {
-    /// The cluster as `store` indexes it, seen by the node whose key is `key`.
-    pub fn new(key: Address, store: Arc<Store>, roles: Arc<Roles>) -> Self {
-        Self { key, store, roles }
+    /// The cluster as `store` indexes it, seen by the node signing with `signer`.
+    pub fn new(signer: PrivateKeySigner, store: Arc<Store>, roles: Arc<Roles>) -> Self {
+        Self {
+            key: signer.address(),
+            signer,
+            store,
+            roles,
+            seen: token::Seen::default(),
+        }
     }
 
     /// This node's key address, which its operator registers.
     pub fn key(&self) -> Address {
         self.key
+    }
+
+    /// A token for pushing `session`'s program to the sibling at `url`.
+    pub fn relay_token(&self, url: &str, session: u64) -> String {
+        token::relay(&self.signer, url, session, assembly_floor::clock::now_s())
+    }
+
+    /// Whom a relay of `session` presenting `token` comes from: a member node other than
+    /// this one, whose key signed a fresh token made out to this node (by the URL this node
+    /// is registered with, which is how its siblings know it) for this session.
+    pub async fn admit_relay(&self, token: &str, session: u64) -> Result<Member, RelayRefused> {
+        let now = assembly_floor::clock::now_s();
+        let nodes = self.nodes().await?;
+        // Unregistered, this node is no one's sibling: no token can be made out to it.
+        let me = nodes
+            .iter()
+            .find(|n| n.this)
+            .ok_or(token::TokenError::WrongAudience)?;
+        let claims = token::check(token, &me.node.url, "relay", Some(session), now, &self.seen)?;
+        nodes
+            .into_iter()
+            .find(|n| n.node.key == claims.key && n.member && !n.this)
+            .ok_or(RelayRefused::Token(token::TokenError::NotAMember))
+    }
+
+    /// The member nodes other than this one: where this node relays its speakers.
+    pub async fn siblings(&self) -> Result<Vec<Member>, ClusterError> {
+        Ok(self
+            .nodes()
+            .await?
+            .into_iter()
+            .filter(|m| m.member && !m.this)
+            .collect())
     }
 
     /// Every registered node, by operator, with its membership now.

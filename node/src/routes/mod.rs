@@ -3,6 +3,7 @@
 //!
 //! - [`archive`] — speeches by session or speaker, one speech, and its audio.
 //! - [`cluster`] — the registered nodes and which is this one.
+//! - [`relay`] — WHIP from sibling nodes, relaying their speakers.
 //! - [`hansard`] — search and exports of the transcripts.
 //! - [`names`] — an address's ENS name and avatar.
 //! - [`participation`] — an account's attendance and participation, JSON and CSV.
@@ -16,5 +17,6 @@ pub mod feeds;
 pub mod hansard;
 pub mod names;
 pub mod participation;
+pub mod relay;
 pub mod searches;
 pub mod webhooks;
