@@ -32,8 +32,9 @@ pub(crate) struct Front {
     gate: Gate,
     restamps: HashMap<u64, Restamp>,
     sinks: Sinks,
-    /// By session: when the floor holder's own connection (to this node) was last heard.
-    local: HashMap<u64, u64>,
+    /// By session: the slot (its start) in which the holder's own connection to this node
+    /// was last heard, and when.
+    local: HashMap<u64, (u64, u64)>,
     /// By session: the relay being heard (its peer), its slot's start and when it was last
     /// heard.
     relaying: HashMap<u64, Relaying>,
@@ -168,12 +169,16 @@ impl Front {
         let (speaker, slot, relayed) = match role {
             PeerRole::Publisher(address) => {
                 let slot = self.gate.heard(session, address, now_ms)?;
-                self.local.insert(session, now_ms);
+                self.local.insert(session, (slot.start_ms, now_ms));
                 (address, slot, false)
             }
             PeerRole::Relay(_) => {
                 let (holder, slot) = self.gate.relayed(session, now_ms)?;
-                if self.local.get(&session).is_some_and(|t| recent(*t)) {
+                if self
+                    .local
+                    .get(&session)
+                    .is_some_and(|(start, t)| *start == slot.start_ms && recent(*t))
+                {
                     return None;
                 }
                 match self.relaying.get_mut(&session) {

@@ -94,6 +94,15 @@ async fn a_node_knows_the_cluster_from_the_chain() {
 
 /// Frame counters (of speaker frames, marked 1) a listener on `node` hears in `session`.
 async fn listen(node: &Node, session: u64) -> (client::Persistent, Arc<Mutex<Vec<u64>>>) {
+    listen_to(node, session, 1).await
+}
+
+/// Frame counters of the speaker frames marked `marker` a listener on `node` hears.
+async fn listen_to(
+    node: &Node,
+    session: u64,
+    marker: u8,
+) -> (client::Persistent, Arc<Mutex<Vec<u64>>>) {
     let heard: Arc<Mutex<Vec<u64>>> = Arc::default();
     let h = heard.clone();
     let peer = client::persistent(
@@ -102,7 +111,7 @@ async fn listen(node: &Node, session: u64) -> (client::Persistent, Arc<Mutex<Vec
         None,
         Intent::Subscribe,
         Arc::new(move |d: &[u8], _| {
-            if let Some((_, n)) = read_stamp(d).filter(|_| d.len() == 80 && d[16] == 1) {
+            if let Some((_, n)) = read_stamp(d).filter(|_| d.len() == 80 && d[16] == marker) {
                 h.lock().unwrap().push(n);
             }
         }),
@@ -133,24 +142,8 @@ async fn relay_offer(node: &Node, session: u64, token: &str) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_speaker_on_one_node_is_heard_on_every_node() {
     let chain = TestChain::start_at(&[], now()).await;
-    let poll = Duration::from_millis(50);
-    let nodes = [
-        node(&chain, chain.anvil.endpoint(), poll).await,
-        node(&chain, chain.anvil.endpoint(), poll).await,
-        node(&chain, chain.anvil.endpoint(), poll).await,
-    ];
     // Three orchestrators register a node each, at the URL the node serves.
-    for (i, n) in nodes.iter().enumerate() {
-        assert!(register_key(&chain, chain.accounts[1 + i], &node_key(n.dir()), &n.base).await);
-    }
-    for n in &nodes {
-        cluster_when(n, "three members", |v| {
-            v["nodes"]
-                .as_array()
-                .is_some_and(|l| l.iter().filter(|m| m["member"] == true).count() == 3)
-        })
-        .await;
-    }
+    let nodes = cluster_of_three(&chain).await;
     let session = open_session(&chain, now(), 600).await;
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let mut listeners = Vec::new();
@@ -258,4 +251,71 @@ async fn get_text(node: &Node, path: &str) -> String {
         .text()
         .await
         .unwrap()
+}
+
+/// Three registered nodes on `chain`, each known to all as a member.
+async fn cluster_of_three(chain: &TestChain) -> [Node; 3] {
+    let poll = Duration::from_millis(50);
+    let nodes = [
+        node(chain, chain.anvil.endpoint(), poll).await,
+        node(chain, chain.anvil.endpoint(), poll).await,
+        node(chain, chain.anvil.endpoint(), poll).await,
+    ];
+    for (i, n) in nodes.iter().enumerate() {
+        assert!(register_key(chain, chain.accounts[1 + i], &node_key(n.dir()), &n.base).await);
+    }
+    for n in &nodes {
+        cluster_when(n, "three members", |v| {
+            v["nodes"]
+                .as_array()
+                .is_some_and(|l| l.iter().filter(|m| m["member"] == true).count() == 3)
+        })
+        .await;
+    }
+    nodes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_floor_passes_from_a_speaker_on_one_node_to_one_on_another() {
+    let chain = TestChain::start_at(&[], now()).await;
+    let nodes = cluster_of_three(&chain).await;
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let session = open_session(&chain, now(), 4).await;
+    // Accounts 4 and 5, orchestrators without nodes, queue one after the other.
+    let (t4, t5) = (token(a, &chain, 4).await, token(b, &chain, 5).await);
+    enqueue(&chain, session, 4).await;
+    enqueue(&chain, session, 5).await;
+    wait_for_slots(c, session, 2, Duration::from_secs(10)).await;
+    let mut ears = Vec::new();
+    for n in &nodes {
+        ears.push((listen_to(n, session, 1).await, listen_to(n, session, 2).await));
+    }
+    let speak = |node: &Node, t: String, marker: u8| {
+        let peer = client::persistent(
+            reqwest::Client::new(),
+            format!("{}/api/v1/sessions/{session}/whip", node.base),
+            Some(t),
+            Intent::Publish,
+            Arc::new(|_: &[u8], _| {}),
+        );
+        let pump = pump_stamped(peer.frames.clone().unwrap(), marker);
+        (peer, pump)
+    };
+    // The first on A, the second on B (connected ahead, as next); each heard in their slot.
+    let first = speak(a, t4, 1);
+    let second = speak(b, t5, 2);
+    let slots = a.media().gate().plan(session).unwrap().slots().to_vec();
+    let end = slots[1].end * 1000;
+    while assembly_floor::clock::now_ms() < end + 300 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first.1.abort();
+    second.1.abort();
+    for (name, ((_, one), (_, two))) in ["A", "B", "C"].iter().zip(&ears) {
+        let (one, two) = (one.lock().unwrap().len(), two.lock().unwrap().len());
+        eprintln!("listener on {name}: {one} frames of the first speaker, {two} of the second");
+        // A slot of 4 s is 200 frames; the first speaker's first moments go to connecting.
+        assert!(one >= 150, "{name} heard the first speaker: {one}");
+        assert!(two >= 180, "{name} heard the second, on another node: {two}");
+    }
 }
