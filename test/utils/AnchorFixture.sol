@@ -47,7 +47,8 @@ abstract contract AnchorFixture is Fixture {
         anchors.anchor(id, occurrence, root, speeches);
     }
 
-    /// Speech number `k` of an occurrence, its digests drawn from `seed`.
+    /// Speech number `k` of an occurrence, its digests drawn from `seed`; up to 64 speeches
+    /// fit in the hour of `endedOccurrence`.
     function speech(uint256 id, uint32 occurrence, uint256 seed, uint256 k)
         internal
         pure
@@ -57,7 +58,7 @@ abstract contract AnchorFixture is Fixture {
         s = IRecordAnchor.Speech({
             sessionId: id,
             occurrence: occurrence,
-            slotStart: uint40(T0 + 100 + k * SLOT),
+            slotStart: uint40(T0 + 100 + k * 56),
             speaker: address(uint160(uint256(h))),
             audioDigest: keccak256(abi.encode(h, "audio")),
             attestationDigest: keccak256(abi.encode(h, "attestation")),
