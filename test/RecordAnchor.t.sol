@@ -289,9 +289,8 @@ contract RecordAnchorTest is AnchorFixture {
     function test_referenceTree_layout() public pure {
         bytes32[] memory ls = new bytes32[](3);
         (ls[0], ls[1], ls[2]) = (bytes32(uint256(3)), bytes32(uint256(1)), bytes32(uint256(2)));
-        bytes32 expected = ReferenceMerkle.pair(
-            ReferenceMerkle.pair(bytes32(uint256(1)), bytes32(uint256(2))), bytes32(uint256(3))
-        );
+        bytes32 expected =
+            ReferenceMerkle.pair(ReferenceMerkle.pair(bytes32(uint256(1)), bytes32(uint256(2))), bytes32(uint256(3)));
         vm.assertEq(ReferenceMerkle.root(ls), expected, "root");
     }
 

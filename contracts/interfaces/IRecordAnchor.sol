@@ -113,10 +113,7 @@ interface IRecordAnchor {
     /// @param occurrence The occurrence.
     /// @param root The root.
     /// @param operator The operator (not its node key).
-    function attested(uint256 sessionId, uint32 occurrence, bytes32 root, address operator)
-        external
-        view
-        returns (bool);
+    function attested(uint256 sessionId, uint32 occurrence, bytes32 root, address operator) external view returns (bool);
 
     /// @notice How many distinct roots were anchored for this occurrence: more than one
     /// means a disagreement or a correction, which the `RecordAnchored` events tell apart.
