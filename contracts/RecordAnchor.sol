@@ -67,6 +67,7 @@ contract RecordAnchor is IRecordAnchor {
         RootRecord storage r = o.byRoot[root];
         if (r.attested[operator]) revert AlreadyAttested(sessionId, occurrence, root, operator);
         r.attested[operator] = true;
+        // A root's first attestation is a new root for the occurrence.
         if (r.attestations++ == 0) ++o.roots;
         emit RecordAnchored(sessionId, occurrence, root, operator, msg.sender, speeches);
     }

@@ -91,8 +91,12 @@ interface IRecordAnchor {
     /// operator. The caller is either a node key whose operator is a member now, or a
     /// member operator itself. Each operator attests a root once; it may attest other
     /// roots of the same occurrence (a corrected transcript), and every root is kept.
-    /// @dev An occurrence of an always-in-session floor (`IAssembly.FOREVER`) ends only if
-    /// the session is cancelled; until then it is refused with `OccurrenceNotOver`.
+    /// @dev Emits `RecordAnchored`. Reverts with `ZeroRoot`, `NoSpeeches`, `NotAMember` (a
+    /// stranger, an operator without a node, deregistered, suspended or out of the active
+    /// set, or a key no longer its node's), `UnknownSession`, `NoSuchOccurrence`,
+    /// `OccurrenceNotOver` or `AlreadyAttested`. An occurrence of an always-in-session floor
+    /// (`IAssembly.FOREVER`) ends only if the session is cancelled; until then it is refused
+    /// with `OccurrenceNotOver`.
     /// @param sessionId The session.
     /// @param occurrence The occurrence, from 0.
     /// @param root The root of the occurrence's speeches, built as `SpeechLeaf` states.
