@@ -18,6 +18,7 @@ import {MockLivepeerToken} from "../contracts/mocks/MockLivepeerToken.sol";
 import {MockPollCreator} from "../contracts/mocks/MockPollCreator.sol";
 import {MockRoundsManager} from "../contracts/mocks/MockRoundsManager.sol";
 import {NodeRegistry} from "../contracts/NodeRegistry.sol";
+import {RecordAnchor} from "../contracts/RecordAnchor.sol";
 import {vm} from "../test/utils/Vm.sol";
 
 /// @notice Arbitrum's ArbSys precompile: the one function the deployment needs.
@@ -64,19 +65,24 @@ abstract contract DeployBase {
         return block.number;
     }
 
-    function writeDeployment(
-        string memory name,
-        Livepeer memory lp,
-        Assembly floor,
-        NodeRegistry registry,
-        uint256 deployBlock
-    ) internal returns (string memory json) {
+    /// The cluster's contracts beside `floor`: the node registry (governed by `owner`) and
+    /// the record's anchor, named in the deployment file by `writeDeployment`'s object.
+    function deployCluster(address owner, Livepeer memory lp, Assembly floor) internal {
+        NodeRegistry registry = new NodeRegistry(owner, lp.bondingManager);
+        RecordAnchor anchor = new RecordAnchor(floor, registry);
+        vm.serializeAddress("deployment", "nodeRegistry", address(registry));
+        vm.serializeAddress("deployment", "recordAnchor", address(anchor));
+    }
+
+    function writeDeployment(string memory name, Livepeer memory lp, Assembly floor, uint256 deployBlock)
+        internal
+        returns (string memory json)
+    {
         string memory k = "deployment";
         vm.serializeString(k, "network", name);
         vm.serializeUint(k, "chainId", block.chainid);
         vm.serializeUint(k, "deployBlock", deployBlock);
         vm.serializeAddress(k, "assembly", address(floor));
-        vm.serializeAddress(k, "nodeRegistry", address(registry));
         vm.serializeAddress(k, "controller", address(lp.controller));
         vm.serializeAddress(k, "bondingManager", address(lp.bondingManager));
         vm.serializeAddress(k, "roundsManager", address(lp.roundsManager));
@@ -120,7 +126,7 @@ contract DeployLocal is DeployBase {
             vm.addr(deployer), lp.bondingManager, lp.roundsManager, lp.governor, lp.token, lp.pollCreator, localDefaults()
         );
         uint256[3] memory sessions = demoSessions(floor, lp, orchestrators[0]);
-        NodeRegistry registry = new NodeRegistry(vm.addr(deployer), lp.bondingManager);
+        deployCluster(vm.addr(deployer), lp, floor);
         vm.stopBroadcast();
         // A poll needs 100 LPT of stake behind its creator: the first demo orchestrator makes it.
         vm.startBroadcast(vm.deriveKey(ANVIL_MNEMONIC, 1));
@@ -136,7 +142,7 @@ contract DeployLocal is DeployBase {
         vm.serializeUint(k, "pollDebateSession", pollSession);
         // DEPLOYMENT_NAME lets tests deploy side by side without touching deployments/local.json.
         string memory name = vm.envOr("DEPLOYMENT_NAME", string("local"));
-        save(name, writeDeployment(name, lp, floor, registry, deployBlock));
+        save(name, writeDeployment(name, lp, floor, deployBlock));
     }
 
     /// An open floor that is always in session, the weekly Thursday assembly, and the debate
@@ -260,9 +266,9 @@ contract DeployArbitrum is DeployBase {
         floor = new Assembly(
             owner, lp.bondingManager, lp.roundsManager, lp.governor, lp.token, lp.pollCreator, defaults()
         );
-        NodeRegistry registry = new NodeRegistry(owner, lp.bondingManager);
+        deployCluster(owner, lp, floor);
         vm.stopBroadcast();
-        save("arbitrum-one", writeDeployment("arbitrum-one", lp, floor, registry, deployBlock));
+        save("arbitrum-one", writeDeployment("arbitrum-one", lp, floor, deployBlock));
     }
 
     function defaults() internal pure returns (IAssembly.Defaults memory) {

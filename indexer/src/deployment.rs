@@ -51,6 +51,10 @@ pub struct Deployment {
     /// nodes registered on chain.
     #[serde(default)]
     pub node_registry: Option<Address>,
+    /// Where nodes anchor each occurrence's record (the Merkle root of its speeches); None
+    /// in deployment files written before.
+    #[serde(default)]
+    pub record_anchor: Option<Address>,
     /// Livepeer's PollCreator, whose polls are the votes on LIPs (not in the Controller); None
     /// in deployment files written before Assembly followed polls.
     #[serde(default)]

@@ -170,6 +170,7 @@ impl TestChain {
             livepeer_token: token,
             poll_creator: Some(*polls.address()),
             node_registry: Some(*registry.address()),
+            record_anchor: None,
             controller: None,
             orchestrators: accounts[1..=3].to_vec(),
             delegators: vec![],
