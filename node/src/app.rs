@@ -231,6 +231,12 @@ pub async fn start(
         }
         None => None,
     };
+    tokio::spawn(crate::cluster::share::run(
+        cluster.clone(),
+        hub.clone(),
+        hub.metrics.shares_told.clone(),
+        shutdown.clone(),
+    ));
     let state = AppState {
         cluster,
         names,

@@ -213,6 +213,8 @@ pub struct Hub {
     latest: RwLock<(Option<LiveState>, Utf8Bytes)>,
     /// Who may be heard when: the media path's gate.
     gate: watch::Sender<Gate>,
+    /// The bursts of reactions given on this node, for the cluster's other members.
+    pub local_bursts: broadcast::Sender<crate::reactions::Burst>,
 }
 
 /// One session's floor as the chain gives it: what both the live state and the gate are
@@ -252,6 +254,7 @@ impl Hub {
             tx,
             latest: RwLock::new((None, Utf8Bytes::from_static("{}"))),
             gate: watch::channel(Gate::default()).0,
+            local_bursts: broadcast::channel(64).0,
         }
     }
 
@@ -430,7 +433,8 @@ impl Hub {
         }
         upcoming.sort_by_key(|u| u.start);
         upcoming.truncate(10);
-        let listeners = self.presence.counts();
+        // The cluster's: this node's own, and what its siblings last said of theirs.
+        let listeners = self.presence.counts_with_siblings();
         let state = LiveState {
             current: best.map(|(_, id)| id),
             live,
@@ -506,7 +510,11 @@ impl Hub {
     }
 
     fn send_burst(&self) {
-        if let Some(burst) = self.reactions.drain() {
+        if let Some((burst, local)) = self.reactions.drain() {
+            if let Some(local) = local {
+                // To the cluster's other members; nobody listening is no loss.
+                let _ = self.local_bursts.send(local);
+            }
             if let Ok(t) = serde_json::to_string(&Outgoing::Reactions(ReactionsMessage {
                 r#type: ReactionsTag::Reactions,
                 server_time_ms: clock::now_ms(),

@@ -52,8 +52,12 @@ pub struct Metrics {
     pub http_limited: IntCounterVec,
     /// Relays from sibling nodes refused, by reason (`not_a_member`, `bad_signature`, ...).
     pub relays_refused: IntCounterVec,
-    /// Relays to sibling nodes: connections made, by outcome (`connected`, `failed`).
+    /// Relays to sibling nodes: connections started.
     pub relays_out: IntCounterVec,
+    /// Shares (reactions and counts) from sibling nodes refused, by reason.
+    pub shares_refused: IntCounterVec,
+    /// Shares told to sibling nodes, by outcome (`ok`, `failed`).
+    pub shares_told: IntCounterVec,
     /// Webhook deliveries that the endpoint accepted.
     pub webhooks_delivered: IntCounter,
     /// Webhook attempts that failed and were scheduled again.
@@ -173,6 +177,16 @@ impl Metrics {
             relays_out: counters(
                 "assembly_relays_out_total",
                 "Relay connections to sibling nodes, by outcome.",
+                "outcome",
+            ),
+            shares_refused: counters(
+                "assembly_cluster_shares_refused_total",
+                "Reactions and counts from other nodes refused, by reason.",
+                "reason",
+            ),
+            shares_told: counters(
+                "assembly_cluster_shares_told_total",
+                "Reactions and counts told to other nodes, by outcome.",
                 "outcome",
             ),
             webhooks_delivered: webhooks.with_label_values(&["delivered"]),

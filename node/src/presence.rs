@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 
 /// People connected, by role: an account once however many sockets it holds, an anonymous
 /// observer once per network address.
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq, ToSchema)]
+#[derive(Clone, Copy, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Listeners {
     /// Accounts connected as an orchestrator.
     pub orchestrators: i64,
@@ -53,7 +53,16 @@ pub struct Presence {
     next_unknown: AtomicU64,
     /// Where signed-in arrivals and departures are written, once the node has an archive.
     ledger: OnceLock<Ledger>,
+    /// The counts the cluster's other members last reported, by node key, and when.
+    siblings: Mutex<HashMap<Address, (Listeners, std::time::Instant)>>,
 }
+
+/// How long a sibling's reported counts stand without a new report (a member that went
+/// away stops being counted).
+pub const SIBLING_COUNTS_LAST: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The most a sibling may report of one role (a node's own limits are far below).
+const MAX_SIBLING_COUNT: i64 = 1_000_000;
 
 /// One socket's presence; dropping it leaves.
 pub struct Here {
@@ -70,6 +79,32 @@ impl Presence {
     /// The attendance ledger, if presence is recorded.
     pub fn ledger(&self) -> Option<&Ledger> {
         self.ledger.get()
+    }
+
+    /// Takes a sibling node's report of its own counts (bounded, never negative).
+    pub fn sibling(&self, key: Address, counts: Listeners) {
+        let bound = |n: i64| n.clamp(0, MAX_SIBLING_COUNT);
+        let counts = Listeners {
+            orchestrators: bound(counts.orchestrators),
+            delegators: bound(counts.delegators),
+            observers: bound(counts.observers),
+        };
+        self.siblings
+            .lock()
+            .insert(key, (counts, std::time::Instant::now()));
+    }
+
+    /// This node's counts and its siblings' last reports (those not yet stale).
+    pub fn counts_with_siblings(&self) -> Listeners {
+        let mut l = self.counts();
+        let mut siblings = self.siblings.lock();
+        siblings.retain(|_, (_, at)| at.elapsed() < SIBLING_COUNTS_LAST);
+        for (c, _) in siblings.values() {
+            l.orchestrators += c.orchestrators;
+            l.delegators += c.delegators;
+            l.observers += c.observers;
+        }
+        l
     }
 
     /// Counts a socket of `account` (with `role`), or an anonymous one from `ip`.

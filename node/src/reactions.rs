@@ -77,8 +77,10 @@ impl<C: Clock + Clone> Bucket<C> {
     }
 }
 
-/// One aggregated burst, as sent to every client.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+/// One aggregated burst, as sent to every client (and, for reactions given on this node,
+/// to the cluster's other members).
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Burst {
     /// How many of each reaction the burst holds, by reaction id.
     pub counts: BTreeMap<String, u64>,
@@ -97,7 +99,87 @@ pub struct Reactions<C: Clock = DefaultClock> {
     /// One bucket per address; `None` lets nothing through.
     per_address: Option<PerAddress<C>>,
     clock: C,
-    pending: Mutex<(BTreeMap<String, u64>, BTreeMap<String, U256>)>,
+    pending: Mutex<Pool>,
+    /// Reactions other members of the cluster gathered, for this node's clients only.
+    relayed: Mutex<Pool>,
+}
+
+/// Counts and stake by reaction.
+type Pool = (BTreeMap<String, u64>, BTreeMap<String, U256>);
+
+/// The most of one reaction a sibling's burst may carry (a quarter second of a large room).
+pub const MAX_RELAYED_COUNT: u64 = 100_000;
+
+/// Why a sibling's burst was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadBurst {
+    /// A reaction not in the set.
+    #[error("unknown reaction {0:?}")]
+    Unknown(String),
+    /// A count of zero or over [`MAX_RELAYED_COUNT`].
+    #[error("count out of range")]
+    Count,
+    /// A stake that is not a decimal amount, or a total that is not the stakes' sum.
+    #[error("stake is not a decimal amount, or the total is not the sum")]
+    Stake,
+}
+
+impl Burst {
+    /// The burst's counts and stake, checked: known reactions, counts in range, stakes that
+    /// parse and sum to the total. What a sibling says it gathered is bounded, not believed.
+    fn checked(&self) -> Result<Pool, BadBurst> {
+        let mut pool = Pool::default();
+        let mut total = U256::ZERO;
+        for (name, n) in &self.counts {
+            if !known(name) {
+                return Err(BadBurst::Unknown(name.chars().take(32).collect()));
+            }
+            if *n == 0 || *n > MAX_RELAYED_COUNT {
+                return Err(BadBurst::Count);
+            }
+            pool.0.insert(name.clone(), *n);
+        }
+        for (name, stake) in &self.stake {
+            if !self.counts.contains_key(name) {
+                return Err(BadBurst::Unknown(name.chars().take(32).collect()));
+            }
+            let v: U256 = stake.parse().map_err(|_| BadBurst::Stake)?;
+            total = total.checked_add(v).ok_or(BadBurst::Stake)?;
+            pool.1.insert(name.clone(), v);
+        }
+        if self.total_stake.parse::<U256>().ok() != Some(total) {
+            return Err(BadBurst::Stake);
+        }
+        Ok(pool)
+    }
+}
+
+fn pour(into: &mut Pool, from: Pool) {
+    for (k, n) in from.0 {
+        let c = into.0.entry(k).or_default();
+        *c = c.saturating_add(n);
+    }
+    for (k, v) in from.1 {
+        let s = into.1.entry(k).or_default();
+        *s = s.saturating_add(v);
+    }
+}
+
+fn burst_of((counts, stakes): Pool) -> Option<Burst> {
+    if counts.is_empty() {
+        return None;
+    }
+    let total = stakes
+        .values()
+        .fold(U256::ZERO, |a, b| a.saturating_add(*b));
+    Some(Burst {
+        counts,
+        stake: stakes
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect(),
+        total_stake: total.to_string(),
+    })
 }
 
 impl Reactions {
@@ -115,6 +197,7 @@ impl<C: Clock + Clone> Reactions<C> {
                 .map(|q| RateLimiter::dashmap_with_clock(q, clock.clone())),
             clock,
             pending: Mutex::new(Default::default()),
+            relayed: Mutex::new(Default::default()),
         }
     }
 
@@ -133,23 +216,20 @@ impl<C: Clock + Clone> Reactions<C> {
         Ok(())
     }
 
-    /// The burst gathered since the last call, if any.
-    pub fn drain(&self) -> Option<Burst> {
-        let (counts, stakes) = std::mem::take(&mut *self.pending.lock());
-        if counts.is_empty() {
-            return None;
-        }
-        let total = stakes
-            .values()
-            .fold(U256::ZERO, |a, b| a.saturating_add(*b));
-        Some(Burst {
-            counts,
-            stake: stakes
-                .into_iter()
-                .map(|(k, v)| (k, v.to_string()))
-                .collect(),
-            total_stake: total.to_string(),
-        })
+    /// The burst gathered since the last call, if any: everything, for this node's clients,
+    /// and the part given on this node, for the cluster's other members.
+    pub fn drain(&self) -> Option<(Burst, Option<Burst>)> {
+        let local = std::mem::take(&mut *self.pending.lock());
+        let mut all = std::mem::take(&mut *self.relayed.lock());
+        pour(&mut all, local.clone());
+        Some((burst_of(all)?, burst_of(local)))
+    }
+
+    /// Adds a burst a sibling node gathered, for this node's clients (never sent on).
+    pub fn absorb(&self, burst: &Burst) -> Result<(), BadBurst> {
+        let pool = burst.checked()?;
+        pour(&mut self.relayed.lock(), pool);
+        Ok(())
     }
 
     /// Forgets buckets idle long enough to be full again.
@@ -201,10 +281,65 @@ mod tests {
             .unwrap();
         r.react(Address::repeat_byte(2), U256::from(5), "fire")
             .unwrap();
-        let b = r.drain().unwrap();
+        let (b, local) = r.drain().unwrap();
         assert_eq!(b.counts["clap"], 2);
         assert_eq!(b.stake["clap"], "15");
         assert_eq!(b.total_stake, "20");
+        assert_eq!(local.as_ref(), Some(&b), "all given here");
         assert!(r.drain().is_none());
+    }
+
+    #[test]
+    fn a_siblings_burst_reaches_clients_but_is_not_sent_on() {
+        let r = Reactions::new(5.0, 10.0);
+        let theirs = Burst {
+            counts: BTreeMap::from([("clap".into(), 3)]),
+            stake: BTreeMap::from([("clap".into(), "30".into())]),
+            total_stake: "30".into(),
+        };
+        r.absorb(&theirs).unwrap();
+        r.react(Address::repeat_byte(1), U256::from(10), "clap")
+            .unwrap();
+        let (all, local) = r.drain().unwrap();
+        assert_eq!((all.counts["clap"], all.total_stake.as_str()), (4, "40"));
+        let local = local.unwrap();
+        assert_eq!(
+            (local.counts["clap"], local.total_stake.as_str()),
+            (1, "10")
+        );
+        // Only theirs: shown here, nothing to send on.
+        r.absorb(&theirs).unwrap();
+        assert_eq!(r.drain().unwrap().1, None);
+
+        let bad = |counts: &[(&str, u64)], stake: &[(&str, &str)], total: &str| Burst {
+            counts: counts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            stake: stake
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            total_stake: total.into(),
+        };
+        assert_eq!(
+            r.absorb(&bad(&[("boo", 1)], &[], "0")),
+            Err(BadBurst::Unknown("boo".into()))
+        );
+        assert_eq!(
+            r.absorb(&bad(&[("clap", 0)], &[], "0")),
+            Err(BadBurst::Count)
+        );
+        assert_eq!(
+            r.absorb(&bad(&[("clap", MAX_RELAYED_COUNT + 1)], &[], "0")),
+            Err(BadBurst::Count)
+        );
+        assert_eq!(
+            r.absorb(&bad(&[("clap", 1)], &[("clap", "5")], "6")),
+            Err(BadBurst::Stake),
+            "a total that is not the sum"
+        );
+        assert_eq!(
+            r.absorb(&bad(&[("clap", 1)], &[("clap", "lots")], "0")),
+            Err(BadBurst::Stake)
+        );
+        assert!(r.drain().is_none(), "nothing refused was kept");
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod key;
 pub mod relay;
+pub mod share;
 pub mod token;
 
 use std::sync::Arc;
@@ -44,7 +45,7 @@ pub enum ClusterError {
     Chain(#[from] assembly_indexer::roles::RolesError),
 }
 
-/// Why a sibling's relay was refused.
+/// Why a sibling's request (a relay, a share of reactions and counts) was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayRefused {
     /// Its token does not hold.
@@ -86,10 +87,31 @@ impl Cluster {
         token::relay(&self.signer, url, session, assembly_floor::clock::now_s())
     }
 
-    /// Whom a relay of `session` presenting `token` comes from: a member node other than
-    /// this one, whose key signed a fresh token made out to this node (by the URL this node
-    /// is registered with, which is how its siblings know it) for this session.
+    /// A token for telling the sibling at `url` this node's reactions and counts.
+    pub fn live_token(&self, url: &str) -> String {
+        token::make(
+            &self.signer,
+            url,
+            "live",
+            None,
+            assembly_floor::clock::now_s(),
+        )
+    }
+
+    /// Whom a relay of `session` presenting `token` comes from (see [`Cluster::admit`]).
     pub async fn admit_relay(&self, token: &str, session: u64) -> Result<Member, RelayRefused> {
+        self.admit(token, "relay", Some(session)).await
+    }
+
+    /// Whom a request presenting `token` for `purpose` (and `session`) comes from: a member
+    /// node other than this one, whose key signed a fresh token made out to this node (by the
+    /// URL this node is registered with, which is how its siblings know it).
+    pub async fn admit(
+        &self,
+        token: &str,
+        purpose: &str,
+        session: Option<u64>,
+    ) -> Result<Member, RelayRefused> {
         let now = assembly_floor::clock::now_s();
         let nodes = self.nodes().await?;
         // Unregistered, this node is no one's sibling: no token can be made out to it.
@@ -97,7 +119,7 @@ impl Cluster {
             .iter()
             .find(|n| n.this)
             .ok_or(token::TokenError::WrongAudience)?;
-        let claims = token::check(token, &me.node.url, "relay", Some(session), now, &self.seen)?;
+        let claims = token::check(token, &me.node.url, purpose, session, now, &self.seen)?;
         nodes
             .into_iter()
             .find(|n| n.node.key == claims.key && n.member && !n.this)

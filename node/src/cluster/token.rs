@@ -34,7 +34,8 @@ pub struct Claims {
     pub key: Address,
     /// The node it is for: its public URL.
     pub aud: String,
-    /// What it is for: `relay` (pushing the program of `session`).
+    /// What it is for: `relay` (pushing the program of `session`) or `live` (reactions and
+    /// listener counts).
     pub purpose: String,
     /// The session, for a relay.
     pub session: Option<u64>,
@@ -101,6 +102,18 @@ pub fn mint(key: &PrivateKeySigner, claims: &Claims) -> String {
 
 /// A relay token for `session` from `key` to the node at `aud`, made at `now_s`.
 pub fn relay(key: &PrivateKeySigner, aud: &str, session: u64, now_s: u64) -> String {
+    make(key, aud, "relay", Some(session), now_s)
+}
+
+/// A token from `key` to the node at `aud` for `purpose` (and `session`), made at `now_s`,
+/// good for a minute.
+pub fn make(
+    key: &PrivateKeySigner,
+    aud: &str,
+    purpose: &str,
+    session: Option<u64>,
+    now_s: u64,
+) -> String {
     let mut nonce = [0u8; 16];
     // Without randomness the nonce repeats, and the receiver refuses the repeat: a refusal,
     // never a token that could be replayed.
@@ -110,8 +123,8 @@ pub fn relay(key: &PrivateKeySigner, aud: &str, session: u64, now_s: u64) -> Str
         &Claims {
             key: key.address(),
             aud: aud.to_string(),
-            purpose: "relay".into(),
-            session: Some(session),
+            purpose: purpose.into(),
+            session,
             iat: now_s,
             exp: now_s + 60,
             nonce: alloy::hex::encode(nonce),

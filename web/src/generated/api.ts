@@ -152,6 +152,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cluster/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A sibling member tells this node its reactions and counts: added to this node's own for
+         *     its clients, never sent on.
+         */
+        post: operations["live"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/config": {
         parameters: {
             query?: never;
@@ -934,7 +954,10 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description One aggregated burst, as sent to every client. */
+        /**
+         * @description One aggregated burst, as sent to every client (and, for reactions given on this node,
+         *     to the cluster's other members).
+         */
         Burst: {
             /** @description How many of each reaction the burst holds, by reaction id. */
             counts: {
@@ -1772,6 +1795,12 @@ export interface components {
             /** @description Whether every block this view derives from is finalized (false: a reorg may still change it). */
             final: boolean;
         };
+        /** @description What one member tells another. */
+        Share: {
+            /** @description The people connected to the telling node, by role. */
+            counts: components["schemas"]["Listeners"];
+            burst?: null | components["schemas"]["Burst"];
+        };
         /** @description A signed EIP-4361 message. */
         SignIn: {
             message: string;
@@ -2503,6 +2532,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ClusterView"];
+                };
+            };
+            /** @description The chain could not be read. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    live: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Share"];
+            };
+        };
+        responses: {
+            /** @description Taken. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a share, or a burst with unknown reactions, counts out of range or stakes that do not add up. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not a member node's fresh token for this node: `error` names why. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Larger than 4 KB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The chain could not be read. */
