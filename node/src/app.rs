@@ -62,20 +62,25 @@ pub async fn start(
         Reactions::new(5.0, 10.0),
         indexer.progress(),
     ));
-    let auth = Arc::new(Auth::new(
-        AuthConfig {
-            domain: config.domain.clone(),
-            uri_prefix: config.public_url.clone(),
-            chain_id: deployment.chain_id,
-            max_message_age: Duration::from_secs(600),
-            nonce_ttl: Duration::from_secs(600),
-            session_ttl: Duration::from_secs(config.session_hours * 3600),
-            token_ttl: Duration::from_secs(config.token_minutes.max(1) * 60),
-            secret,
-            revocations: Some(config.secret_file.with_extension("signed-out")),
-        },
-        provider,
-    ));
+    let node_key = crate::cluster::key::load_or_create(&config.node_key_path())?;
+    tracing::info!(key = %node_key.address(), "node key");
+    let auth = Arc::new(
+        Auth::new(
+            AuthConfig {
+                domain: config.domain.clone(),
+                uri_prefix: config.public_url.clone(),
+                chain_id: deployment.chain_id,
+                max_message_age: Duration::from_secs(600),
+                nonce_ttl: Duration::from_secs(600),
+                session_ttl: Duration::from_secs(config.session_hours * 3600),
+                token_ttl: Duration::from_secs(config.token_minutes.max(1) * 60),
+                secret,
+                revocations: Some(config.secret_file.with_extension("signed-out")),
+            },
+            provider,
+        )
+        .with_node_key(node_key.clone()),
+    );
 
     let chain = indexer.api_state();
     tokio::spawn(hub.clone().run(
@@ -178,8 +183,6 @@ pub async fn start(
             shutdown.clone(),
         )
     });
-    let node_key = crate::cluster::key::load_or_create(&config.node_key_path())?;
-    tracing::info!(key = %node_key.address(), "node key");
     let cluster = Arc::new(crate::cluster::Cluster::new(
         node_key,
         store.clone(),
@@ -234,6 +237,7 @@ pub async fn start(
     tokio::spawn(crate::cluster::share::run(
         cluster.clone(),
         hub.clone(),
+        auth.clone(),
         hub.metrics.shares_told.clone(),
         shutdown.clone(),
     ));

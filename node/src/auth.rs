@@ -6,14 +6,19 @@
 //! requests can push anyone else's nonce out. A sign-in attempt spends its nonce whatever
 //! its outcome, and spent nonces are remembered (O(1) each) until they would have expired.
 //!
-//! **Session tokens** are self-contained — `address.expiry.end.session.hmac` under the
-//! node's secret — so a node that restarts keeps everyone signed in, and several nodes
-//! sharing a secret accept each other's sessions. A token lives `token_ttl` (an hour by
-//! default) and is renewed while in use, never past the sign-in's `end`. Signing out revokes
-//! the session: its id is kept, on disk, until its `end`. The same token travels as an
-//! HTTP-only cookie for browsers and as a bearer token for other clients. A role is never in
-//! the token: it is read from chain state on use, so an orchestrator who leaves the active
-//! set stops being one at once.
+//! **Session tokens** are self-contained, so a node that restarts keeps everyone signed in.
+//! A node with a node key signs them with it — `address.expiry.end.session.key.signature`, an
+//! EIP-191 signature of everything before it — and accepts those of the cluster's other
+//! members too ([`Auth::trust`], kept current from the registry): signed in on one member is
+//! signed in on every member, with no secret shared between operators, and a member whose
+//! key is rotated away or deregistered has its tokens refused everywhere. Without a node key
+//! a token is `address.expiry.end.session.hmac` under the node's secret. A token lives
+//! `token_ttl` (an hour by default) and is renewed while in use, never past the sign-in's
+//! `end`. Signing out revokes the session: its id is kept, on disk, until its `end`, and told
+//! to the other members ([`Auth::signed_out`]), which revoke it too. The same token travels as
+//! an HTTP-only cookie for browsers and as a bearer token for other clients. A role is never
+//! in the token: it is read from chain state on use, so an orchestrator who leaves the
+//! active set stops being one at once.
 
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -96,6 +101,12 @@ pub struct Auth {
     spent: Mutex<Spent>,
     revoked: Mutex<HashMap<u64, u64>>,
     provider: DynProvider,
+    /// The key this node signs its tokens with, if it has one.
+    node_key: Option<alloy::signers::local::PrivateKeySigner>,
+    /// The other members' node keys, whose tokens this node accepts.
+    trusted: parking_lot::RwLock<HashSet<Address>>,
+    /// Sessions signed out here (id, end), for the other members.
+    signed_out: tokio::sync::broadcast::Sender<(u64, u64)>,
 }
 
 /// Nonces used, each until it would have expired anyway.
@@ -139,7 +150,27 @@ impl Auth {
             spent: Mutex::new(Spent::default()),
             revoked: Mutex::new(revoked),
             provider,
+            node_key: None,
+            trusted: Default::default(),
+            signed_out: tokio::sync::broadcast::channel(256).0,
         }
+    }
+
+    /// Signs tokens with `key` from now on (a node of a cluster; see the module's docs).
+    pub fn with_node_key(mut self, key: alloy::signers::local::PrivateKeySigner) -> Self {
+        self.node_key = Some(key);
+        self
+    }
+
+    /// Accepts the tokens of the nodes whose keys are `keys` (the other members now), and no
+    /// others'.
+    pub fn trust(&self, keys: HashSet<Address>) {
+        *self.trusted.write() = keys;
+    }
+
+    /// Sessions signed out on this node, as they are: for the other members.
+    pub fn signed_out(&self) -> tokio::sync::broadcast::Receiver<(u64, u64)> {
+        self.signed_out.subscribe()
     }
 
     /// The policy this was made with.
@@ -285,6 +316,17 @@ impl Auth {
             id.session_end,
             id.session
         );
+        if let Some(key) = &self.node_key {
+            use alloy::signers::SignerSync;
+            let payload = format!("{payload}.{}", key.address().to_checksum(None));
+            // A local key signs any message; only a broken signer fails, and then the token
+            // is one no node accepts.
+            let signature = key
+                .sign_message_sync(payload.as_bytes())
+                .map(|s| alloy::hex::encode(s.as_bytes()))
+                .unwrap_or_default();
+            return format!("{payload}.{signature}");
+        }
         let mut mac = self.keyed(b"token.");
         mac.update(payload.as_bytes());
         format!(
@@ -293,14 +335,37 @@ impl Auth {
         )
     }
 
+    /// Whether `payload` (with its signing key as its last part) carries `proof` from a key
+    /// this node accepts: its own, or a member's.
+    fn proven(&self, payload: &str, proof: &str) -> Result<(), AuthError> {
+        let given = alloy::hex::decode(proof).map_err(|_| AuthError::BadToken)?;
+        if given.len() != 65 {
+            // The HMAC form: this node's own secret.
+            let mut m = self.keyed(b"token.");
+            m.update(payload.as_bytes());
+            // Constant-time comparison: the MAC is the secret's witness.
+            return m.verify_slice(&given).map_err(|_| AuthError::BadToken);
+        }
+        let (_, key) = payload.rsplit_once('.').ok_or(AuthError::BadToken)?;
+        let key: Address = key.parse().map_err(|_| AuthError::BadToken)?;
+        let own = self.node_key.as_ref().map(|k| k.address());
+        if Some(key) != own && !self.trusted.read().contains(&key) {
+            return Err(AuthError::BadToken);
+        }
+        let signer = Signature::try_from(given.as_slice())
+            .ok()
+            .and_then(|s| s.recover_address_from_msg(payload.as_bytes()).ok())
+            .ok_or(AuthError::BadToken)?;
+        if signer != key {
+            return Err(AuthError::BadToken);
+        }
+        Ok(())
+    }
+
     /// The identity a token proves, if it is genuine, unexpired at `now` and not signed out.
     pub fn identify(&self, token: &str, now: u64) -> Result<Identity, AuthError> {
-        let (payload, mac) = token.rsplit_once('.').ok_or(AuthError::BadToken)?;
-        let given = alloy::hex::decode(mac).map_err(|_| AuthError::BadToken)?;
-        // Constant-time comparison: the MAC is the secret's witness.
-        let mut m = self.keyed(b"token.");
-        m.update(payload.as_bytes());
-        m.verify_slice(&given).map_err(|_| AuthError::BadToken)?;
+        let (payload, proof) = token.rsplit_once('.').ok_or(AuthError::BadToken)?;
+        self.proven(payload, proof)?;
         let mut parts = payload.split('.');
         let mut next = || parts.next().ok_or(AuthError::BadToken);
         let address: Address = next()?.parse().map_err(|_| AuthError::BadToken)?;
@@ -327,15 +392,30 @@ impl Auth {
         (self.token(&renewed), renewed)
     }
 
-    /// Signs a session out on this node: its tokens are refused from now on, across restarts.
+    /// Signs a session out: its tokens are refused from now on, here across restarts, and
+    /// on the other members once they are told.
     pub fn revoke(&self, id: &Identity, now: u64) {
+        if self.revoke_session(id.session, id.session_end, now) {
+            let _ = self.signed_out.send((id.session, id.session_end));
+        }
+    }
+
+    /// A session another member signed out (ending at `end`): refused here too.
+    pub fn revoke_told(&self, session: u64, end: u64, now: u64) {
+        // Bounded by the longest sign-in: a member cannot make this node remember forever.
+        let end = end.min(now + self.config.session_ttl.as_secs());
+        self.revoke_session(session, end, now);
+    }
+
+    /// Records `session` as signed out until `end`; false if it already was.
+    fn revoke_session(&self, session: u64, end: u64, now: u64) -> bool {
         let mut revoked = self.revoked.lock();
-        revoked.retain(|_, end| *end > now);
-        if revoked.insert(id.session, id.session_end).is_some() {
-            return;
+        revoked.retain(|_, e| *e > now);
+        if revoked.insert(session, end).is_some() {
+            return false;
         }
         if let Some(path) = &self.config.revocations {
-            let line = format!("{:016x} {}\n", id.session, id.session_end);
+            let line = format!("{session:016x} {end}\n");
             let written = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -345,6 +425,7 @@ impl Auth {
                 tracing::error!(path = %path.display(), error = %e, "could not record a sign-out: it holds until this node restarts");
             }
         }
+        true
     }
 }
 
@@ -401,6 +482,47 @@ mod tests {
             },
             provider,
         )
+    }
+
+    #[test]
+    fn node_signed_tokens_hold_on_every_member_and_no_other_node() {
+        use alloy::signers::local::PrivateKeySigner;
+        let (key_a, key_b) = (PrivateKeySigner::random(), PrivateKeySigner::random());
+        let a = auth().with_node_key(key_a.clone());
+        let b = auth_with(None).with_node_key(key_b.clone());
+        let id = Identity {
+            address: Address::repeat_byte(0xab),
+            expires_at: 1_000,
+            session_end: 5_000,
+            session: 7,
+        };
+        let token = a.token(&id);
+        assert_eq!(a.identify(&token, 10).unwrap(), id, "its own");
+        assert!(
+            b.identify(&token, 10).is_err(),
+            "not a member of b's cluster"
+        );
+        b.trust([key_a.address()].into());
+        assert_eq!(b.identify(&token, 10).unwrap(), id, "a member's");
+        // Claims changed after signing, or signed by a key other than the one named.
+        let extended = token.replace(".1000.", ".9999.");
+        assert!(b.identify(&extended, 10).is_err(), "extended expiry");
+        let impostor = auth_with(None).with_node_key(PrivateKeySigner::random());
+        let theirs = impostor.token(&id);
+        let (payload, sig) = theirs.rsplit_once('.').unwrap();
+        let (claims, _) = payload.rsplit_once('.').unwrap();
+        let renamed = format!("{claims}.{}.{sig}", key_a.address().to_checksum(None));
+        assert!(b.identify(&renamed, 10).is_err(), "signed by another key");
+        // A member rotated away, or a sign-out told by a member: refused.
+        b.trust(HashSet::new());
+        assert!(b.identify(&token, 10).is_err(), "no longer a member");
+        b.trust([key_a.address()].into());
+        let mut told = a.signed_out();
+        a.revoke(&id, 10);
+        let (session, end) = told.try_recv().unwrap();
+        assert!(a.identify(&token, 11).is_err());
+        b.revoke_told(session, end, 11);
+        assert!(b.identify(&token, 11).is_err(), "signed out everywhere");
     }
 
     #[test]

@@ -437,3 +437,59 @@ async fn reactions_and_counts_are_the_clusters() {
         "refusals counted"
     );
 }
+
+/// `GET /api/v1/me` on `node` with `token`: its status.
+async fn me(node: &Node, token: &str) -> u16 {
+    node.client
+        .get(format!("{}/api/v1/me", node.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Waits (up to ten seconds) until `me` on `node` answers `status`.
+async fn me_becomes(node: &Node, token: &str, status: u16, what: &str) {
+    let t0 = Instant::now();
+    while me(node, token).await != status {
+        assert!(t0.elapsed() < Duration::from_secs(10), "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signed_in_once_known_everywhere() {
+    let chain = TestChain::start_at(&[], now()).await;
+    let nodes = cluster_of_three(&chain).await;
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    // Signed in on B: known on C too, with no secret shared.
+    let t = token(b, &chain, 4).await;
+    assert_eq!(me(b, &t).await, 200);
+    me_becomes(c, &t, 200, "B's sign-in accepted on C").await;
+    // Signed out on B: refused on C, told within a moment.
+    let out = b
+        .client
+        .post(format!("{}/api/v1/auth/sign-out", b.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_success(), "{}", out.status());
+    assert_eq!(me(b, &t).await, 401);
+    me_becomes(c, &t, 401, "B's sign-out told to C").await;
+
+    // A's key rotated away: A's tokens are refused on the other members.
+    let t = token(a, &chain, 5).await;
+    me_becomes(c, &t, 200, "A's sign-in accepted on C").await;
+    let new_key = PrivateKeySigner::random();
+    let proof = assembly_testkit::registry::key_proof(&chain, chain.accounts[1], &new_key).await;
+    chain
+        .registry
+        .rotateKey(new_key.address(), proof)
+        .from(chain.accounts[1])
+        .mined()
+        .await;
+    me_becomes(c, &t, 401, "a rotated key's tokens refused").await;
+}

@@ -1,8 +1,10 @@
 //! One assembly seen from every node: each member tells the others, over HTTP with a node
-//! token, the reactions given on it (each burst as it is gathered) and how many people it
-//! has connected (every two seconds). A member adds what it is told to its own: its clients
-//! see every node's reactions, and counts that are the cluster's sums. What a member is
-//! told is bounded and checked ([`crate::reactions::Burst`]), never sent on.
+//! token, the reactions given on it (each burst as it is gathered), the sessions signed out
+//! on it (at once) and how many people it has connected (every two seconds). A member adds
+//! what it is told to its own: its clients see every node's reactions, counts that are the
+//! cluster's sums, and a sign-out anywhere ends the session everywhere. What a member is told
+//! is bounded and checked ([`crate::reactions::Burst`]), never sent on. The same round keeps
+//! the sign-in's trust current: the tokens accepted are those of the members' keys now.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
 use super::Cluster;
+use crate::auth::Auth;
 use crate::live::Hub;
 use crate::presence::Listeners;
 use crate::reactions::Burst;
@@ -28,12 +31,19 @@ pub struct Share {
     pub counts: Listeners,
     /// The reactions given on it since its last burst, if any.
     pub burst: Option<Burst>,
+    /// Sessions signed out on it: (session id, its end, seconds since the epoch).
+    #[serde(default)]
+    pub signed_out: Vec<(u64, u64)>,
 }
+
+/// The most sign-outs one share carries.
+pub const MAX_SIGNED_OUT: usize = 64;
 
 /// Tells the siblings `cluster` names what `hub` gathers, until `shutdown`.
 pub async fn run(
     cluster: Arc<Cluster>,
     hub: Arc<Hub>,
+    auth: Arc<Auth>,
     told: prometheus::IntCounterVec,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -45,17 +55,28 @@ pub async fn run(
         }
     };
     let mut bursts = hub.local_bursts.subscribe();
+    let mut sign_outs = auth.signed_out();
     let mut tick = tokio::time::interval(EVERY);
     loop {
-        let burst = tokio::select! {
+        let mut share = Share::default();
+        tokio::select! {
             _ = shutdown.changed() => return,
-            _ = tick.tick() => None,
+            _ = tick.tick() => {}
             b = bursts.recv() => match b {
-                Ok(b) => Some(b),
+                Ok(b) => share.burst = Some(b),
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return,
             },
-        };
+            o = sign_outs.recv() => match o {
+                Ok(o) => share.signed_out.push(o),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
+        while share.signed_out.len() < MAX_SIGNED_OUT {
+            let Ok(o) = sign_outs.try_recv() else { break };
+            share.signed_out.push(o);
+        }
         let siblings = match cluster.siblings().await {
             Ok(s) => s,
             Err(e) => {
@@ -63,10 +84,8 @@ pub async fn run(
                 continue;
             }
         };
-        let share = Share {
-            counts: hub.presence.counts(),
-            burst,
-        };
+        auth.trust(siblings.iter().map(|m| m.node.key).collect());
+        share.counts = hub.presence.counts();
         // Every sibling at once, each on its own: a slow one holds up no other, and the next
         // telling does not wait for this one.
         for sibling in siblings {

@@ -81,6 +81,21 @@ async fn live(
             return failure(StatusCode::BAD_REQUEST, "bad_burst", e);
         }
     }
+    if share.signed_out.len() > crate::cluster::share::MAX_SIGNED_OUT {
+        s.metrics
+            .shares_refused
+            .with_label_values(&["bad_share"])
+            .inc();
+        return failure(
+            StatusCode::BAD_REQUEST,
+            "bad_share",
+            "too many sign-outs in one share",
+        );
+    }
+    let now = assembly_floor::clock::now_s();
+    for (session, end) in &share.signed_out {
+        s.auth.revoke_told(*session, *end, now);
+    }
     s.hub.presence.sibling(from.node.key, share.counts);
     StatusCode::NO_CONTENT.into_response()
 }

@@ -1800,6 +1800,11 @@ export interface components {
             /** @description The people connected to the telling node, by role. */
             counts: components["schemas"]["Listeners"];
             burst?: null | components["schemas"]["Burst"];
+            /** @description Sessions signed out on it: (session id, its end, seconds since the epoch). */
+            signed_out?: [
+                number,
+                number
+            ][];
         };
         /** @description A signed EIP-4361 message. */
         SignIn: {
