@@ -3,7 +3,8 @@
 //! Livepeer's active set is listed but no longer a member. Three nodes, one chain: a
 //! speaker on one is heard, the same frames in the same order, by listeners on all three;
 //! a relay from a key no member holds, with a forged signature or a replayed token is
-//! refused and counted; the floor passes from a speaker on one node to one on another;
+//! refused and counted; every node's recording of the speech has one digest; the floor
+//! passes from a speaker on one node to one on another;
 //! a reaction given on one node reaches a client of another, whose counts are the cluster's.
 
 use std::sync::{Arc, Mutex};
@@ -240,7 +241,23 @@ async fn a_speaker_on_one_node_is_heard_on_every_node() {
         "refusals counted"
     );
     drop(speaker);
-    let _ = c;
+
+    // Every node recorded the speech, byte for byte: one digest on all three.
+    let mut digests = Vec::new();
+    for n in [a, b, c] {
+        let t0 = Instant::now();
+        let digest = loop {
+            let speeches = get_json(n, &format!("/api/v1/archive/speeches?session={session}")).await;
+            if let Some(d) = speeches[0]["sha256"].as_str() {
+                break d.to_string();
+            }
+            assert!(t0.elapsed() < Duration::from_secs(15), "no closed recording: {speeches}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        digests.push(digest);
+    }
+    eprintln!("recording digests: {digests:?}");
+    assert!(digests.iter().all(|d| *d == digests[0]), "{digests:?}");
 }
 
 async fn get_text(node: &Node, path: &str) -> String {

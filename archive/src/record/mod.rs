@@ -112,6 +112,18 @@ fn close(archive: &Archive, o: Open) {
     }
 }
 
+/// The Ogg stream's serial number, from what the speech is (its session, speaker and slot)
+/// and nothing of this node's: every node of a cluster that records the same packets of a
+/// speech writes the same bytes, so their recordings have one digest.
+fn serial(p: &Packet) -> u32 {
+    let mut id = Vec::with_capacity(48);
+    id.extend_from_slice(&p.session.to_be_bytes());
+    id.extend_from_slice(p.speaker.as_slice());
+    id.extend_from_slice(&p.slot.0.to_be_bytes());
+    let h = alloy_primitives::keccak256(&id);
+    u32::from_be_bytes([h[0], h[1], h[2], h[3]])
+}
+
 fn begin(archive: &Archive, p: &Packet) -> Option<Open> {
     let speaker = p.speaker.to_checksum(None);
     let rel = format!(
@@ -126,7 +138,7 @@ fn begin(archive: &Archive, p: &Packet) -> Option<Open> {
     if let Some(parent) = file.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
-    let writer = match ogg::OggOpusWriter::create(&file, p.at_ms as u32, "Assembly") {
+    let writer = match ogg::OggOpusWriter::create(&file, serial(p), "Assembly") {
         Ok(w) => w,
         Err(e) => {
             tracing::warn!(file = %file.display(), error = %e, "cannot record");
