@@ -131,6 +131,9 @@ pub async fn connect(
         req = req.bearer_auth(t);
     }
     let resp = req.send().await?;
+    // After a redirect (RFC 9725 §4.5: a full node sends the client to a sibling) the
+    // resource is the sibling's: resolved against where the answer came from.
+    let answered_at = resp.url().to_string();
     let status = resp.status().as_u16();
     let location = resp
         .headers()
@@ -146,7 +149,7 @@ pub async fn connect(
     rtc.sdp_api()
         .accept_answer(pending, answer)
         .map_err(|e| ClientError::Answer(e.to_string()))?;
-    let resource = resolve(endpoint, location.as_deref().unwrap_or_default());
+    let resource = resolve(&answered_at, location.as_deref().unwrap_or_default());
     let (stop, stopped) = watch::channel(false);
     let (connected_tx, connected) = watch::channel(false);
     let (frames, frames_rx) = match intent {

@@ -54,6 +54,8 @@ pub struct Metrics {
     pub relays_refused: IntCounterVec,
     /// Relays to sibling nodes: connections started.
     pub relays_out: IntCounterVec,
+    /// WHIP and WHEP offers sent to a sibling because this node was full (307).
+    pub redirected: IntCounter,
     /// Shares (reactions and counts) from sibling nodes refused, by reason.
     pub shares_refused: IntCounterVec,
     /// Shares told to sibling nodes, by outcome (`ok`, `failed`).
@@ -178,6 +180,10 @@ impl Metrics {
                 "assembly_relays_out_total",
                 "Relay connections to sibling nodes, by outcome.",
                 "outcome",
+            ),
+            redirected: counter(
+                "assembly_media_redirected_total",
+                "WHIP and WHEP offers sent to a sibling node because this one was full.",
             ),
             shares_refused: counters(
                 "assembly_cluster_shares_refused_total",

@@ -55,6 +55,9 @@ pub(crate) enum WhipError {
     ListenersSignIn,
     #[error("relay refused: {0}")]
     Relay(crate::cluster::token::TokenError),
+    // RFC 9725 §4.5: this node is full; the same request at a sibling member.
+    #[error("this node is full; try {0}")]
+    Elsewhere(String),
 }
 
 impl WhipError {
@@ -67,6 +70,7 @@ impl WhipError {
             WhipError::NoSession(_) => (S::NOT_FOUND, "no_session", None),
             WhipError::ListenersSignIn => (S::UNAUTHORIZED, "sign_in_required", None),
             WhipError::Relay(e) => (S::FORBIDDEN, e.code(), None),
+            WhipError::Elsewhere(_) => (S::TEMPORARY_REDIRECT, "elsewhere", None),
             WhipError::Media(m) => match m {
                 MediaError::Sdp(SdpError::TooLarge) => {
                     (S::PAYLOAD_TOO_LARGE, "offer_too_large", None)
@@ -96,6 +100,17 @@ impl WhipError {
 
 impl IntoResponse for WhipError {
     fn into_response(self) -> Response {
+        if let WhipError::Elsewhere(to) = &self {
+            let mut r = StatusCode::TEMPORARY_REDIRECT.into_response();
+            if let Ok(v) = HeaderValue::from_str(to) {
+                r.headers_mut().insert(LOCATION, v);
+            }
+            r.headers_mut().insert(
+                HeaderName::from_static("access-control-expose-headers"),
+                HeaderValue::from_static("Location"),
+            );
+            return r;
+        }
         let (status, code, reason) = self.classify();
         let mut response = match (self, reason) {
             (WhipError::Api(e), _) => e.into_response(),
@@ -240,7 +255,8 @@ pub(crate) fn respond(
         (status = 415, description = "Not application/sdp.", body = ErrorBody),
         (status = 429, description = "Too many new speaker sessions (a budget apart from listeners'); Retry-After says when.", body = ErrorBody),
         (status = 502, description = "The chain could not be read.", body = ErrorBody),
-        (status = 503, description = "At the publisher limit.", body = ErrorBody),
+        (status = 307, description = "This node is at its publisher limit: the same request at a sibling member of the cluster (RFC 9725 §4.5), named by `Location`."),
+        (status = 503, description = "At the publisher limit, with no sibling to send the speaker to.", body = ErrorBody),
     ))]
 async fn publish(
     State(s): State<AppState>,
@@ -274,13 +290,16 @@ async fn publish_inner(
         .admit(session, who.address, standing.role, clock::now_ms())
         .map_err(MediaError::Refused)?;
     let offer = sdp::check(&text, Intent::Publish).map_err(MediaError::from)?;
-    let (resource, answer) = s.media.open(
-        session,
-        PeerRole::Publisher(who.address),
-        Some(who.address),
-        None,
-        offer,
-    )?;
+    let (resource, answer) = s
+        .media
+        .open(
+            session,
+            PeerRole::Publisher(who.address),
+            Some(who.address),
+            None,
+            offer,
+        )
+        .map_err(|e| elsewhere(s, e, session, "whip"))?;
     tracing::info!(session, address = %who.address, resource, "publisher connected");
     Ok(created(&resource, answer, &s.media.config().ice_servers))
 }
@@ -304,7 +323,8 @@ async fn publish_inner(
         (status = 413, description = "Offer larger than 32 KB.", body = ErrorBody),
         (status = 415, description = "Not application/sdp.", body = ErrorBody),
         (status = 429, description = "Too many new listeners in all, or this address made too many offers or holds too many listeners; Retry-After says when.", body = ErrorBody),
-        (status = 503, description = "At the listener limit.", body = ErrorBody),
+        (status = 307, description = "This node is at its listener limit: the same request at a sibling member of the cluster (RFC 9725 §4.5), named by `Location`."),
+        (status = 503, description = "At the listener limit, with no sibling to send the listener to.", body = ErrorBody),
     ))]
 async fn listen(
     State(s): State<AppState>,
@@ -338,8 +358,27 @@ async fn listen_inner(
         return Err(WhipError::NoSession(session.to_string()));
     }
     let offer = sdp::check(&text, Intent::Subscribe).map_err(MediaError::from)?;
-    let (resource, answer) = s.media.open(id, PeerRole::Listener, None, from, offer)?;
+    let (resource, answer) = s
+        .media
+        .open(id, PeerRole::Listener, None, from, offer)
+        .map_err(|e| elsewhere(s, e, id, "whep"))?;
     Ok(created(&resource, answer, &s.media.config().ice_servers))
+}
+
+/// A node at its limit sends the client to a sibling member (RFC 9725 §4.5), the one whose
+/// turn it is among them, so a full node's overflow spreads; alone, it answers 503.
+fn elsewhere(s: &AppState, e: MediaError, session: u64, what: &str) -> WhipError {
+    if !matches!(e, MediaError::Full(_)) {
+        return e.into();
+    }
+    let siblings = s.cluster.known_siblings();
+    if siblings.is_empty() {
+        return e.into();
+    }
+    let turn = s.cluster.next_turn() % siblings.len();
+    let url = siblings[turn].trim_end_matches('/');
+    s.metrics.redirected.inc();
+    WhipError::Elsewhere(format!("{url}/api/v1/sessions/{session}/{what}"))
 }
 
 /// Leave: ends a WHIP or WHEP session. A publisher's only with its owner's token.

@@ -38,7 +38,9 @@ async function negotiate(pc: RTCPeerConnection, endpoint: string, token?: string
   }
   performance.mark("assembly:answer");
   await pc.setRemoteDescription({ type: "answer", sdp: await r.text() });
-  return new URL(r.headers.get("location") ?? "", endpoint).toString();
+  // After a redirect (a full node sends the client to a sibling, RFC 9725 §4.5) the
+  // resource is the sibling's: resolved against where the answer came from.
+  return new URL(r.headers.get("location") ?? "", r.url || endpoint).toString();
 }
 
 type Status = "connecting" | "connected" | "reconnecting" | "stopped" | "refused";

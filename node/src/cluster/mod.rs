@@ -63,6 +63,10 @@ pub struct Cluster {
     store: Arc<Store>,
     roles: Arc<Roles>,
     seen: token::Seen,
+    /// The member siblings' URLs as last read (every round of [`share`]), for decisions
+    /// that cannot wait on the index: where a full node sends a client.
+    known: parking_lot::RwLock<Vec<String>>,
+    turn: std::sync::atomic::AtomicUsize,
 }
 
 impl Cluster {
@@ -74,6 +78,8 @@ impl Cluster {
             store,
             roles,
             seen: token::Seen::default(),
+            known: Default::default(),
+            turn: Default::default(),
         }
     }
 
@@ -128,12 +134,24 @@ impl Cluster {
 
     /// The member nodes other than this one: where this node relays its speakers.
     pub async fn siblings(&self) -> Result<Vec<Member>, ClusterError> {
-        Ok(self
+        let siblings: Vec<Member> = self
             .nodes()
             .await?
             .into_iter()
             .filter(|m| m.member && !m.this)
-            .collect())
+            .collect();
+        *self.known.write() = siblings.iter().map(|m| m.node.url.clone()).collect();
+        Ok(siblings)
+    }
+
+    /// The member siblings' URLs as last read.
+    pub fn known_siblings(&self) -> Vec<String> {
+        self.known.read().clone()
+    }
+
+    /// A counter that takes turns among the siblings.
+    pub fn next_turn(&self) -> usize {
+        self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every registered node, by operator, with its membership now.

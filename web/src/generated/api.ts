@@ -3383,6 +3383,13 @@ export interface operations {
                     "application/sdp": string;
                 };
             };
+            /** @description This node is at its listener limit: the same request at a sibling member of the cluster (RFC 9725 §4.5), named by `Location`. */
+            307: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Malformed SDP, no audio section, no Opus, or the wrong direction. */
             400: {
                 headers: {
@@ -3437,7 +3444,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description At the listener limit. */
+            /** @description At the listener limit, with no sibling to send the listener to. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3498,6 +3505,13 @@ export interface operations {
                 content: {
                     "application/sdp": string;
                 };
+            };
+            /** @description This node is at its publisher limit: the same request at a sibling member of the cluster (RFC 9725 §4.5), named by `Location`. */
+            307: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Malformed SDP, no audio section, no Opus, or the wrong direction. */
             400: {
@@ -3571,7 +3585,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description At the publisher limit. */
+            /** @description At the publisher limit, with no sibling to send the speaker to. */
             503: {
                 headers: {
                     [name: string]: unknown;
