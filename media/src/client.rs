@@ -217,6 +217,19 @@ pub fn persistent_minting(
     intent: Intent,
     on_media: SharedOnMedia,
 ) -> Persistent {
+    persistent_across(http, vec![endpoint], token, intent, on_media)
+}
+
+/// As [`persistent_minting`], over several equivalent endpoints (the same session on the
+/// members of a cluster): it stays on one while it holds, and moves to the next when a
+/// connection is lost or refused, so a speaker whose node dies carries on at another.
+pub fn persistent_across(
+    http: reqwest::Client,
+    endpoints: Vec<String>,
+    token: TokenSource,
+    intent: Intent,
+    on_media: SharedOnMedia,
+) -> Persistent {
     let (connects_tx, connects) = watch::channel(0u32);
     let (frames, mut frames_rx) = match intent {
         Intent::Publish => {
@@ -227,12 +240,16 @@ pub fn persistent_minting(
     };
     let task = tokio::spawn(async move {
         let mut backoff = std::time::Duration::from_millis(250);
+        let mut at = 0usize;
         loop {
+            let Some(endpoint) = endpoints.get(at % endpoints.len().max(1)) else {
+                return;
+            };
             let f = on_media.clone();
             let bearer = token();
             let peer = connect(
                 &http,
-                &endpoint,
+                endpoint,
                 bearer.as_deref(),
                 intent,
                 Some(Box::new(move |d: &[u8], t: Instant| f(d, t))),
@@ -241,9 +258,13 @@ pub fn persistent_minting(
             let mut peer = match peer {
                 Ok(p) => p,
                 Err(e) => {
-                    tracing::debug!(error = %e, "reconnect failed");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
+                    tracing::debug!(endpoint, error = %e, "reconnect failed");
+                    at += 1;
+                    // Every endpoint tried once: wait before the next round.
+                    if at % endpoints.len() == 0 {
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
+                    }
                     continue;
                 }
             };
@@ -252,6 +273,7 @@ pub fn persistent_minting(
                 .await
             {
                 peer.task.abort();
+                at += 1;
                 continue;
             }
             backoff = std::time::Duration::from_millis(250);
@@ -275,6 +297,8 @@ pub fn persistent_minting(
                 }
             }
             peer.task.abort();
+            // Lost: the next endpoint first (the node may be gone); this one again in turn.
+            at += 1;
         }
     });
     Persistent {

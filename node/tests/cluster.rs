@@ -5,7 +5,8 @@
 //! a relay from a key no member holds, with a forged signature or a replayed token is
 //! refused and counted; every node's recording of the speech has one digest; the floor
 //! passes from a speaker on one node to one on another; a full node sends a listener to a
-//! sibling (307);
+//! sibling (307); a speaker whose node is SIGKILLed mid-slot carries on at another member,
+//! and a listener elsewhere hears a gap, not an end;
 //! a reaction given on one node reaches a client of another, whose counts are the cluster's.
 
 use std::sync::{Arc, Mutex};
@@ -559,4 +560,103 @@ async fn a_full_node_sends_listeners_to_a_sibling() {
     assert!(get_text(a, "/metrics")
         .await
         .contains("assembly_media_redirected_total 1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_speaker_whose_node_dies_carries_on_at_another() {
+    use assembly_testkit::node::spawn_node;
+    use assembly_testkit::ports::{free_port, free_udp_port};
+    let chain = TestChain::start_at(&[], now()).await;
+    let poll = Duration::from_millis(50);
+    // A is a process of its own, to be SIGKILLed; B and C run here.
+    let dir = std::env::temp_dir().join(format!("assembly-cluster-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let binary = env!("CARGO_BIN_EXE_assembly-node");
+    let mut a = spawn_node(binary, &chain, &dir, free_port(), free_udp_port()).await;
+    let (b, c) = (
+        node(&chain, chain.anvil.endpoint(), poll).await,
+        node(&chain, chain.anvil.endpoint(), poll).await,
+    );
+    assert!(register_key(&chain, chain.accounts[1], &node_key(&dir), &a.base).await);
+    assert!(register_key(&chain, chain.accounts[2], &node_key(b.dir()), &b.base).await);
+    assert!(register_key(&chain, chain.accounts[3], &node_key(c.dir()), &c.base).await);
+    for n in [&b, &c] {
+        cluster_when(n, "three members", |v| {
+            v["nodes"]
+                .as_array()
+                .is_some_and(|l| l.iter().filter(|m| m["member"] == true).count() == 3)
+        })
+        .await;
+    }
+    let session = open_session(&chain, now(), 600).await;
+    // The speaker signs in on A (known on every member) and speaks to A, with B to fall to.
+    let t = token(&a.view(), &chain, 4).await;
+    enqueue(&chain, session, 4).await;
+    wait_for_slots(&c, session, 1, Duration::from_secs(10)).await;
+    let heard: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::default();
+    let h = heard.clone();
+    let _listener = client::persistent(
+        reqwest::Client::new(),
+        format!("{}/api/v1/sessions/{session}/whep", c.base),
+        None,
+        Intent::Subscribe,
+        Arc::new(move |d: &[u8], at| {
+            if let Some((_, n)) = read_stamp(d).filter(|_| d.len() == 80 && d[16] == 1) {
+                h.lock().unwrap().push((n, at));
+            }
+        }),
+    );
+    let speaker = client::persistent_across(
+        reqwest::Client::new(),
+        [&a.base, &b.base]
+            .iter()
+            .map(|n| format!("{n}/api/v1/sessions/{session}/whip"))
+            .collect(),
+        Arc::new(move || Some(t.clone())),
+        Intent::Publish,
+        Arc::new(|_: &[u8], _| {}),
+    );
+    let pump = pump_stamped(speaker.frames.clone().unwrap(), 1);
+    let wait_frames = |n: usize, what: &'static str| {
+        let heard = heard.clone();
+        async move {
+            let t0 = Instant::now();
+            while heard.lock().unwrap().len() < n {
+                assert!(t0.elapsed() < Duration::from_secs(20), "{what}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait_frames(100, "C hears the speaker through A").await;
+    // A dies mid-slot: nothing flushed, nothing said.
+    a.child.kill().unwrap();
+    let killed = Instant::now();
+    let before = heard.lock().unwrap().len();
+    wait_frames(before + 100, "C hears the speaker again, through B").await;
+    pump.abort();
+    let frames = heard.lock().unwrap().clone();
+    let last_before = frames
+        .iter()
+        .filter(|(_, at)| *at <= killed)
+        .map(|(_, at)| *at)
+        .max()
+        .unwrap();
+    let first_after = frames
+        .iter()
+        .filter(|(_, at)| *at > killed)
+        .map(|(_, at)| *at)
+        .min()
+        .unwrap();
+    let gap = first_after - last_before;
+    eprintln!(
+        "C's listener: a gap of {} ms when the speaker's node died, then {} frames",
+        gap.as_millis(),
+        frames.len() - before
+    );
+    assert!(gap < Duration::from_secs(10), "a gap, not an end: {gap:?}");
+    assert!(
+        speaker.connects.borrow().to_owned() >= 2,
+        "the speaker connected again, to B"
+    );
 }
