@@ -132,13 +132,20 @@ pub struct AppState {
     pub cluster: Arc<crate::cluster::Cluster>,
 }
 
+/// The bearer token of a request's `Authorization` header, if it has one.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
 /// The session token a request carries: bearer header, cookie, or (for WebSockets, which
 /// browsers open without custom headers) the `token` query parameter.
 fn token_of(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    if let Some(v) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        if let Some(t) = v.strip_prefix("Bearer ") {
-            return Some(t.trim().to_string());
-        }
+    if let Some(t) = bearer(headers) {
+        return Some(t.to_string());
     }
     for v in headers.get_all(COOKIE) {
         if let Ok(v) = v.to_str() {

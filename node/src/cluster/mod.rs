@@ -47,7 +47,7 @@ pub enum ClusterError {
 
 /// Why a sibling's request (a relay, a share of reactions and counts) was refused.
 #[derive(Debug, thiserror::Error)]
-pub enum RelayRefused {
+pub enum SiblingRefused {
     /// Its token does not hold.
     #[error("relay token: {0}")]
     Token(#[from] token::TokenError),
@@ -105,7 +105,7 @@ impl Cluster {
     }
 
     /// Whom a relay of `session` presenting `token` comes from (see [`Cluster::admit`]).
-    pub async fn admit_relay(&self, token: &str, session: u64) -> Result<Member, RelayRefused> {
+    pub async fn admit_relay(&self, token: &str, session: u64) -> Result<Member, SiblingRefused> {
         self.admit(token, "relay", Some(session)).await
     }
 
@@ -117,7 +117,7 @@ impl Cluster {
         token: &str,
         purpose: &str,
         session: Option<u64>,
-    ) -> Result<Member, RelayRefused> {
+    ) -> Result<Member, SiblingRefused> {
         let now = assembly_floor::clock::now_s();
         let nodes = self.nodes().await?;
         // Unregistered, this node is no one's sibling: no token can be made out to it.
@@ -129,7 +129,7 @@ impl Cluster {
         nodes
             .into_iter()
             .find(|n| n.node.key == claims.key && n.member && !n.this)
-            .ok_or(RelayRefused::Token(token::TokenError::NotAMember))
+            .ok_or(SiblingRefused::Token(token::TokenError::NotAMember))
     }
 
     /// The member nodes other than this one: where this node relays its speakers.

@@ -5,7 +5,6 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,9 +13,9 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::cluster::share::Share;
-use crate::cluster::{Member, RelayRefused};
+use crate::cluster::{Member, SiblingRefused};
 use crate::error::{failure, ApiError, ErrorBody};
-use crate::state::AppState;
+use crate::state::{bearer, AppState};
 
 /// The largest share a member may send (a burst of every reaction, and counts).
 const MAX_SHARE: usize = 4096;
@@ -45,21 +44,17 @@ async fn live(
     headers: HeaderMap,
     body: Result<Json<Share>, JsonRejection>,
 ) -> Response {
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let from = match s.cluster.admit(token.trim(), "live", None).await {
+    let token = bearer(&headers).unwrap_or_default();
+    let from = match s.cluster.admit(token, "live", None).await {
         Ok(m) => m,
-        Err(RelayRefused::Token(e)) => {
+        Err(SiblingRefused::Token(e)) => {
             s.metrics
                 .shares_refused
                 .with_label_values(&[e.code()])
                 .inc();
             return failure(StatusCode::FORBIDDEN, e.code(), e);
         }
-        Err(RelayRefused::Cluster(e)) => return ApiError::Chain(e.to_string()).into_response(),
+        Err(SiblingRefused::Cluster(e)) => return ApiError::Chain(e.to_string()).into_response(),
     };
     let Json(share) = match body {
         Ok(b) => b,

@@ -7,7 +7,6 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -17,9 +16,9 @@ use assembly_media::sdp::{self, Intent};
 use assembly_media::{MediaError, PeerRole};
 
 use crate::cluster::token::TokenError;
-use crate::cluster::RelayRefused;
+use crate::cluster::SiblingRefused;
 use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
+use crate::state::{bearer, AppState};
 use crate::whip::{created, offer_text, rejected, respond, WhipError};
 
 /// The relay route.
@@ -72,18 +71,14 @@ async fn relay_inner(
     body: &Bytes,
 ) -> Result<Response, WhipError> {
     let text = offer_text(headers, body)?;
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(WhipError::Relay(TokenError::Malformed))?;
+    let token = bearer(headers).ok_or(WhipError::Relay(TokenError::Malformed))?;
     let from = s
         .cluster
-        .admit_relay(token.trim(), session)
+        .admit_relay(token, session)
         .await
         .map_err(|e| match e {
-            RelayRefused::Token(t) => WhipError::Relay(t),
-            RelayRefused::Cluster(c) => ApiError::Chain(c.to_string()).into(),
+            SiblingRefused::Token(t) => WhipError::Relay(t),
+            SiblingRefused::Cluster(c) => ApiError::Chain(c.to_string()).into(),
         })?;
     if !s.media.gate().is_live(session) {
         return Err(WhipError::NoSession(session.to_string()));
