@@ -3,6 +3,7 @@
 //! `/openapi.json` (`node/openapi.json`, see [`crate::openapi`]) are both built from it.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, Request, State, WebSocketUpgrade};
@@ -89,7 +90,10 @@ pub fn router(
         }
     };
     let limits = state.limits.clone();
-    let policy = csp(&state.client_config.rpc_url);
+    let policy = Policy {
+        rpc_url: state.client_config.rpc_url.clone(),
+        cluster: state.cluster.clone(),
+    };
     let timeout = Duration::from_secs(limits.config().request_timeout_secs.max(1));
     let (routes, _) = api()
         .nest("/chain", assembly_indexer::api::routes(chain))
@@ -108,10 +112,7 @@ pub fn router(
             timeout,
         ))
         .layer(cors())
-        .layer(SetResponseHeaderLayer::if_not_present(
-            CONTENT_SECURITY_POLICY,
-            policy,
-        ))
+        .layer(axum::middleware::from_fn_with_state(policy, content_policy))
         .layer(header(X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(X_FRAME_OPTIONS, "SAMEORIGIN"))
         .layer(header(REFERRER_POLICY, "strict-origin-when-cross-origin"))
@@ -121,18 +122,52 @@ fn header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<Heade
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
+/// What the Content-Security-Policy is made from.
+#[derive(Clone)]
+struct Policy {
+    rpc_url: String,
+    cluster: Arc<crate::cluster::Cluster>,
+}
+
+/// Sets the Content-Security-Policy on answers that have none, naming the cluster's members
+/// as they are now (a listener may be sent to one, or choose one).
+async fn content_policy(
+    State(p): State<Policy>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut r = next.run(req).await;
+    if !r.headers().contains_key(CONTENT_SECURITY_POLICY) {
+        let origins = p.cluster.known_siblings();
+        r.headers_mut()
+            .insert(CONTENT_SECURITY_POLICY, csp(&p.rpc_url, &origins));
+    }
+    r
+}
+
 /// The Content-Security-Policy on every answer: the web client runs only its own scripts, is
-/// framed only by itself, and connects only to this node and the public RPC it offers wallets
-/// (`rpc_url`). Styles may be inline: the live view's shadow root carries its own `<style>`.
-fn csp(rpc_url: &str) -> HeaderValue {
-    let rpc = url::Url::parse(rpc_url)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https" | "ws" | "wss"))
-        .map(|u| format!(" {}", u.origin().ascii_serialization()))
-        .unwrap_or_default();
+/// framed only by itself, and connects only to this node, the cluster's other members
+/// (`members`: a listener may be sent to one, or choose one) and the public RPC it offers
+/// wallets (`rpc_url`). Styles may be inline: the live view's shadow root carries its own
+/// `<style>`.
+fn csp(rpc_url: &str, members: &[String]) -> HeaderValue {
+    let origin = |raw: &str, schemes: &[&str]| {
+        url::Url::parse(raw)
+            .ok()
+            .filter(|u| schemes.contains(&u.scheme()))
+            .map(|u| format!(" {}", u.origin().ascii_serialization()))
+            .unwrap_or_default()
+    };
+    let rpc = origin(rpc_url, &["http", "https", "ws", "wss"]);
+    // A registered URL is checked on chain (http(s), printable, no spaces): an origin, or
+    // nothing, never text that could end the directive.
+    let members: String = members
+        .iter()
+        .map(|m| origin(m, &["http", "https"]))
+        .collect();
     let policy = format!(
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-         img-src 'self' data: https:; media-src 'self' blob:; connect-src 'self'{rpc}; \
+         img-src 'self' data: https:; media-src 'self' blob:; connect-src 'self'{rpc}{members}; \
          object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
     );
     HeaderValue::from_str(&policy)

@@ -38,6 +38,8 @@ export type Participation = Schemas["Participation"];
 /** A session's Hansard: its speeches and, for a debate, who said what beside how they voted. */
 export type SessionHansard = Schemas["SessionHansard"];
 export type SaidVoted = Schemas["SaidVoted"];
+/** The cluster's registered nodes as the answering node knows them. */
+export type ClusterView = Schemas["ClusterView"];
 /** An address's ENS name and avatar (nulls when it has none, or the node reads no ENS). */
 export type EnsName = Schemas["Name"];
 /** A recorded speech: speaker, session, slot, timing, digest. */
@@ -81,6 +83,10 @@ export class Api {
 
   config(): Promise<ClientConfig> {
     return fetch(this.url("/api/v1/config")).then(json<ClientConfig>);
+  }
+
+  cluster(): Promise<ClusterView> {
+    return fetch(this.url("/api/v1/cluster")).then(json<ClusterView>);
   }
 
   /** A proposal by id (a governor id in decimal, or a poll's address). */
