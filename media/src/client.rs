@@ -185,6 +185,8 @@ pub struct Persistent {
     pub frames: Option<mpsc::Sender<Arc<[u8]>>>,
     /// How many times it has connected.
     pub connects: watch::Receiver<u32>,
+    /// Whether it is connected now.
+    pub up: watch::Receiver<bool>,
     /// Runs until aborted.
     pub task: tokio::task::JoinHandle<()>,
 }
@@ -231,6 +233,7 @@ pub fn persistent_across(
     on_media: SharedOnMedia,
 ) -> Persistent {
     let (connects_tx, connects) = watch::channel(0u32);
+    let (up_tx, up) = watch::channel(false);
     let (frames, mut frames_rx) = match intent {
         Intent::Publish => {
             let (tx, rx) = mpsc::channel::<Arc<[u8]>>(64);
@@ -278,6 +281,7 @@ pub fn persistent_across(
             }
             backoff = std::time::Duration::from_millis(250);
             connects_tx.send_modify(|n| *n += 1);
+            up_tx.send_replace(true);
             let inner = peer.frames.clone();
             let mut lost = peer.connected.clone();
             loop {
@@ -297,6 +301,7 @@ pub fn persistent_across(
                 }
             }
             peer.task.abort();
+            up_tx.send_replace(false);
             // Lost: the next endpoint first (the node may be gone); this one again in turn.
             at += 1;
         }
@@ -304,6 +309,7 @@ pub fn persistent_across(
     Persistent {
         frames,
         connects,
+        up,
         task,
     }
 }

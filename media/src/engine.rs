@@ -219,8 +219,20 @@ impl Engine {
     }
 
     fn set_gate(&mut self, gate: Gate) {
+        self.let_go_of_unheard_relays();
         if let Some(f) = &mut self.front {
-            f.set_gate(gate);
+            let waited = f.set_gate(gate, clock::now_ms());
+            self.io
+                .metrics
+                .relayed_waiting
+                .store(f.waiting() as i64, Relaxed);
+            self.io
+                .metrics
+                .relayed_late
+                .fetch_add(waited.len() as u64, Relaxed);
+            for program in waited {
+                self.fan_out(&program);
+            }
         }
         self.evict_publishers();
     }
@@ -266,6 +278,9 @@ impl Engine {
         let m = &self.io.metrics;
         m.packets_in.fetch_add(received, Relaxed);
         m.packets_gated.fetch_add(gated, Relaxed);
+        if let Some(front) = &self.front {
+            m.relayed_waiting.store(front.waiting() as i64, Relaxed);
+        }
     }
 
     fn command(&mut self, c: Command) {
@@ -381,7 +396,37 @@ impl Engine {
         }
     }
 
+    /// Counts, and says, what siblings relayed while nobody held the floor by this node's
+    /// view, once it has waited long enough for the view to catch up (see `front::WAIT_MS`).
+    fn let_go_of_unheard_relays(&mut self) {
+        let Some(f) = &mut self.front else {
+            return;
+        };
+        let m = &self.io.metrics;
+        let overflowed = std::mem::take(&mut f.overflowed);
+        let mut unheard = overflowed;
+        for (role, n) in f.expire(clock::now_ms()) {
+            unheard += n;
+            if let PeerRole::Relay(node) = role {
+                tracing::warn!(
+                    %node,
+                    packets = n,
+                    "a sibling relayed audio while nobody held the floor by this node's view of the chain: not heard"
+                );
+            }
+        }
+        if overflowed > 0 {
+            tracing::warn!(
+                packets = overflowed,
+                "too many relayed packets waiting for this node's view of the chain: the oldest not heard"
+            );
+        }
+        m.relayed_unheard.fetch_add(unheard, Relaxed);
+        m.relayed_waiting.store(f.waiting() as i64, Relaxed);
+    }
+
     fn housekeeping(&mut self) {
+        self.let_go_of_unheard_relays();
         let stale: Vec<(u64, Ending)> = self
             .peers
             .iter()

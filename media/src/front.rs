@@ -4,7 +4,7 @@
 //! session's timeline and handed to the [`ProgramSink`]s once, before every shard writes it
 //! to its listeners.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,7 +38,39 @@ pub(crate) struct Front {
     /// By session: the relay being heard (its peer), its slot's start and when it was last
     /// heard.
     relaying: HashMap<u64, Relaying>,
+    /// Relayed packets that arrived before this node's view of the chain showed anyone
+    /// holding the floor, oldest first (see [`WAIT_MS`]).
+    waiting: VecDeque<Waiting>,
+    /// Relayed packets let go unheard because too many were waiting (taken by the engine).
+    pub(crate) overflowed: u64,
 }
+
+/// A relayed packet waiting for this node's view of the chain to catch up with its sender's.
+struct Waiting {
+    from: u64,
+    session: u64,
+    role: PeerRole,
+    data: Box<MediaData>,
+    at_ms: u64,
+}
+
+/// How long a relayed packet that found nobody holding the floor waits for this node's
+/// view of the chain. A sibling relays only what its own gate heard, so such a packet most
+/// often means the sibling's indexer applied the block that began the slot before this
+/// one's did (each polls the chain on its own, and a loaded node falls behind); judged
+/// again, at the moment it arrived, once the view moves on, it is heard as it was on the
+/// origin, and every member records the same speech. Longer than an indexer's poll under
+/// load; bounded so that a sibling relaying outside every slot costs only memory for
+/// [`WAITING_MAX`] packets.
+const WAIT_MS: u64 = 3_000;
+
+/// At most this many relayed packets wait, in all (about three seconds of three sessions).
+const WAITING_MAX: usize = 450;
+
+/// How late after a slot's end a relayed packet is still heard as that slot's, when nobody
+/// holds the floor at its arrival: its origin judged it inside the slot, and the hop (and
+/// the two nodes' clocks) put it a little after.
+const RELAY_LATE_MS: u64 = 250;
 
 /// The one relay a session's program is taken from.
 #[derive(Clone, Copy)]
@@ -72,6 +104,8 @@ impl Front {
             sinks,
             local: HashMap::new(),
             relaying: HashMap::new(),
+            waiting: VecDeque::new(),
+            overflowed: 0,
         }
     }
 }
@@ -133,9 +167,47 @@ impl Front {
         FrontRead::Handled
     }
 
-    /// Judges from now on by `gate`.
-    pub(crate) fn set_gate(&mut self, gate: Gate) {
+    /// Judges from now on by `gate`, and judges again, at the moment each arrived, the
+    /// relayed packets that were waiting for it: those now heard are returned, in order,
+    /// for the caller's own listeners (the other shards have them already).
+    pub(crate) fn set_gate(&mut self, gate: Gate, now_ms: u64) -> Vec<Arc<Program>> {
         self.gate = gate;
+        let mut heard = Vec::new();
+        for w in std::mem::take(&mut self.waiting) {
+            if now_ms.saturating_sub(w.at_ms) >= WAIT_MS {
+                self.waiting.push_back(w);
+                continue;
+            }
+            match self.hear(w.from, w.session, w.role, *w.data, w.at_ms) {
+                Ok(program) => heard.push(program),
+                Err(Some(data)) => self.waiting.push_back(Waiting { data, ..w }),
+                Err(None) => {}
+            }
+        }
+        heard
+    }
+
+    /// Relayed packets waiting for this node's view of the chain (a gauge).
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Lets go of the relayed packets that waited [`WAIT_MS`] and were never heard: their
+    /// relay's node sent them while nobody held the floor by this node's view. Returns how
+    /// many, by the relay that sent them.
+    pub(crate) fn expire(&mut self, now_ms: u64) -> Vec<(PeerRole, u64)> {
+        let mut gone: Vec<(PeerRole, u64)> = Vec::new();
+        self.waiting.retain(|w| {
+            let keep = now_ms.saturating_sub(w.at_ms) < WAIT_MS;
+            if !keep {
+                match gone.iter_mut().find(|(r, _)| *r == w.role) {
+                    Some((_, n)) => *n += 1,
+                    None => gone.push((w.role, 1)),
+                }
+            }
+            keep
+        });
+        gone
     }
 
     /// Whether a connected peer that sends stays connected: a publisher while it holds the
@@ -157,6 +229,9 @@ impl Front {
     /// node when it is sending; otherwise one sibling's relay, the first heard in the slot.
     /// Anything else (the same audio relayed by a second node, a sibling relaying while the
     /// holder is here) would be heard twice or mixed.
+    ///
+    /// A relayed packet that finds nobody holding the floor waits for this node's view of
+    /// the chain to move on (see [`WAIT_MS`]), unless it comes just after a slot's end.
     pub(crate) fn judge(
         &mut self,
         from: u64,
@@ -165,28 +240,65 @@ impl Front {
         data: MediaData,
         now_ms: u64,
     ) -> Option<Arc<Program>> {
+        match self.hear(from, session, role, data, now_ms) {
+            Ok(program) => Some(program),
+            Err(Some(data)) => {
+                if self.waiting.len() >= WAITING_MAX {
+                    self.waiting.pop_front();
+                    self.overflowed += 1;
+                }
+                self.waiting.push_back(Waiting {
+                    from,
+                    session,
+                    role,
+                    data,
+                    at_ms: now_ms,
+                });
+                None
+            }
+            Err(None) => None,
+        }
+    }
+
+    /// [`Front::judge`] without the waiting: `Err(Some(data))` is a relayed packet that
+    /// found nobody holding the floor, `Err(None)` a packet not heard.
+    fn hear(
+        &mut self,
+        from: u64,
+        session: u64,
+        role: PeerRole,
+        data: MediaData,
+        now_ms: u64,
+    ) -> Result<Arc<Program>, Option<Box<MediaData>>> {
         let recent = |t: u64| now_ms.saturating_sub(t) < PRECEDENCE_MS;
         let (speaker, slot, relayed) = match role {
             PeerRole::Publisher(address) => {
-                let slot = self.gate.heard(session, address, now_ms)?;
+                let slot = self.gate.heard(session, address, now_ms).ok_or(None)?;
                 self.local.insert(session, (slot.start_ms, now_ms));
                 (address, slot, false)
             }
             PeerRole::Relay(_) => {
-                let (holder, slot) = self.gate.relayed(session, now_ms)?;
+                let found = self.gate.relayed(session, now_ms).or_else(|| {
+                    self.gate
+                        .relayed(session, now_ms.saturating_sub(RELAY_LATE_MS))
+                        .filter(|(_, held)| held.end_ms <= now_ms)
+                });
+                let Some((holder, slot)) = found else {
+                    return Err(self.gate.is_live(session).then(|| Box::new(data)));
+                };
                 if self
                     .local
                     .get(&session)
                     .is_some_and(|(start, t)| *start == slot.start_ms && recent(*t))
                 {
-                    return None;
+                    return Err(None);
                 }
                 match self.relaying.get_mut(&session) {
                     Some(r) if r.peer == from && r.slot_start_ms == slot.start_ms => {
                         r.last_ms = now_ms;
                     }
                     Some(r) if r.slot_start_ms == slot.start_ms && recent(r.last_ms) => {
-                        return None;
+                        return Err(None);
                     }
                     _ => {
                         self.relaying.insert(
@@ -201,7 +313,7 @@ impl Front {
                 }
                 (holder, slot, true)
             }
-            PeerRole::Listener => return None,
+            PeerRole::Listener => return Err(None),
         };
         let spoken = Spoken {
             session,
@@ -232,6 +344,156 @@ impl Front {
                 let _ = tx.send(Command::Program(program.clone()));
             }
         }
-        Some(program)
+        Ok(program)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use alloy_primitives::Address;
+    use assembly_floor::{Slot, Speakers};
+    use str0m::format::{Codec, CodecExtra, CodecSpec, FormatParams, PayloadParams};
+    use str0m::media::{Mid, Pt};
+    use str0m::rtp::SeqNo;
+
+    use super::*;
+    use crate::gate::Plan;
+    use crate::sink::ProgramSink;
+
+    const SESSION: u64 = 7;
+    const RELAY: PeerRole = PeerRole::Relay(Address::repeat_byte(9));
+
+    /// What the sinks were handed: (speaker, first payload byte, when judged).
+    #[derive(Default)]
+    struct Heard(Mutex<Vec<(Address, u8, u64)>>);
+
+    impl ProgramSink for Heard {
+        fn offer(&self, p: &Spoken<'_>) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((p.speaker, p.payload[0], p.at_ms));
+        }
+    }
+
+    fn gate(slots: &[(u8, u64, u64)]) -> Gate {
+        let timeline: Vec<Slot> = slots
+            .iter()
+            .enumerate()
+            .map(|(i, &(who, start, end))| Slot {
+                index: i as u32,
+                speaker: Address::repeat_byte(who),
+                start,
+                end,
+                withdrawn: false,
+            })
+            .collect();
+        let plan = Plan::new(0, Speakers::Orchestrators, &timeline, |_| true);
+        Gate::new(HashMap::from([(SESSION, plan)]))
+    }
+
+    async fn front(gate: Gate) -> (Front, Arc<Heard>) {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let heard = Arc::new(Heard::default());
+        let sinks: Sinks = Arc::new([heard.clone() as Arc<dyn ProgramSink>]);
+        (Front::new(socket, Vec::new(), gate, sinks), heard)
+    }
+
+    fn frame(n: u8) -> MediaData {
+        let pt = Pt::from(111);
+        let spec = CodecSpec {
+            codec: Codec::Opus,
+            clock_rate: Frequency::FORTY_EIGHT_KHZ,
+            channels: Some(2),
+            format: FormatParams::default(),
+        };
+        MediaData {
+            mid: Mid::new(),
+            pt,
+            rid: None,
+            params: PayloadParams::new(pt, None, spec),
+            time: MediaTime::new(960 * u64::from(n), Frequency::FORTY_EIGHT_KHZ),
+            network_time: Instant::now(),
+            seq_range: SeqNo::default()..=SeqNo::default(),
+            contiguous: true,
+            data: Arc::from(&[n][..]),
+            ext_vals: Default::default(),
+            codec_extra: CodecExtra::None,
+            last_sender_info: None,
+            audio_start_of_talk_spurt: false,
+        }
+    }
+
+    fn heard(h: &Heard) -> Vec<(u8, u8)> {
+        h.0.lock()
+            .unwrap()
+            .iter()
+            .map(|(who, n, _)| (who.0[0], *n))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_relay_ahead_of_this_nodes_view_is_heard_when_the_view_catches_up() {
+        // This node does not know of the slot yet; the origin did and relays.
+        let (mut f, sinks) = front(gate(&[])).await;
+        assert!(f.judge(1, SESSION, RELAY, frame(1), 100_100).is_none());
+        assert!(f.judge(1, SESSION, RELAY, frame(2), 100_120).is_none());
+        assert_eq!(f.waiting(), 2);
+        // The block that began the slot (at 100 s) is applied: both are heard, as the
+        // holder's, in order, then the next arrives as usual.
+        let programs = f.set_gate(gate(&[(1, 100, 110)]), 100_400);
+        assert_eq!(programs.len(), 2);
+        assert!(f.judge(1, SESSION, RELAY, frame(3), 100_420).is_some());
+        assert_eq!(heard(&sinks), vec![(1, 1), (1, 2), (1, 3)]);
+        assert_eq!(f.waiting(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_relay_outside_every_slot_waits_no_longer_than_its_bound() {
+        let (mut f, sinks) = front(gate(&[(1, 100, 110)])).await;
+        // Before the slot, by this node's view as the origin's: nobody holds the floor.
+        assert!(f.judge(1, SESSION, RELAY, frame(1), 90_000).is_none());
+        // A view that still shows nobody holding the floor then keeps it waiting...
+        assert!(f.set_gate(gate(&[(1, 100, 110)]), 90_500).is_empty());
+        assert_eq!(f.waiting(), 1);
+        // ...until it is too old to be heard, whatever the view says.
+        assert!(f.set_gate(gate(&[(1, 90, 110)]), 90_000 + WAIT_MS).is_empty());
+        assert_eq!(f.expire(90_000 + WAIT_MS), vec![(RELAY, 1)]);
+        assert_eq!(f.waiting(), 0);
+        assert!(heard(&sinks).is_empty());
+        // The bound on how many wait.
+        for n in 0..(WAITING_MAX + 10) {
+            f.judge(1, SESSION, RELAY, frame(n as u8), 80_000);
+        }
+        assert_eq!(f.waiting(), WAITING_MAX);
+        assert_eq!(f.overflowed, 10);
+        // A session not in progress here is not waited for.
+        let (mut g, _) = front(gate(&[])).await;
+        assert!(g.judge(1, SESSION + 1, RELAY, frame(1), 100_000).is_none());
+        assert_eq!(g.waiting(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_relay_just_after_a_slot_ends_is_heard_as_that_slots() {
+        let (mut f, sinks) = front(gate(&[(1, 100, 110), (2, 112, 120)])).await;
+        assert!(f.judge(1, SESSION, RELAY, frame(1), 110_100).is_some());
+        // Later than the hop explains: waits (and is never heard, the next slot being
+        // another speaker's later).
+        assert!(f
+            .judge(1, SESSION, RELAY, frame(2), 110_000 + RELAY_LATE_MS + 1)
+            .is_none());
+        assert_eq!(heard(&sinks), vec![(1, 1)]);
+    }
+
+    #[tokio::test]
+    async fn the_holders_own_connection_is_not_kept_waiting() {
+        let (mut f, sinks) = front(gate(&[])).await;
+        let holder = PeerRole::Publisher(Address::repeat_byte(1));
+        assert!(f.judge(2, SESSION, holder, frame(1), 100_100).is_none());
+        assert_eq!(f.waiting(), 0, "only relays wait");
+        assert!(f.set_gate(gate(&[(1, 100, 110)]), 100_200).is_empty());
+        assert!(heard(&sinks).is_empty());
     }
 }

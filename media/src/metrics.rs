@@ -21,6 +21,13 @@ pub struct MediaMetrics {
     pub send_dropped: AtomicU64,
     /// Writes skipped because a shard fell behind (audio older than `engine::STALE`).
     pub stale_dropped: AtomicU64,
+    /// Relayed packets waiting for this node's view of the chain to show the floor held (gauge).
+    pub relayed_waiting: AtomicI64,
+    /// Relayed packets heard after waiting for this node's view of the chain.
+    pub relayed_late: AtomicU64,
+    /// Relayed packets never heard: sent while nobody held the floor by this node's view,
+    /// even after waiting for it to catch up.
+    pub relayed_unheard: AtomicU64,
     /// Packets the WHIP push could not keep up with.
     pub push_dropped: AtomicU64,
 }

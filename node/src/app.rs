@@ -194,6 +194,7 @@ pub async fn start(
         hub.gate(),
         hub.metrics.media.clone(),
         hub.metrics.relays_out.with_label_values(&["started"]),
+        hub.metrics.relay_links.clone(),
         shutdown.clone(),
     );
     let mut sinks: Vec<Arc<dyn ProgramSink>> =

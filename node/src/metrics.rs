@@ -54,6 +54,8 @@ pub struct Metrics {
     pub relays_refused: IntCounterVec,
     /// Relays to sibling nodes: connections started.
     pub relays_out: IntCounterVec,
+    /// Relay links to sibling nodes, by state (`up`, `down`: the sibling does not answer).
+    pub relay_links: IntGaugeVec,
     /// WHIP and WHEP offers sent to a sibling because this node was full (307).
     pub redirected: IntCounter,
     /// Shares (reactions and counts) from sibling nodes refused, by reason.
@@ -130,6 +132,17 @@ impl Metrics {
         registry
             .register(Box::new(connections.clone()))
             .expect("each metric registered once");
+        let relay_links = IntGaugeVec::new(
+            Opts::new(
+                "assembly_relay_links",
+                "Relay links to sibling nodes by state: up, or down (the sibling does not answer; retried with backoff).",
+            ),
+            &["state"],
+        )
+        .expect("a valid metric name");
+        registry
+            .register(Box::new(relay_links.clone()))
+            .expect("each metric registered once");
         let head = IntGauge::new(
             "assembly_indexer_head_block",
             "Last block the embedded indexer applied.",
@@ -181,6 +194,7 @@ impl Metrics {
                 "Relay connections to sibling nodes, by outcome.",
                 "outcome",
             ),
+            relay_links,
             redirected: counter(
                 "assembly_media_redirected_total",
                 "WHIP and WHEP offers sent to a sibling node because this one was full.",
@@ -298,6 +312,27 @@ impl Pulled {
                 MetricType::COUNTER,
                 "",
                 vec![("", Counter(|_, a| &a.hls_dropped))],
+            ),
+            family(
+                "assembly_relayed_waiting_packets",
+                "Relayed packets waiting for this node's view of the chain to show the floor held.",
+                MetricType::GAUGE,
+                "",
+                vec![("", Gauge(|m, _| &m.relayed_waiting))],
+            ),
+            family(
+                "assembly_relayed_late_total",
+                "Relayed packets heard after waiting for this node's view of the chain to catch up with the origin's.",
+                MetricType::COUNTER,
+                "",
+                vec![("", Counter(|m, _| &m.relayed_late))],
+            ),
+            family(
+                "assembly_relayed_unheard_total",
+                "Relayed packets never heard: a sibling sent them while nobody held the floor by this node's view of the chain, even after waiting for it.",
+                MetricType::COUNTER,
+                "",
+                vec![("", Counter(|m, _| &m.relayed_unheard))],
             ),
             family(
                 "assembly_whip_push_dropped_total",

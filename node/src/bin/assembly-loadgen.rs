@@ -1,7 +1,10 @@
 //! `assembly-loadgen`: opens N WHEP listeners and one WHIP publisher against a running node,
 //! sends stamped 20 ms frames, and reports listeners held, loss, added latency (p50/p99/max)
 //! and — given the node's pid — the node's CPU and resident memory per listener. One JSON
-//! object on stdout.
+//! object on stdout. In a cluster, `--listen-at` puts the listeners on another member than
+//! the one the publisher speaks to (the relay hop is then on the path), and `--loopback`
+//! reports the loopback interface's traffic over the measured window (all of it, from every
+//! process: a benchmark on an otherwise quiet machine compares windows).
 //!
 //! Latency is measured twice from the publisher's stamp: `added_latency_ms` to the moment a
 //! listener has decrypted the frame (what a user would hear, with this process's own
@@ -42,6 +45,10 @@ struct Args {
     ramp: f64,
     /// For servers without sign-in (the webrtc-rs comparison): publish without a token.
     no_sign_in: bool,
+    /// Where the listeners connect, if not to `node` (another member of its cluster).
+    listen_at: Option<String>,
+    /// Report the loopback interface's bytes sent over the window.
+    loopback: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -54,6 +61,8 @@ fn args() -> anyhow::Result<Args> {
         node_pid: None,
         ramp: 150.0,
         no_sign_in: false,
+        listen_at: None,
+        loopback: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -67,8 +76,10 @@ fn args() -> anyhow::Result<Args> {
             "--node-pid" => a.node_pid = Some(v()?.parse()?),
             "--ramp" => a.ramp = v()?.parse()?,
             "--no-sign-in" => a.no_sign_in = true,
+            "--listen-at" => a.listen_at = Some(v()?),
+            "--loopback" => a.loopback = true,
             "-h" | "--help" => {
-                println!("assembly-loadgen --node URL --session ID|current --listeners N --seconds S --key HEX [--node-pid PID] [--ramp OFFERS_PER_S] [--no-sign-in]");
+                println!("assembly-loadgen --node URL --session ID|current --listeners N --seconds S --key HEX [--node-pid PID] [--ramp OFFERS_PER_S] [--no-sign-in] [--listen-at URL] [--loopback]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
@@ -141,6 +152,14 @@ fn usage(pid: u32) -> Option<(f64, u64)> {
     Some((ticks / 100.0, rss_kb * 1024))
 }
 
+/// Bytes the loopback interface has sent, from /proc/net/dev.
+fn loopback_tx() -> Option<u64> {
+    let dev = std::fs::read_to_string("/proc/net/dev").ok()?;
+    let line = dev.lines().find(|l| l.trim_start().starts_with("lo:"))?;
+    let fields: Vec<&str> = line.split(':').nth(1)?.split_whitespace().collect();
+    fields.get(8)?.parse().ok()
+}
+
 /// What one listener heard: (frame counter, latency µs to decrypted, to the socket).
 type Log = Arc<Mutex<Vec<(u64, u32, u32)>>>;
 
@@ -164,7 +183,11 @@ async fn main() -> anyhow::Result<()> {
         let key: PrivateKeySigner = a.key.trim_start_matches("0x").parse().context("--key")?;
         Some(sign_in(&http, &a.node, &key).await?)
     };
-    let whep = format!("{}/api/v1/sessions/{}/whep", a.node, a.session);
+    let whep = format!(
+        "{}/api/v1/sessions/{}/whep",
+        a.listen_at.as_deref().unwrap_or(&a.node),
+        a.session
+    );
     let whip = format!("{}/api/v1/sessions/{}/whip", a.node, a.session);
     let base = a.node_pid.and_then(usage);
 
@@ -256,10 +279,12 @@ async fn main() -> anyhow::Result<()> {
     let t0 = Instant::now();
     let u0 = a.node_pid.and_then(usage);
     let me0 = usage(std::process::id());
+    let lo0 = a.loopback.then(loopback_tx).flatten();
     tokio::time::sleep(Duration::from_secs(a.seconds)).await;
     let last = sent.load(Relaxed);
     let u1 = a.node_pid.and_then(usage);
     let me1 = usage(std::process::id());
+    let lo1 = a.loopback.then(loopback_tx).flatten();
     let elapsed = t0.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_millis(500)).await;
     pump.abort();
@@ -321,6 +346,7 @@ async fn main() -> anyhow::Result<()> {
         "node_rss_idle_mb": idle.map(|u| (u.1 as f64 / 1048576.0 * 10.0).round() / 10.0),
         "node_kb_per_listener": per_listener_kb.map(|k| (k * 10.0).round() / 10.0),
         "loadgen_cpu_percent": cpu(me0, me1).map(|c| (c * 10.0).round() / 10.0),
+        "loopback_kbit_s": lo0.zip(lo1).map(|(a, b)| ((b - a) as f64 * 8.0 / 1000.0 / elapsed).round()),
     });
     println!("{report}");
     publisher.frames = None;

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
 use assembly_media::client::{self, Persistent};
@@ -22,6 +22,20 @@ use super::Cluster;
 
 /// How often the siblings are read again from the index.
 const REFRESH: Duration = Duration::from_secs(2);
+
+/// How long a link may stay down before the sibling is reported as not answering (a
+/// restart takes less).
+const DOWN_WARNING: Duration = Duration::from_secs(10);
+
+/// A push to one sibling for one session.
+struct Link {
+    push: Persistent,
+    /// The sibling's URL it was made for.
+    url: String,
+    /// Since when it has been down (from its start until it first connects), and whether
+    /// that was said.
+    down_since: Option<(Instant, bool)>,
+}
 
 /// The relay's handle: a [`ProgramSink`].
 pub struct Relay {
@@ -37,13 +51,14 @@ impl Relay {
         mut gate: watch::Receiver<Gate>,
         metrics: Arc<MediaMetrics>,
         connected: prometheus::IntCounter,
+        links_gauge: prometheus::IntGaugeVec,
         mut shutdown: watch::Receiver<bool>,
     ) -> Self {
         let (tx, mut rx) = mpsc::channel::<(u64, Arc<[u8]>)>(1024);
         tokio::spawn(async move {
             let http = reqwest::Client::new();
-            // By (sibling key, session): the push, and the sibling's URL it was made for.
-            let mut links: HashMap<(Address, u64), (Persistent, String)> = HashMap::new();
+            // By (sibling key, session).
+            let mut links: HashMap<(Address, u64), Link> = HashMap::new();
             let mut tick = tokio::time::interval(REFRESH);
             loop {
                 tokio::select! {
@@ -52,9 +67,9 @@ impl Relay {
                     changed = gate.changed() => if changed.is_err() { break },
                     got = rx.recv() => {
                         let Some((session, payload)) = got else { break };
-                        for ((_, s), (link, _)) in &links {
+                        for ((_, s), link) in &links {
                             if *s == session {
-                                if let Some(frames) = &link.frames {
+                                if let Some(frames) = &link.push.frames {
                                     let _ = frames.try_send(payload.clone());
                                 }
                             }
@@ -76,13 +91,14 @@ impl Relay {
                         wanted.insert((sibling.node.key, *session), sibling.node.url.clone());
                     }
                 }
-                links.retain(|k, (link, url)| {
-                    let keep = wanted.get(k) == Some(url);
+                links.retain(|k, link| {
+                    let keep = wanted.get(k) == Some(&link.url);
                     if !keep {
-                        link.task.abort();
+                        link.push.task.abort();
                     }
                     keep
                 });
+                health(&mut links, &links_gauge);
                 for ((key, session), url) in wanted {
                     if links.contains_key(&(key, session)) {
                         continue;
@@ -101,15 +117,50 @@ impl Relay {
                     );
                     tracing::info!(session, sibling = %url, "relaying to a sibling");
                     connected.inc();
-                    links.insert((key, session), (link, url));
+                    links.insert(
+                        (key, session),
+                        Link {
+                            push: link,
+                            url,
+                            down_since: Some((Instant::now(), false)),
+                        },
+                    );
                 }
             }
-            for (link, _) in links.into_values() {
-                link.task.abort();
+            for link in links.into_values() {
+                link.push.task.abort();
             }
         });
         Self { tx, metrics }
     }
+}
+
+/// Counts the links up and down, and says when a sibling has not answered for
+/// [`DOWN_WARNING`] (its push keeps trying, with backoff) and when it answers again.
+fn health(links: &mut HashMap<(Address, u64), Link>, gauge: &prometheus::IntGaugeVec) {
+    let (mut up, mut down) = (0, 0);
+    for ((_, session), link) in links.iter_mut() {
+        if *link.push.up.borrow() {
+            up += 1;
+            if let Some((_, true)) = link.down_since.take() {
+                tracing::info!(session, sibling = %link.url, "a sibling answers again: relaying");
+            }
+            continue;
+        }
+        down += 1;
+        let (since, said) = link.down_since.get_or_insert((Instant::now(), false));
+        if !*said && since.elapsed() >= DOWN_WARNING {
+            *said = true;
+            tracing::warn!(
+                session,
+                sibling = %link.url,
+                down_s = since.elapsed().as_secs(),
+                "a sibling member does not answer: its listeners do not hear this node's speakers (still trying)"
+            );
+        }
+    }
+    gauge.with_label_values(&["up"]).set(up);
+    gauge.with_label_values(&["down"]).set(down);
 }
 
 impl ProgramSink for Relay {
