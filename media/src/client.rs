@@ -3,6 +3,7 @@
 //! offerer with full ICE (the node is ICE-lite).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -42,6 +43,22 @@ pub enum ClientError {
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),
 }
+
+/// What every client in this process has sent: a node's own outbound WebRTC (its relays to
+/// sibling members, its WHIP push), which its engine's counters do not see.
+#[derive(Debug, Default)]
+pub struct Sent {
+    /// UDP datagrams (DTLS, SRTP, SRTCP, STUN).
+    pub datagrams: AtomicU64,
+    /// Their UDP payload bytes (add 28 per datagram for IPv4 and UDP headers).
+    pub bytes: AtomicU64,
+}
+
+/// The process's [`Sent`].
+pub static SENT: Sent = Sent {
+    datagrams: AtomicU64::new(0),
+    bytes: AtomicU64::new(0),
+};
 
 /// A connected (or connecting) peer.
 pub struct Peer {
@@ -350,7 +367,10 @@ async fn run(
             match rtc.poll_output() {
                 Ok(Output::Timeout(t)) => break t,
                 Ok(Output::Transmit(t)) => {
-                    let _ = socket.try_send_to(&t.contents, t.destination);
+                    if let Ok(n) = socket.try_send_to(&t.contents, t.destination) {
+                        SENT.datagrams.fetch_add(1, Relaxed);
+                        SENT.bytes.fetch_add(n as u64, Relaxed);
+                    }
                 }
                 Ok(Output::Event(e)) => match e {
                     Event::Connected => {

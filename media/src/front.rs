@@ -459,7 +459,9 @@ mod tests {
         assert!(f.set_gate(gate(&[(1, 100, 110)]), 90_500).is_empty());
         assert_eq!(f.waiting(), 1);
         // ...until it is too old to be heard, whatever the view says.
-        assert!(f.set_gate(gate(&[(1, 90, 110)]), 90_000 + WAIT_MS).is_empty());
+        assert!(f
+            .set_gate(gate(&[(1, 90, 110)]), 90_000 + WAIT_MS)
+            .is_empty());
         assert_eq!(f.expire(90_000 + WAIT_MS), vec![(RELAY, 1)]);
         assert_eq!(f.waiting(), 0);
         assert!(heard(&sinks).is_empty());

@@ -12,17 +12,19 @@
 //!
 //! - added latency per hop: the member's listener's p50/p99 less the origin's;
 //! - the origin's CPU per member: its CPU less the memberless run's, over the members;
-//! - the origin's outbound bandwidth: the loopback traffic less the memberless run's (every
-//!   byte of which the relays cause: their audio, and the RTCP and ICE checks of every link).
+//! - the origin's outbound bandwidth: what its relays sent (its
+//!   `assembly_media_client_sent_total`, IPv4 and UDP headers added), over the middle of the
+//!   speaking run;
+//! - and, for the cluster's cost beyond the origin, all the loopback traffic less the
+//!   memberless run's: every member's relay links to every other (idle but for RTCP and ICE
+//!   checks), their shares of reactions and counts, their indexers following the chain.
 //!
 //! Everything shares the machine. Writes `$CARGO_TARGET_DIR/bench-cluster.json`.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use alloy::primitives::U256;
-use assembly_indexer::bindings::IAssembly;
-use assembly_testkit::chain::{enqueue, Mined, TestChain};
+use assembly_testkit::chain::{enqueue, open_session, Mined, TestChain};
 use assembly_testkit::clock::now;
 use assembly_testkit::node::{spawn_node, NodeProcess};
 use assembly_testkit::ports::{free_port, free_udp_port};
@@ -97,19 +99,56 @@ async fn links_up(http: &reqwest::Client, origin: &NodeProcess, n: usize) {
     }
 }
 
+/// What the origin's own clients (its relays) have sent: (UDP datagrams, payload bytes).
+async fn sent(http: &reqwest::Client, origin: &NodeProcess) -> (f64, f64) {
+    let m = metrics(http, origin).await;
+    let read = |unit: &str| {
+        let prefix = format!("assembly_media_client_sent_total{{unit=\"{unit}\"}} ");
+        m.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (read("datagrams"), read("bytes"))
+}
+
 /// One run of the load generator: the speaker on `origin`, one listener at `listen_at`.
-fn loadgen(origin: &NodeProcess, listen_at: &str, session: u64, key: &str, seconds: u64) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_assembly-loadgen"))
+/// Returns its report and the origin's relay traffic, in kbit/s on the wire (IPv4 and UDP
+/// headers counted), over the middle of the run (the speaker speaking throughout).
+async fn loadgen(
+    http: &reqwest::Client,
+    origin: &NodeProcess,
+    listen_at: &str,
+    session: u64,
+    key: &str,
+    seconds: u64,
+) -> (Value, f64) {
+    let child = Command::new(env!("CARGO_BIN_EXE_assembly-loadgen"))
         .args(["--node", &origin.base, "--listen-at", listen_at])
         .args(["--session", &session.to_string(), "--listeners", "1"])
         .args(["--seconds", &seconds.to_string(), "--key", key])
         .args(["--node-pid", &origin.child.id().to_string(), "--loopback"])
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output()
+        .spawn()
+        .expect("load generator");
+    // Its listener and speaker connect, then it warms up for 2 s before its own window.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let (d0, b0, t0) = {
+        let (d, b) = sent(http, origin).await;
+        (d, b, Instant::now())
+    };
+    tokio::time::sleep(Duration::from_secs(seconds.saturating_sub(2).max(1))).await;
+    let (d1, b1) = sent(http, origin).await;
+    let kbit_s = ((b1 - b0) + 28.0 * (d1 - d0)) * 8.0 / 1000.0 / t0.elapsed().as_secs_f64();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("waiting for the load generator")
         .expect("load generator");
     let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.trim())
-        .unwrap_or_else(|_| panic!("load generator failed ({}): {text}", out.status))
+    let report = serde_json::from_str(text.trim())
+        .unwrap_or_else(|_| panic!("load generator failed ({}): {text}", out.status));
+    (report, kbit_s)
 }
 
 fn num(v: &Value, path: &[&str]) -> f64 {
@@ -141,25 +180,8 @@ async fn main() {
     for o in &chain.accounts[6..] {
         chain.bonding.setActive(*o, true).mined().await;
     }
-    let p = IAssembly::SessionParams {
-        start: alloy::primitives::Uint::from(now()),
-        duration: alloy::primitives::Uint::from(86_400u64),
-        period: alloy::primitives::Uint::from(0u64),
-        count: 0,
-        slotLength: 86_000,
-        maxQueue: 8,
-        speakers: 0,
-        kind: 0,
-        proposalId: U256::ZERO,
-    };
-    chain.assembly.createSession(p).mined().await;
-    let session = chain
-        .assembly
-        .sessionCount()
-        .call()
-        .await
-        .unwrap()
-        .to::<u64>();
+    // Slots of 50 minutes: the whole run is one speaker's.
+    let session = open_session(&chain, now(), 3000).await;
     // Account 1 speaks; account 2 runs the origin, accounts 3.. the members.
     enqueue(&chain, session, 1).await;
     let key = format!("0x{}", alloy::hex::encode(chain.anvil.keys()[1].to_bytes()));
@@ -179,10 +201,16 @@ async fn main() {
         links_up(&http, &origin, n).await;
         // Let the new links' handshakes and first reports settle.
         tokio::time::sleep(Duration::from_secs(3)).await;
-        let here = loadgen(&origin, &origin.base, session, &key, seconds);
-        let there = members
-            .first()
-            .map(|m| loadgen(&origin, &m.base, session, &key, seconds));
+        let (here, relay_kbit_s) =
+            loadgen(&http, &origin, &origin.base, session, &key, seconds).await;
+        let there = match members.first() {
+            Some(m) => Some(
+                loadgen(&http, &origin, &m.base, session, &key, seconds)
+                    .await
+                    .0,
+            ),
+            None => None,
+        };
         let cpu = num(&here, &["node_cpu_percent"]);
         let lo = num(&here, &["loopback_kbit_s"]);
         let (cpu0, lo0) = *alone.get_or_insert((cpu, lo));
@@ -191,9 +219,7 @@ async fn main() {
             there
                 .as_ref()
                 .map(|t| {
-                    round1(
-                        num(t, &["added_latency_ms", p]) - num(&here, &["added_latency_ms", p]),
-                    )
+                    round1(num(t, &["added_latency_ms", p]) - num(&here, &["added_latency_ms", p]))
                 })
                 .unwrap_or(f64::NAN)
         };
@@ -201,8 +227,10 @@ async fn main() {
             "members": n,
             "origin_cpu_percent": cpu,
             "origin_cpu_percent_per_member": round1(per(cpu - cpu0) * 10.0) / 10.0,
+            "origin_relay_out_kbit_s": relay_kbit_s.round(),
+            "origin_relay_out_kbit_s_per_member": round1(per(relay_kbit_s)),
             "loopback_kbit_s": lo,
-            "relay_kbit_s_per_member": round1(per(lo - lo0)),
+            "loopback_kbit_s_per_member": round1(per(lo - lo0)),
             "latency_at_origin_ms": here["added_latency_ms"],
             "latency_at_member_ms": there.as_ref().map(|t| t["added_latency_ms"].clone()),
             "hop_added_ms": { "p50": hop("p50"), "p99": hop("p99") },

@@ -314,6 +314,16 @@ impl Pulled {
                 vec![("", Counter(|_, a| &a.hls_dropped))],
             ),
             family(
+                "assembly_media_client_sent_total",
+                "What this node's own WebRTC clients sent (its relays to sibling members, its WHIP push): UDP datagrams, and their payload bytes.",
+                MetricType::COUNTER,
+                "unit",
+                vec![
+                    ("datagrams", Counter(|_, _| &assembly_media::client::SENT.datagrams)),
+                    ("bytes", Counter(|_, _| &assembly_media::client::SENT.bytes)),
+                ],
+            ),
+            family(
                 "assembly_relayed_waiting_packets",
                 "Relayed packets waiting for this node's view of the chain to show the floor held.",
                 MetricType::GAUGE,
