@@ -8,7 +8,8 @@
 //! passes from a speaker on one node to one on another; a full node sends a listener to a
 //! sibling (307); a speaker whose node is SIGKILLed mid-slot carries on at another member,
 //! and a listener elsewhere hears a gap, not an end, while the relays to the dead node are
-//! counted down;
+//! counted down; when it comes back, the relays to it resume and its listeners hear the
+//! speaker;
 //! a reaction given on one node reaches a client of another, whose counts are the cluster's.
 
 use std::sync::{Arc, Mutex};
@@ -331,7 +332,10 @@ async fn a_speaker_on_one_node_is_heard_on_every_node() {
         m.contains("assembly_relays_refused_total{reason=\"not_a_member\"} 1"),
         "refusals counted"
     );
-    assert!(early.lock().unwrap().is_empty(), "a relay outside every slot is not heard");
+    assert!(
+        early.lock().unwrap().is_empty(),
+        "a relay outside every slot is not heard"
+    );
     let unheard = m
         .lines()
         .find_map(|l| l.strip_prefix("assembly_relayed_unheard_total "))
@@ -691,7 +695,8 @@ async fn a_speaker_whose_node_dies_carries_on_at_another() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let binary = env!("CARGO_BIN_EXE_assembly-node");
-    let mut a = spawn_node(binary, &chain, &dir, free_port(), free_udp_port()).await;
+    let (a_http, a_udp) = (free_port(), free_udp_port());
+    let mut a = spawn_node(binary, &chain, &dir, a_http, a_udp).await;
     let (b, c) = (
         node(&chain, chain.anvil.endpoint(), poll).await,
         node(&chain, chain.anvil.endpoint(), poll).await,
@@ -752,7 +757,6 @@ async fn a_speaker_whose_node_dies_carries_on_at_another() {
     let killed = Instant::now();
     let before = heard.lock().unwrap().len();
     wait_frames(before + 100, "C hears the speaker again, through B").await;
-    pump.abort();
     let frames = heard.lock().unwrap().clone();
     let last_before = frames
         .iter()
@@ -796,4 +800,24 @@ async fn a_speaker_whose_node_dies_carries_on_at_another() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // A comes back, with its key and at its address: the relays to it resume by themselves,
+    // and a listener on A hears the speaker, who stays at B.
+    drop(a);
+    let a = spawn_node(binary, &chain, &dir, a_http, a_udp).await;
+    let (_ear, back) = listen(&a.view(), session).await;
+    let t0 = Instant::now();
+    while back.lock().unwrap().len() < 50 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "a listener on A, back, hears the speaker through B: {} frames",
+            back.lock().unwrap().len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "A back: its listener heard the speaker {} ms after A answered",
+        t0.elapsed().as_millis()
+    );
+    pump.abort();
 }
