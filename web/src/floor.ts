@@ -6,7 +6,7 @@
 
 import { Api, Live, type Burst, type EnsName, type LiveSession, type LiveState, type Me } from "./api";
 import { Captions } from "./captions";
-import { nearest } from "./cluster";
+import { byNearness, onEach } from "./cluster";
 import { countdown, el, KIND, lpt, short } from "./format";
 import { Listener } from "./media";
 import { float, identicon, ringed, STAGE_STYLE } from "./stage";
@@ -92,9 +92,10 @@ export class AssemblyFloor extends HTMLElement {
       this.live = new Live(this.api);
       this.live.connect();
     }
-    // In a cluster, the member nearest this page is where it listens (found in the background).
-    void nearest(this.api)
-      .then((url) => (this.listenAt = url ? new Api(url) : undefined))
+    // In a cluster, the member nearest this page is where it listens, and the others are
+    // where it goes if that one does (found in the background).
+    void byNearness(this.api)
+      .then((urls) => (this.listenAt = urls))
       .catch(() => {});
     void this.api.config().then((c) => {
       this.reactions = c.reactions;
@@ -108,8 +109,8 @@ export class AssemblyFloor extends HTMLElement {
   }
 
   private meterTimer?: number;
-  /** The cluster member nearest this page, once measured (see `cluster.ts`). */
-  private listenAt?: Api;
+  /** The cluster's members, nearest this page first, once measured (see `cluster.ts`). */
+  private listenAt?: string[];
 
   /** Reads the playing audio's level for the stage's meter. */
   private async measure() {
@@ -175,7 +176,11 @@ export class AssemblyFloor extends HTMLElement {
       return;
     }
     performance.mark("assembly:listen");
-    const l = new Listener((this.listenAt ?? this.api).url(`/api/v1/sessions/${s.session}/whep`), undefined, this.audio);
+    const l = new Listener(
+      this.listenAt ? onEach(this.listenAt, `/api/v1/sessions/${s.session}/whep`) : this.api.url(`/api/v1/sessions/${s.session}/whep`),
+      undefined,
+      this.audio,
+    );
     l.onStatus = (st, detail) => {
       this.listenStatus.textContent = st === "refused" ? `Refused: ${detail}` : st === "connected" ? "Listening" : st === "stopped" ? "" : `${st[0].toUpperCase()}${st.slice(1)}…`;
       this.dispatchEvent(new CustomEvent("listen-status", { detail: st }));

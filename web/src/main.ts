@@ -8,6 +8,7 @@ import type { AssemblyFloor } from "./floor";
 import { countdown, el, KIND, lpt, short } from "./format";
 import { mountHansard } from "./hansard";
 import { Publisher } from "./media";
+import { onEach, siblings } from "./cluster";
 import { agendaCard } from "./agenda";
 import { demoWallets } from "./demo";
 import type { FloorCall, Wallet, WalletInfo } from "./wallet";
@@ -266,7 +267,12 @@ class App {
       void (async () => {
         await this.prepareMicrophone();
         if (!this.mic || this.publishingFor !== s.session) return;
-        const p = new Publisher(api.url(`/api/v1/sessions/${s.session}/whip`), this.token, this.mic);
+        // This node first; in a cluster, the other members to carry on at if it goes away
+        // (the session token is good on every member).
+        const path = `/api/v1/sessions/${s.session}/whip`;
+        const others = await siblings(api).catch(() => []);
+        if (!this.mic || this.publishingFor !== s.session) return;
+        const p = new Publisher([api.url(path), ...onEach(others, path)], this.token, this.mic);
         this.publisher = p;
         p.onStatus = () => this.live.state && this.update(this.live.state);
         await p.start().catch(async (e) => {

@@ -4,7 +4,9 @@
 // at once, with no trickle and no wait for local candidates (a browser's host candidates are
 // mDNS names the node could not use anyway); waiting cost a listener 130 ms on loopback.
 // Both sides reconnect by themselves when the connection fails (a node restart, a network
-// change): the floor lives on chain, so a new connection lands on the same floor.
+// change): the floor lives on chain, so a new connection lands on the same floor. In a
+// cluster a link knows every member's endpoint and reconnects to the next one, as the Rust
+// client does: a speaker whose node dies carries on at another member.
 
 import { ApiError, type ErrorBody } from "./api";
 
@@ -45,19 +47,30 @@ async function negotiate(pc: RTCPeerConnection, endpoint: string, token?: string
 
 type Status = "connecting" | "connected" | "reconnecting" | "stopped" | "refused";
 
-/** A WHIP or WHEP connection that comes back when it drops. */
+/** A WHIP or WHEP connection that comes back when it drops, at the next endpoint. */
 abstract class Link {
   pc?: RTCPeerConnection;
   private resource?: string;
   private stopped = false;
   private retry = 500;
+  /** Which of the endpoints the next connection is offered to. */
+  private at = 0;
+  private readonly endpoints: string[];
   status: Status = "stopped";
   onStatus: (s: Status, detail?: string) => void = () => {};
 
+  /** `endpoint`: where to connect, or the same endpoint on each member, preferred first. */
   constructor(
-    protected readonly endpoint: string,
+    endpoint: string | string[],
     protected readonly token?: string,
-  ) {}
+  ) {
+    this.endpoints = typeof endpoint === "string" ? [endpoint] : endpoint;
+  }
+
+  /** The endpoint the current (or next) connection is offered to. */
+  get endpoint(): string {
+    return this.endpoints[this.at % this.endpoints.length];
+  }
 
   protected abstract setup(pc: RTCPeerConnection): void;
 
@@ -102,9 +115,13 @@ abstract class Link {
     if (this.stopped) return;
     this.pc?.close();
     this.pc = undefined;
+    this.resource = undefined;
     this.set("reconnecting");
-    setTimeout(() => !this.stopped && this.open().catch(() => {}), this.retry);
-    this.retry = Math.min(this.retry * 2, 5000);
+    // The next member first (this one may be gone), at once; the round again with backoff.
+    this.at += 1;
+    const wait = this.endpoints.length > 1 && this.at % this.endpoints.length !== 0 ? 0 : this.retry;
+    setTimeout(() => !this.stopped && this.open().catch(() => {}), wait);
+    if (wait > 0) this.retry = Math.min(this.retry * 2, 5000);
   }
 
   async stop(): Promise<void> {
@@ -127,7 +144,7 @@ abstract class Link {
 /** Sends the microphone to the floor (WHIP). */
 export class Publisher extends Link {
   constructor(
-    endpoint: string,
+    endpoint: string | string[],
     token: string | undefined,
     private readonly stream: MediaStream,
   ) {
@@ -144,7 +161,7 @@ export class Publisher extends Link {
 /** Plays the floor (WHEP) into an audio element. */
 export class Listener extends Link {
   constructor(
-    endpoint: string,
+    endpoint: string | string[],
     token: string | undefined,
     private readonly audio: HTMLAudioElement,
   ) {
