@@ -24,6 +24,7 @@ use assembly_node::cluster::token;
 use assembly_testkit::chain::{enqueue, open_session, Mined, TestChain};
 use assembly_testkit::clock::now;
 use assembly_testkit::frames::pump_stamped;
+use assembly_testkit::live::{live_socket, next};
 use assembly_testkit::node::{get_json, node, node_with, Node};
 use assembly_testkit::registry::{node_key, register_key, register_node};
 use assembly_testkit::siwe::token;
@@ -477,35 +478,6 @@ async fn the_floor_passes_from_a_speaker_on_one_node_to_one_on_another() {
             "{name} heard the second, on another node: {two}"
         );
     }
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn live_socket(node: &Node, token: Option<&str>) -> Ws {
-    let url = match token {
-        Some(t) => format!("{}/api/v1/live?token={t}", node.base.replace("http", "ws")),
-        None => format!("{}/api/v1/live", node.base.replace("http", "ws")),
-    };
-    tokio_tungstenite::connect_async(url).await.unwrap().0
-}
-
-/// The next message of `kind` on `ws` satisfying `pred`, within ten seconds.
-async fn next(ws: &mut Ws, kind: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
-    use futures::StreamExt;
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) = ws.next().await else {
-                continue;
-            };
-            let v: Value = serde_json::from_str(&t).unwrap();
-            if v["type"] == kind && pred(&v) {
-                return v;
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no {kind} message"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

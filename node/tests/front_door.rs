@@ -9,6 +9,7 @@ use alloy::primitives::{Address, U256};
 use assembly_indexer::bindings::mocks::MockSmartWallet;
 use assembly_testkit::chain::{Mined, TestChain};
 use assembly_testkit::clock::now;
+use assembly_testkit::live::{live_socket, next};
 use assembly_testkit::node::{node, Node};
 use assembly_testkit::siwe::{key, message, signed};
 use futures::{SinkExt, StreamExt};
@@ -183,34 +184,6 @@ async fn sign_in_roles_and_bad_input() {
     assert!(spec["paths"]["/api/v1/auth/sign-in"].is_object());
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(node: &Node, token: Option<&str>) -> Ws {
-    let url = match token {
-        Some(t) => format!("{}/api/v1/live?token={t}", node.base.replace("http", "ws")),
-        None => format!("{}/api/v1/live", node.base.replace("http", "ws")),
-    };
-    tokio_tungstenite::connect_async(url).await.unwrap().0
-}
-
-/// The next message of `kind` satisfying `pred`.
-async fn next(ws: &mut Ws, kind: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let Some(Ok(Message::Text(t))) = ws.next().await else {
-                panic!("socket closed")
-            };
-            let v: Value = serde_json::from_str(&t).unwrap();
-            if v["type"] == kind && pred(&v) {
-                return v;
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no {kind} message"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_state_and_reactions() {
     let mut chain = TestChain::start_at(&[], now()).await;
@@ -219,10 +192,10 @@ async fn live_state_and_reactions() {
     let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
     let (orch, _) = sign_in(&node, &chain, 1).await;
 
-    let mut observer = connect(&node, None).await;
+    let mut observer = live_socket(&node, None).await;
     let first = next(&mut observer, "state", |_| true).await;
     assert!(first["server_time_ms"].as_u64().unwrap() > 0);
-    let mut speaker = connect(&node, Some(&orch)).await;
+    let mut speaker = live_socket(&node, Some(&orch)).await;
     next(&mut observer, "state", |v| {
         v["listeners"]["orchestrators"] == 1 && v["listeners"]["observers"] == 1
     })

@@ -11,6 +11,7 @@
 //! so they build without the crates above the indexer):
 //!
 //! - [`node`] — a node in process or as the `assembly-node` binary, against a test chain.
+//! - [`live`] — its live-state WebSocket: connect, and wait for a message.
 //! - [`siwe`] — signing in as an anvil account.
 //! - [`frames`] — a publisher's packets, pumped every 20 ms.
 //! - [`peers`] — WebRTC peers from other stacks (aiortc, GStreamer), run as scripts.
@@ -29,6 +30,8 @@ pub mod wait;
 
 #[cfg(feature = "node")]
 pub mod frames;
+#[cfg(feature = "node")]
+pub mod live;
 #[cfg(feature = "node")]
 pub mod node;
 #[cfg(feature = "node")]
