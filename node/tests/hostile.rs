@@ -844,8 +844,9 @@ async fn whep_flood(whep: &str, whip: &str, token: &str) -> WhepFlood {
             }));
         }
     }
-    let wait_busy = began + Duration::from_secs(2);
-    while busy.load(Ordering::Relaxed) == 0 && Instant::now() < wait_busy {
+    // The speaker offers once the listeners' budget is spent, however long the flood takes
+    // to spend it on a loaded machine (it once took more than 2 s).
+    while busy.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let busy_before_whip = busy.load(Ordering::Relaxed);
