@@ -54,6 +54,14 @@ struct Waiting {
     at_ms: u64,
 }
 
+/// Why [`Front::hear`] did not hear a packet.
+enum Unheard {
+    /// A relayed packet that found nobody holding the floor: it may wait (see [`WAIT_MS`]).
+    Early(Box<MediaData>),
+    /// Not heard, and never will be.
+    Refused,
+}
+
 /// How long a relayed packet that found nobody holding the floor waits for this node's
 /// view of the chain. A sibling relays only what its own gate heard, so such a packet most
 /// often means the sibling's indexer applied the block that began the slot before this
@@ -180,8 +188,8 @@ impl Front {
             }
             match self.hear(w.from, w.session, w.role, *w.data, w.at_ms) {
                 Ok(program) => heard.push(program),
-                Err(Some(data)) => self.waiting.push_back(Waiting { data, ..w }),
-                Err(None) => {}
+                Err(Unheard::Early(data)) => self.waiting.push_back(Waiting { data, ..w }),
+                Err(Unheard::Refused) => {}
             }
         }
         heard
@@ -242,7 +250,7 @@ impl Front {
     ) -> Option<Arc<Program>> {
         match self.hear(from, session, role, data, now_ms) {
             Ok(program) => Some(program),
-            Err(Some(data)) => {
+            Err(Unheard::Early(data)) => {
                 if self.waiting.len() >= WAITING_MAX {
                     self.waiting.pop_front();
                     self.overflowed += 1;
@@ -256,12 +264,11 @@ impl Front {
                 });
                 None
             }
-            Err(None) => None,
+            Err(Unheard::Refused) => None,
         }
     }
 
-    /// [`Front::judge`] without the waiting: `Err(Some(data))` is a relayed packet that
-    /// found nobody holding the floor, `Err(None)` a packet not heard.
+    /// [`Front::judge`] without the waiting.
     fn hear(
         &mut self,
         from: u64,
@@ -269,11 +276,14 @@ impl Front {
         role: PeerRole,
         data: MediaData,
         now_ms: u64,
-    ) -> Result<Arc<Program>, Option<Box<MediaData>>> {
+    ) -> Result<Arc<Program>, Unheard> {
         let recent = |t: u64| now_ms.saturating_sub(t) < PRECEDENCE_MS;
         let (speaker, slot, relayed) = match role {
             PeerRole::Publisher(address) => {
-                let slot = self.gate.heard(session, address, now_ms).ok_or(None)?;
+                let slot = self
+                    .gate
+                    .heard(session, address, now_ms)
+                    .ok_or(Unheard::Refused)?;
                 self.local.insert(session, (slot.start_ms, now_ms));
                 (address, slot, false)
             }
@@ -284,21 +294,25 @@ impl Front {
                         .filter(|(_, held)| held.end_ms <= now_ms)
                 });
                 let Some((holder, slot)) = found else {
-                    return Err(self.gate.is_live(session).then(|| Box::new(data)));
+                    return Err(if self.gate.is_live(session) {
+                        Unheard::Early(Box::new(data))
+                    } else {
+                        Unheard::Refused
+                    });
                 };
                 if self
                     .local
                     .get(&session)
                     .is_some_and(|(start, t)| *start == slot.start_ms && recent(*t))
                 {
-                    return Err(None);
+                    return Err(Unheard::Refused);
                 }
                 match self.relaying.get_mut(&session) {
                     Some(r) if r.peer == from && r.slot_start_ms == slot.start_ms => {
                         r.last_ms = now_ms;
                     }
                     Some(r) if r.slot_start_ms == slot.start_ms && recent(r.last_ms) => {
-                        return Err(None);
+                        return Err(Unheard::Refused);
                     }
                     _ => {
                         self.relaying.insert(
@@ -313,7 +327,7 @@ impl Front {
                 }
                 (holder, slot, true)
             }
-            PeerRole::Listener => return Err(None),
+            PeerRole::Listener => return Err(Unheard::Refused),
         };
         let spoken = Spoken {
             session,
