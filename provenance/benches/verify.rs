@@ -64,7 +64,7 @@ fn main() {
         for (b, chunk) in batches.iter().zip(frames.chunks(BATCH_FRAMES)) {
             speech.batch(b).expect("the holder's batch");
             for f in chunk {
-                speech.frame(f).expect("the holder's frame");
+                speech.frame(tag(f)).expect("the holder's frame");
             }
         }
     }

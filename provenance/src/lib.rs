@@ -18,6 +18,15 @@
 //!   way cost only itself, where one digest of the whole batch would lose the batch.
 //! - [`Speech`] checks one speech as it goes, live on a node or offline against a recording:
 //!   each batch, then each frame against the tags the batches gave, each tag used once.
+//! - [`carrier`] is how certificates and batches travel: in Opus padding, inside the audio,
+//!   so that relays, recordings and HLS segments carry them unchanged; its [`carrier::Signer`]
+//!   is the speaker's side.
+//! - [`check::Checker`] reads a stream of packets (live, or a recording) into verdicts.
+//! - [`packet`] reads Opus framing, and defines the canonical form a tag covers.
+
+pub mod carrier;
+pub mod check;
+pub mod packet;
 
 use std::collections::HashMap;
 
@@ -48,11 +57,18 @@ pub const BATCH_FRAMES: usize = 25;
 /// about 490 bytes, 7.8 kbit/s beside 32 kbit/s of speech.
 pub type FrameTag = [u8; 16];
 
-/// The tag of an Opus payload.
+/// The tag of a frame's bytes (for an Opus packet, of its [`packet::Packet::canonical`]
+/// form: see [`frame_tag`]).
 pub fn tag(payload: &[u8]) -> FrameTag {
     let mut t = [0u8; 16];
     t.copy_from_slice(&keccak256(payload)[..16]);
     t
+}
+
+/// The tag of an Opus packet: of its canonical form, so that the padding attestations
+/// travel in is not covered.
+pub fn frame_tag(packet: &packet::Packet<'_>) -> FrameTag {
+    tag(&packet.canonical())
 }
 
 /// The EIP-712 domain speaking keys are certified in: the Assembly contract on its chain.
@@ -258,11 +274,10 @@ impl Speech {
         Ok(())
     }
 
-    /// Checks a frame against the tags taken: each tag vouches for one frame. `Err(Altered)`
-    /// for a frame no tag matches (its batch may still be on its way: a live caller waits
-    /// for the batch its frames are in before judging them).
-    pub fn frame(&mut self, payload: &[u8]) -> Result<(), Refused> {
-        let t = tag(payload);
+    /// Checks a frame, by its tag ([`frame_tag`]), against the tags taken: each tag vouches
+    /// for one frame. `Err(Altered)` for a frame no tag matches (its batch may still be on
+    /// its way: [`check::Checker`] waits for it).
+    pub fn frame(&mut self, t: FrameTag) -> Result<(), Refused> {
         match self.open.get_mut(&t) {
             Some(n) if *n > 1 => {
                 *n -= 1;
