@@ -195,6 +195,29 @@ pub async fn connect(
     })
 }
 
+/// Signs every frame sent through the returned channel with `signer` (see
+/// [`assembly_provenance::carrier`]: the certificate and batches ride in the frames' Opus
+/// padding) and hands it on to `frames`, a publisher's channel. A frame that is not Opus
+/// goes on unsigned: the node counts it so.
+pub fn signed(
+    frames: mpsc::Sender<Arc<[u8]>>,
+    mut signer: assembly_provenance::carrier::Signer,
+) -> mpsc::Sender<Arc<[u8]>> {
+    let (tx, mut rx) = mpsc::channel::<Arc<[u8]>>(64);
+    tokio::spawn(async move {
+        while let Some(f) = rx.recv().await {
+            let out = match signer.sign(&f, assembly_floor::clock::now_ms()) {
+                Ok(p) => p.into(),
+                Err(_) => f,
+            };
+            if frames.send(out).await.is_err() {
+                return;
+            }
+        }
+    });
+    tx
+}
+
 /// A peer that reconnects by itself: when the connection is lost (the node restarted, the
 /// network moved), it offers again with backoff, and keeps taking frames meanwhile.
 pub struct Persistent {

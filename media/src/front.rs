@@ -13,6 +13,7 @@ use str0m::media::{Frequency, MediaData, MediaTime};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+use crate::attest::Attest;
 use crate::command::{Command, PeerRole, Program};
 use crate::gate::Gate;
 use crate::restamp::Restamp;
@@ -43,6 +44,8 @@ pub(crate) struct Front {
     waiting: VecDeque<Waiting>,
     /// Relayed packets let go unheard because too many were waiting (taken by the engine).
     pub(crate) overflowed: u64,
+    /// Whether each heard packet is provably its speaker's.
+    attest: Attest,
 }
 
 /// A relayed packet waiting for this node's view of the chain to catch up with its sender's.
@@ -100,6 +103,7 @@ impl Front {
         shards: Vec<mpsc::UnboundedSender<Command>>,
         gate: Gate,
         sinks: Sinks,
+        attest: Attest,
     ) -> Self {
         // A packet's age then counts its wait in the socket buffer (see `engine::STALE`).
         crate::arrival::enable(&socket);
@@ -114,6 +118,7 @@ impl Front {
             relaying: HashMap::new(),
             waiting: VecDeque::new(),
             overflowed: 0,
+            attest,
         }
     }
 }
@@ -204,6 +209,7 @@ impl Front {
     /// relay's node sent them while nobody held the floor by this node's view. Returns how
     /// many, by the relay that sent them.
     pub(crate) fn expire(&mut self, now_ms: u64) -> Vec<(PeerRole, u64)> {
+        self.attest.expire(now_ms);
         let mut gone: Vec<(PeerRole, u64)> = Vec::new();
         self.waiting.retain(|w| {
             let keep = now_ms.saturating_sub(w.at_ms) < WAIT_MS;
@@ -268,6 +274,22 @@ impl Front {
         }
     }
 
+    /// Whether a packet from `from`, heard as `speaker`'s in `slot`, is forwarded by its
+    /// session's policy on signed audio; counted either way.
+    fn attested(
+        &mut self,
+        from: u64,
+        role: PeerRole,
+        session: u64,
+        speaker: alloy_primitives::Address,
+        slot: crate::gate::Held,
+        data: &MediaData,
+    ) -> bool {
+        let policy = self.gate.signed_audio(session);
+        self.attest
+            .check(from, role, session, speaker, slot, &data.data, policy)
+    }
+
     /// [`Front::judge`] without the waiting.
     fn hear(
         &mut self,
@@ -284,6 +306,9 @@ impl Front {
                     .gate
                     .heard(session, address, now_ms)
                     .ok_or(Unheard::Refused)?;
+                if !self.attested(from, role, session, address, slot, &data) {
+                    return Err(Unheard::Refused);
+                }
                 self.local.insert(session, (slot.start_ms, now_ms));
                 (address, slot, false)
             }
@@ -305,6 +330,11 @@ impl Front {
                     .get(&session)
                     .is_some_and(|(start, t)| *start == slot.start_ms && recent(*t))
                 {
+                    return Err(Unheard::Refused);
+                }
+                // Checked before it may take the program over, so that a relay whose stream
+                // is cut leaves the program to another.
+                if !self.attested(from, role, session, holder, slot, &data) {
                     return Err(Unheard::Refused);
                 }
                 match self.relaying.get_mut(&session) {
@@ -412,7 +442,11 @@ mod tests {
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let heard = Arc::new(Heard::default());
         let sinks: Sinks = Arc::new([heard.clone() as Arc<dyn ProgramSink>]);
-        (Front::new(socket, Vec::new(), gate, sinks), heard)
+        let attest = Attest::new(
+            assembly_provenance::domain(31337, Address::repeat_byte(0xA5)),
+            Arc::new(crate::MediaMetrics::default()),
+        );
+        (Front::new(socket, Vec::new(), gate, sinks, attest), heard)
     }
 
     fn frame(n: u8) -> MediaData {

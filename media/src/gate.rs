@@ -19,6 +19,18 @@ use alloy_primitives::Address;
 use assembly_floor::{holder_at, may_speak, Role, Slot, Speakers};
 use serde::Serialize;
 
+/// What a session does with audio that is not provably its speaker's (see
+/// [`crate::attest`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SignedAudio {
+    /// Forwarded, counted and flagged.
+    #[default]
+    Counted,
+    /// Not forwarded: a stream with no certificate by the holder, or one that carried a
+    /// forgery or an alteration, is cut.
+    Required,
+}
+
 /// The floor of one session in progress.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
@@ -26,6 +38,8 @@ pub struct Plan {
     pub occurrence: u32,
     /// Who the session lets speak.
     pub speakers: Speakers,
+    /// What is done with audio that is not provably the holder's.
+    pub signed_audio: SignedAudio,
     /// The slots that hold time, in order (withdrawn and empty ones, and those of holders
     /// no longer eligible, left out).
     slots: Vec<Slot>,
@@ -105,8 +119,15 @@ impl Plan {
         Self {
             occurrence,
             speakers,
+            signed_audio: SignedAudio::default(),
             slots,
         }
+    }
+
+    /// The same plan, with `policy` for audio that is not provably the holder's.
+    pub fn with_signed_audio(mut self, policy: SignedAudio) -> Self {
+        self.signed_audio = policy;
+        self
     }
 
     /// The slots that hold time, in order.
@@ -169,6 +190,14 @@ impl Gate {
     /// The sessions in progress.
     pub fn sessions(&self) -> impl Iterator<Item = u64> + '_ {
         self.0.keys().copied()
+    }
+
+    /// What `session` does with audio that is not provably its holder's.
+    pub fn signed_audio(&self, session: u64) -> SignedAudio {
+        self.0
+            .get(&session)
+            .map(|p| p.signed_audio)
+            .unwrap_or_default()
     }
 
     /// The plan of `session`, if it is in progress.

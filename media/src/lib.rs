@@ -30,6 +30,7 @@
 //! # Modules
 //!
 //! - [`gate`] — the only place a publisher or a packet is judged.
+//! - [`attest`] — whether a heard packet is provably its speaker's (speaker-signed audio).
 //! - [`command`] — what shards tell each other.
 //! - [`engine`] — a shard: its peers, timers, the drain, the fan-out to listeners.
 //! - [`front`] — shard 0's reading, judging, restamping and handing out.
@@ -51,6 +52,7 @@
 //! hands an answered peer to the engine through [`Media::open`].
 
 pub mod arrival;
+pub mod attest;
 pub mod client;
 pub mod command;
 pub mod ended;
@@ -68,7 +70,7 @@ pub mod sink;
 pub mod stamp;
 pub mod stun;
 
-pub use gate::{Gate, Plan, Refusal, Standing};
+pub use gate::{Gate, Plan, Refusal, SignedAudio, Standing};
 pub use metrics::MediaMetrics;
 pub use sink::{ProgramSink, Sinks, Spoken};
 
@@ -268,12 +270,14 @@ pub struct Media {
 
 impl Media {
     /// Binds the media port, learns the node's addresses, and starts the engine's shards:
-    /// packets are judged by the latest `gate`, and heard ones also go to `sinks`.
+    /// packets are judged by the latest `gate`, and heard ones also go to `sinks`. Speaking
+    /// keys are certified in `domain` (the Assembly contract on its chain).
     pub fn start(
         config: MediaConfig,
         metrics: Arc<MediaMetrics>,
         gate: watch::Receiver<Gate>,
         sinks: Sinks,
+        domain: assembly_provenance::Eip712Domain,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Self>, MediaError> {
         let socket = bind(config.bind)?;
@@ -333,6 +337,7 @@ impl Media {
             let reader = (index == 0).then(|| socket.try_clone()).transpose()?;
             let (shared, senders) = (shared.clone(), senders.clone());
             let (gate, sinks, shutdown) = (gate.clone(), sinks.clone(), shutdown.clone());
+            let attest = attest::Attest::new(domain.clone(), shared.metrics.clone());
             std::thread::Builder::new()
                 .name(format!("media-{index}"))
                 .spawn(move || {
@@ -350,7 +355,13 @@ impl Media {
                         let front = match reader.map(tokio::net::UdpSocket::from_std) {
                             Some(Ok(s)) => {
                                 let initial = gate.borrow().clone();
-                                Some(front::Front::new(s, senders.clone(), initial, sinks))
+                                Some(front::Front::new(
+                                    s,
+                                    senders.clone(),
+                                    initial,
+                                    sinks,
+                                    attest,
+                                ))
                             }
                             Some(Err(e)) => {
                                 tracing::error!(error = %e, "media socket");

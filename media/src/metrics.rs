@@ -30,4 +30,11 @@ pub struct MediaMetrics {
     pub relayed_unheard: AtomicU64,
     /// Packets the WHIP push could not keep up with.
     pub push_dropped: AtomicU64,
+    /// Heard frames by what their attestations showed: signed, unsigned, altered,
+    /// unattested (see [`assembly_provenance::check::Counts`]).
+    pub provenance_frames: [AtomicU64; 4],
+    /// Attestations refused, by [`crate::attest::index`] of the reason.
+    pub provenance_refused: [AtomicU64; assembly_provenance::Refused::ALL.len()],
+    /// Packets not forwarded because their session requires signed audio.
+    pub provenance_withheld: AtomicU64,
 }

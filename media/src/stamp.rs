@@ -16,8 +16,14 @@ pub fn stamped_frame(counter: u64, size: usize) -> Arc<[u8]> {
     v.into()
 }
 
-/// The stamp and counter of a frame made by [`stamped_frame`].
+/// The stamp and counter of a frame made by [`stamped_frame`], signed or not (a signed
+/// frame that carries attestations is read in its canonical form, without them).
 pub fn read_stamp(frame: &[u8]) -> Option<(u64, u64)> {
+    let canonical = assembly_provenance::packet::Packet::parse(frame)
+        .ok()
+        .filter(|p| !p.padding().is_empty())
+        .map(|p| p.canonical().into_owned());
+    let frame = canonical.as_deref().unwrap_or(frame);
     let t = u64::from_be_bytes(frame.get(..8)?.try_into().ok()?);
     let n = u64::from_be_bytes(frame.get(8..16)?.try_into().ok()?);
     Some((t, n))

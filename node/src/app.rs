@@ -207,6 +207,7 @@ pub async fn start(
         hub.metrics.media.clone(),
         hub.gate(),
         sinks,
+        assembly_provenance::domain(deployment.chain_id, deployment.assembly),
         shutdown.clone(),
     )
     .with_context(|| format!("starting the media engine on {}", config.media.bind))?;

@@ -345,6 +345,45 @@ impl Pulled {
                 vec![("", Counter(|m, _| &m.relayed_unheard))],
             ),
             family(
+                "assembly_provenance_frames_total",
+                "Heard frames by what their speaker's attestations showed: vouched for by a batch the holder's certified key signed; sent with no certificate by the holder; matching no signed tag though every batch arrived (altered); matching none with a batch lost (unattested).",
+                MetricType::COUNTER,
+                "verdict",
+                vec![
+                    ("signed", Counter(|m, _| &m.provenance_frames[0])),
+                    ("unsigned", Counter(|m, _| &m.provenance_frames[1])),
+                    ("altered", Counter(|m, _| &m.provenance_frames[2])),
+                    ("unattested", Counter(|m, _| &m.provenance_frames[3])),
+                ],
+            ),
+            family(
+                "assembly_provenance_refused_total",
+                "Attestations refused on the live path, by reason (the stable codes of assembly_provenance::Refused).",
+                MetricType::COUNTER,
+                "reason",
+                // In Refused::ALL's order (checked by a test below).
+                vec![
+                    ("bad_certificate", Counter(|m, _| &m.provenance_refused[0])),
+                    ("not_the_holders", Counter(|m, _| &m.provenance_refused[1])),
+                    ("other_session", Counter(|m, _| &m.provenance_refused[2])),
+                    ("bad_signature", Counter(|m, _| &m.provenance_refused[3])),
+                    ("wrong_key", Counter(|m, _| &m.provenance_refused[4])),
+                    ("other_batch", Counter(|m, _| &m.provenance_refused[5])),
+                    ("expired", Counter(|m, _| &m.provenance_refused[6])),
+                    ("outside_slot", Counter(|m, _| &m.provenance_refused[7])),
+                    ("replayed", Counter(|m, _| &m.provenance_refused[8])),
+                    ("too_long", Counter(|m, _| &m.provenance_refused[9])),
+                    ("altered", Counter(|m, _| &m.provenance_refused[10])),
+                ],
+            ),
+            family(
+                "assembly_provenance_withheld_total",
+                "Packets not forwarded because their session requires signed audio and their stream was unsigned or tainted.",
+                MetricType::COUNTER,
+                "",
+                vec![("", Counter(|m, _| &m.provenance_withheld))],
+            ),
+            family(
                 "assembly_whip_push_dropped_total",
                 "Packets the WHIP push could not keep up with.",
                 MetricType::COUNTER,
@@ -469,6 +508,21 @@ mod tests {
             "assembly_indexer_head_block 0",
         ] {
             assert!(text.contains(line), "{line:?} missing from\n{text}");
+        }
+    }
+
+    #[test]
+    fn refusals_are_labelled_by_their_stable_codes() {
+        let m = Metrics::default();
+        for r in assembly_provenance::Refused::ALL {
+            m.media.provenance_refused[assembly_media::attest::index(r)].fetch_add(1, Relaxed);
+            let text = m.render();
+            let line = format!(
+                "assembly_provenance_refused_total{{reason=\"{}\"}} 1",
+                r.code()
+            );
+            assert!(text.contains(&line), "{line:?} missing");
+            m.media.provenance_refused[assembly_media::attest::index(r)].fetch_sub(1, Relaxed);
         }
     }
 }

@@ -45,6 +45,7 @@ async fn external_server() -> (String, Arc<Media>, watch::Sender<bool>) {
         Arc::new(MediaMetrics::default()),
         plans,
         Arc::new([]),
+        assembly_provenance::domain(31337, alloy::primitives::Address::ZERO),
         stopped,
     )
     .unwrap();

@@ -48,6 +48,17 @@ pub struct Certificate {
 }
 
 impl Certificate {
+    /// `body` certified by a wallet whose key is at hand (the project's own clients; a
+    /// browser asks its wallet for `eth_signTypedData_v4` instead).
+    pub fn sign(
+        body: SpeakingKey,
+        wallet: &k256::ecdsa::SigningKey,
+        domain: &alloy_sol_types::Eip712Domain,
+    ) -> Self {
+        let signature = sign_prehash(wallet, &body.digest(domain));
+        Self { body, signature }
+    }
+
     /// What names this certificate in a speech's record leaf (its `attestationDigest`):
     /// keccak256 of its item as the padding carries it (kind byte, body, signature).
     pub fn digest(&self) -> alloy_primitives::B256 {
@@ -260,11 +271,15 @@ impl Signer {
         };
         self.first += b.tags.len() as u64;
         self.batches += 1;
-        let (sig, recid) = self
-            .key
-            .sign_prehash_recoverable(b.digest().as_slice())
-            .expect("a 32-byte prehash always signs");
-        b.signature = Signature::from((sig, recid));
+        b.signature = sign_prehash(&self.key, &b.digest());
         b
     }
+}
+
+fn sign_prehash(key: &k256::ecdsa::SigningKey, digest: &alloy_primitives::B256) -> Signature {
+    // Only a prehash shorter than half the curve's size fails, and a digest is 32 bytes.
+    let (sig, recid) = key
+        .sign_prehash_recoverable(digest.as_slice())
+        .expect("a 32-byte prehash always signs");
+    Signature::from((sig, recid))
 }

@@ -31,7 +31,10 @@ pub mod packet;
 use std::collections::HashMap;
 
 use alloy_primitives::{keccak256, Address, Signature, B256, U256};
-use alloy_sol_types::{sol, Eip712Domain, SolStruct, SolValue};
+pub use alloy_sol_types::Eip712Domain;
+use alloy_sol_types::{sol, SolStruct, SolValue};
+/// The secp256k1 implementation speaking keys and clients sign with.
+pub use k256;
 use serde::{Deserialize, Serialize};
 
 sol! {
@@ -181,6 +184,21 @@ pub enum Refused {
 }
 
 impl Refused {
+    /// Every reason, in a fixed order (what counters index).
+    pub const ALL: [Refused; 11] = [
+        Refused::BadCertificate,
+        Refused::NotTheHolders,
+        Refused::OtherSession,
+        Refused::BadSignature,
+        Refused::WrongKey,
+        Refused::OtherBatch,
+        Refused::Expired,
+        Refused::OutsideSlot,
+        Refused::Replayed,
+        Refused::TooLong,
+        Refused::Altered,
+    ];
+
     /// Its stable name.
     pub fn code(&self) -> &'static str {
         match self {

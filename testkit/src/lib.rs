@@ -13,6 +13,7 @@
 //! - [`node`] — a node in process or as the `assembly-node` binary, against a test chain.
 //! - [`live`] — its live-state WebSocket: connect, and wait for a message.
 //! - [`siwe`] — signing in as an anvil account.
+//! - [`speaking`] — signed audio: a speaking key an anvil account certified.
 //! - [`frames`] — a publisher's packets, pumped every 20 ms.
 //! - [`peers`] — WebRTC peers from other stacks (aiortc, GStreamer), run as scripts.
 //! - [`voice`] — words spoken by espeak-ng as Opus packets, and a process guard.
@@ -40,5 +41,7 @@ pub mod peers;
 pub mod s3;
 #[cfg(feature = "node")]
 pub mod siwe;
+#[cfg(feature = "node")]
+pub mod speaking;
 #[cfg(feature = "node")]
 pub mod voice;

@@ -1,0 +1,201 @@
+//! Speaker-signed audio on the live path: the holder's signed speech is counted signed; a
+//! sibling's relay that flips one bit of one frame is caught; a key certified by someone
+//! else leaves a speech unsigned; and none of it drops the listener.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use assembly_media::client::{self, Peer};
+use assembly_media::sdp::Intent;
+use assembly_media::stamp::{read_stamp, stamped_frame};
+use assembly_node::cluster::token;
+use assembly_provenance::carrier::Signer;
+use assembly_testkit::chain::{enqueue, open_session, TestChain};
+use assembly_testkit::clock::now;
+use assembly_testkit::node::{node, Node};
+use assembly_testkit::registry::{node_key, register_key, register_node};
+use assembly_testkit::siwe::token as sign_in;
+use assembly_testkit::speaking::{certified_by, signer};
+use assembly_testkit::wait::wait_until;
+
+/// A counter's value on `node`'s `/metrics` (0 when absent).
+async fn metric(node: &Node, sample: &str) -> u64 {
+    let text = node
+        .client
+        .get(format!("{}/metrics", node.base))
+        .send()
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+/// Waits until `sample` on `node` satisfies `ok`, for up to five seconds.
+async fn until(node: &Node, sample: &str, ok: impl Fn(u64) -> bool) -> u64 {
+    let t0 = Instant::now();
+    loop {
+        let v = metric(node, sample).await;
+        if ok(v) {
+            return v;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "{sample} stayed at {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const SIGNED: &str = "assembly_provenance_frames_total{verdict=\"signed\"}";
+const ALTERED: &str = "assembly_provenance_frames_total{verdict=\"altered\"}";
+
+async fn frames_counted(node: &Node, verdict: &str) -> u64 {
+    metric(
+        node,
+        &format!("assembly_provenance_frames_total{{verdict=\"{verdict}\"}}"),
+    )
+    .await
+}
+
+async fn refused(node: &Node, reason: &str) -> u64 {
+    metric(
+        node,
+        &format!("assembly_provenance_refused_total{{reason=\"{reason}\"}}"),
+    )
+    .await
+}
+
+/// Sends `count` stamped frames through `signer` to `peer`, one every 20 ms, flipping one
+/// bit of frame `flip` after signing (as a relay in the way would).
+async fn speak(peer: &Peer, mut signer: Option<Signer>, count: u64, flip: Option<u64>) {
+    let frames = peer.frames.clone().expect("a publisher");
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    for n in 0..count {
+        tick.tick().await;
+        let plain = stamped_frame(n, 80);
+        let mut out = match signer.as_mut() {
+            Some(s) => s
+                .sign(&plain, assembly_floor::clock::now_ms())
+                .expect("a stamped frame parses as Opus"),
+            None => plain.to_vec(),
+        };
+        if flip == Some(n) {
+            let last = out.len() - 1;
+            // A byte of speech, not of padding: frame `flip` carries no attestations.
+            out[last.min(40)] ^= 0x01;
+        }
+        frames
+            .send(out.into())
+            .await
+            .expect("the peer takes frames");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_speech_is_the_holders_and_a_relay_that_alters_it_is_caught() {
+    let chain = TestChain::start_at(&[], now()).await;
+    let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
+    let session = open_session(&chain, now(), 60).await;
+    wait_until("the session live", Duration::from_secs(10), || {
+        node.media().gate().is_live(session)
+    })
+    .await;
+    let heard = Arc::new(AtomicU64::new(0));
+    let h = heard.clone();
+    let listener = client::persistent(
+        reqwest::Client::new(),
+        format!("{}/api/v1/sessions/{session}/whep", node.base),
+        None,
+        Intent::Subscribe,
+        Arc::new(move |d: &[u8], _| {
+            if read_stamp(d).is_some() {
+                h.fetch_add(1, Relaxed);
+            }
+        }),
+    );
+    enqueue(&chain, session, 1).await;
+    wait_until("account 1 holds the floor", Duration::from_secs(10), || {
+        node.media()
+            .gate()
+            .heard(session, chain.accounts[1], assembly_floor::clock::now_ms())
+            .is_some()
+    })
+    .await;
+
+    // The holder speaks, signed, two seconds.
+    let http = reqwest::Client::new();
+    let whip = format!("{}/api/v1/sessions/{session}/whip", node.base);
+    let t = sign_in(&node, &chain, 1).await;
+    let mut holder = client::connect(&http, &whip, Some(&t), Intent::Publish, None)
+        .await
+        .expect("the holder's WHIP is answered");
+    assert!(holder.wait_connected(Duration::from_secs(10)).await);
+    speak(&holder, Some(signer(&chain, 1, session, 0)), 100, None).await;
+    // The last frames out of the client's queue before it goes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder.close(&http, Some(&t)).await;
+    until(&node, SIGNED, |n| n >= 99).await;
+    assert_eq!(frames_counted(&node, "altered").await, 0);
+    assert_eq!(frames_counted(&node, "unsigned").await, 0);
+    let before = heard.load(Relaxed);
+    assert!(before >= 90, "the listener heard the holder: {before}");
+
+    // A sibling relays the holder's speech (from another node) and flips one bit of one
+    // frame on the way. Its key is a registered member's; so is this node's (relays are
+    // between members).
+    assert!(register_key(&chain, chain.accounts[2], &node_key(node.dir()), &node.base).await);
+    let sibling = format!("http://127.0.0.1:{}", assembly_testkit::ports::free_port());
+    let key = register_node(&chain, chain.accounts[5], &sibling)
+        .await
+        .expect("orchestrator 5 registers a node");
+    let relay_url = format!("{}/api/v1/sessions/{session}/relay", node.base);
+    let t0 = Instant::now();
+    let mut relay = loop {
+        let rt = token::relay(&key, &node.base, session, now());
+        match client::connect(&http, &relay_url, Some(&rt), Intent::Publish, None).await {
+            Ok(p) => break p,
+            // The node has yet to see the member registered.
+            Err(e) if t0.elapsed() < Duration::from_secs(10) => {
+                tracing::debug!(error = %e, "relay refused, again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("a member's relay is admitted: {e}"),
+        }
+    };
+    assert!(relay.wait_connected(Duration::from_secs(10)).await);
+    let signed_before = frames_counted(&node, "signed").await;
+    speak(&relay, Some(signer(&chain, 1, session, 0)), 75, Some(30)).await;
+    until(&node, ALTERED, |n| n == 1).await;
+    assert_eq!(refused(&node, "altered").await, 1);
+    // Every other frame of the relay's checked out (the last batch's, 25, included).
+    assert!(frames_counted(&node, "signed").await >= signed_before + 70);
+
+    // A key the holder did not certify (a stranger did): refused, and its speech unsigned.
+    let stranger =
+        assembly_provenance::k256::ecdsa::SigningKey::from(chain.anvil.keys()[7].clone());
+    speak(
+        &relay,
+        Some(certified_by(&chain, &stranger, session, 0)),
+        25,
+        None,
+    )
+    .await;
+    until(
+        &node,
+        "assembly_provenance_refused_total{reason=\"not_the_holders\"}",
+        |n| n >= 1,
+    )
+    .await;
+    // The relay's stream was tainted by the flipped bit already; what the stranger's key
+    // did is counted as refused. The listener was never dropped.
+    assert!(*listener.up.borrow(), "the listener stays connected");
+    assert!(
+        heard.load(Relaxed) > before,
+        "the relayed speech was heard (counted, not required)"
+    );
+}
