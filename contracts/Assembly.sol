@@ -61,6 +61,8 @@ contract Assembly is IAssembly, Ownable2Step {
     mapping(uint256 sessionId => uint256) public proposalOf;
     /// @inheritdoc IAssembly
     mapping(uint256 proposalId => uint256) public debateOf;
+    /// @inheritdoc IAssembly
+    mapping(uint256 sessionId => bool) public signedAudioRequired;
     mapping(bytes32 queueKey => Queue) internal _queues;
     mapping(bytes32 queueKey => mapping(uint256 index => Entry)) internal _entries;
 
@@ -122,6 +124,15 @@ contract Assembly is IAssembly, Ownable2Step {
         if (!live) revert SessionOver(sessionId);
         _sessions[sessionId].cancelledAt = uint40(block.timestamp);
         emit SessionCancelled(sessionId, uint40(block.timestamp));
+    }
+
+    /// @inheritdoc IAssembly
+    function setSignedAudio(uint256 sessionId, bool required) external onlyOwner {
+        // An unknown id reverts here: a policy for a session yet to exist would bind it
+        // unseen by whoever creates it.
+        _session(sessionId);
+        signedAudioRequired[sessionId] = required;
+        emit SignedAudioSet(sessionId, required);
     }
 
     /// @inheritdoc IAssembly

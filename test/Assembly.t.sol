@@ -105,6 +105,28 @@ contract AssemblyTest is Fixture {
         floor.cancelSession(id);
     }
 
+    function test_setSignedAudio() public {
+        uint256 id = openFloor();
+        vm.assertEq(floor.signedAudioRequired(id), false, "counted, not required, by default");
+        vm.expectEmit();
+        emit IAssembly.SignedAudioSet(id, true);
+        floor.setSignedAudio(id, true);
+        vm.assertTrue(floor.signedAudioRequired(id), "required");
+        vm.expectEmit();
+        emit IAssembly.SignedAudioSet(id, false);
+        floor.setSignedAudio(id, false);
+        vm.assertEq(floor.signedAudioRequired(id), false, "no longer required");
+    }
+
+    function test_setSignedAudio_errors() public {
+        vm.expectRevert(abi.encodeWithSelector(IAssembly.UnknownSession.selector, 9));
+        floor.setSignedAudio(9, true);
+        uint256 id = openFloor();
+        vm.prank(EVE);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, EVE));
+        floor.setSignedAudio(id, true);
+    }
+
     function test_setDefaults() public {
         IAssembly.Defaults memory d = defaults();
         d.slotLength = 300;

@@ -119,6 +119,11 @@ interface IAssembly {
     );
     /// @notice A session was cancelled; nobody holds its floor from `at` on.
     event SessionCancelled(uint256 indexed sessionId, uint40 at);
+
+    /// @notice Governance set whether `sessionId` requires signed audio: when it does, nodes
+    /// forward only audio whose speaking key the floor holder's wallet certified and whose
+    /// frames that key signed; otherwise unsigned or altered audio is forwarded and flagged.
+    event SignedAudioSet(uint256 indexed sessionId, bool required);
     /// @notice Governance changed the defaults.
     event DefaultsChanged(Defaults defaults);
     /// @notice `speaker` joined the queue of `occurrence` at position `index`.
@@ -237,6 +242,14 @@ interface IAssembly {
     /// @param sessionId The session.
     function cancelSession(uint256 sessionId) external;
 
+    /// @notice Require (or stop requiring) signed audio in a session: each speaker's client
+    /// signs its audio with a key their wallet certified for the session, and nodes forward
+    /// no audio that is unsigned or fails the check. Governance only; takes effect at once,
+    /// for the occurrence in progress too.
+    /// @param sessionId The session.
+    /// @param required Whether signed audio is required.
+    function setSignedAudio(uint256 sessionId, bool required) external;
+
     /// @notice Replace the defaults. Governance only.
     /// @param d The new defaults.
     function setDefaults(Defaults calldata d) external;
@@ -296,6 +309,10 @@ interface IAssembly {
 
     /// @notice Number of sessions created; ids run from 1 to this.
     function sessionCount() external view returns (uint256);
+
+    /// @notice Whether a session requires signed audio (see `setSignedAudio`).
+    /// @param sessionId The session.
+    function signedAudioRequired(uint256 sessionId) external view returns (bool);
 
     /// @notice The proposal a debate session is about (0 for an open floor).
     function proposalOf(uint256 sessionId) external view returns (uint256);
