@@ -214,6 +214,10 @@ pub fn signed(
                 return;
             }
         }
+        // The speaker stopped: its last frames' batch goes on a frame of silence.
+        if let Some(last) = signer.flush(assembly_floor::clock::now_ms()) {
+            let _ = frames.send(last.into()).await;
+        }
     });
     tx
 }

@@ -30,6 +30,9 @@ use crate::{frame_tag, Batch, FrameTag, SpeakingKey, BATCH_FRAMES};
 /// What begins padding that carries attestations ("ASM" and the format's version).
 pub const MAGIC: [u8; 4] = *b"ASM\x01";
 
+/// 20 ms of Opus silence (CELT, one frame), what [`Signer::flush`] carries a last batch on.
+const SILENCE: [u8; 3] = [0xf8, 0xff, 0xfe];
+
 /// Batches between repeats of the certificate: four seconds.
 pub const CERTIFICATE_EVERY: u64 = 8;
 
@@ -257,6 +260,20 @@ impl Signer {
             return Ok(packet.to_vec());
         }
         Ok(p.with_padding(&encode(&items)))
+    }
+
+    /// A packet that carries the batch of the frames not yet in one, if any: 20 ms of Opus
+    /// silence (which any decoder plays as nothing) with the batch in its padding, tagged in
+    /// it. A client sends it when it stops speaking, so that its last frames are attested
+    /// too.
+    pub fn flush(&mut self, now_ms: u64) -> Option<Vec<u8>> {
+        if self.tags.is_empty() {
+            return None;
+        }
+        let silence = Packet::parse(&SILENCE).ok()?;
+        self.tags.push(frame_tag(&silence));
+        let batch = self.batch(now_ms);
+        Some(silence.with_padding(&encode(&[Item::Batch(batch)])))
     }
 
     fn batch(&mut self, now_ms: u64) -> Batch {

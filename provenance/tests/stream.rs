@@ -270,3 +270,25 @@ fn vectors_are_what_this_crate_writes() {
         "the vectors are stale: UPDATE_VECTORS=1 cargo test -p assembly-provenance --test stream"
     );
 }
+
+#[test]
+fn a_flush_attests_the_last_frames() {
+    let cert = certificate(&holder(), SESSION, OCCURRENCE);
+    let mut s = Signer::new(cert, speaking_key()).expect("a signer");
+    let mut packets: Vec<Vec<u8>> = encoded(BATCH_FRAMES + 7)
+        .iter()
+        .enumerate()
+        .map(|(i, p)| s.sign(p, SLOT.0 + 20 * i as u64 + 20).expect("signs"))
+        .collect();
+    packets.push(s.flush(SLOT.0 + 700).expect("a batch for the last 7"));
+    assert_eq!(s.flush(SLOT.0 + 720), None, "nothing left to attest");
+    let (c, _, refused) = run(&packets);
+    assert!(refused.is_empty());
+    assert_eq!(
+        c.counts(),
+        Counts {
+            signed: BATCH_FRAMES as u64 + 8,
+            ..Counts::default()
+        }
+    );
+}
