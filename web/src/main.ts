@@ -12,6 +12,7 @@ import { onEach, siblings } from "./cluster";
 import { agendaCard } from "./agenda";
 import { demoWallets } from "./demo";
 import type { FloorCall, Wallet, WalletInfo } from "./wallet";
+import type { Signing } from "./provenance/speaker";
 
 // The wallet code (viem) is most of the page's weight and only a speaker needs it: it loads
 // when someone reaches for the "Connect wallet" button, so a listener's page starts light.
@@ -41,6 +42,9 @@ class App {
   publisher?: Publisher;
   publishingFor?: number;
   micError?: string;
+  /** Signing this user's speech (its worker and code load only once they are about to speak). */
+  signing?: Promise<Signing>;
+  signer?: Signing;
 
   async start() {
     // A link to one session: /?session=7 (otherwise the node's current one).
@@ -183,6 +187,9 @@ class App {
     const waiting = s ? s.queue.filter((q) => q.start * 1000 > now) : [];
     const place = waiting.findIndex((q) => q.speaker.toLowerCase() === me);
     this.steerMicrophone(s, !!holding || place === 0);
+    // The key that signs the slot's audio is certified once the slot is held or next.
+    const slot = holding ?? (place === 0 ? waiting[0] : undefined);
+    if (s && slot) this.signer?.want(s, slot, this.wallet, this.live.offset);
 
     const body = $("speak-body");
     const why = this.whyNot(s);
@@ -242,13 +249,21 @@ class App {
 
   micLine(): string {
     if (this.micError) return `Microphone: ${this.micError}`;
-    if (this.publisher?.status === "connected") return "Your microphone is live on the floor.";
-    if (this.mic) return "Microphone ready.";
+    const line = this.publisher && this.signer?.line();
+    const signing = line ? ` ${line}` : "";
+    if (this.publisher?.status === "connected") return `Your microphone is live on the floor.${signing}`;
+    if (this.mic) return `Microphone ready.${signing}`;
     return "Allow the microphone when asked.";
+  }
+
+  /** The speaker's signing, loaded once. */
+  speakerSigning(): Promise<Signing> {
+    return (this.signing ??= import("./provenance/speaker").then(async ({ Signing }) => (this.signer = await Signing.load())));
   }
 
   /** Asks for the microphone early (when requesting the floor, or when next). */
   async prepareMicrophone() {
+    void this.speakerSigning().catch(() => {});
     if (this.mic || this.micError) return;
     try {
       this.mic = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
@@ -271,8 +286,10 @@ class App {
         // (the session token is good on every member).
         const path = `/api/v1/sessions/${s.session}/whip`;
         const others = await siblings(api).catch(() => []);
+        // Unsigned rather than silent if the signing code cannot be fetched.
+        const signing = await this.speakerSigning().catch(() => undefined);
         if (!this.mic || this.publishingFor !== s.session) return;
-        const p = new Publisher([api.url(path), ...onEach(others, path)], this.token, this.mic);
+        const p = new Publisher([api.url(path), ...onEach(others, path)], this.token, this.mic, signing);
         this.publisher = p;
         p.onStatus = () => this.live.state && this.update(this.live.state);
         await p.start().catch(async (e) => {

@@ -45,6 +45,13 @@ async function negotiate(pc: RTCPeerConnection, endpoint: string, token?: string
   return new URL(r.headers.get("location") ?? "", r.url || endpoint).toString();
 }
 
+/** What a sender's encoded frames pass through on their way out (the speaker's signing). */
+export interface SenderTransform {
+  /** What the RTCPeerConnection must be made with for it. */
+  readonly rtcConfig?: RTCConfiguration;
+  attach(sender: RTCRtpSender): void;
+}
+
 type Status = "connecting" | "connected" | "reconnecting" | "stopped" | "refused";
 
 /** A WHIP or WHEP connection that comes back when it drops, at the next endpoint. */
@@ -74,6 +81,10 @@ abstract class Link {
 
   protected abstract setup(pc: RTCPeerConnection): void;
 
+  protected rtcConfig(): RTCConfiguration | undefined {
+    return undefined;
+  }
+
   private set(s: Status, detail?: string) {
     this.status = s;
     this.onStatus(s, detail);
@@ -86,7 +97,7 @@ abstract class Link {
   }
 
   private async open(): Promise<void> {
-    const pc = new RTCPeerConnection();
+    const pc = new RTCPeerConnection(this.rtcConfig());
     this.pc = pc;
     this.setup(pc);
     pc.onconnectionstatechange = () => {
@@ -141,19 +152,28 @@ abstract class Link {
   }
 }
 
-/** Sends the microphone to the floor (WHIP). */
+/**
+ * Sends the microphone to the floor (WHIP), each connection's frames through `transform`
+ * (the same one across reconnections: one speech, one signer).
+ */
 export class Publisher extends Link {
   constructor(
     endpoint: string | string[],
     token: string | undefined,
     private readonly stream: MediaStream,
+    private readonly transform?: SenderTransform,
   ) {
     super(endpoint, token);
   }
 
+  protected rtcConfig() {
+    return this.transform?.rtcConfig;
+  }
+
   protected setup(pc: RTCPeerConnection) {
     for (const track of this.stream.getAudioTracks()) {
-      pc.addTransceiver(track, { direction: "sendonly", streams: [this.stream] });
+      const t = pc.addTransceiver(track, { direction: "sendonly", streams: [this.stream] });
+      this.transform?.attach(t.sender);
     }
   }
 }

@@ -10,6 +10,7 @@ import {
   custom,
   defineChain,
   getAddress,
+  hexToBytes,
   toHex,
   type Abi,
   type Chain,
@@ -17,6 +18,7 @@ import {
 } from "viem";
 import { abi as assemblyAbi } from "../../indexer/abi/Assembly.json";
 import type { ClientConfig } from "./api";
+import { speakingKeyTypedData, type SpeakingKey } from "./provenance/typed";
 import reasons from "./reasons.json";
 
 export interface WalletInfo {
@@ -136,6 +138,21 @@ export class Wallet {
       params: [toHex(message), this.address],
     })) as string;
     return { message, signature };
+  }
+
+  /**
+   * Certifies a speaking key (EIP-712 typed data, `eth_signTypedData_v4`: a signature, no
+   * transaction): the key the page signs this slot's audio with. Fails with the reason in
+   * words.
+   */
+  async certify(key: SpeakingKey): Promise<Uint8Array> {
+    if (!this.address) throw new Error("connect the wallet first");
+    const wallet = createWalletClient({ chain: this.chain, transport: custom(this.info.provider), account: this.address });
+    try {
+      return hexToBytes(await wallet.signTypedData(speakingKeyTypedData(this.config.chainId, getAddress(this.config.assembly), key)));
+    } catch (e) {
+      throw new Error(reasonOf(e));
+    }
   }
 
   /**

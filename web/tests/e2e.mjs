@@ -4,13 +4,14 @@
 // floor (a real `enqueue`), speaks through Chromium's fake microphone over WHIP; a delegator
 // listens over WHEP and its WebRTC stats show audio arriving while the orchestrator holds the
 // floor and stopping after the slot ends; the delegator's reaction reaches the speaker's page;
-// a stranger is told why they cannot speak. Saves screenshots to web/test-results/ and prints
-// page weight and time to first audio.
+// a stranger is told why they cannot speak; the speakers' audio is signed in the browser and
+// the node counts it signed, none altered, nothing refused. Saves screenshots to
+// web/test-results/ and prints page weight, time to first audio and the cost of signing.
 //
 //   node tests/e2e.mjs   (needs: cargo build -p assembly-node, npm run build, chromium)
 
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -99,6 +100,24 @@ async function axe(p, name) {
   });
   accessibility[name] = found.length;
   if (found.length) throw new Error(`axe-core on ${name}: ${found.join("; ")}`);
+}
+
+/** The node's provenance counters (its /metrics): frames by verdict, refusals by reason. */
+async function provenance(base) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const read = (family, label) => Object.fromEntries(
+    [...text.matchAll(new RegExp(`^${family}\\{${label}="(\\w+)"\\} (\\d+)$`, "gm"))].map((m) => [m[1], Number(m[2])]));
+  const frames = read("assembly_provenance_frames_total", "verdict");
+  if (!("signed" in frames)) throw new Error("the node's /metrics has no assembly_provenance_frames_total");
+  const refused = Object.fromEntries(Object.entries(read("assembly_provenance_refused_total", "reason")).filter(([, n]) => n > 0));
+  return { ...frames, refused };
+}
+
+/** Signed, nothing altered, nothing refused (`what`: whose speech, for the message). */
+function wellSigned(counts, what) {
+  if (!(counts.signed > 0) || counts.altered !== 0 || Object.keys(counts.refused).length > 0) {
+    throw new Error(`${what}: the node's provenance counts ${JSON.stringify(counts)} (want signed > 0, none altered, none refused)`);
+  }
 }
 
 async function main() {
@@ -317,6 +336,8 @@ async function main() {
   await confirmed(speaker);
   await speaker.getByText("You have the floor").waitFor({ timeout: 10_000 });
   await speaker.getByText("Your microphone is live on the floor.").waitFor({ timeout: 10_000 });
+  // Its wallet certified the page's speaking key (EIP-712, through the injected wallet).
+  await speaker.getByText("Your audio is signed with a key your wallet certified").waitFor({ timeout: 5_000 });
   const holdingFrom = Date.now();
   const during = await until("audio at the listener", async () => {
     const n = await packets(listener);
@@ -420,6 +441,11 @@ async function main() {
       figures.first_audio_phases_ms = phases;
       figures.page_js_gzip_kb = +([...scripts]
         .reduce((n, path) => n + gzipSync(readFileSync(join(repo, "web/dist", path))).length, 0) / 1024).toFixed(1);
+      // What a speaker loads besides (the page's signing code and its worker); none of it a listener's.
+      const signingChunks = readdirSync(join(repo, "web/dist/assets")).filter((f) => /^(speaker|worker)-.*\.js$/.test(f));
+      if (signingChunks.some((f) => [...scripts].some((path) => path.endsWith(f)))) throw new Error(`a listener loaded the signing code: ${[...scripts]}`);
+      figures.speaker_signing_js_gzip_kb = +(signingChunks
+        .reduce((n, f) => n + gzipSync(readFileSync(join(repo, "web/dist/assets", f))).length, 0) / 1024).toFixed(1);
     }
   }
   figures.first_audio_runs_ms = firstAudio;
@@ -442,6 +468,21 @@ async function main() {
   // Still after: nobody holds the floor, so there is no meter (or it reads silence).
   const stillAfter = await meter(listener);
   if (stillAfter > 0.01) throw new Error(`the level still moves after the slot: ${stillAfter}`);
+  // The whole slot was signed in the browser, and the node found it so.
+  figures.provenance_after_first_slot = await provenance(base);
+  wellSigned(figures.provenance_after_first_slot, "the first slot");
+  const signing = await speaker.evaluate(() => window.__assemblySigning);
+  const costs = [...signing.costMs].sort((x, y) => x - y);
+  const pct = (q) => costs[Math.min(costs.length - 1, Math.floor(q * costs.length))];
+  figures.signing = {
+    via: signing.via,
+    batches: signing.batches,
+    ms_per_batch_p50: pct(0.5),
+    ms_per_batch_p95: pct(0.95),
+    // The padding's bitrate over the frames signed (20 ms each).
+    added_kbit_s: +((signing.added * 8) / (signing.frames * 20)).toFixed(2),
+  };
+  if (!(signing.batches > 0)) throw new Error(`the speaker's page signed no batch: ${JSON.stringify(signing)}`);
 
   // The queue as faces: another orchestrator takes the floor first, and the speaker's page
   // shows their place and when they will speak.
@@ -531,6 +572,7 @@ async function main() {
   await captionedBroadcast.getByRole("button", { name: `Play session ${session}` }).click();
   await captionedBroadcast.waitForFunction(() => document.getElementById("status").textContent.includes("with captions"), null, { timeout: 20_000 });
   const newcomer = await page(null);
+  const signedBeforeDemo = (await provenance(base)).signed;
   let tabs = await tabTo(newcomer, "Connect wallet");
   await newcomer.keyboard.press("Enter");
   const demoGroup = newcomer.getByRole("group", { name: "Demo accounts on this local chain" });
@@ -563,6 +605,12 @@ async function main() {
   await newcomer.keyboard.press("Enter");
   await confirmed(newcomer);
   figures.keyboard_tabs_to_sign_in_request_and_yield = tabs;
+  // The demo account's key was certified by anvil through the page's demo wallet.
+  const demoSigning = await newcomer.evaluate(() => ({ state: window.__assemblySigning?.state, batches: window.__assemblySigning?.batches }));
+  figures.demo_signed_frames = (await provenance(base)).signed - signedBeforeDemo;
+  if (demoSigning.state !== "signing" || !(figures.demo_signed_frames > 0)) {
+    throw new Error(`the demo account's audio was not signed: the page's ${JSON.stringify(demoSigning)}, the node's ${figures.demo_signed_frames} frames`);
+  }
   // The captions in the HLS: hls.js has read the subtitles rendition and the page shows the
   // cue when playback reaches it, the playlist's hold-back behind live.
   await until("a caption from the HLS subtitles", () => captionedBroadcast.locator("#cues").textContent().then((t) => t.includes("opening words")), 25_000).catch(async (e) => {
@@ -591,6 +639,9 @@ async function main() {
   await axe(observer, "the floor, observing");
 
   await browser.close();
+  // Every speech of the run (two slots held, a yield, the demo account's): none altered or refused.
+  figures.provenance = await provenance(base);
+  wellSigned(figures.provenance, "the whole run");
   if (blocked.length > 0) throw new Error(`blocked by the Content-Security-Policy: ${blocked.join(" | ")}`);
   const headers = (await fetch(`${base}/`)).headers;
   for (const h of ["content-security-policy", "x-content-type-options", "x-frame-options"]) {
