@@ -3,7 +3,8 @@
 //! the sinks here queue it and drop (and count) what they cannot keep up with, so a slow
 //! disk, bucket or transcriber never delays a listener.
 //!
-//! - [`record`] — one Ogg Opus file per speech, indexed with its speaker, slot and digest.
+//! - [`record`] — one Ogg Opus file per speech, indexed with its speaker, slot, digest and
+//!   whether it is provably its speaker's; each ended occurrence's record (leaves and root).
 //! - [`hls`] — the public broadcast: continuous HLS (Opus in fMP4), optionally copied to S3.
 //! - [`hansard`] — transcripts of every speech, full-text search, exports.
 //! - [`attendance`] — who was there: signed-in presence and reactions given.

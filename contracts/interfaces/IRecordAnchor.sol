@@ -32,8 +32,10 @@ interface IRecordAnchor {
     /// at this instant names `speaker` with this start, which ties the leaf to the floor.
     /// @param speaker The slot holder who spoke.
     /// @param audioDigest SHA-256 of the speech's audio as archived (one Ogg Opus file).
-    /// @param attestationDigest keccak256 of the recording node's signed attestation of that
-    /// audio, as the node stores it: who vouches for the audio, bound into the record.
+    /// @param attestationDigest keccak256 of the speaking-key certificate the speaker's wallet
+    /// signed, as the recording carries it (its kind byte, body and signature; see
+    /// `provenance/src/carrier.rs`): the key every frame of the audio is signed with, bound
+    /// into the record. Zero for a speech that carries none (unsigned).
     /// @param transcriptDigest SHA-256 of the transcript's UTF-8 text; zero if there is none.
     /// @param revision 0 for the original transcript, one more for each correction.
     struct Speech {

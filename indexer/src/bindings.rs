@@ -20,6 +20,14 @@ mod registry {
     );
 }
 
+mod anchor {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        RecordAnchor,
+        "abi/RecordAnchor.json"
+    );
+}
+
 /// Livepeer's contracts as Assembly and the indexer use them: the events the indexer follows
 /// and the functions the eligibility cache calls, from `contracts/interfaces/ILivepeer.sol`.
 /// Production code reads Livepeer's chain through these alone.
@@ -155,6 +163,8 @@ pub mod mocks {
     pub use rounds::MockRoundsManager;
 }
 
+/// Where each ended occurrence's record (the Merkle root of its speeches) is anchored.
+pub use anchor::{IRecordAnchor, RecordAnchor};
 pub use assembly::{Assembly, IAssembly};
 /// The registry of Assembly nodes: who makes up the cluster.
 pub use registry::{INodeRegistry, NodeRegistry};

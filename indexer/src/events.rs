@@ -63,6 +63,13 @@ pub enum Event {
         /// When the cancellation took effect (its block's time), seconds since the epoch.
         at: u64,
     },
+    /// Governance set whether a session requires signed audio.
+    SignedAudioSet {
+        /// The session.
+        session: u64,
+        /// Whether it now requires signed audio.
+        required: bool,
+    },
     /// A speaker joined an occurrence's queue.
     Enqueued {
         /// The session whose queue it is.
@@ -221,6 +228,22 @@ pub enum Event {
         /// Its standing from now on.
         standing: NodeStanding,
     },
+    /// A member operator attested `root` as the record of an ended occurrence (RecordAnchor's
+    /// `RecordAnchored`).
+    RecordAnchored {
+        /// The session.
+        session: u64,
+        /// Its occurrence.
+        occurrence: u32,
+        /// The Merkle root of the occurrence's speeches.
+        root: B256,
+        /// The operator attesting.
+        operator: Address,
+        /// Who sent it: the operator's node key, or the operator itself.
+        node: Address,
+        /// How many speeches the sender says the tree holds.
+        speeches: u32,
+    },
 }
 
 /// Governance's say over an operator in the node registry (the contract's `Standing`).
@@ -363,6 +386,8 @@ pub fn decode_from(log: &Log, deployment: &Deployment) -> Result<Event, DecodeEr
         decode(log)
     } else if Some(address) == deployment.node_registry {
         decode_registry(log)
+    } else if Some(address) == deployment.record_anchor {
+        decode_anchor(log)
     } else {
         decode_poll(log)
     }
@@ -523,6 +548,24 @@ pub fn decode_registry(log: &Log) -> Result<Event, DecodeError> {
     })
 }
 
+/// Decodes a log of the record anchor: its only event is `RecordAnchored`.
+pub fn decode_anchor(log: &Log) -> Result<Event, DecodeError> {
+    use crate::bindings::RecordAnchor as A;
+    let topic0 = *log.topic0().ok_or(DecodeError::NoTopics)?;
+    if topic0 != A::RecordAnchored::SIGNATURE_HASH {
+        return Err(DecodeError::UnknownEvent(topic0));
+    }
+    let e = decoded::<A::RecordAnchored>(log)?;
+    Ok(Event::RecordAnchored {
+        session: u64_of(e.sessionId, "RecordAnchored", "sessionId")?,
+        occurrence: e.occurrence,
+        root: e.root,
+        operator: e.operator,
+        node: e.node,
+        speeches: e.speeches,
+    })
+}
+
 /// Decodes a log of Livepeer's BondingManager that changes someone's role or stake, naming
 /// everyone whose standing it changed: both delegates of a bond, the delegate of an unbond
 /// or a rebond (its total stake moved too), both sides of a transferred bond.
@@ -600,6 +643,13 @@ pub fn decode(log: &Log) -> Result<Event, DecodeError> {
             Event::SessionCancelled {
                 session: u64_of(e.sessionId, "SessionCancelled", "sessionId")?,
                 at: e.at.to(),
+            }
+        }
+        Assembly::SignedAudioSet::SIGNATURE_HASH => {
+            let e: Assembly::SignedAudioSet = decoded(log)?;
+            Event::SignedAudioSet {
+                session: u64_of(e.sessionId, "SignedAudioSet", "sessionId")?,
+                required: e.required,
             }
         }
         Assembly::Enqueued::SIGNATURE_HASH => {

@@ -67,6 +67,8 @@ pub struct SessionRow {
     pub created_block: u64,
     /// The block whose `SessionCancelled` log cancelled it; None while it stands.
     pub cancelled_block: Option<u64>,
+    /// Whether it requires signed audio (its latest `SignedAudioSet`).
+    pub signed_audio: bool,
 }
 
 /// A request for the floor with the block that made it.
@@ -111,6 +113,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     duration INTEGER NOT NULL, period INTEGER NOT NULL, count INTEGER NOT NULL, slot_length INTEGER NOT NULL,
     max_queue INTEGER NOT NULL, speakers TEXT NOT NULL, created_block INTEGER NOT NULL,
     cancelled_at INTEGER, cancelled_block INTEGER);
+CREATE TABLE IF NOT EXISTS signed_audio (
+    session INTEGER NOT NULL, required INTEGER NOT NULL, block INTEGER NOT NULL, log_index INTEGER NOT NULL,
+    PRIMARY KEY (block, log_index));
 CREATE TABLE IF NOT EXISTS requests (
     session INTEGER NOT NULL, occurrence INTEGER NOT NULL, idx INTEGER NOT NULL, speaker BLOB NOT NULL,
     enqueued_at INTEGER NOT NULL, orchestrator INTEGER NOT NULL, block INTEGER NOT NULL,
@@ -136,12 +141,19 @@ CREATE TABLE IF NOT EXISTS node_log (
     block INTEGER NOT NULL, log_index INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (block, log_index));
 CREATE TABLE IF NOT EXISTS debates (
     proposal_id TEXT PRIMARY KEY, session INTEGER NOT NULL, vote_closes_at INTEGER NOT NULL, block INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS record_anchors (
+    session INTEGER NOT NULL, occurrence INTEGER NOT NULL, root BLOB NOT NULL, operator BLOB NOT NULL,
+    node BLOB NOT NULL, speeches INTEGER NOT NULL, block INTEGER NOT NULL, log_index INTEGER NOT NULL,
+    tx_hash BLOB NOT NULL, PRIMARY KEY (block, log_index));
+CREATE INDEX IF NOT EXISTS record_anchors_by_occurrence ON record_anchors (session, occurrence);
 "#;
 
 /// The columns `session_row` reads, in its order.
 const SESSION_SELECT: &str =
     "SELECT id, kind, proposal_id, start, duration, period, count, slot_length, max_queue, \
-     speakers, created_block, cancelled_at, cancelled_block FROM sessions";
+     speakers, created_block, cancelled_at, cancelled_block, \
+     COALESCE((SELECT required FROM signed_audio a WHERE a.session = sessions.id \
+               ORDER BY a.block DESC, a.log_index DESC LIMIT 1), 0) FROM sessions";
 
 /// The indexer's database.
 pub struct Store {
@@ -364,6 +376,12 @@ impl Store {
                 )?
                 .execute(params![*session as i64, *at as i64, block])?;
             }
+            Event::SignedAudioSet { session, required } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO signed_audio (session, required, block, log_index) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![*session as i64, *required, block, pos.log_index as i64])?;
+            }
             Event::Enqueued {
                 session,
                 occurrence,
@@ -517,6 +535,30 @@ impl Store {
                 )?
                 .execute(params![block, pos.log_index as i64, json])?;
             }
+            Event::RecordAnchored {
+                session,
+                occurrence,
+                root,
+                operator,
+                node,
+                speeches,
+            } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO record_anchors (session, occurrence, root, operator, node,
+                     speeches, block, log_index, tx_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?
+                .execute(params![
+                    *session as i64,
+                    *occurrence as i64,
+                    root.as_slice(),
+                    operator.as_slice(),
+                    node.as_slice(),
+                    *speeches as i64,
+                    block,
+                    pos.log_index as i64,
+                    pos.tx_hash.as_slice()
+                ])?;
+            }
             Event::Governance { .. } | Event::RoleChanged { .. } => {}
         }
         Ok(true)
@@ -530,7 +572,9 @@ impl Store {
         tx.execute("DELETE FROM sessions WHERE created_block > ?1", [n])?;
         tx.execute("UPDATE sessions SET cancelled_at = NULL, cancelled_block = NULL WHERE cancelled_block > ?1", [n])?;
         tx.execute("DELETE FROM requests WHERE block > ?1", [n])?;
+        tx.execute("DELETE FROM signed_audio WHERE block > ?1", [n])?;
         tx.execute("DELETE FROM node_log WHERE block > ?1", [n])?;
+        tx.execute("DELETE FROM record_anchors WHERE block > ?1", [n])?;
         tx.execute("UPDATE requests SET withdrawn_at = NULL, withdrawn_block = NULL WHERE withdrawn_block > ?1", [n])?;
         tx.execute(
             "UPDATE requests SET yielded_at = NULL, yielded_block = NULL WHERE yielded_block > ?1",
@@ -615,6 +659,7 @@ impl Store {
         let max_queue = r.get::<_, i64>(8)? as u16;
         let created_block = r.get::<_, i64>(10)? as u64;
         let cancelled_block = r.get::<_, Option<i64>>(12)?.map(|v| v as u64);
+        let signed_audio = r.get::<_, bool>(13)?;
         Ok((|| {
             Ok(SessionRow {
                 id,
@@ -627,6 +672,7 @@ impl Store {
                 schedule,
                 created_block,
                 cancelled_block,
+                signed_audio,
             })
         })())
     }
@@ -891,6 +937,43 @@ impl Store {
         Ok(crate::nodes::fold(events.iter().map(|(b, e)| (*b, e))))
     }
 
+    /// The attestations of `session`'s `occurrence`'s record (RecordAnchor's
+    /// `RecordAnchored` events), in chain order: every root any member anchored, with who.
+    pub fn record_anchors(&self, session: u64, occurrence: u32) -> Result<Vec<RecordAnchorRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT root, operator, node, speeches, block, tx_hash FROM record_anchors
+             WHERE session = ?1 AND occurrence = ?2 ORDER BY block, log_index",
+        )?;
+        let rows = stmt.query_map(params![session as i64, occurrence as i64], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, Vec<u8>>(5)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (root, operator, node, speeches, block, tx) = row?;
+            let address = |v: Vec<u8>| {
+                Address::try_from(v.as_slice())
+                    .map_err(|_| StoreError::Corrupt("record anchor address".into()))
+            };
+            Ok(RecordAnchorRow {
+                root: b256(root)?,
+                operator: address(operator)?,
+                node: address(node)?,
+                speeches: u32::try_from(speeches)
+                    .map_err(|_| StoreError::Corrupt("record anchor speeches".into()))?,
+                block: block as u64,
+                tx: b256(tx)?,
+            })
+        })
+        .collect()
+    }
+
     /// The votes cast on a governor proposal or a poll, in the order they were cast.
     pub fn votes(&self, proposal_id: U256) -> Result<Vec<Vote>> {
         let conn = self.conn();
@@ -935,6 +1018,23 @@ pub struct Title {
     pub cid: Option<String>,
 }
 
+/// One attestation of an occurrence's record on chain (a `RecordAnchored` event).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RecordAnchorRow {
+    /// The root attested.
+    pub root: B256,
+    /// The member operator attesting.
+    pub operator: Address,
+    /// Who sent it: the operator's node key, or the operator itself.
+    pub node: Address,
+    /// How many speeches the sender says the tree holds.
+    pub speeches: u32,
+    /// The block it was mined in.
+    pub block: u64,
+    /// The transaction.
+    pub tx: B256,
+}
+
 /// One vote on a governor proposal or a poll.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Vote {
@@ -952,4 +1052,63 @@ pub struct Vote {
     pub reason: String,
     /// The block the vote was cast in.
     pub block: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(block: u64, log_index: u64) -> Position {
+        Position {
+            block,
+            block_hash: B256::repeat_byte(block as u8),
+            log_index,
+            tx_hash: B256::repeat_byte(0x70 + log_index as u8),
+        }
+    }
+
+    fn block(number: u64) -> BlockRef {
+        BlockRef {
+            number,
+            hash: B256::repeat_byte(number as u8),
+            parent_hash: B256::repeat_byte(number as u8 - 1),
+            timestamp: 1000 + number,
+        }
+    }
+
+    /// Every root anchored for an occurrence is kept with who attested it, and a reorg
+    /// takes back the attestations of the blocks it orphaned.
+    #[test]
+    fn record_anchors_are_kept_by_occurrence_and_rolled_back() {
+        let store = Store::in_memory().unwrap();
+        let anchored = |root: u8, operator: u8| Event::RecordAnchored {
+            session: 3,
+            occurrence: 1,
+            root: B256::repeat_byte(root),
+            operator: Address::repeat_byte(operator),
+            node: Address::repeat_byte(operator + 0x10),
+            speeches: 2,
+        };
+        store
+            .apply(block(5), &[(at(5, 0), Ok(anchored(0xaa, 1)))], 64)
+            .unwrap();
+        store
+            .apply(
+                block(6),
+                &[
+                    (at(6, 0), Ok(anchored(0xaa, 2))),
+                    (at(6, 1), Ok(anchored(0xbb, 3))),
+                ],
+                64,
+            )
+            .unwrap();
+        let rows = store.record_anchors(3, 1).unwrap();
+        let seen: Vec<(u8, u8)> = rows.iter().map(|r| (r.root[0], r.operator[0])).collect();
+        assert_eq!(seen, [(0xaa, 1), (0xaa, 2), (0xbb, 3)]);
+        assert_eq!(rows[1].node, Address::repeat_byte(0x12));
+        assert_eq!((rows[1].block, rows[1].speeches), (6, 2));
+        assert!(store.record_anchors(3, 0).unwrap().is_empty());
+        store.rollback_to(5).unwrap();
+        assert_eq!(store.record_anchors(3, 1).unwrap().len(), 1);
+    }
 }

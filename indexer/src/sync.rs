@@ -348,9 +348,9 @@ impl Follower {
         Ok(())
     }
 
-    /// Assembly and its node registry, and the Livepeer contracts whose events matter to it:
-    /// the governor (new proposals to debate, and their votes), the BondingManager (roles
-    /// that change) and PollCreator (new polls).
+    /// Assembly, its node registry and record anchor, and the Livepeer contracts whose
+    /// events matter to it: the governor (new proposals to debate, and their votes), the
+    /// BondingManager (roles that change) and PollCreator (new polls).
     fn followed(&self) -> Vec<Address> {
         let mut followed = vec![
             self.deployment.assembly,
@@ -359,6 +359,7 @@ impl Follower {
         ];
         followed.extend(self.deployment.poll_creator);
         followed.extend(self.deployment.node_registry);
+        followed.extend(self.deployment.record_anchor);
         followed
     }
 

@@ -2,8 +2,10 @@
 //! contracts, a session whose floor an orchestrator holds, the node binary as its own
 //! process, and the load generator binary (`assembly-loadgen`) as another, at each size in
 //! `ASSEMBLY_BENCH_LISTENERS` (default `100,250,500,1000`). The node is restarted for each
-//! size so its memory per listener is measured from a clean start. Prints one JSON report
-//! per size and writes them all to `$CARGO_TARGET_DIR/bench-media.json`.
+//! size so its memory per listener is measured from a clean start. With
+//! `ASSEMBLY_BENCH_SIGNED=both` each size runs twice, the publisher's audio unsigned then
+//! speaker-signed (`on`: signed only), for what checking it costs the node. Prints one JSON
+//! report per run and writes them all to `$CARGO_TARGET_DIR/bench-media.json`.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -81,10 +83,22 @@ async fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let key = format!("0x{}", alloy::hex::encode(chain.anvil.keys()[1].to_bytes()));
 
+    let signing: &[bool] = match std::env::var("ASSEMBLY_BENCH_SIGNED").as_deref() {
+        Ok("both") => &[false, true],
+        Ok("on") => &[true],
+        _ => &[false],
+    };
     let mut reports = Vec::new();
-    for n in sizes {
+    for (n, signed) in sizes
+        .iter()
+        .flat_map(|n| signing.iter().map(move |s| (*n, *s)))
+    {
         let node = start_node(&chain, &dir, session).await;
-        let out = Command::new(env!("CARGO_BIN_EXE_assembly-loadgen"))
+        let mut loadgen = Command::new(env!("CARGO_BIN_EXE_assembly-loadgen"));
+        if signed {
+            loadgen.arg("--sign");
+        }
+        let out = loadgen
             .args(["--node", &node.base, "--session", &session.to_string()])
             .args([
                 "--listeners",
@@ -97,8 +111,24 @@ async fn main() {
             .output()
             .expect("load generator");
         let text = String::from_utf8_lossy(&out.stdout);
-        let report: Value = serde_json::from_str(text.trim())
+        let mut report: Value = serde_json::from_str(text.trim())
             .unwrap_or_else(|_| panic!("load generator failed ({}): {text}", out.status));
+        // What the node's checks made of the publisher's frames.
+        let metrics = reqwest::get(format!("{}/metrics", node.base))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .unwrap_or_default();
+        for verdict in ["signed", "unsigned", "altered", "unattested"] {
+            let name = format!("assembly_provenance_frames_total{{verdict=\"{verdict}\"}} ");
+            let n = metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(name.as_str()))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(0.0);
+            report["provenance_frames"][verdict] = (n as u64).into();
+        }
         println!("{report}");
         reports.push(report);
         drop(node);

@@ -140,8 +140,25 @@ pub async fn start(
     }
     // Captions go through the Hansard's engine: none configured, no captions.
     let captions_engine = engine.filter(|_| settings.captions);
-    let recorder = Recorder::start(archive.clone(), hub.metrics.archive.clone())
-        .context("starting the recorder")?;
+    let recorder = Recorder::start(
+        archive.clone(),
+        hub.metrics.archive.clone(),
+        assembly_provenance::domain(deployment.chain_id, deployment.assembly),
+    )
+    .context("starting the recorder")?;
+    // Each ended occurrence's record, anchored on chain with the node key.
+    crate::anchor::start(
+        &config.anchor,
+        &config.indexer.rpc_url,
+        &deployment,
+        archive.clone(),
+        store.clone(),
+        node_key.clone(),
+        settings.transcriber.is_some(),
+        hub.metrics.anchors.clone(),
+        shutdown.clone(),
+    )
+    .await?;
     let s3 = settings
         .s3
         .as_ref()

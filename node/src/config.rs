@@ -39,6 +39,9 @@
 //! | `public_rpc_url` | `ASSEMBLY_PUBLIC_RPC_URL` | `http://127.0.0.1:8545` (offered to wallets on the wrong chain) |
 //! | `ens_rpc_url` | `ASSEMBLY_ENS_RPC_URL` | none (no ENS names); an Ethereum mainnet RPC to show speakers' ENS names and avatars |
 //! | `ens_registry` | `ASSEMBLY_ENS_REGISTRY` | mainnet's `0x00000000000C2E074eC69A0dFb2997BA6C7d2e1e` |
+//! | `[anchor]` `enabled` | `ASSEMBLY_ANCHOR` (`true`/`false`) | `true`: anchor each ended occurrence's record in the deployment's RecordAnchor, with the node key (registered and funded) |
+//! | `[anchor]` `operator_key_file` | `ASSEMBLY_OPERATOR_KEY_FILE` | none; a lone node whose key is not registered anchors with its operator's own key from this file |
+//! | `[anchor]` `transcript_wait_secs`, `every_ms` | — | `600` (the longest an ended occurrence waits for its transcripts), `5000` (how often to look) |
 
 use std::path::PathBuf;
 
@@ -98,6 +101,8 @@ pub struct NodeConfig {
     pub ens_registry: alloy::primitives::Address,
     /// Webhook delivery: retries, timeouts, per-account bounds, allowed targets.
     pub webhooks: crate::alerts::WebhooksConfig,
+    /// Anchoring each ended occurrence's record on chain (the `[anchor]` table).
+    pub anchor: crate::anchor::AnchorConfig,
 }
 
 impl Default for NodeConfig {
@@ -122,6 +127,7 @@ impl Default for NodeConfig {
             ens_rpc_url: None,
             ens_registry: crate::names::MAINNET_REGISTRY,
             webhooks: crate::alerts::WebhooksConfig::default(),
+            anchor: crate::anchor::AnchorConfig::default(),
         }
     }
 }
@@ -268,6 +274,12 @@ impl NodeConfig {
                 .iter()
                 .map(|ip| ip.parse().with_context(|| format!("trusted proxy {ip}")))
                 .collect::<anyhow::Result<_>>()?;
+        }
+        if let Some(v) = var("ASSEMBLY_ANCHOR") {
+            c.anchor.enabled = v.parse().context("ASSEMBLY_ANCHOR (true or false)")?;
+        }
+        if let Some(v) = var("ASSEMBLY_OPERATOR_KEY_FILE") {
+            c.anchor.operator_key_file = Some(v.into());
         }
         if let Some(v) = var("ASSEMBLY_PUBLIC_LISTENING") {
             c.media.public_listening = v.parse().context("ASSEMBLY_PUBLIC_LISTENING")?;

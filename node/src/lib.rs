@@ -12,6 +12,7 @@
 //! - [`routes`] — the archive's and the Hansard's HTTP routes (the archive itself is the
 //!   `assembly-archive` crate).
 //! - [`cluster`] — the nodes registered on chain, and this node's key.
+//! - [`anchor`] — each ended occurrence's record, anchored on chain.
 //! - [`names`] — ENS names and avatars for addresses, checked both ways.
 //! - [`participation`] — what one account did in the assembly, from chain, archive and attendance.
 //! - [`said_voted`] — a debate's speeches beside its speakers' votes.
@@ -30,6 +31,7 @@
 //! - [`app`] — wiring it all together.
 
 pub mod alerts;
+pub mod anchor;
 pub mod app;
 pub mod atom;
 pub mod auth;
@@ -52,5 +54,6 @@ pub mod said_voted;
 pub mod serve;
 pub mod siwe;
 pub mod state;
+pub mod verify;
 pub mod whip;
 pub mod ws;

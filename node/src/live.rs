@@ -19,7 +19,7 @@ use assembly_indexer::floor;
 use assembly_indexer::roles::{Role, Roles};
 use assembly_indexer::store::{Store, Title};
 use assembly_indexer::sync::{Change, Progress};
-use assembly_media::{Gate, Plan};
+use assembly_media::{Gate, Plan, SignedAudio};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
@@ -224,6 +224,7 @@ struct Timeline {
     occurrence: u32,
     speakers: Speakers,
     slots: Vec<floor::Slot>,
+    signed_audio: bool,
 }
 
 fn priority(kind: Kind, always_on: bool) -> u8 {
@@ -291,9 +292,15 @@ impl Hub {
                 .filter(|s| s.end > now)
                 .copied()
                 .collect::<Vec<_>>();
+            let policy = if t.signed_audio {
+                SignedAudio::Required
+            } else {
+                SignedAudio::Counted
+            };
             let plan = Plan::new(t.occurrence, t.speakers, &live, |a| {
                 !ineligible.contains(&a)
-            });
+            })
+            .with_signed_audio(policy);
             plans.insert(t.session, plan);
         }
         Gate::new(plans)
@@ -429,6 +436,7 @@ impl Hub {
                 occurrence,
                 speakers: row.speakers,
                 slots,
+                signed_audio: row.signed_audio,
             });
         }
         upcoming.sort_by_key(|u| u.start);

@@ -70,6 +70,9 @@ pub struct Metrics {
     pub webhooks_failed: IntCounter,
     /// Webhook deliveries dropped unsent because their webhook's queue was full.
     pub webhooks_dropped: IntCounter,
+    /// Attempts at anchoring an occurrence's record on chain, by outcome (`anchored`,
+    /// `already`, `unregistered`, `refused`, `failed`).
+    pub anchors: IntCounterVec,
     /// The media path's own counters.
     pub media: Arc<MediaMetrics>,
     /// The archive's own counters.
@@ -213,6 +216,11 @@ impl Metrics {
             webhooks_retried: webhooks.with_label_values(&["retried"]),
             webhooks_failed: webhooks.with_label_values(&["failed"]),
             webhooks_dropped: webhooks.with_label_values(&["dropped"]),
+            anchors: counters(
+                "assembly_anchors_total",
+                "Attempts at anchoring an ended occurrence's record on chain, by outcome: anchored (mined), already (the operator had attested the root), unregistered (no registered key to send with), refused (by the chain, retried), failed (RPC or revert, retried).",
+                "outcome",
+            ),
             media: media.clone(),
             archive: archive.clone(),
             registry,

@@ -27,6 +27,7 @@
 pub mod carrier;
 pub mod check;
 pub mod packet;
+pub mod record;
 
 use std::collections::HashMap;
 

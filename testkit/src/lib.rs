@@ -2,6 +2,7 @@
 //!
 //! - [`chain`] — [`TestChain`](chain::TestChain): anvil on a free loopback port with Livepeer's
 //!   mocks and Assembly deployed, a clock the test sets, and the calls most tests repeat.
+//! - [`anchor`] — RecordAnchor deployed over a test chain, and ether for the keys that anchor.
 //! - [`rng`] — a seeded generator for randomized histories that replay.
 //! - [`paths`] — the repository's files and the Foundry binaries `script/setup` installs.
 //! - [`clock`], [`ports`], [`wait`] — the present, free loopback ports, deadlines that name
@@ -21,6 +22,7 @@
 //! Helpers panic, with a message saying what failed, rather than return errors: a test that
 //! cannot set up has nothing better to do.
 
+pub mod anchor;
 pub mod chain;
 pub mod clock;
 pub mod paths;

@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::checked::{self, Checked, Provenance};
 use super::ogg;
 
 /// Archive failures.
@@ -20,6 +21,9 @@ pub enum ArchiveError {
     /// A recording file could not be read, written or created.
     #[error("recording file: {0}")]
     Io(#[from] std::io::Error),
+    /// A stored value does not parse back (which one).
+    #[error("corrupt archive row: {0}")]
+    Corrupt(String),
 }
 
 /// One speech: a speaker's audio within one slot.
@@ -107,6 +111,49 @@ pub fn row(r: &rusqlite::Row) -> rusqlite::Result<Speech> {
     })
 }
 
+/// Adds the columns that came after the first schema to a database from before them.
+fn migrate(db: &Connection) -> rusqlite::Result<()> {
+    for (column, kind) in checked::ADDED {
+        let present: i64 = db.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('speeches') WHERE name = ?1",
+            [column],
+            |r| r.get(0),
+        )?;
+        if present == 0 {
+            db.execute_batch(&format!("ALTER TABLE speeches ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// A [`Speech`] and its [`Provenance`] from a row of [`COLUMNS`] then [`checked::COLUMNS`].
+fn with_provenance(r: &rusqlite::Row) -> rusqlite::Result<(Speech, Provenance)> {
+    Ok((row(r)?, checked::provenance(r, WIDTH)?))
+}
+
+/// How many columns [`COLUMNS`] names.
+pub const WIDTH: usize = 13;
+
+fn store_checked(db: &Connection, id: i64, found: &Checked) -> rusqlite::Result<()> {
+    let c = found.counts;
+    db.execute(
+        "UPDATE speeches SET checked = 1, frames_signed = ?2, frames_unsigned = ?3,
+         frames_altered = ?4, frames_unattested = ?5, speaking_key = ?6, refused = ?7,
+         attestation_digest = ?8 WHERE id = ?1",
+        params![
+            id,
+            c.signed as i64,
+            c.unsigned as i64,
+            c.altered as i64,
+            c.unattested as i64,
+            found.key.map(|k| k.to_checksum(None)),
+            found.tainted,
+            found.attestation_digest.to_string()
+        ],
+    )?;
+    Ok(())
+}
+
 /// SHA-256 of a file, hex.
 pub fn digest(path: &Path) -> std::io::Result<String> {
     let bytes = std::fs::read(path)?;
@@ -119,6 +166,8 @@ impl Archive {
         std::fs::create_dir_all(dir)?;
         let db = Connection::open(dir.join("archive.sqlite"))?;
         db.execute_batch(SCHEMA)?;
+        migrate(&db)?;
+        super::occurrence::migrate(&db)?;
         let a = Self {
             dir: dir.to_path_buf(),
             db: Mutex::new(db),
@@ -224,6 +273,81 @@ impl Archive {
             params![id, ended_ms as i64, packets as i64, duration_ms as i64, sha256],
         )?;
         Ok(())
+    }
+
+    /// Closes a speech with its file's digest and what its attestations showed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn close_checked(
+        &self,
+        id: i64,
+        ended_ms: u64,
+        packets: u64,
+        duration_ms: u64,
+        sha256: &str,
+        found: &Checked,
+    ) -> Result<(), ArchiveError> {
+        let db = self.db();
+        let tx = db.unchecked_transaction()?;
+        tx.execute(
+            "UPDATE speeches SET open = 0, ended_ms = ?2, packets = ?3, duration_ms = ?4, sha256 = ?5 WHERE id = ?1",
+            params![id, ended_ms as i64, packets as i64, duration_ms as i64, sha256],
+        )?;
+        store_checked(&tx, id, found)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records what a closed speech's attestations showed (checked again from its file).
+    pub fn set_checked(&self, id: i64, found: &Checked) -> Result<(), ArchiveError> {
+        store_checked(&self.db(), id, found)?;
+        Ok(())
+    }
+
+    /// Closed speeches whose attestations have not been checked, oldest first.
+    pub fn unchecked(&self) -> Result<Vec<Speech>, ArchiveError> {
+        let db = self.db();
+        let mut q = db.prepare(&format!(
+            "SELECT {COLUMNS} FROM speeches WHERE open = 0 AND checked = 0 ORDER BY id"
+        ))?;
+        let rows = q.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The speech with row id `id` and whether it is provably its speaker's.
+    pub fn speech_checked(&self, id: i64) -> Result<Option<(Speech, Provenance)>, ArchiveError> {
+        Ok(self
+            .db()
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS}, {} FROM speeches WHERE id = ?1",
+                    checked::COLUMNS
+                ),
+                [id],
+                with_provenance,
+            )
+            .optional()?)
+    }
+
+    /// Speeches, oldest first, each with whether it is provably its speaker's.
+    pub fn speeches_checked(&self, f: &Filter) -> Result<Vec<(Speech, Provenance)>, ArchiveError> {
+        let db = self.db();
+        let mut q = db.prepare(&format!(
+            "SELECT {COLUMNS}, {} FROM speeches
+             WHERE (?1 IS NULL OR session = ?1) AND (?2 IS NULL OR lower(speaker) = lower(?2))
+             ORDER BY started_ms, id LIMIT ?3",
+            checked::COLUMNS
+        ))?;
+        let rows = q
+            .query_map(
+                params![
+                    f.session.map(|s| s as i64),
+                    f.speaker,
+                    i64::from(f.limit.unwrap_or(500).min(5000))
+                ],
+                with_provenance,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// The speech with row id `id`, if there is one.

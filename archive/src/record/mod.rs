@@ -4,11 +4,17 @@
 //!
 //! - [`ogg`] — the container.
 //! - [`archive`] — the index, and recovery of speeches a crash left open.
+//! - [`checked`] — whether each speech is provably its speaker's (speaker-signed audio),
+//!   checked as it is recorded.
+//! - [`occurrence`] — an occurrence's record: its speeches' leaves and the root this node
+//!   anchors on chain.
 //!
 //! The media engine hands packets over a bounded channel and never waits: if the recorder
 //! falls behind, packets are counted as dropped instead of delaying listeners.
 
 pub mod archive;
+pub mod checked;
+pub mod occurrence;
 pub mod ogg;
 
 use std::collections::HashMap;
@@ -19,9 +25,12 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::Address;
 use assembly_media::{ProgramSink, Spoken};
+use assembly_provenance::check::Checker;
+use assembly_provenance::Eip712Domain;
 
 use crate::metrics::ArchiveMetrics;
 use archive::Archive;
+use checked::Checked;
 
 /// One heard packet, as the recorder keeps it.
 pub struct Packet {
@@ -65,13 +74,60 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts the recorder thread writing into `archive`.
-    pub fn start(archive: Arc<Archive>, metrics: Arc<ArchiveMetrics>) -> std::io::Result<Self> {
+    /// Starts the recorder thread writing into `archive`, checking each speech's
+    /// attestations against speaking keys certified in `domain` (the Assembly contract on
+    /// its chain); speeches closed unchecked are checked from their files on a thread of
+    /// their own.
+    pub fn start(
+        archive: Arc<Archive>,
+        metrics: Arc<ArchiveMetrics>,
+        domain: Eip712Domain,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel(QUEUE);
+        let (recording, d) = (archive.clone(), domain.clone());
         std::thread::Builder::new()
             .name("recorder".into())
-            .spawn(move || run(rx, archive))?;
+            .spawn(move || run(rx, recording, d))?;
+        std::thread::Builder::new()
+            .name("recheck".into())
+            .spawn(move || recheck(&archive, &domain))?;
         Ok(Self { tx, metrics })
+    }
+}
+
+/// Checks the speeches closed without a verdict (a crash's, or from before the checks) from
+/// their files: the same packets the recorder would have checked.
+fn recheck(archive: &Archive, domain: &Eip712Domain) {
+    let speeches = match archive.unchecked() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "listing unchecked speeches");
+            return;
+        }
+    };
+    for s in speeches {
+        let holder = match s.speaker.parse::<Address>() {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(speech = s.id, error = %e, "a speaker that is no address");
+                continue;
+            }
+        };
+        let checker = checked::checker(
+            s.session,
+            s.occurrence,
+            holder,
+            (s.slot_start, s.slot_end),
+            domain.clone(),
+        );
+        let found = Checked::of_file(&archive.path(&s), checker).unwrap_or_else(|e| {
+            // Nothing to check: no audio, which the record leaves out for want of a digest.
+            tracing::warn!(speech = s.id, error = %e, "reading a recording to check it");
+            Checked::default()
+        });
+        if let Err(e) = archive.set_checked(s.id, &found) {
+            tracing::warn!(speech = s.id, error = %e, "storing a speech's checks");
+        }
     }
 }
 
@@ -94,19 +150,29 @@ struct Open {
     last_ms: u64,
     last_seen: Instant,
     saved: Instant,
+    checker: Checker,
 }
 
-fn close(archive: &Archive, o: Open) {
+fn close(archive: &Archive, mut o: Open) {
     let (packets, duration) = (o.writer.packets, o.writer.duration_ms());
     if let Err(e) = o.writer.finish() {
         tracing::warn!(speech = o.id, error = %e, "finishing a recording");
     }
+    let found = Checked::of(&mut o.checker);
     match archive::digest(&o.file) {
         Ok(sha) => {
-            if let Err(e) = archive.close(o.id, o.last_ms, packets, duration, &sha) {
+            if let Err(e) = archive.close_checked(o.id, o.last_ms, packets, duration, &sha, &found)
+            {
                 tracing::warn!(speech = o.id, error = %e, "closing a speech");
             }
-            tracing::info!(speech = o.id, packets, sha256 = %sha, "speech recorded");
+            tracing::info!(
+                speech = o.id,
+                packets,
+                sha256 = %sha,
+                speaking_key = ?found.key,
+                tainted = ?found.tainted,
+                "speech recorded"
+            );
         }
         Err(e) => tracing::warn!(speech = o.id, error = %e, "digesting a recording"),
     }
@@ -124,7 +190,7 @@ fn serial(p: &Packet) -> u32 {
     u32::from_be_bytes([h[0], h[1], h[2], h[3]])
 }
 
-fn begin(archive: &Archive, p: &Packet) -> Option<Open> {
+fn begin(archive: &Archive, p: &Packet, domain: &Eip712Domain) -> Option<Open> {
     let speaker = p.speaker.to_checksum(None);
     let rel = format!(
         "{}/{}/{}-{}-{}.ogg",
@@ -161,10 +227,11 @@ fn begin(archive: &Archive, p: &Packet) -> Option<Open> {
         last_ms: p.at_ms,
         last_seen: Instant::now(),
         saved: Instant::now(),
+        checker: checked::checker(p.session, p.occurrence, p.speaker, slot, domain.clone()),
     })
 }
 
-fn run(rx: Receiver<Packet>, archive: Arc<Archive>) {
+fn run(rx: Receiver<Packet>, archive: Arc<Archive>, domain: Eip712Domain) {
     let mut open: HashMap<u64, Open> = HashMap::new();
     loop {
         match rx.recv_timeout(Duration::from_millis(500)) {
@@ -176,13 +243,19 @@ fn run(rx: Receiver<Packet>, archive: Arc<Archive>) {
                     if let Some(o) = open.remove(&p.session) {
                         close(&archive, o);
                     }
-                    if let Some(o) = begin(&archive, &p) {
+                    if let Some(o) = begin(&archive, &p, &domain) {
                         open.insert(p.session, o);
                     }
                 }
                 if let Some(o) = open.get_mut(&p.session) {
-                    if let Err(e) = o.writer.write(&p.payload) {
-                        tracing::warn!(speech = o.id, error = %e, "writing a recording");
+                    match o.writer.write(&p.payload) {
+                        // Only what the file holds is checked: a check from the file agrees.
+                        Ok(()) => {
+                            o.checker.packet(&p.payload);
+                        }
+                        Err(e) => {
+                            tracing::warn!(speech = o.id, error = %e, "writing a recording")
+                        }
                     }
                     o.last_ms = p.at_ms;
                     o.last_seen = Instant::now();

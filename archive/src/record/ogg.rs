@@ -144,6 +144,11 @@ pub enum OggError {
 pub fn read_packets(path: &Path) -> Result<Vec<Vec<u8>>, OggError> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
+    packets(&bytes)
+}
+
+/// As [`read_packets`], from the file's bytes.
+pub fn packets(bytes: &[u8]) -> Result<Vec<Vec<u8>>, OggError> {
     let mut out = Vec::new();
     let mut at = 0;
     let mut page_no = 0;

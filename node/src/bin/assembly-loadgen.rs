@@ -49,6 +49,8 @@ struct Args {
     listen_at: Option<String>,
     /// Report the loopback interface's bytes sent over the window.
     loopback: bool,
+    /// Sign the publisher's audio as a speaker's client does (`--key` certifies the key).
+    sign: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -63,6 +65,7 @@ fn args() -> anyhow::Result<Args> {
         no_sign_in: false,
         listen_at: None,
         loopback: false,
+        sign: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -78,8 +81,9 @@ fn args() -> anyhow::Result<Args> {
             "--no-sign-in" => a.no_sign_in = true,
             "--listen-at" => a.listen_at = Some(v()?),
             "--loopback" => a.loopback = true,
+            "--sign" => a.sign = true,
             "-h" | "--help" => {
-                println!("assembly-loadgen --node URL --session ID|current --listeners N --seconds S --key HEX [--node-pid PID] [--ramp OFFERS_PER_S] [--no-sign-in] [--listen-at URL] [--loopback]");
+                println!("assembly-loadgen --node URL --session ID|current --listeners N --seconds S --key HEX [--node-pid PID] [--ramp OFFERS_PER_S] [--no-sign-in] [--listen-at URL] [--loopback] [--sign]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
@@ -89,6 +93,53 @@ fn args() -> anyhow::Result<Args> {
         bail!("--key (the floor holder's private key) is required");
     }
     Ok(a)
+}
+
+/// A speaking key for this run, which `--key` (the holder's wallet) certifies for the
+/// session's occurrence in progress, on the chain and contract the node names.
+async fn speaking_key(
+    http: &reqwest::Client,
+    a: &Args,
+) -> anyhow::Result<assembly_provenance::carrier::Signer> {
+    use assembly_provenance::carrier::{Certificate, Signer};
+    let session: u64 = a
+        .session
+        .parse()
+        .context("--sign needs a numeric --session")?;
+    let config: Value = http
+        .get(format!("{}/api/v1/config", a.node))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let floor: Value = http
+        .get(format!("{}/chain/v1/sessions/{session}/floor", a.node))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let chain_id = config["chainId"].as_u64().context("config: chainId")?;
+    let assembly: alloy::primitives::Address = config["assembly"]
+        .as_str()
+        .context("config: assembly")?
+        .parse()?;
+    let occurrence = floor["occurrence"]
+        .as_u64()
+        .context("the session has no occurrence in progress")? as u32;
+    let wallet: PrivateKeySigner = a.key.trim_start_matches("0x").parse().context("--key")?;
+    let key = PrivateKeySigner::random();
+    let body = assembly_provenance::SpeakingKey {
+        session: alloy::primitives::U256::from(session),
+        occurrence,
+        key: key.address(),
+        notAfter: unix_micros() / 1_000_000 + a.seconds + 600,
+    };
+    let certificate = Certificate::sign(
+        body,
+        wallet.credential(),
+        &assembly_provenance::domain(chain_id, assembly),
+    );
+    Ok(Signer::new(certificate, key.credential().clone())?)
 }
 
 /// Signs in with SIWE as the node asks (its domain, URI and chain) and returns the token.
@@ -255,6 +306,11 @@ async fn main() -> anyhow::Result<()> {
         .frames
         .clone()
         .context("publisher has no frame channel")?;
+    let frames = if a.sign {
+        client::signed(frames, speaking_key(&http, &a).await?)
+    } else {
+        frames
+    };
     let sent = Arc::new(AtomicU64::new(0));
     let sent2 = sent.clone();
     let pump = tokio::spawn(async move {
@@ -323,6 +379,7 @@ async fn main() -> anyhow::Result<()> {
         _ => None,
     };
     let report = json!({
+        "signed": a.sign,
         "listeners_requested": a.listeners,
         "listeners_connected": connected,
         "listeners_held": held,

@@ -1,8 +1,12 @@
-//! The archive API: speeches by session or speaker, one speech, and its audio.
+//! The archive API: speeches by session or speaker, one speech, and its audio. Each speech
+//! says whether it is provably its speaker's (speaker-signed audio, checked as recorded).
 //!
 //! - `GET /api/v1/archive/speeches?session=&speaker=&limit=`
 //! - `GET /api/v1/archive/speeches/{id}`
 //! - `GET /api/v1/archive/speeches/{id}/audio` — the Ogg Opus file (`audio/ogg`).
+//!
+//! The record anchored on chain (an occurrence's leaves and roots, a speech's proof) is
+//! [`crate::routes::record`]'s, merged here.
 
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
@@ -14,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use assembly_archive::record::archive::{Filter, Speech};
+use assembly_archive::record::checked::Provenance;
 
 use crate::error::{blocking, ApiError, ErrorBody};
 use crate::state::AppState;
@@ -24,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list))
         .routes(routes!(one))
         .routes(routes!(audio))
+        .merge(crate::routes::record::routes())
 }
 
 /// What a speech list is narrowed by.
@@ -39,22 +45,36 @@ struct ListQuery {
     limit: Option<u32>,
 }
 
-/// A speech with the URL of its audio.
+/// A speech with the URL of its audio and whether it is provably its speaker's.
 #[derive(serde::Serialize, ToSchema)]
 struct Listed {
     #[serde(flatten)]
     speech: Speech,
     /// The recording (`/api/v1/archive/speeches/{id}/audio`).
     audio: String,
+    /// Whether the audio is provably its speaker's: `signed` (by the speaking key named,
+    /// which the speaker's wallet certified), `unsigned`, `tainted` (with the first
+    /// refusal), or `pending` while recorded or not yet checked.
+    provenance: Provenance,
+    /// The speech's proof against the record anchored on chain
+    /// (`/api/v1/archive/speeches/{id}/proof`), once its occurrence's record is computed.
+    proof: String,
 }
 
-fn listed(s: Speech) -> Listed {
+fn listed((s, provenance): (Speech, Provenance)) -> Listed {
     let audio = format!("/api/v1/archive/speeches/{}/audio", s.id);
-    Listed { speech: s, audio }
+    let proof = format!("/api/v1/archive/speeches/{}/proof", s.id);
+    Listed {
+        speech: s,
+        audio,
+        provenance,
+        proof,
+    }
 }
 
 /// Recorded speeches, oldest first: speaker, session, occurrence, slot, first/last packet,
-/// packets, duration, SHA-256 of the Ogg Opus file, and its audio URL.
+/// packets, duration, SHA-256 of the Ogg Opus file, whether it is provably its speaker's,
+/// and its audio URL.
 #[utoipa::path(get, path = "/api/v1/archive/speeches", tag = "archive", params(ListQuery),
     responses(
         (status = 200, description = "Speeches.", body = Vec<Listed>),
@@ -76,7 +96,7 @@ async fn list(
         speaker: q.speaker,
         limit: q.limit,
     };
-    match blocking(move || archive.speeches(&f)).await {
+    match blocking(move || archive.speeches_checked(&f)).await {
         Ok(rows) => Json(rows.into_iter().map(listed).collect::<Vec<_>>()).into_response(),
         Err(e) => e.into_response(),
     }
@@ -89,7 +109,7 @@ async fn find(s: &AppState, id: i64) -> Result<Speech, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no speech {id}")))
 }
 
-/// One speech.
+/// One speech, with whether it is provably its speaker's.
 #[utoipa::path(get, path = "/api/v1/archive/speeches/{id}", tag = "archive",
     params(("id" = i64, Path, description = "The speech id.")),
     responses(
@@ -97,8 +117,10 @@ async fn find(s: &AppState, id: i64) -> Result<Speech, ApiError> {
         (status = 404, description = "No such speech.", body = ErrorBody),
     ))]
 async fn one(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
-    match find(&s, id).await {
-        Ok(sp) => Json(listed(sp)).into_response(),
+    let archive = s.archive.clone();
+    match blocking(move || archive.speech_checked(id)).await {
+        Ok(Some(sp)) => Json(listed(sp)).into_response(),
+        Ok(None) => ApiError::NotFound(format!("no speech {id}")).into_response(),
         Err(e) => e.into_response(),
     }
 }

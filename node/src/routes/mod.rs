@@ -2,6 +2,7 @@
 //! [`crate::whip`]).
 //!
 //! - [`archive`] — speeches by session or speaker, one speech, and its audio.
+//! - [`record`] — each occurrence's record as anchored on chain, and a speech's proof.
 //! - [`cluster`] — the registered nodes and which is this one.
 //! - [`relay`] — WHIP from sibling nodes, relaying their speakers.
 //! - [`hansard`] — search and exports of the transcripts.
@@ -17,6 +18,7 @@ pub mod feeds;
 pub mod hansard;
 pub mod names;
 pub mod participation;
+pub mod record;
 pub mod relay;
 pub mod searches;
 pub mod webhooks;

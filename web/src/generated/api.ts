@@ -13,7 +13,8 @@ export interface paths {
         };
         /**
          * Recorded speeches, oldest first: speaker, session, occurrence, slot, first/last packet,
-         *     packets, duration, SHA-256 of the Ogg Opus file, and its audio URL.
+         *     packets, duration, SHA-256 of the Ogg Opus file, whether it is provably its speaker's,
+         *     and its audio URL.
          */
         get: operations["list"];
         put?: never;
@@ -31,7 +32,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One speech. */
+        /** One speech, with whether it is provably its speaker's. */
         get: operations["one"];
         put?: never;
         post?: never;
@@ -50,6 +51,28 @@ export interface paths {
         };
         /** The speech's recording: the speaker's Opus packets as sent, in Ogg. */
         get: operations["audio"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/archive/speeches/{id}/proof": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A speech's proof: its leaf, the root of its occurrence's record this node computed,
+         *     the Merkle proof, and where to check them (`RecordAnchor.verify` on `chainId`). Fetch
+         *     the audio, check its SHA-256 against `leaf.audioDigest` and its attestations against
+         *     `leaf.attestationDigest`, then call `verify`.
+         */
+        get: operations["proof"];
         put?: never;
         post?: never;
         delete?: never;
@@ -489,6 +512,27 @@ export interface paths {
          *     occurrence of a session in the next 14 days and, for a debate, the moment its vote closes.
          */
         get: operations["schedule_ics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session}/occurrences/{occurrence}/record": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An occurrence's record: the leaves this node computed (once the occurrence is over and
+         *     its speeches are closed and transcribed), where anchoring its root stands, and every
+         *     root any member anchored for it on chain with who attested it.
+         */
+        get: operations["occurrence_record"];
         put?: never;
         post?: never;
         delete?: never;
@@ -954,6 +998,15 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A root some member anchored for the occurrence. */
+        AnchoredRoot: {
+            /** @description The root. */
+            root: string;
+            /** @description Whether it is the root this node computed. */
+            thisNode: boolean;
+            /** @description Who attested it, in chain order. */
+            attestations: components["schemas"]["RecordAttestation"][];
+        };
         /**
          * @description One aggregated burst, as sent to every client (and, for reactions given on this node,
          *     to the cluster's other members).
@@ -1083,6 +1136,38 @@ export interface components {
             listeners: number;
             /** @description Every registered node, by operator. */
             nodes: components["schemas"]["Member"][];
+        };
+        /** @description The record this node computed for an occurrence, and where anchoring it stands. */
+        ComputedRecord: {
+            /** @description The root over the leaves. */
+            root: string;
+            /**
+             * Format: int64
+             * @description When it was computed, milliseconds since the epoch.
+             */
+            computedMs: number;
+            /** @description The leaves, by speech id. */
+            leaves: components["schemas"]["RecordEntry"][];
+            /** @description Whether this node's operator has attested the root on chain. */
+            attested: boolean;
+            /** @description The operator attesting (once attested). */
+            operator?: string | null;
+            /** @description Who sent the attestation: the node key, or a lone operator's own key. */
+            sender?: string | null;
+            /** @description The transaction this node sent; null if the chain held the attestation already. */
+            tx?: string | null;
+            /**
+             * Format: int64
+             * @description The gas it used.
+             */
+            gasUsed?: number | null;
+            /**
+             * Format: int32
+             * @description Failed attempts so far (while not attested).
+             */
+            attempts: number;
+            /** @description The last attempt's failure. */
+            lastError?: string | null;
         };
         /** @description One caption: what the floor holder said over a few seconds. */
         Cue: {
@@ -1245,10 +1330,21 @@ export interface components {
          * @enum {string}
          */
         Kind: "open_floor" | "lip_debate" | "treasury_debate" | "governor_debate";
-        /** @description A speech with the URL of its audio. */
+        /** @description A speech with the URL of its audio and whether it is provably its speaker's. */
         Listed: components["schemas"]["Speech"] & {
             /** @description The recording (`/api/v1/archive/speeches/{id}/audio`). */
             audio: string;
+            /**
+             * @description Whether the audio is provably its speaker's: `signed` (by the speaking key named,
+             *     which the speaker's wallet certified), `unsigned`, `tainted` (with the first
+             *     refusal), or `pending` while recorded or not yet checked.
+             */
+            provenance: components["schemas"]["Provenance"];
+            /**
+             * @description The speech's proof against the record anchored on chain
+             *     (`/api/v1/archive/speeches/{id}/proof`), once its occurrence's record is computed.
+             */
+            proof: string;
         };
         /**
          * @description People connected, by role: an account once however many sockets it holds, an anonymous
@@ -1468,6 +1564,32 @@ export interface components {
             /** @description Every request of the occurrence's queue, in queue order, with its slot. */
             slots: components["schemas"]["SlotView"][];
         };
+        /** @description An occurrence's record: this node's, and every root on chain. */
+        OccurrenceRecord: {
+            /**
+             * Format: int64
+             * @description The session.
+             */
+            sessionId: number;
+            /**
+             * Format: int32
+             * @description The occurrence.
+             */
+            occurrence: number;
+            /**
+             * Format: int64
+             * @description The chain the roots are anchored on.
+             */
+            chainId: number;
+            /** @description The RecordAnchor contract; null until this node has computed the record. */
+            recordAnchor?: string | null;
+            computed?: null | components["schemas"]["ComputedRecord"];
+            /**
+             * @description Every root anchored on chain for the occurrence (more than one: a disagreement, or
+             *     a correction), in the order first anchored.
+             */
+            roots: components["schemas"]["AnchoredRoot"][];
+        };
         /** @description One dated occurrence. */
         OccurrenceView: {
             /**
@@ -1576,6 +1698,55 @@ export interface components {
              */
             vote_closes_at?: number | null;
         };
+        /** @description Whether a speech is provably its speaker's, as the API shows it. */
+        Provenance: {
+            /** @description The verdict. */
+            verdict: components["schemas"]["ProvenanceVerdict"];
+            frames?: null | components["schemas"]["ProvenanceFrames"];
+            /**
+             * @description The speaking key that signed the audio (EIP-55), which the speaker's wallet
+             *     certified; null when unsigned.
+             */
+            speaking_key?: string | null;
+            /**
+             * @description Why the speech is tainted: the first refusal's stable code (`altered`,
+             *     `wrong_key`, `replayed`, ...); null otherwise.
+             */
+            refused?: string | null;
+            /**
+             * @description keccak256 of the speaker's certificate as the audio carries it (0x-hex): the record
+             *     leaf's `attestationDigest`; all zeros for an unsigned speech, null while pending.
+             */
+            attestation_digest?: string | null;
+        };
+        /** @description Frames of a speech by what their attestations showed. */
+        ProvenanceFrames: {
+            /**
+             * Format: int64
+             * @description Vouched for by a batch the holder's certified key signed.
+             */
+            signed: number;
+            /**
+             * Format: int64
+             * @description Before any certificate by the holder.
+             */
+            unsigned: number;
+            /**
+             * Format: int64
+             * @description Matching no signed tag though every batch around them arrived.
+             */
+            altered: number;
+            /**
+             * Format: int64
+             * @description Matching no signed tag, with a batch lost around them.
+             */
+            unattested: number;
+        };
+        /**
+         * @description How a speech stands, for people.
+         * @enum {string}
+         */
+        ProvenanceVerdict: "pending" | "signed" | "unsigned" | "tainted";
         /** @description One slot of a live queue. */
         QueueEntry: {
             /**
@@ -1644,6 +1815,71 @@ export interface components {
             occurrences: components["schemas"]["Occurrence"][];
             /** @description Whether older occurrences were left out (more than 500 in the window). */
             truncated: boolean;
+        };
+        /** @description One attestation of a root on chain (a `RecordAnchored` event). */
+        RecordAttestation: {
+            /** @description The member operator attesting. */
+            operator: string;
+            /** @description Who sent it: the operator's node key, or the operator itself. */
+            node: string;
+            /**
+             * Format: int32
+             * @description How many speeches the sender said the tree holds.
+             */
+            speeches: number;
+            /**
+             * Format: int64
+             * @description The block.
+             */
+            block: number;
+            /** @description The transaction. */
+            tx: string;
+        };
+        /** @description A speech's leaf in this node's record. */
+        RecordEntry: {
+            /**
+             * Format: int64
+             * @description The speech's id in this node's archive.
+             */
+            speech: number;
+            /** @description Its leaf hash (`RecordAnchor.leafHash`). */
+            leafHash: string;
+            /** @description Its leaf's fields. */
+            leaf: components["schemas"]["RecordLeaf"];
+        };
+        /**
+         * @description One speech as a leaf of its occurrence's record: `IRecordAnchor.Speech`'s fields, by
+         *     its names.
+         */
+        RecordLeaf: {
+            /**
+             * Format: int64
+             * @description The session (Assembly's id).
+             */
+            sessionId: number;
+            /**
+             * Format: int32
+             * @description The occurrence, from 0.
+             */
+            occurrence: number;
+            /**
+             * Format: int64
+             * @description The start of the speaker's slot, unix seconds.
+             */
+            slotStart: number;
+            /** @description The slot's holder (EIP-55). */
+            speaker: string;
+            /** @description SHA-256 of the recording's bytes (the Ogg Opus file the audio route serves). */
+            audioDigest: string;
+            /** @description keccak256 of the speaker's certificate as the audio carries it; zero if unsigned. */
+            attestationDigest: string;
+            /** @description SHA-256 of the transcript's UTF-8 text as the Hansard stores it; zero if none. */
+            transcriptDigest: string;
+            /**
+             * Format: int32
+             * @description 0 for the original transcript.
+             */
+            revision: number;
         };
         /**
          * @description Why a publisher was turned away (sent to the client as the 403's reason).
@@ -1933,6 +2169,39 @@ export interface components {
             sha256?: string | null;
             /** @description Whether the speech is still being recorded (then `sha256` is null). */
             open: boolean;
+        };
+        /** @description A speech's proof against the record anchored on chain. */
+        SpeechProof: {
+            /**
+             * Format: int64
+             * @description The speech's id in this node's archive.
+             */
+            speech: number;
+            /** @description The leaf's fields, as `RecordAnchor.verify` takes them. */
+            leaf: components["schemas"]["RecordLeaf"];
+            /** @description The leaf hash (`RecordAnchor.leafHash(leaf)`). */
+            leafHash: string;
+            /** @description The root of the speech's occurrence this node computed (and anchors). */
+            root: string;
+            /** @description The sibling hashes from the leaf up to the root. */
+            proof: string[];
+            /**
+             * Format: int64
+             * @description The chain the root is anchored on.
+             */
+            chainId: number;
+            /** @description The RecordAnchor contract to call `verify` on. */
+            recordAnchor: string;
+            /** @description Who attested this root on chain, as this node's index has them (empty: not yet). */
+            attestations: components["schemas"]["RecordAttestation"][];
+            /**
+             * Format: int32
+             * @description How many distinct roots the chain holds for the occurrence, as this node's index
+             *     has them (more than one: a disagreement or a correction; see the record route).
+             */
+            rootCount: number;
+            /** @description The recording whose SHA-256 is `leaf.audioDigest`. */
+            audio: string;
         };
         /**
          * @description A role with its stake: an orchestrator's total stake, a delegator's pending stake (bonded
@@ -2367,6 +2636,47 @@ export interface operations {
             };
             /** @description No such speech. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    proof: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The speech id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The proof. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpeechProof"];
+                };
+            };
+            /** @description No such speech. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `no_record`: the speech's occurrence has no record on this node yet (it is computed once the occurrence is over and its speeches are transcribed), or the record left it out. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3265,6 +3575,40 @@ export interface operations {
                 };
                 content: {
                     "text/calendar": string;
+                };
+            };
+        };
+    };
+    occurrence_record: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session id. */
+                session: number;
+                /** @description The occurrence, from 0. */
+                occurrence: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The record. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OccurrenceRecord"];
+                };
+            };
+            /** @description A malformed path. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
