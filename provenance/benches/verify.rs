@@ -2,13 +2,17 @@
 //! minute of speech (3,000 frames of 80 bytes, as 32 kbit/s Opus sends, in 120 batches of
 //! 25), each batch signed by a certified speaking key; the checks a node makes of it, taken
 //! 20 times over. Reports the cost per second of speech, per batch and per frame, and what
-//! signing a batch costs a Rust client. Writes `$CARGO_TARGET_DIR/bench-provenance.json`.
+//! signing a batch costs a Rust client; then the same as clients and nodes run it, the
+//! `Signer` carrying certificate and batches in Opus padding and the `Checker` reading the
+//! packets back (`stream_*`). Writes `$CARGO_TARGET_DIR/bench-provenance.json`.
 
 use std::time::Instant;
 
 use alloy_primitives::{Address, Signature, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
+use assembly_provenance::carrier::{Certificate, Signer};
+use assembly_provenance::check::Checker;
 use assembly_provenance::{domain, tag, Batch, SpeakingKey, Speech, BATCH_FRAMES};
 
 const SECONDS: u64 = 60;
@@ -70,6 +74,64 @@ fn main() {
     }
     let total = checking.elapsed().as_secs_f64();
     let per_speech_second_us = total * 1e6 / (SECONDS as f64 * f64::from(ROUNDS));
+
+    // As the clients and nodes run it: the Signer putting certificate and batches in Opus
+    // padding, and the Checker reading the packets (framing, padding, tags, batches).
+    let dom = domain.clone();
+    let wallet =
+        assembly_provenance::k256::ecdsa::SigningKey::from_slice(&[3u8; 32]).expect("a key");
+    let speaking =
+        assembly_provenance::k256::ecdsa::SigningKey::from_slice(&[5u8; 32]).expect("a key");
+    let body = SpeakingKey {
+        session: U256::from(1),
+        occurrence: 0,
+        key: Address::from_private_key(&speaking),
+        notAfter: 2_000_000_000,
+    };
+    let cert = Certificate::sign(body, &wallet, &dom);
+    let opus: Vec<Vec<u8>> = frames
+        .iter()
+        .map(|f| {
+            std::iter::once(0xfcu8)
+                .chain(f[1..].iter().copied())
+                .collect()
+        })
+        .collect();
+    let streaming = Instant::now();
+    let mut signer = Signer::new(cert, speaking).expect("a signer");
+    let sent: Vec<Vec<u8>> = opus
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            signer
+                .sign(p, start_ms + 20 * i as u64 + 20)
+                .expect("signs")
+        })
+        .collect();
+    let stream_sign_us_per_batch =
+        streaming.elapsed().as_secs_f64() * 1e6 / (opus.len() / BATCH_FRAMES) as f64;
+    let added: usize =
+        sent.iter().map(Vec::len).sum::<usize>() - opus.iter().map(Vec::len).sum::<usize>();
+    let reading = Instant::now();
+    for _ in 0..ROUNDS {
+        let mut c = Checker::new(
+            1,
+            0,
+            Address::from_private_key(&wallet),
+            (start_ms, start_ms + SECONDS * 1000),
+            dom.clone(),
+        );
+        for p in &sent {
+            c.packet(p);
+        }
+        assert_eq!(
+            c.counts().signed,
+            opus.len() as u64,
+            "every frame checks out"
+        );
+    }
+    let stream_us_per_speech_second =
+        reading.elapsed().as_secs_f64() * 1e6 / (SECONDS as f64 * f64::from(ROUNDS));
     let batch_bytes = 8 + 4 + 8 + 8 + 1 + BATCH_FRAMES * 16 + 65;
     let report = serde_json::json!({
         "speech_seconds": SECONDS * u64::from(ROUNDS),
@@ -78,6 +140,9 @@ fn main() {
         "sign_us_per_batch_rust": sign_us_per_batch.round(),
         "batch_bytes": batch_bytes,
         "added_kbit_s": (batch_bytes as f64 * 8.0 * 2.0 / 1000.0 * 10.0).round() / 10.0,
+        "stream_check_us_per_speech_second": (stream_us_per_speech_second * 10.0).round() / 10.0,
+        "stream_sign_us_per_batch": stream_sign_us_per_batch.round(),
+        "stream_added_kbit_s": ((added as f64 * 8.0 / SECONDS as f64 / 1000.0) * 10.0).round() / 10.0,
     });
     println!("{report}");
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
