@@ -16,13 +16,60 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use alloy_primitives::Address;
-use assembly_provenance::check::{Checker, Counts, Heard};
+use alloy_primitives::{Address, B256};
+use assembly_provenance::carrier::Certificate;
+use assembly_provenance::check::{Checker, ContractWallets, Counts, Heard};
 use assembly_provenance::{Eip712Domain, Refused};
 
 use crate::command::PeerRole;
 use crate::gate::{Held, SignedAudio};
 use crate::metrics::MediaMetrics;
+
+/// What the node knows of contract wallets' say-so on speaking keys (EIP-1271): asking
+/// takes a call to the chain, which the live path never waits for, so it asks here and
+/// learns the answer later; a holder whose wallet is a contract has its certificate taken
+/// when it is next carried (every four seconds).
+pub trait WalletCheck: Send + Sync {
+    /// Whether `holder`'s contract wallet vouched for the certificate with this digest
+    /// ([`Certificate::digest`]), as far as is known now.
+    fn vouched(&self, certificate: &B256) -> bool;
+    /// Asks, off the live path, whether `holder`'s contract wallet vouches for `certificate`.
+    fn ask(&self, holder: Address, certificate: &Certificate);
+}
+
+/// No contract wallets: every certificate must recover to its holder.
+pub struct NoContractWallets;
+
+impl WalletCheck for NoContractWallets {
+    fn vouched(&self, _: &B256) -> bool {
+        false
+    }
+    fn ask(&self, _: Address, _: &Certificate) {}
+}
+
+/// How speaking keys are checked: in which EIP-712 domain, and by which contract wallets.
+#[derive(Clone)]
+pub struct Provenance {
+    /// The Assembly contract on its chain.
+    pub domain: Eip712Domain,
+    /// Contract wallets' say-so.
+    pub wallets: Arc<dyn WalletCheck>,
+}
+
+impl Provenance {
+    /// A checker of `holder`'s speech in `slot`, taking their contract wallet's say-so.
+    pub fn checker(&self, session: u64, holder: Address, slot: Held) -> Checker {
+        let wallets = self.wallets.clone();
+        Checker::new(
+            session,
+            slot.occurrence,
+            holder,
+            (slot.start_ms, slot.end_ms),
+            self.domain.clone(),
+        )
+        .with_contract_wallets(ContractWallets(Arc::new(move |d| wallets.vouched(d))))
+    }
+}
 
 /// One source's stream in one slot.
 struct Stream {
@@ -35,7 +82,7 @@ struct Stream {
 
 /// The live checks of every source.
 pub(crate) struct Attest {
-    domain: Eip712Domain,
+    provenance: Provenance,
     metrics: Arc<MediaMetrics>,
     /// By (session, source peer).
     streams: HashMap<(u64, u64), Stream>,
@@ -45,9 +92,9 @@ pub(crate) struct Attest {
 const KEEP_MS: u64 = 5_000;
 
 impl Attest {
-    pub(crate) fn new(domain: Eip712Domain, metrics: Arc<MediaMetrics>) -> Self {
+    pub(crate) fn new(provenance: Provenance, metrics: Arc<MediaMetrics>) -> Self {
         Self {
-            domain,
+            provenance,
             metrics,
             streams: HashMap::new(),
         }
@@ -66,17 +113,20 @@ impl Attest {
         payload: &[u8],
         policy: SignedAudio,
     ) -> bool {
-        let domain = &self.domain;
+        let provenance = &self.provenance;
         let stream = self
             .streams
             .entry((session, from))
             .and_modify(|s| {
                 if s.slot_start_ms != slot.start_ms {
-                    *s = Stream::new(session, speaker, slot, domain.clone());
+                    *s = Stream::new(provenance, session, speaker, slot);
                 }
             })
-            .or_insert_with(|| Stream::new(session, speaker, slot, domain.clone()));
+            .or_insert_with(|| Stream::new(provenance, session, speaker, slot));
         let (heard, step) = stream.checker.packet(payload);
+        if let Some(c) = &step.ask_wallet {
+            self.provenance.wallets.ask(speaker, c);
+        }
         count(&self.metrics, step.settled);
         for r in &step.refused {
             self.metrics.provenance_refused[index(*r)].fetch_add(1, Relaxed);
@@ -113,17 +163,11 @@ impl Attest {
 }
 
 impl Stream {
-    fn new(session: u64, speaker: Address, slot: Held, domain: Eip712Domain) -> Self {
+    fn new(provenance: &Provenance, session: u64, speaker: Address, slot: Held) -> Self {
         Self {
             slot_start_ms: slot.start_ms,
             slot_end_ms: slot.end_ms,
-            checker: Checker::new(
-                session,
-                slot.occurrence,
-                speaker,
-                (slot.start_ms, slot.end_ms),
-                domain,
-            ),
+            checker: provenance.checker(session, speaker, slot),
             told: false,
         }
     }

@@ -443,7 +443,10 @@ mod tests {
         let heard = Arc::new(Heard::default());
         let sinks: Sinks = Arc::new([heard.clone() as Arc<dyn ProgramSink>]);
         let attest = Attest::new(
-            assembly_provenance::domain(31337, Address::repeat_byte(0xA5)),
+            crate::attest::Provenance {
+                domain: assembly_provenance::domain(31337, Address::repeat_byte(0xA5)),
+                wallets: Arc::new(crate::attest::NoContractWallets),
+            },
             Arc::new(crate::MediaMetrics::default()),
         );
         (Front::new(socket, Vec::new(), gate, sinks, attest), heard)

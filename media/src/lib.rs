@@ -270,14 +270,14 @@ pub struct Media {
 
 impl Media {
     /// Binds the media port, learns the node's addresses, and starts the engine's shards:
-    /// packets are judged by the latest `gate`, and heard ones also go to `sinks`. Speaking
-    /// keys are certified in `domain` (the Assembly contract on its chain).
+    /// packets are judged by the latest `gate`, and heard ones also go to `sinks`; whether
+    /// each is provably its speaker's is checked by `provenance`.
     pub fn start(
         config: MediaConfig,
         metrics: Arc<MediaMetrics>,
         gate: watch::Receiver<Gate>,
         sinks: Sinks,
-        domain: assembly_provenance::Eip712Domain,
+        provenance: attest::Provenance,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Self>, MediaError> {
         let socket = bind(config.bind)?;
@@ -337,7 +337,7 @@ impl Media {
             let reader = (index == 0).then(|| socket.try_clone()).transpose()?;
             let (shared, senders) = (shared.clone(), senders.clone());
             let (gate, sinks, shutdown) = (gate.clone(), sinks.clone(), shutdown.clone());
-            let attest = attest::Attest::new(domain.clone(), shared.metrics.clone());
+            let attest = attest::Attest::new(provenance.clone(), shared.metrics.clone());
             std::thread::Builder::new()
                 .name(format!("media-{index}"))
                 .spawn(move || {

@@ -77,7 +77,7 @@ pub async fn start(
                 secret,
                 revocations: Some(config.secret_file.with_extension("signed-out")),
             },
-            provider,
+            provider.clone(),
         )
         .with_node_key(node_key.clone()),
     );
@@ -140,10 +140,17 @@ pub async fn start(
     }
     // Captions go through the Hansard's engine: none configured, no captions.
     let captions_engine = engine.filter(|_| settings.captions);
+    // Speaking keys: certified in the Assembly contract's domain, by the holder's key or
+    // (asked of the chain, off the live path) their contract wallet.
+    let domain = assembly_provenance::domain(deployment.chain_id, deployment.assembly);
+    let provenance = assembly_media::attest::Provenance {
+        wallets: crate::wallets::ContractWallets::start(provider.clone(), domain.clone()),
+        domain,
+    };
     let recorder = Recorder::start(
         archive.clone(),
         hub.metrics.archive.clone(),
-        assembly_provenance::domain(deployment.chain_id, deployment.assembly),
+        provenance.clone(),
     )
     .context("starting the recorder")?;
     // Each ended occurrence's record, anchored on chain with the node key.
@@ -224,7 +231,7 @@ pub async fn start(
         hub.metrics.media.clone(),
         hub.gate(),
         sinks,
-        assembly_provenance::domain(deployment.chain_id, deployment.assembly),
+        provenance,
         shutdown.clone(),
     )
     .with_context(|| format!("starting the media engine on {}", config.media.bind))?;

@@ -44,6 +44,26 @@ alloy::sol! {
 /// EIP-1271's "valid" answer.
 const ERC1271_MAGIC: [u8; 4] = [0x16, 0x26, 0xba, 0x7e];
 
+/// Whether the contract wallet at `wallet` vouches for `signature` of `hash` (EIP-1271):
+/// `Ok(false)` for a wallet that says no or reverts, or an address with no code; `Err` when
+/// the chain could not be asked.
+pub async fn contract_vouches(
+    provider: &DynProvider,
+    wallet: Address,
+    hash: alloy::primitives::B256,
+    signature: Bytes,
+) -> Result<bool, String> {
+    match IERC1271::new(wallet, provider.clone())
+        .isValidSignature(hash, signature)
+        .call()
+        .await
+    {
+        Ok(magic) => Ok(magic == FixedBytes(ERC1271_MAGIC)),
+        Err(alloy::contract::Error::TransportError(e)) if !e.is_error_resp() => Err(e.to_string()),
+        Err(_) => Ok(false),
+    }
+}
+
 /// Sign-in failures; all but `Chain` are the client's fault (4xx).
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

@@ -55,5 +55,6 @@ pub mod serve;
 pub mod siwe;
 pub mod state;
 pub mod verify;
+pub mod wallets;
 pub mod whip;
 pub mod ws;

@@ -12,7 +12,7 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use assembly_indexer::bindings::{Assembly, IRecordAnchor, RecordAnchor};
 use assembly_provenance::carrier::{self, Item};
-use assembly_provenance::check::{Checker, Counts};
+use assembly_provenance::check::{Checker, ContractWallets, Counts};
 use assembly_provenance::{domain, BATCH_FRAMES};
 use serde::Serialize;
 
@@ -36,8 +36,11 @@ pub enum VerifyError {
 /// What the check found.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
-    /// Who certified the speaking key (recovered from the certificate).
+    /// Who certified the speaking key: the address the certificate recovers to, or the
+    /// holder when their contract wallet vouched for it (EIP-1271).
     pub certified_by: Address,
+    /// Whether the holder's contract wallet vouched for the certificate (EIP-1271).
+    pub contract_wallet: bool,
     /// Who held the floor, by the chain, when the first batch was signed.
     pub holder: Address,
     /// The session and its occurrence, from the certificate.
@@ -265,11 +268,22 @@ pub async fn speech(packets: &[Vec<u8>], chain: &Chain) -> Result<Report, Verify
     let session = u64::try_from(certificate.body.session).map_err(|_| VerifyError::Unsigned)?;
     let occurrence = certificate.body.occurrence;
     let domain = domain(chain.chain_id, *chain.assembly.address());
-    let certified_by = certificate
+    let recovered = certificate
         .body
         .signer(&domain, &certificate.signature)
         .map_err(|_| VerifyError::BadCertificate)?;
     let (holder, held_occurrence, start, end) = chain.floor_at(session, signed_ms / 1000).await?;
+    // Not the holder's key: their contract wallet may vouch for it.
+    let contract_wallet = recovered != holder
+        && crate::auth::contract_vouches(
+            chain.assembly.provider(),
+            holder,
+            certificate.body.digest(&domain),
+            certificate.signature.as_bytes().to_vec().into(),
+        )
+        .await
+        .map_err(VerifyError::Chain)?;
+    let certified_by = if contract_wallet { holder } else { recovered };
     let mut checker = Checker::new(
         session,
         held_occurrence,
@@ -277,6 +291,11 @@ pub async fn speech(packets: &[Vec<u8>], chain: &Chain) -> Result<Report, Verify
         (start * 1000, end * 1000),
         domain,
     );
+    if contract_wallet {
+        let digest = certificate.digest();
+        checker = checker
+            .with_contract_wallets(ContractWallets(std::sync::Arc::new(move |d| *d == digest)));
+    }
     let mut refused = Vec::new();
     for p in packets {
         refused.extend(checker.packet(p).1.refused.iter().map(|r| r.code()));
@@ -284,6 +303,7 @@ pub async fn speech(packets: &[Vec<u8>], chain: &Chain) -> Result<Report, Verify
     refused.extend(checker.finish().refused.iter().map(|r| r.code()));
     Ok(Report {
         certified_by,
+        contract_wallet,
         holder,
         session,
         occurrence,

@@ -277,3 +277,139 @@ async fn a_session_that_requires_signed_audio_forwards_only_the_holders_signed_a
     assert_eq!(refused(&node, "altered").await, 1);
     holder.close(&http, Some(&t)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contract_wallets_speaking_key_is_taken_once_the_wallet_vouches_for_it() {
+    use alloy::providers::Provider;
+    use assembly_indexer::bindings::mocks::MockSmartWallet;
+    use assembly_testkit::siwe::{key, message, signed};
+
+    let chain = TestChain::start_at(&[], now()).await;
+    let node = node(&chain, chain.anvil.endpoint(), Duration::from_millis(50)).await;
+    // A one-owner contract wallet (account 3 owns it) holds an orchestrator's role.
+    let wallet = MockSmartWallet::deploy(chain.provider.clone(), chain.accounts[3])
+        .await
+        .expect("the wallet deploys");
+    let holder = *wallet.address();
+    chain.bonding.setActive(holder, true).mined().await;
+    let session = open_session(&chain, now(), 60).await;
+    wait_until("the session live", Duration::from_secs(10), || {
+        node.media().gate().is_live(session)
+    })
+    .await;
+    // The wallet asks for the floor (anvil sends as it).
+    let _: serde_json::Value = chain
+        .provider
+        .raw_request("anvil_impersonateAccount".into(), (holder,))
+        .await
+        .expect("impersonated");
+    let _: serde_json::Value = chain
+        .provider
+        .raw_request("anvil_setBalance".into(), (holder, "0xde0b6b3a7640000"))
+        .await
+        .expect("funded");
+    let call = chain
+        .assembly
+        .enqueue(alloy::primitives::U256::from(session))
+        .calldata()
+        .clone();
+    let tx: alloy::primitives::B256 = chain
+        .provider
+        .raw_request(
+            "eth_sendTransaction".into(),
+            (serde_json::json!({
+                "from": holder, "to": chain.deployment.assembly, "data": call, "gas": "0x100000"
+            }),),
+        )
+        .await
+        .expect("the wallet's enqueue is sent");
+    let _ = tx;
+    wait_until(
+        "the wallet holds the floor",
+        Duration::from_secs(10),
+        || {
+            node.media()
+                .gate()
+                .heard(session, holder, assembly_floor::clock::now_ms())
+                .is_some()
+        },
+    )
+    .await;
+
+    // It signs in (EIP-1271) and speaks, its owner certifying the speaking key.
+    let owner = key(&chain, 3);
+    let (status, body, _) = node
+        .post(signed(&owner, &message(holder, &node.nonce().await)).await)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let t = body["token"].as_str().expect("a token").to_string();
+    let http = reqwest::Client::new();
+    let whip = format!("{}/api/v1/sessions/{session}/whip", node.base);
+    let mut peer = client::connect(&http, &whip, Some(&t), Intent::Publish, None)
+        .await
+        .expect("the wallet's WHIP is answered");
+    assert!(peer.wait_connected(Duration::from_secs(10)).await);
+    let owner_key =
+        assembly_provenance::k256::ecdsa::SigningKey::from(chain.anvil.keys()[3].clone());
+    // Twelve batches: the certificate rides on the first frame and again four seconds in.
+    speak(
+        &peer,
+        Some(certified_by(&chain, &owner_key, session, 0)),
+        300,
+        None,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    peer.close(&http, Some(&t)).await;
+    // The first carry is not the holder's key's: asked of the wallet; the second is taken.
+    assert!(refused(&node, "not_the_holders").await >= 1);
+    let signed_frames = until(&node, SIGNED, |n| n >= 75).await;
+    assert!(signed_frames >= 75, "{signed_frames}");
+    assert_eq!(frames_counted(&node, "altered").await, 0);
+
+    // The recording is the wallet's from its first frame (read again once the wallet had
+    // vouched), and `assembly verify` finds so, asking the wallet itself.
+    let t0 = Instant::now();
+    let speech = loop {
+        let list: serde_json::Value = node
+            .client
+            .get(format!(
+                "{}/api/v1/archive/speeches?session={session}",
+                node.base
+            ))
+            .send()
+            .await
+            .expect("archive answers")
+            .json()
+            .await
+            .expect("json");
+        if let Some(s) = list
+            .as_array()
+            .and_then(|l| l.iter().find(|s| s["open"] == false))
+        {
+            break s.clone();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "the speech closed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let p = &speech["provenance"];
+    assert_eq!(p["verdict"], "signed", "{p}");
+    assert_eq!(p["frames"]["unsigned"], 0, "{p}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_assembly"))
+        .args([
+            "verify",
+            &format!("{}/api/v1/archive/speeches/{}", node.base, speech["id"]),
+        ])
+        .args(["--rpc", &chain.anvil.endpoint()])
+        .args(["--assembly", &chain.deployment.assembly.to_string()])
+        .output()
+        .expect("assembly runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("contract wallet"), "{text}");
+}

@@ -45,7 +45,10 @@ async fn external_server() -> (String, Arc<Media>, watch::Sender<bool>) {
         Arc::new(MediaMetrics::default()),
         plans,
         Arc::new([]),
-        assembly_provenance::domain(31337, alloy::primitives::Address::ZERO),
+        assembly_media::attest::Provenance {
+            domain: assembly_provenance::domain(31337, Address::ZERO),
+            wallets: Arc::new(assembly_media::attest::NoContractWallets),
+        },
         stopped,
     )
     .unwrap();

@@ -54,6 +54,24 @@ pub struct Step {
     pub settled: Counts,
     /// Attestations it carried that were refused.
     pub refused: Vec<Refused>,
+    /// A certificate whose signature is not the holder's key's: if the holder is a contract
+    /// wallet, the caller may ask it (EIP-1271 `isValidSignature` of
+    /// [`crate::SpeakingKey::digest`]) and, if it agrees, say so through the checker's
+    /// [`ContractWallets`]; the certificate is taken when next carried (every four seconds).
+    pub ask_wallet: Option<Certificate>,
+}
+
+/// Which certificates, by [`Certificate::digest`], the holder's contract wallet vouched for
+/// (EIP-1271): what the caller learned from the chain, since checking it takes a call.
+#[derive(Clone)]
+pub struct ContractWallets(
+    pub std::sync::Arc<dyn Fn(&alloy_primitives::B256) -> bool + Send + Sync>,
+);
+
+impl std::fmt::Debug for ContractWallets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ContractWallets")
+    }
 }
 
 /// One speech's stream (one slot's, from one source), checked packet by packet.
@@ -76,6 +94,7 @@ pub struct Checker {
     tainted: Option<Refused>,
     counts: Counts,
     certificate: Option<Certificate>,
+    contract_wallets: Option<ContractWallets>,
 }
 
 /// A frame that came this few packets before the batch that should vouch for it, and did
@@ -111,7 +130,15 @@ impl Checker {
             counts: Counts::default(),
             certificate: None,
             read: 0,
+            contract_wallets: None,
         }
+    }
+
+    /// The same checker, taking a certificate its signature does not recover to the holder
+    /// for when `wallets` says the holder's contract wallet vouched for it.
+    pub fn with_contract_wallets(mut self, wallets: ContractWallets) -> Self {
+        self.contract_wallets = Some(wallets);
+        self
     }
 
     /// The frames settled so far.
@@ -201,19 +228,32 @@ impl Checker {
         if self.speech.as_ref().is_some_and(|(have, _)| *have == c) {
             return;
         }
-        let started = c
-            .body
-            .signer(&self.domain, &c.signature)
-            .and_then(|signer| {
-                Speech::new(
-                    self.session,
-                    self.occurrence,
-                    self.holder,
-                    self.slot_ms,
-                    &c.body,
-                    signer,
-                )
-            });
+        let recovered = match c.body.signer(&self.domain, &c.signature) {
+            Ok(s) if s == self.holder => Ok(s),
+            // Not the holder's key: perhaps their contract wallet's say-so.
+            other => {
+                let vouched = self
+                    .contract_wallets
+                    .as_ref()
+                    .is_some_and(|w| (w.0)(&c.digest()));
+                if vouched {
+                    Ok(self.holder)
+                } else {
+                    step.ask_wallet = Some(c.clone());
+                    other
+                }
+            }
+        };
+        let started = recovered.and_then(|signer| {
+            Speech::new(
+                self.session,
+                self.occurrence,
+                self.holder,
+                self.slot_ms,
+                &c.body,
+                signer,
+            )
+        });
         match started {
             // A new key from the holder (their client reconnected): its speech counts
             // from 0 again.

@@ -12,8 +12,9 @@
 use std::path::Path;
 
 use alloy_primitives::{Address, B256};
+use assembly_media::attest::Provenance as Checking;
+use assembly_media::gate::Held;
 use assembly_provenance::check::{Checker, Counts};
-use assembly_provenance::Eip712Domain;
 use serde::Serialize;
 
 use super::ogg;
@@ -40,16 +41,15 @@ pub fn checker(
     occurrence: u32,
     holder: Address,
     slot_s: (u64, u64),
-    domain: Eip712Domain,
+    provenance: &Checking,
 ) -> Checker {
     let ms = |s: u64| s.saturating_mul(1000);
-    Checker::new(
-        session,
+    let slot = Held {
         occurrence,
-        holder,
-        (ms(slot_s.0), ms(slot_s.1)),
-        domain,
-    )
+        start_ms: ms(slot_s.0),
+        end_ms: ms(slot_s.1),
+    };
+    provenance.checker(session, holder, slot)
 }
 
 impl Checked {
@@ -189,7 +189,18 @@ mod tests {
     }
 
     /// A signed speech's packets: a wallet certifies a key, the key signs 60 frames.
-    fn signed_speech(wallet: &SigningKey, domain: &Eip712Domain) -> Vec<Vec<u8>> {
+    /// Checks with no contract wallets.
+    fn plain(domain: assembly_provenance::Eip712Domain) -> Checking {
+        Checking {
+            domain,
+            wallets: std::sync::Arc::new(assembly_media::attest::NoContractWallets),
+        }
+    }
+
+    fn signed_speech(
+        wallet: &SigningKey,
+        domain: &assembly_provenance::Eip712Domain,
+    ) -> Vec<Vec<u8>> {
         let speaking = key(9);
         let body = SpeakingKey {
             session: U256::from(3),
@@ -216,7 +227,7 @@ mod tests {
         let holder = Address::from_private_key(&wallet);
         let packets = signed_speech(&wallet, &domain);
         let slot = (2_000_000_000, 2_000_000_060);
-        let mut c = checker(3, 1, holder, slot, domain.clone());
+        let mut c = checker(3, 1, holder, slot, &plain(domain.clone()));
         for p in &packets {
             c.packet(p);
         }
@@ -229,7 +240,7 @@ mod tests {
         assert_ne!(checked.attestation_digest, B256::ZERO);
 
         // Someone else's speech of the same packets: unsigned, no digest.
-        let mut other = checker(3, 1, Address::repeat_byte(5), slot, domain);
+        let mut other = checker(3, 1, Address::repeat_byte(5), slot, &plain(domain));
         for p in &packets {
             other.packet(p);
         }

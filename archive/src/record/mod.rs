@@ -24,9 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::Address;
+use assembly_media::attest::Provenance;
 use assembly_media::{ProgramSink, Spoken};
 use assembly_provenance::check::Checker;
-use assembly_provenance::Eip712Domain;
 
 use crate::metrics::ArchiveMetrics;
 use archive::Archive;
@@ -75,29 +75,29 @@ pub struct Recorder {
 
 impl Recorder {
     /// Starts the recorder thread writing into `archive`, checking each speech's
-    /// attestations against speaking keys certified in `domain` (the Assembly contract on
-    /// its chain); speeches closed unchecked are checked from their files on a thread of
+    /// attestations by `provenance` (speaking keys certified in the Assembly contract's
+    /// domain, by the holder's key or their contract wallet); speeches closed unchecked are checked from their files on a thread of
     /// their own.
     pub fn start(
         archive: Arc<Archive>,
         metrics: Arc<ArchiveMetrics>,
-        domain: Eip712Domain,
+        provenance: Provenance,
     ) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel(QUEUE);
-        let (recording, d) = (archive.clone(), domain.clone());
+        let (recording, d) = (archive.clone(), provenance.clone());
         std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || run(rx, recording, d))?;
         std::thread::Builder::new()
             .name("recheck".into())
-            .spawn(move || recheck(&archive, &domain))?;
+            .spawn(move || recheck(&archive, &provenance))?;
         Ok(Self { tx, metrics })
     }
 }
 
 /// Checks the speeches closed without a verdict (a crash's, or from before the checks) from
 /// their files: the same packets the recorder would have checked.
-fn recheck(archive: &Archive, domain: &Eip712Domain) {
+fn recheck(archive: &Archive, provenance: &Provenance) {
     let speeches = match archive.unchecked() {
         Ok(s) => s,
         Err(e) => {
@@ -118,7 +118,7 @@ fn recheck(archive: &Archive, domain: &Eip712Domain) {
             s.occurrence,
             holder,
             (s.slot_start, s.slot_end),
-            domain.clone(),
+            provenance,
         );
         let found = Checked::of_file(&archive.path(&s), checker).unwrap_or_else(|e| {
             // Nothing to check: no audio, which the record leaves out for want of a digest.
@@ -151,6 +151,11 @@ struct Open {
     last_seen: Instant,
     saved: Instant,
     checker: Checker,
+    /// A checker as fresh, for a second reading of the file at its close when a contract
+    /// wallet was asked about its certificate meanwhile (the answer comes later than the
+    /// first frames, which the second reading then takes as signed).
+    again: Checker,
+    asked_wallet: bool,
 }
 
 fn close(archive: &Archive, mut o: Open) {
@@ -158,7 +163,11 @@ fn close(archive: &Archive, mut o: Open) {
     if let Err(e) = o.writer.finish() {
         tracing::warn!(speech = o.id, error = %e, "finishing a recording");
     }
-    let found = Checked::of(&mut o.checker);
+    let found = if o.asked_wallet {
+        Checked::of_file(&o.file, o.again).unwrap_or_else(|_| Checked::of(&mut o.checker))
+    } else {
+        Checked::of(&mut o.checker)
+    };
     match archive::digest(&o.file) {
         Ok(sha) => {
             if let Err(e) = archive.close_checked(o.id, o.last_ms, packets, duration, &sha, &found)
@@ -190,7 +199,7 @@ fn serial(p: &Packet) -> u32 {
     u32::from_be_bytes([h[0], h[1], h[2], h[3]])
 }
 
-fn begin(archive: &Archive, p: &Packet, domain: &Eip712Domain) -> Option<Open> {
+fn begin(archive: &Archive, p: &Packet, provenance: &Provenance) -> Option<Open> {
     let speaker = p.speaker.to_checksum(None);
     let rel = format!(
         "{}/{}/{}-{}-{}.ogg",
@@ -227,11 +236,13 @@ fn begin(archive: &Archive, p: &Packet, domain: &Eip712Domain) -> Option<Open> {
         last_ms: p.at_ms,
         last_seen: Instant::now(),
         saved: Instant::now(),
-        checker: checked::checker(p.session, p.occurrence, p.speaker, slot, domain.clone()),
+        checker: checked::checker(p.session, p.occurrence, p.speaker, slot, provenance),
+        again: checked::checker(p.session, p.occurrence, p.speaker, slot, provenance),
+        asked_wallet: false,
     })
 }
 
-fn run(rx: Receiver<Packet>, archive: Arc<Archive>, domain: Eip712Domain) {
+fn run(rx: Receiver<Packet>, archive: Arc<Archive>, provenance: Provenance) {
     let mut open: HashMap<u64, Open> = HashMap::new();
     loop {
         match rx.recv_timeout(Duration::from_millis(500)) {
@@ -243,7 +254,7 @@ fn run(rx: Receiver<Packet>, archive: Arc<Archive>, domain: Eip712Domain) {
                     if let Some(o) = open.remove(&p.session) {
                         close(&archive, o);
                     }
-                    if let Some(o) = begin(&archive, &p, &domain) {
+                    if let Some(o) = begin(&archive, &p, &provenance) {
                         open.insert(p.session, o);
                     }
                 }
@@ -251,7 +262,8 @@ fn run(rx: Receiver<Packet>, archive: Arc<Archive>, domain: Eip712Domain) {
                     match o.writer.write(&p.payload) {
                         // Only what the file holds is checked: a check from the file agrees.
                         Ok(()) => {
-                            o.checker.packet(&p.payload);
+                            let (_, step) = o.checker.packet(&p.payload);
+                            o.asked_wallet |= step.ask_wallet.is_some();
                         }
                         Err(e) => {
                             tracing::warn!(speech = o.id, error = %e, "writing a recording")

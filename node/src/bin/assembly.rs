@@ -185,10 +185,10 @@ fn print(r: &Report, sha256: &str) {
         "key        {} certified by {}{}",
         r.key,
         r.certified_by,
-        if r.certified_by == r.holder {
-            " (the holder)"
-        } else {
-            " (NOT the holder)"
+        match (r.certified_by == r.holder, r.contract_wallet) {
+            (true, true) => " (the holder's contract wallet, by EIP-1271)",
+            (true, false) => " (the holder)",
+            _ => " (NOT the holder)",
         }
     );
     println!(
