@@ -642,6 +642,19 @@ async function main() {
   // Every speech of the run (two slots held, a yield, the demo account's): none altered or refused.
   figures.provenance = await provenance(base);
   wellSigned(figures.provenance, "the whole run");
+  // Anyone can check a speech the browser signed against the chain: `assembly verify`.
+  const archived = await (await fetch(`${base}/api/v1/archive/speeches?session=${session}`)).json();
+  const signedSpeech = archived.find((s) => !s.open && s.provenance?.verdict === "signed");
+  if (!signedSpeech) throw new Error(`no closed signed speech in the archive: ${JSON.stringify(archived.map((s) => s.provenance))}`);
+  let verified;
+  try {
+    verified = JSON.parse(execFileSync(join(target, "debug/assembly"), [
+      "verify", `${base}/api/v1/archive/speeches/${signedSpeech.id}`, "--rpc", rpc, "--assembly", deployment.assembly, "--json",
+    ]).toString());
+  } catch (e) {
+    throw new Error(`assembly verify refused the browser's speech: ${e.stdout ?? ""}${e.stderr ?? ""}`);
+  }
+  figures.assembly_verify = { speech: signedSpeech.id, verified: verified.verified, frames: verified.frames };
   if (blocked.length > 0) throw new Error(`blocked by the Content-Security-Policy: ${blocked.join(" | ")}`);
   const headers = (await fetch(`${base}/`)).headers;
   for (const h of ["content-security-policy", "x-content-type-options", "x-frame-options"]) {
