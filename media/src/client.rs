@@ -198,20 +198,49 @@ pub async fn connect(
 /// Signs every frame sent through the returned channel with `signer` (see
 /// [`assembly_provenance::carrier`]: the certificate and batches ride in the frames' Opus
 /// padding) and hands it on to `frames`, a publisher's channel. A frame that is not Opus
-/// goes on unsigned: the node counts it so.
+/// goes on unsigned: the node counts it so. When the channel closes, the last frames' batch
+/// goes on a frame of silence.
 pub fn signed(
     frames: mpsc::Sender<Arc<[u8]>>,
+    signer: assembly_provenance::carrier::Signer,
+) -> mpsc::Sender<Arc<[u8]>> {
+    signed_across(frames, signer, None)
+}
+
+/// As [`signed`], for a [`Persistent`] publisher: each new connection it makes
+/// (`connects`, its [`Persistent::connects`]) gets the certificate on its first frame.
+pub fn signed_across(
+    frames: mpsc::Sender<Arc<[u8]>>,
     mut signer: assembly_provenance::carrier::Signer,
+    mut connects: Option<watch::Receiver<u32>>,
 ) -> mpsc::Sender<Arc<[u8]>> {
     let (tx, mut rx) = mpsc::channel::<Arc<[u8]>>(64);
     tokio::spawn(async move {
-        while let Some(f) = rx.recv().await {
-            let out = match signer.sign(&f, assembly_floor::clock::now_ms()) {
-                Ok(p) => p.into(),
-                Err(_) => f,
+        loop {
+            let reconnected = async {
+                match connects.as_mut() {
+                    Some(c) => c.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
             };
-            if frames.send(out).await.is_err() {
-                return;
+            tokio::select! {
+                f = rx.recv() => {
+                    let Some(f) = f else { break };
+                    let out = match signer.sign(&f, assembly_floor::clock::now_ms()) {
+                        Ok(p) => p.into(),
+                        Err(_) => f,
+                    };
+                    if frames.send(out).await.is_err() {
+                        return;
+                    }
+                }
+                ok = reconnected => {
+                    if ok {
+                        signer.restate();
+                    } else {
+                        connects = None;
+                    }
+                }
             }
         }
         // The speaker stopped: its last frames' batch goes on a frame of silence.

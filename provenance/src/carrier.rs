@@ -221,6 +221,8 @@ pub struct Signer {
     first: u64,
     tags: Vec<FrameTag>,
     batches: u64,
+    /// Whether the next frame carries the certificate whatever the schedule.
+    restate: bool,
 }
 
 impl Signer {
@@ -237,6 +239,7 @@ impl Signer {
             first: 0,
             tags: Vec::with_capacity(BATCH_FRAMES),
             batches: 0,
+            restate: false,
         })
     }
 
@@ -249,8 +252,9 @@ impl Signer {
     pub fn sign(&mut self, packet: &[u8], now_ms: u64) -> Result<Vec<u8>, Malformed> {
         let p = Packet::parse(packet)?;
         let mut items = Vec::new();
-        if self.tags.is_empty() && self.batches % CERTIFICATE_EVERY == 0 {
+        if self.restate || (self.tags.is_empty() && self.batches % CERTIFICATE_EVERY == 0) {
             items.push(Item::Certificate(self.certificate.clone()));
+            self.restate = false;
         }
         self.tags.push(frame_tag(&p));
         if self.tags.len() == BATCH_FRAMES {
@@ -260,6 +264,13 @@ impl Signer {
             return Ok(packet.to_vec());
         }
         Ok(p.with_padding(&encode(&items)))
+    }
+
+    /// Puts the certificate on the next frame, out of its schedule: the client reconnected
+    /// (to the same node or another member), and the new connection's checker has not seen
+    /// it. The speech goes on with the same key and count.
+    pub fn restate(&mut self) {
+        self.restate = true;
     }
 
     /// A packet that carries the batch of the frames not yet in one, if any: 20 ms of Opus

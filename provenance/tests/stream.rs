@@ -292,3 +292,36 @@ fn a_flush_attests_the_last_frames() {
         }
     );
 }
+
+#[test]
+fn a_restated_certificate_lets_a_new_connection_check_at_once() {
+    let plain = encoded(70);
+    let connection = |restate: bool| {
+        let cert = certificate(&holder(), SESSION, OCCURRENCE);
+        let mut s = Signer::new(cert, speaking_key()).expect("a signer");
+        let mut second = checker();
+        for (i, p) in plain.iter().enumerate() {
+            // The client reconnects after 30 frames: a new connection, a new checker.
+            if i == 30 && restate {
+                s.restate();
+            }
+            let out = s.sign(p, SLOT.0 + 20 * i as u64 + 20).expect("signs");
+            if i >= 30 {
+                second.packet(&out);
+            }
+        }
+        second.finish();
+        second.counts()
+    };
+    let restated = connection(true);
+    assert_eq!(restated.unsigned, 0, "{restated:?}");
+    assert_eq!(
+        restated.signed, 20,
+        "frames 30 to 49, the rest of the batch in flight"
+    );
+    assert_eq!(
+        connection(false).unsigned,
+        40,
+        "without: unsigned until the next repeat"
+    );
+}
