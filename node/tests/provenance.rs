@@ -70,6 +70,44 @@ async fn refused(node: &Node, reason: &str) -> u64 {
     .await
 }
 
+/// A listener on `session` at `node`, and how many stamped frames it has heard.
+fn listening(node: &Node, session: u64) -> (client::Persistent, Arc<AtomicU64>) {
+    let heard = Arc::new(AtomicU64::new(0));
+    let h = heard.clone();
+    let listener = client::persistent(
+        reqwest::Client::new(),
+        format!("{}/api/v1/sessions/{session}/whep", node.base),
+        None,
+        Intent::Subscribe,
+        Arc::new(move |d: &[u8], _| {
+            if read_stamp(d).is_some() {
+                h.fetch_add(1, Relaxed);
+            }
+        }),
+    );
+    (listener, heard)
+}
+
+/// Waits until `node`'s gate lets `who` speak in `session`.
+async fn holding(node: &Node, session: u64, who: alloy::primitives::Address) {
+    wait_until("the floor held", Duration::from_secs(10), || {
+        node.media()
+            .gate()
+            .heard(session, who, assembly_floor::clock::now_ms())
+            .is_some()
+    })
+    .await;
+}
+
+/// A connected WHIP publisher at `whip`, signed in with `token`.
+async fn publishing(http: &reqwest::Client, whip: &str, token: &str) -> Peer {
+    let mut peer = client::connect(http, whip, Some(token), Intent::Publish, None)
+        .await
+        .expect("the WHIP offer is answered");
+    assert!(peer.wait_connected(Duration::from_secs(10)).await);
+    peer
+}
+
 /// Sends `count` stamped frames through `signer` to `peer`, one every 20 ms, flipping one
 /// bit of frame `flip` after signing (as a relay in the way would).
 async fn speak(peer: &Peer, mut signer: Option<Signer>, count: u64, flip: Option<u64>) {
@@ -105,36 +143,15 @@ async fn signed_speech_is_the_holders_and_a_relay_that_alters_it_is_caught() {
         node.media().gate().is_live(session)
     })
     .await;
-    let heard = Arc::new(AtomicU64::new(0));
-    let h = heard.clone();
-    let listener = client::persistent(
-        reqwest::Client::new(),
-        format!("{}/api/v1/sessions/{session}/whep", node.base),
-        None,
-        Intent::Subscribe,
-        Arc::new(move |d: &[u8], _| {
-            if read_stamp(d).is_some() {
-                h.fetch_add(1, Relaxed);
-            }
-        }),
-    );
+    let (listener, heard) = listening(&node, session);
     enqueue(&chain, session, 1).await;
-    wait_until("account 1 holds the floor", Duration::from_secs(10), || {
-        node.media()
-            .gate()
-            .heard(session, chain.accounts[1], assembly_floor::clock::now_ms())
-            .is_some()
-    })
-    .await;
+    holding(&node, session, chain.accounts[1]).await;
 
     // The holder speaks, signed, two seconds.
     let http = reqwest::Client::new();
     let whip = format!("{}/api/v1/sessions/{session}/whip", node.base);
     let t = sign_in(&node, &chain, 1).await;
-    let mut holder = client::connect(&http, &whip, Some(&t), Intent::Publish, None)
-        .await
-        .expect("the holder's WHIP is answered");
-    assert!(holder.wait_connected(Duration::from_secs(10)).await);
+    let holder = publishing(&http, &whip, &t).await;
     speak(&holder, Some(signer(&chain, 1, session, 0)), 100, None).await;
     // The last frames out of the client's queue before it goes.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -216,34 +233,13 @@ async fn a_session_that_requires_signed_audio_forwards_only_the_holders_signed_a
         || node.media().gate().signed_audio(session) == assembly_media::SignedAudio::Required,
     )
     .await;
-    let heard = Arc::new(AtomicU64::new(0));
-    let h = heard.clone();
-    let _listener = client::persistent(
-        reqwest::Client::new(),
-        format!("{}/api/v1/sessions/{session}/whep", node.base),
-        None,
-        Intent::Subscribe,
-        Arc::new(move |d: &[u8], _| {
-            if read_stamp(d).is_some() {
-                h.fetch_add(1, Relaxed);
-            }
-        }),
-    );
+    let (_listener, heard) = listening(&node, session);
     enqueue(&chain, session, 1).await;
-    wait_until("account 1 holds the floor", Duration::from_secs(10), || {
-        node.media()
-            .gate()
-            .heard(session, chain.accounts[1], assembly_floor::clock::now_ms())
-            .is_some()
-    })
-    .await;
+    holding(&node, session, chain.accounts[1]).await;
     let http = reqwest::Client::new();
     let whip = format!("{}/api/v1/sessions/{session}/whip", node.base);
     let t = sign_in(&node, &chain, 1).await;
-    let mut holder = client::connect(&http, &whip, Some(&t), Intent::Publish, None)
-        .await
-        .expect("the holder's WHIP is answered");
-    assert!(holder.wait_connected(Duration::from_secs(10)).await);
+    let holder = publishing(&http, &whip, &t).await;
 
     // Unsigned: not forwarded, counted withheld.
     speak(&holder, None, 50, None).await;
@@ -323,18 +319,8 @@ async fn a_contract_wallets_speaking_key_is_taken_once_the_wallet_vouches_for_it
         )
         .await
         .expect("the wallet's enqueue is sent");
-    let _ = tx;
-    wait_until(
-        "the wallet holds the floor",
-        Duration::from_secs(10),
-        || {
-            node.media()
-                .gate()
-                .heard(session, holder, assembly_floor::clock::now_ms())
-                .is_some()
-        },
-    )
-    .await;
+    assert_ne!(tx, alloy::primitives::B256::ZERO);
+    holding(&node, session, holder).await;
 
     // It signs in (EIP-1271) and speaks, its owner certifying the speaking key.
     let owner = key(&chain, 3);
@@ -345,10 +331,7 @@ async fn a_contract_wallets_speaking_key_is_taken_once_the_wallet_vouches_for_it
     let t = body["token"].as_str().expect("a token").to_string();
     let http = reqwest::Client::new();
     let whip = format!("{}/api/v1/sessions/{session}/whip", node.base);
-    let mut peer = client::connect(&http, &whip, Some(&t), Intent::Publish, None)
-        .await
-        .expect("the wallet's WHIP is answered");
-    assert!(peer.wait_connected(Duration::from_secs(10)).await);
+    let peer = publishing(&http, &whip, &t).await;
     let owner_key =
         assembly_provenance::k256::ecdsa::SigningKey::from(chain.anvil.keys()[3].clone());
     // Twelve batches: the certificate rides on the first frame and again four seconds in.
