@@ -60,6 +60,7 @@ pub async fn contract_vouches(
     {
         Ok(magic) => Ok(magic == FixedBytes(ERC1271_MAGIC)),
         Err(alloy::contract::Error::TransportError(e)) if !e.is_error_resp() => Err(e.to_string()),
+        // A wallet that reverts is refusing the signature.
         Err(_) => Ok(false),
     }
 }
@@ -315,15 +316,10 @@ impl Auth {
             };
         }
         let hash = alloy::primitives::eip191_hash_message(text);
-        let wallet = IERC1271::new(msg.address, self.provider.clone());
-        match wallet.isValidSignature(hash, sig.clone()).call().await {
-            Ok(magic) if magic == FixedBytes(ERC1271_MAGIC) => Ok(()),
-            Ok(_) => Err(AuthError::WrongSigner(msg.address)),
-            // A wallet that reverts is refusing the signature.
-            Err(alloy::contract::Error::TransportError(e)) if !e.is_error_resp() => {
-                Err(AuthError::Chain(e.to_string()))
-            }
-            Err(_) => Err(AuthError::WrongSigner(msg.address)),
+        match contract_vouches(&self.provider, msg.address, hash, sig.clone()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(AuthError::WrongSigner(msg.address)),
+            Err(e) => Err(AuthError::Chain(e)),
         }
     }
 

@@ -248,22 +248,6 @@ async fn json_when(
     }
 }
 
-/// A counter's value on `node`'s `/metrics` (0 when absent).
-async fn metric(node: &Node, sample: &str) -> u64 {
-    let text = node
-        .client
-        .get(format!("{}/metrics", node.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(sample)?.trim().parse::<f64>().ok())
-        .map_or(0, |v| v as u64)
-}
-
 /// Account `i` enqueues in `session`; panics with the chain's reason if refused. The gas
 /// is set, not estimated: with a block a second, the estimate is made at the last block's
 /// time, and an occurrence that begins in between costs more to enqueue in.
@@ -510,7 +494,8 @@ async fn an_ended_occurrence_is_anchored_once_by_each_node() {
     );
     for n in [&a, &b] {
         assert_eq!(
-            metric(n, "assembly_anchors_total{outcome=\"anchored\"}").await,
+            n.metric("assembly_anchors_total{outcome=\"anchored\"}")
+                .await,
             1
         );
     }
@@ -676,11 +661,13 @@ async fn an_ended_occurrence_is_anchored_once_by_each_node() {
     assert_eq!(b256(&again["computed"]["root"]), root);
     assert!(again["computed"]["tx"].is_null(), "nothing sent: {again}");
     assert_eq!(
-        metric(&a, "assembly_anchors_total{outcome=\"already\"}").await,
+        a.metric("assembly_anchors_total{outcome=\"already\"}")
+            .await,
         1
     );
     assert_eq!(
-        metric(&a, "assembly_anchors_total{outcome=\"anchored\"}").await,
+        a.metric("assembly_anchors_total{outcome=\"anchored\"}")
+            .await,
         0
     );
     assert_eq!(

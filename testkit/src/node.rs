@@ -150,6 +150,23 @@ impl Node {
         }
     }
 
+    /// A sample's value on the node's `/metrics`, named with its labels (`name{label="v"}`);
+    /// 0 when absent.
+    pub async fn metric(&self, sample: &str) -> u64 {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("the node answers /metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .find_map(|l| l.strip_prefix(sample)?.trim().parse::<f64>().ok())
+            .map_or(0, |v| v as u64)
+    }
+
     /// A fresh sign-in nonce from the node.
     pub async fn nonce(&self) -> String {
         let v: Value = self
