@@ -91,8 +91,8 @@ async fn publishing(http: &reqwest::Client, whip: &str, token: &str) -> Peer {
 }
 
 /// Sends `count` stamped frames through `signer` to `peer`, one every 20 ms, flipping one
-/// bit of frame `flip` after signing (as a relay in the way would).
-async fn speak(peer: &Peer, mut signer: Option<Signer>, count: u64, flip: Option<u64>) {
+/// bit of each frame in `flip` after signing (as a relay in the way would).
+async fn speak(peer: &Peer, mut signer: Option<Signer>, count: u64, flip: &[u64]) {
     let frames = peer.frames.clone().expect("a publisher");
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     for n in 0..count {
@@ -104,9 +104,9 @@ async fn speak(peer: &Peer, mut signer: Option<Signer>, count: u64, flip: Option
                 .expect("a stamped frame parses as Opus"),
             None => plain.to_vec(),
         };
-        if flip == Some(n) {
+        if flip.contains(&n) {
             let last = out.len() - 1;
-            // A byte of speech, not of padding: frame `flip` carries no attestations.
+            // A byte of speech, not of padding: no frame in `flip` carries attestations.
             out[last.min(40)] ^= 0x01;
         }
         frames
@@ -134,7 +134,7 @@ async fn signed_speech_is_the_holders_and_a_relay_that_alters_it_is_caught() {
     let whip = format!("{}/api/v1/sessions/{session}/whip", node.base);
     let t = sign_in(&node, &chain, 1).await;
     let holder = publishing(&http, &whip, &t).await;
-    speak(&holder, Some(signer(&chain, 1, session, 0)), 100, None).await;
+    speak(&holder, Some(signer(&chain, 1, session, 0)), 100, &[]).await;
     // The last frames out of the client's queue before it goes.
     tokio::time::sleep(Duration::from_millis(300)).await;
     holder.close(&http, Some(&t)).await;
@@ -168,11 +168,13 @@ async fn signed_speech_is_the_holders_and_a_relay_that_alters_it_is_caught() {
     };
     assert!(relay.wait_connected(Duration::from_secs(10)).await);
     let signed_before = frames_counted(&node, "signed").await;
-    speak(&relay, Some(signer(&chain, 1, session, 0)), 75, Some(30)).await;
-    until(&node, ALTERED, |n| n == 1).await;
-    assert_eq!(refused(&node, "altered").await, 1);
-    // Every other frame of the relay's checked out (the last batch's, 25, included, once its
-    // carrier has arrived: the altered frame was found a batch earlier).
+    // One altered frame in each of two batches: on a loaded machine a datagram lost on
+    // loopback can leave one batch's frames unattested rather than altered.
+    speak(&relay, Some(signer(&chain, 1, session, 0)), 100, &[30, 55]).await;
+    until(&node, ALTERED, |n| n >= 1).await;
+    assert!(refused(&node, "altered").await >= 1);
+    // The relay's other frames checked out (the last batch's included, once its carrier
+    // has arrived).
     until(&node, SIGNED, |n| n >= signed_before + 70).await;
 
     // A key the holder did not certify (a stranger did): refused, and its speech unsigned.
@@ -182,7 +184,7 @@ async fn signed_speech_is_the_holders_and_a_relay_that_alters_it_is_caught() {
         &relay,
         Some(certified_by(&chain, &stranger, session, 0)),
         25,
-        None,
+        &[],
     )
     .await;
     until(
@@ -225,7 +227,7 @@ async fn a_session_that_requires_signed_audio_forwards_only_the_holders_signed_a
     let holder = publishing(&http, &whip, &t).await;
 
     // Unsigned: not forwarded, counted withheld.
-    speak(&holder, None, 50, None).await;
+    speak(&holder, None, 50, &[]).await;
     until(&node, "assembly_provenance_withheld_total", |n| n >= 45).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
@@ -235,7 +237,7 @@ async fn a_session_that_requires_signed_audio_forwards_only_the_holders_signed_a
     );
 
     // The same connection, now signing: heard.
-    speak(&holder, Some(signer(&chain, 1, session, 0)), 50, None).await;
+    speak(&holder, Some(signer(&chain, 1, session, 0)), 50, &[]).await;
     let t0 = Instant::now();
     while heard.load(Relaxed) < 45 && t0.elapsed() < Duration::from_secs(5) {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -246,14 +248,15 @@ async fn a_session_that_requires_signed_audio_forwards_only_the_holders_signed_a
         heard.load(Relaxed)
     );
 
-    // Then one frame altered on the way: once its batch shows it, the stream is cut.
+    // Then a frame altered on the way (one in each of two batches, as above): once a batch
+    // shows it, the stream is cut.
     let withheld = node.metric("assembly_provenance_withheld_total").await;
-    speak(&holder, Some(signer(&chain, 1, session, 0)), 75, Some(30)).await;
+    speak(&holder, Some(signer(&chain, 1, session, 0)), 100, &[30, 55]).await;
     until(&node, "assembly_provenance_withheld_total", |n| {
         n >= withheld + 20
     })
     .await;
-    assert_eq!(refused(&node, "altered").await, 1);
+    assert!(refused(&node, "altered").await >= 1);
     holder.close(&http, Some(&t)).await;
 }
 
@@ -322,7 +325,7 @@ async fn a_contract_wallets_speaking_key_is_taken_once_the_wallet_vouches_for_it
         &peer,
         Some(certified_by(&chain, &owner_key, session, 0)),
         300,
-        None,
+        &[],
     )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
