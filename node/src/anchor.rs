@@ -24,6 +24,7 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::DynProvider;
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::Context;
+use assembly_archive::hansard::corrections as held;
 use assembly_archive::record::archive::Archive;
 use assembly_archive::record::occurrence::{self, Attestation, Record, State};
 use assembly_floor::clock;
@@ -33,6 +34,8 @@ use assembly_indexer::store::Store;
 use prometheus::IntCounterVec;
 use serde::Deserialize;
 use tokio::sync::watch;
+
+use crate::corrections::Corrections;
 
 /// The `[anchor]` table: whether and how this node anchors records.
 #[derive(Clone, Debug, Deserialize)]
@@ -66,6 +69,11 @@ impl Default for AnchorConfig {
 /// recorder closes a speech 3 s after its last packet, and a relayed packet may be on its
 /// way for as long.
 const SETTLE: u64 = 5;
+
+/// How long after the latest correction of an occurrence before its next edition is
+/// computed: a speaker who corrects twice in a row, or two members told at slightly
+/// different moments, then anchor one root rather than one each.
+const CORRECTIONS_SETTLE_MS: u64 = 10_000;
 
 /// The longest wait between two attempts at a record the chain refused or the RPC failed.
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
@@ -115,6 +123,7 @@ pub struct Anchorer {
     operator_key: Option<Address>,
     transcribing: bool,
     transcript_wait: u64,
+    corrections: Arc<Corrections>,
     outcomes: IntCounterVec,
 }
 
@@ -129,6 +138,7 @@ pub async fn start(
     store: Arc<Store>,
     node_key: PrivateKeySigner,
     transcribing: bool,
+    corrections: Arc<Corrections>,
     outcomes: IntCounterVec,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -164,6 +174,7 @@ pub async fn start(
         operator_key,
         transcribing,
         transcript_wait: config.transcript_wait_secs,
+        corrections,
         outcomes,
     };
     tracing::info!(record_anchor = %address, key = %node, operator_key = ?operator_key, "anchoring records");
@@ -197,8 +208,9 @@ impl Anchorer {
         }
     }
 
-    /// One pass: records computed for the occurrences that are ready, then every record
-    /// due an attempt tried once.
+    /// One pass: records computed for the occurrences that are ready, new editions for
+    /// those with corrections the record lacks, then every latest edition due an attempt
+    /// tried once.
     async fn pass(&self) -> Result<(), String> {
         let store = self.store.clone();
         let Some(head) = blocking(move || store.head()).await? else {
@@ -213,10 +225,22 @@ impl Anchorer {
         }
         let archive = self.archive.clone();
         let now = clock::now_ms();
-        for (session, occurrence) in blocking(move || occurrence::due(&archive, now)).await? {
+        for (session, occurrence, latest_ms) in blocking(move || held::unrecorded(&archive)).await?
+        {
+            if now >= latest_ms.saturating_add(CORRECTIONS_SETTLE_MS) {
+                if let Err(e) = self.correct(session, occurrence).await {
+                    tracing::warn!(session, occurrence, error = %e, "adding corrections to a record");
+                }
+            }
+        }
+        let archive = self.archive.clone();
+        for (session, occurrence, edition) in
+            blocking(move || occurrence::due(&archive, now)).await?
+        {
             let archive = self.archive.clone();
             let record =
-                blocking(move || occurrence::record(&archive, session, occurrence)).await?;
+                blocking(move || occurrence::record_at(&archive, session, occurrence, edition))
+                    .await?;
             if let Some(record) = record {
                 self.attempt(record).await?;
             }
@@ -246,6 +270,9 @@ impl Anchorer {
         if self.transcribing && ready.untranscribed > 0 && !waited {
             return Ok(());
         }
+        // Corrections a member took that this node was not told of belong in the record
+        // from its first edition.
+        self.corrections.catch_up(session, occurrence).await;
         let (archive, chain_id, anchor) = (
             self.archive.clone(),
             self.chain_id,
@@ -277,6 +304,28 @@ impl Anchorer {
         Ok(())
     }
 
+    /// Keeps a new edition of `session`'s `occurrence`'s record holding the corrections
+    /// its latest edition lacks.
+    async fn correct(&self, session: u64, occurrence: u32) -> Result<(), String> {
+        let archive = self.archive.clone();
+        let added = blocking(move || {
+            let added = occurrence::corrected_leaves(&archive, session, occurrence)?;
+            occurrence::extend(&archive, session, occurrence, &added, clock::now_ms())
+        })
+        .await?;
+        if let Some(r) = added {
+            tracing::info!(
+                session,
+                occurrence,
+                edition = r.edition,
+                root = %r.root,
+                leaves = r.leaves.len(),
+                "record corrected"
+            );
+        }
+        Ok(())
+    }
+
     /// Who anchors for this node: (sender, operator). The node key when the registry has
     /// it as a node's, else the configured operator key when that operator has a node.
     async fn anchoring_as(&self) -> Result<Option<(Address, Address)>, String> {
@@ -303,20 +352,25 @@ impl Anchorer {
             Some((sender, operator)) => self.anchor(&record, sender, operator).await,
         };
         self.outcomes.with_label_values(&[outcome.label()]).inc();
-        let (archive, session, occurrence) =
-            (self.archive.clone(), record.session, record.occurrence);
+        let (archive, session, occurrence, edition) = (
+            self.archive.clone(),
+            record.session,
+            record.occurrence,
+            record.edition,
+        );
         match outcome {
             Outcome::Anchored(a) | Outcome::Already(a) => {
                 tracing::info!(
                     session,
                     occurrence,
+                    edition,
                     root = %record.root,
                     operator = %a.operator,
                     tx = ?a.tx,
                     gas_used = ?a.gas_used,
                     "record anchored"
                 );
-                blocking(move || occurrence::attested(&archive, session, occurrence, &a)).await
+                blocking(move || occurrence::attested(&archive, &record, &a)).await
             }
             other => {
                 let why = match other {
@@ -327,8 +381,7 @@ impl Anchorer {
                 let wait = backoff(n);
                 tracing::warn!(session, occurrence, attempt = n, retry_in = ?wait, error = %why, "anchoring a record");
                 let next = clock::now_ms() + wait.as_millis() as u64;
-                blocking(move || occurrence::failed(&archive, session, occurrence, n, next, &why))
-                    .await
+                blocking(move || occurrence::failed(&archive, &record, n, next, &why)).await
             }
         }
     }

@@ -145,7 +145,7 @@ pub async fn start(
     let domain = assembly_provenance::domain(deployment.chain_id, deployment.assembly);
     let provenance = assembly_media::attest::Provenance {
         wallets: crate::wallets::ContractWallets::start(provider.clone(), domain.clone()),
-        domain,
+        domain: domain.clone(),
     };
     let recorder = Recorder::start(
         archive.clone(),
@@ -153,19 +153,6 @@ pub async fn start(
         provenance.clone(),
     )
     .context("starting the recorder")?;
-    // Each ended occurrence's record, anchored on chain with the node key.
-    crate::anchor::start(
-        &config.anchor,
-        &config.indexer.rpc_url,
-        &deployment,
-        archive.clone(),
-        store.clone(),
-        node_key.clone(),
-        settings.transcriber.is_some(),
-        hub.metrics.anchors.clone(),
-        shutdown.clone(),
-    )
-    .await?;
     let s3 = settings
         .s3
         .as_ref()
@@ -208,10 +195,34 @@ pub async fn start(
         )
     });
     let cluster = Arc::new(crate::cluster::Cluster::new(
-        node_key,
+        node_key.clone(),
         store.clone(),
         roles.clone(),
     ));
+    // Speakers' corrections of their transcripts, passed among the members.
+    let corrections = crate::corrections::Corrections::new(
+        archive.clone(),
+        domain.clone(),
+        provider.clone(),
+        cluster.clone(),
+        hub.metrics.corrections.clone(),
+    )
+    .context("the corrections' HTTP client")?;
+    tokio::spawn(corrections.clone().run(shutdown.clone()));
+    // Each ended occurrence's record, anchored on chain with the node key.
+    crate::anchor::start(
+        &config.anchor,
+        &config.indexer.rpc_url,
+        &deployment,
+        archive.clone(),
+        store.clone(),
+        node_key,
+        settings.transcriber.is_some(),
+        corrections.clone(),
+        hub.metrics.anchors.clone(),
+        shutdown.clone(),
+    )
+    .await?;
     // Every speaker connected here is relayed to the cluster's other members.
     let relay = crate::cluster::relay::Relay::start(
         cluster.clone(),
@@ -269,6 +280,7 @@ pub async fn start(
     ));
     let state = AppState {
         cluster,
+        corrections,
         names,
         auth,
         hub: hub.clone(),

@@ -33,7 +33,7 @@
 //! | `[push]` `token` | `ASSEMBLY_WHIP_PUSH_TOKEN` | none |
 //! | `[push]` `session` | `ASSEMBLY_WHIP_PUSH_SESSION` | the current session |
 //! | `embed_origins` | `ASSEMBLY_EMBED_ORIGINS` (comma-separated) | `*` (any site may embed the live view: its socket is an observer's, never the visitor's session) |
-//! | `[limits]` table: `connections_per_ip` (64), `connections` (20000), `header_timeout_secs` (15), `request_timeout_secs` (30), `sockets_per_ip` (32), `sockets` (10000), `socket_message_bytes` (4096), `socket_buffer_bytes` (262144), `nonces_per_minute` (30), `sign_ins_per_minute` (30), `lookups_per_minute` (120), `listen_offers_per_minute` (60), `trusted_proxies` | `ASSEMBLY_TRUSTED_PROXIES` (comma-separated) | see [`crate::limits`] |
+//! | `[limits]` table: `connections_per_ip` (64), `connections` (20000), `header_timeout_secs` (15), `request_timeout_secs` (30), `sockets_per_ip` (32), `sockets` (10000), `socket_message_bytes` (4096), `socket_buffer_bytes` (262144), `nonces_per_minute` (30), `sign_ins_per_minute` (30), `lookups_per_minute` (120), `listen_offers_per_minute` (60), `corrections_per_minute` (12), `trusted_proxies` | `ASSEMBLY_TRUSTED_PROXIES` (comma-separated) | see [`crate::limits`] |
 //! | `web_root` | `ASSEMBLY_WEB_ROOT` | `web/dist` (the built web client, served at `/`) |
 //! | `[webhooks]` table: `retry_secs` ([5, 30, 120, 600, 3600, 14400]), `timeout_secs` (5), `max_per_account` (10), `max_searches_per_account` (20), `max_queue` (1000), `allow_hosts` (any public host), `allow_private` (false) | — | see [`crate::alerts`]; the alerts' database is `alerts.sqlite` in the recordings directory |
 //! | `public_rpc_url` | `ASSEMBLY_PUBLIC_RPC_URL` | `http://127.0.0.1:8545` (offered to wallets on the wrong chain) |

@@ -53,6 +53,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(healthz))
         .merge(crate::whip::routes())
         .merge(crate::routes::archive::routes())
+        .merge(crate::routes::corrections::routes())
         .merge(crate::routes::cluster::routes())
         .merge(crate::routes::relay::routes())
         .merge(crate::routes::hansard::routes())

@@ -39,6 +39,7 @@ pub mod calendar;
 pub mod captions;
 pub mod cluster;
 pub mod config;
+pub mod corrections;
 pub mod error;
 pub mod http;
 pub mod limits;

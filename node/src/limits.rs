@@ -56,6 +56,9 @@ pub struct LimitsConfig {
     pub lookups_per_minute: u32,
     /// WHEP offers one address may make per minute.
     pub listen_offers_per_minute: u32,
+    /// Transcript corrections one address may submit per minute (each is a signature
+    /// check, and for a contract wallet a call to the chain).
+    pub corrections_per_minute: u32,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
 }
@@ -75,6 +78,7 @@ impl Default for LimitsConfig {
             sign_ins_per_minute: 30,
             lookups_per_minute: 120,
             listen_offers_per_minute: 60,
+            corrections_per_minute: 12,
             trusted_proxies: vec![],
         }
     }
@@ -118,6 +122,8 @@ pub enum Budget {
     Lookup,
     /// `POST /api/v1/sessions/{session}/whep`.
     ListenOffer,
+    /// `POST /api/v1/archive/corrections`.
+    Correction,
 }
 
 impl Budget {
@@ -131,6 +137,7 @@ impl Budget {
             (&Method::POST, p) if p.starts_with("/api/v1/sessions/") && p.ends_with("/whep") => {
                 Some(Budget::ListenOffer)
             }
+            (&Method::POST, "/api/v1/archive/corrections") => Some(Budget::Correction),
             _ => None,
         }
     }
@@ -142,6 +149,7 @@ impl Budget {
             Budget::SignIn => "sign_in",
             Budget::Lookup => "lookup",
             Budget::ListenOffer => "listen_offer",
+            Budget::Correction => "correction",
         }
     }
 }
@@ -215,6 +223,7 @@ pub struct Limits {
     sign_ins: PerMinute,
     lookups: PerMinute,
     listen_offers: PerMinute,
+    corrections: PerMinute,
     /// Live-state WebSockets.
     pub sockets: Arc<Counted>,
     metrics: Arc<Metrics>,
@@ -228,6 +237,7 @@ impl Limits {
             sign_ins: PerMinute::new(config.sign_ins_per_minute),
             lookups: PerMinute::new(config.lookups_per_minute),
             listen_offers: PerMinute::new(config.listen_offers_per_minute),
+            corrections: PerMinute::new(config.corrections_per_minute),
             sockets: Counted::new(config.sockets_per_ip, config.sockets),
             config,
             metrics,
@@ -246,6 +256,7 @@ impl Limits {
             Budget::SignIn => &self.sign_ins,
             Budget::Lookup => &self.lookups,
             Budget::ListenOffer => &self.listen_offers,
+            Budget::Correction => &self.corrections,
         };
         b.check(ip).inspect_err(|_| {
             self.metrics
@@ -262,6 +273,7 @@ impl Limits {
             &self.sign_ins,
             &self.lookups,
             &self.listen_offers,
+            &self.corrections,
         ] {
             b.forget_idle();
         }

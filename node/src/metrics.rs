@@ -73,6 +73,8 @@ pub struct Metrics {
     /// Attempts at anchoring an occurrence's record on chain, by outcome (`anchored`,
     /// `already`, `unregistered`, `refused`, `failed`).
     pub anchors: IntCounterVec,
+    /// `assembly_corrections_total{source, outcome}`.
+    pub corrections: IntCounterVec,
     /// The media path's own counters.
     pub media: Arc<MediaMetrics>,
     /// The archive's own counters.
@@ -154,7 +156,19 @@ impl Metrics {
         registry
             .register(Box::new(head.clone()))
             .expect("each metric registered once");
+        let corrections = IntCounterVec::new(
+            Opts::new(
+                "assembly_corrections_total",
+                "Transcript corrections brought to this node, by source (client, sibling) and outcome: taken (new here), held (already), refused (not the speaker's, unknown speech, revision taken or skipped, malformed), failed (the chain or the archive could not be read).",
+            ),
+            &["source", "outcome"],
+        )
+        .expect("a valid metric name");
+        registry
+            .register(Box::new(corrections.clone()))
+            .expect("each metric registered once");
         let metrics = Metrics {
+            corrections,
             sign_ins_ok: sign_ins.with_label_values(&["ok"]),
             sign_ins_refused: sign_ins.with_label_values(&["refused"]),
             ws_orchestrators: connections.with_label_values(&["orchestrator"]),

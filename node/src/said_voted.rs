@@ -227,6 +227,7 @@ mod tests {
                 file: String::new(),
             },
             text: Some("words".into()),
+            revision: 0,
             engine: None,
             segments: Vec::new(),
         }

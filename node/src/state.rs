@@ -130,6 +130,8 @@ pub struct AppState {
     pub alerts: Arc<crate::alerts::Alerts>,
     /// The registered nodes, and this node's key.
     pub cluster: Arc<crate::cluster::Cluster>,
+    /// Speakers' corrections of their transcripts.
+    pub corrections: Arc<crate::corrections::Corrections>,
 }
 
 /// The bearer token of a request's `Authorization` header, if it has one.

@@ -159,6 +159,20 @@ pub struct Anchored {
     pub verified_on_chain: bool,
     /// Each leaf field that disagrees with the recording or the chain.
     pub mismatches: Vec<&'static str>,
+    /// The transcript's revision the leaf holds: 0 as transcribed.
+    pub revision: u32,
+    /// For a correction (revision above 0), the speaker, when the correction's signature is
+    /// theirs; None when it is not, or the revision is 0.
+    pub corrected_by: Option<Address>,
+}
+
+/// A revision of a speech's transcript, as its node serves it.
+#[derive(Clone, Debug)]
+pub struct Transcript {
+    /// The text.
+    pub text: String,
+    /// For a correction, the speaker's signature of it.
+    pub signature: Option<alloy::primitives::Bytes>,
 }
 
 impl Anchored {
@@ -170,15 +184,22 @@ impl Anchored {
 
 impl Chain {
     /// Checks `proof` against the recording (its `sha256`), the `report` made of it, the
-    /// transcript (`transcript_sha256`, when known) and the chain.
+    /// transcript at the leaf's revision (when known; for a correction, that its speaker
+    /// signed it) and the chain.
     pub async fn anchored(
         &self,
         proof: &Proof,
         report: &Report,
         sha256: B256,
-        transcript_sha256: Option<B256>,
+        transcript: Option<&Transcript>,
     ) -> Result<Anchored, VerifyError> {
         let l = &proof.leaf;
+        let transcript_sha256 =
+            transcript.map(|t| assembly_provenance::record::transcript_digest(Some(&t.text)));
+        let corrected_by = match transcript {
+            Some(t) if l.revision > 0 => self.correction_signer(l, t).await?,
+            _ => None,
+        };
         let mut mismatches = Vec::new();
         let checks = [
             (l.audio_digest == sha256, "audioDigest"),
@@ -199,6 +220,9 @@ impl Chain {
             if !ok {
                 mismatches.push(what);
             }
+        }
+        if l.revision > 0 && corrected_by.is_none() {
+            mismatches.push("correction (not the speaker's signature)");
         }
         let anchor = RecordAnchor::new(proof.record_anchor, self.assembly.provider().clone());
         let chain = |e: alloy::contract::Error| VerifyError::Chain(e.to_string());
@@ -240,7 +264,45 @@ impl Chain {
             roots: roots.saturating_to(),
             verified_on_chain,
             mismatches,
+            revision: l.revision,
+            corrected_by,
         })
+    }
+
+    /// The speaker, if `t` is a correction of the leaf's speech, at its revision, that the
+    /// speaker signed (by key, or by their contract wallet).
+    async fn correction_signer(
+        &self,
+        l: &ProofLeaf,
+        t: &Transcript,
+    ) -> Result<Option<Address>, VerifyError> {
+        let Some(signature) = &t.signature else {
+            return Ok(None);
+        };
+        let typed = assembly_provenance::correction::TranscriptCorrection {
+            session: U256::from(l.session_id),
+            occurrence: l.occurrence,
+            slotStart: l.slot_start,
+            audio: l.audio_digest,
+            revision: l.revision,
+            text: t.text.clone(),
+        };
+        let domain = domain(self.chain_id, *self.assembly.address());
+        let by_key = alloy::primitives::Signature::try_from(signature.as_ref())
+            .ok()
+            .and_then(|s| typed.signer(&domain, &s));
+        if by_key == Some(l.speaker) {
+            return Ok(Some(l.speaker));
+        }
+        let vouched = crate::auth::contract_vouches(
+            self.assembly.provider(),
+            l.speaker,
+            typed.digest(&domain),
+            signature.clone(),
+        )
+        .await
+        .map_err(VerifyError::Chain)?;
+        Ok(vouched.then_some(l.speaker))
     }
 }
 

@@ -8,60 +8,23 @@
 //! an altered one does not; a member that anchors another root shows beside it; and a
 //! node restarted after sending but before recording it asks the chain and sends nothing.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use alloy::primitives::{Address, Bytes, B256, U256};
+use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
-use alloy::rpc::types::TransactionRequest;
-use alloy::sol_types::{SolCall, SolEvent};
-use assembly_indexer::bindings::{IAssembly, RecordAnchor};
-use assembly_media::client;
-use assembly_media::sdp::Intent;
-use assembly_media::stamp::stamped_frame;
-use assembly_node::config::NodeConfig;
+use alloy::sol_types::SolEvent;
+use assembly_indexer::bindings::RecordAnchor;
 use assembly_provenance::record::{self, leaf_hash, Leaf, Tree};
-use assembly_testkit::anchor::{deploy_record_anchor, fund};
+use assembly_testkit::anchor::deploy_record_anchor;
 use assembly_testkit::chain::{Mined, TestChain};
 use assembly_testkit::clock::now;
-use assembly_testkit::node::{get_json, node_with, Node};
-use assembly_testkit::registry::{node_key, register_key, register_node};
-use assembly_testkit::siwe::token;
-use assembly_testkit::speaking::signer;
-use serde_json::Value;
+use assembly_testkit::node::get_json;
+use assembly_testkit::record::{
+    anchoring_node, anchoring_pair, b256, eth_call, json_when, leaf_of, spoken_occurrence,
+    verifies, Anchoring,
+};
+use assembly_testkit::registry::register_node;
 use sha2::Digest;
-
-/// `call` as an `eth_call` to `to`, with the types the record is built from
-/// (`assembly_provenance::record`, taken from the same ABI as the node's bindings).
-async fn eth_call<C: SolCall>(chain: &TestChain, to: Address, call: C) -> C::Return {
-    let tx = TransactionRequest::default()
-        .to(to)
-        .input(Bytes::from(call.abi_encode()).into());
-    let out = chain.provider.call(tx).await.expect("eth_call answered");
-    C::abi_decode_returns(&out).expect("the answer decodes")
-}
-
-/// `RecordAnchor.verify` on chain.
-async fn verifies(
-    chain: &TestChain,
-    anchor: Address,
-    root: B256,
-    leaf: &Leaf,
-    proof: &[B256],
-) -> bool {
-    eth_call(
-        chain,
-        anchor,
-        record::RecordAnchor::verifyCall {
-            sessionId: leaf.sessionId,
-            occurrence: leaf.occurrence,
-            root,
-            speech: leaf.clone(),
-            proof: proof.to_vec(),
-        },
-    )
-    .await
-}
 
 /// Whether `from` anchoring `root` is refused with `NotAMember`.
 async fn not_a_member(
@@ -189,232 +152,20 @@ async fn the_rust_record_is_the_contracts() {
     );
 }
 
-/// A stand-in for an OpenAI-compatible transcription server: every speech says the same,
-/// so every node's transcript of a speech is the same text.
-async fn transcriber() -> String {
-    let app = axum::Router::new().route(
-        "/v1/audio/transcriptions",
-        axum::routing::post(|| async {
-            axum::Json(serde_json::json!({"text": "We should fund the record."}))
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("openai:http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
-}
-
-/// A node whose files are in `dir` (so that it can be restarted over them), transcribing
-/// with `transcriber` and anchoring every half second.
-async fn anchoring_node(chain: &TestChain, dir: &std::path::Path, transcriber: &str) -> Node {
-    let (dir, transcriber) = (dir.to_path_buf(), transcriber.to_string());
-    node_with(
-        chain,
-        chain.anvil.endpoint(),
-        Duration::from_millis(50),
-        move |c: &mut NodeConfig| {
-            c.secret_file = dir.join("secret");
-            c.indexer.db = Some(dir.join("node.sqlite"));
-            c.archive.recordings = dir.join("recordings");
-            c.archive.transcriber = Some(assembly_archive::TranscriberConfig {
-                service: transcriber,
-                model: None,
-                key: None,
-            });
-            c.archive.captions = false;
-            c.anchor.every_ms = 500;
-            c.anchor.transcript_wait_secs = 60;
-        },
-    )
-    .await
-}
-
-/// `path` on `node` once `ready` holds of it, within `within`.
-async fn json_when(
-    node: &Node,
-    path: &str,
-    what: &str,
-    within: Duration,
-    ready: impl Fn(&Value) -> bool,
-) -> Value {
-    let t0 = Instant::now();
-    loop {
-        let v = get_json(node, path).await;
-        if ready(&v) {
-            return v;
-        }
-        assert!(t0.elapsed() < within, "{what}: {v}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Account `i` enqueues in `session`; panics with the chain's reason if refused. The gas
-/// is set, not estimated: with a block a second, the estimate is made at the last block's
-/// time, and an occurrence that begins in between costs more to enqueue in.
-async fn ask_for_the_floor(chain: &TestChain, session: u64, i: usize) {
-    let sent = chain
-        .assembly
-        .enqueue(U256::from(session))
-        .from(chain.accounts[i])
-        .gas(400_000)
-        .send()
-        .await;
-    let receipt = match sent {
-        Ok(pending) => pending.get_receipt().await.expect("a receipt"),
-        Err(e) => panic!(
-            "account {i} enqueued: {e} {:?}",
-            e.as_decoded_interface_error::<assembly_indexer::bindings::Assembly::AssemblyErrors>()
-        ),
-    };
-    assert!(receipt.status(), "account {i}'s enqueue mined: {receipt:?}");
-}
-
-fn b256(v: &Value) -> B256 {
-    v.as_str()
-        .expect("a hex string")
-        .parse()
-        .expect("32 bytes of hex")
-}
-
-/// The leaf a proof answer names, with `IRecordAnchor.Speech`'s types.
-fn leaf_of(v: &Value) -> Leaf {
-    Leaf {
-        sessionId: U256::from(v["sessionId"].as_u64().unwrap()),
-        occurrence: v["occurrence"].as_u64().unwrap() as u32,
-        slotStart: alloy::primitives::Uint::from(v["slotStart"].as_u64().unwrap()),
-        speaker: v["speaker"].as_str().unwrap().parse().unwrap(),
-        audioDigest: b256(&v["audioDigest"]),
-        attestationDigest: b256(&v["attestationDigest"]),
-        transcriptDigest: b256(&v["transcriptDigest"]),
-        revision: v["revision"].as_u64().unwrap() as u32,
-    }
-}
-
-/// Account `i` speaks for two seconds on `node` once its slot begins, signed or not.
-async fn speak(
-    node: &Node,
-    chain: &TestChain,
-    session: u64,
-    i: usize,
-    slot_start: u64,
-    signed: bool,
-) {
-    let t = token(node, chain, i).await;
-    let peer = client::persistent(
-        reqwest::Client::new(),
-        format!("{}/api/v1/sessions/{session}/whip", node.base),
-        Some(t),
-        Intent::Publish,
-        Arc::new(|_: &[u8], _| {}),
-    );
-    let mut up = peer.up.clone();
-    // Admitted once the slot is the speaker's (or next); frames sent only within it.
-    while now() < slot_start || !*up.borrow() {
-        let _ = tokio::time::timeout(Duration::from_millis(100), up.changed()).await;
-    }
-    let frames = peer.frames.clone().unwrap();
-    let mut signing = signed.then(|| signer(chain, i, session, 0));
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    for n in 0..100 {
-        tick.tick().await;
-        let plain = stamped_frame(n, 80);
-        let out: Arc<[u8]> = match signing.as_mut() {
-            Some(s) => s
-                .sign(&plain, assembly_floor::clock::now_ms())
-                .unwrap()
-                .into(),
-            None => plain,
-        };
-        frames.send(out).await.unwrap();
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    peer.task.abort();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_ended_occurrence_is_anchored_once_by_each_node() {
     // Blocks every second: the occurrence's end is read from chain time.
     let mut chain = TestChain::start_at(&["--block-time", "1"], now()).await;
     let contract = deploy_record_anchor(&mut chain).await;
     let anchor = *contract.address();
-    let stt = transcriber().await;
-    let dirs: Vec<std::path::PathBuf> = (0..2)
-        .map(|k| {
-            std::env::temp_dir().join(format!(
-                "assembly-anchor-{}-{}-{k}",
-                std::process::id(),
-                chain.anvil.port()
-            ))
-        })
-        .collect();
-    for d in &dirs {
-        let _ = std::fs::remove_dir_all(d);
-        std::fs::create_dir_all(d).unwrap();
-    }
-    let a = anchoring_node(&chain, &dirs[0], &stt).await;
-    let b = anchoring_node(&chain, &dirs[1], &stt).await;
-    let keys = [node_key(&dirs[0]), node_key(&dirs[1])];
-    // Operators 1 and 2 register the two nodes and fund their keys, which anchor.
-    for (k, n) in [&a, &b].iter().enumerate() {
-        assert!(register_key(&chain, chain.accounts[1 + k], &keys[k], &n.base).await);
-        fund(&chain, keys[k].address()).await;
-    }
-    for n in [&a, &b] {
-        json_when(
-            n,
-            "/api/v1/cluster",
-            "two members",
-            Duration::from_secs(10),
-            |v| {
-                v["nodes"]
-                    .as_array()
-                    .is_some_and(|l| l.iter().filter(|m| m["member"] == true).count() == 2)
-            },
-        )
-        .await;
-    }
-
-    // One occurrence, 16 s long from 3 s on, with slots of 5 s: orchestrator 4 speaks
-    // first (signed, on A), orchestrator 5 second (unsigned, on B).
-    let start = now() + 3;
-    let p = IAssembly::SessionParams {
-        start: alloy::primitives::Uint::from(start),
-        duration: alloy::primitives::Uint::from(16u64),
-        period: alloy::primitives::Uint::from(0u64),
-        count: 0,
-        slotLength: 5,
-        maxQueue: 8,
-        speakers: 0,
-        kind: 0,
-        proposalId: U256::ZERO,
-    };
-    chain.assembly.createSession(p).mined().await;
-    let session = chain
-        .assembly
-        .sessionCount()
-        .call()
-        .await
-        .unwrap()
-        .to::<u64>();
-    ask_for_the_floor(&chain, session, 4).await;
-    ask_for_the_floor(&chain, session, 5).await;
-    let slot = |i: u32| {
-        let chain = &chain;
-        async move {
-            chain
-                .assembly
-                .slotOf(U256::from(session), 0, i)
-                .call()
-                .await
-                .unwrap()
-        }
-    };
-    let (first, second) = (slot(0).await, slot(1).await);
-    tokio::join!(
-        speak(&a, &chain, session, 4, first.start, true),
-        speak(&b, &chain, session, 5, second.start, false),
-    );
-    let end = start + 16;
+    let Anchoring {
+        a,
+        b,
+        keys,
+        dirs,
+        transcriber: stt,
+    } = anchoring_pair(&chain, "anchor").await;
+    let (session, end) = spoken_occurrence(&chain, &a, &b).await;
     eprintln!("occurrence ends at {end}; now {}", now());
 
     // Each node computes the record and anchors it, once.

@@ -23,9 +23,12 @@
 //!   is the speaker's side.
 //! - [`check::Checker`] reads a stream of packets (live, or a recording) into verdicts.
 //! - [`packet`] reads Opus framing, and defines the canonical form a tag covers.
+//! - [`correction`] is a speaker's signed correction of their speech's transcript, and
+//!   [`record`] the leaves and tree an occurrence's record is anchored as.
 
 pub mod carrier;
 pub mod check;
+pub mod correction;
 pub mod packet;
 pub mod record;
 

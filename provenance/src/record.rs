@@ -15,17 +15,18 @@
 //! | `audioDigest` | SHA-256 of the recording: the bytes of its Ogg Opus file as archived (one file per speech, byte-identical on every node that heard it) |
 //! | `attestationDigest` | [`crate::carrier::Certificate::digest`] of the certificate the speech was checked under (the latest one its holder signed), or zero for a speech no certificate of the holder's came with |
 //! | `transcriptDigest` | [`transcript_digest`]: SHA-256 of the transcript's text, or zero while there is none |
-//! | `revision` | 0 |
+//! | `revision` | 0 for the transcript as transcribed; `n` for its speaker's `n`th correction ([`crate::correction`]) |
 //!
 //! The transcript's bytes are the text exactly as the Hansard stores it
 //! (`transcripts.text`, what `GET /api/v1/hansard/...` serves): its UTF-8 bytes with no
 //! normalisation (no trimming, no case or Unicode folding), the timed segments left out.
 //! SHA-256 because `IRecordAnchor.Speech` documents it so, beside the audio's.
 //!
-//! `revision` is always 0 here: the Hansard keeps one transcript per speech and has no
-//! corrections. When it has, a corrected transcript will be a new leaf of the same speech
-//! with the new digest and `revision` one higher, in a new root anchored beside the first,
-//! which stays verifiable.
+//! A corrected transcript is a new leaf of the same speech, every other field unchanged,
+//! with the corrected text's digest and its revision: the leaves of revisions `0..n` stay,
+//! so the record holds one leaf per revision of each speech and a root anchored before the
+//! correction keeps proving what it held. Revision 0's text is the transcriber's, as first
+//! recorded; a correction's is the text its speaker signed.
 
 use alloy_primitives::{keccak256, B256};
 use alloy_sol_types::SolValue;

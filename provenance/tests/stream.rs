@@ -228,6 +228,37 @@ fn items_read_back_as_written() {
     assert_eq!(b.signer(), Ok(Address::from_private_key(&speaking_key())));
 }
 
+/// A correction of a speech's transcript, signed by the holder's wallet: what the browser's
+/// typed data must hash to, and a signature it must recover from.
+fn correction_vector() -> serde_json::Value {
+    use assembly_provenance::correction::TranscriptCorrection;
+    let c = TranscriptCorrection {
+        session: U256::from(SESSION),
+        occurrence: OCCURRENCE,
+        slotStart: SLOT.0 / 1000,
+        audio: alloy_primitives::B256::repeat_byte(0x5e),
+        revision: 1,
+        text: "We should fund the monitoring work — “in full”.".into(),
+    };
+    let digest = c.digest(&domain(CHAIN, assembly()));
+    let signature = holder().sign_hash_sync(&digest).expect("signs");
+    assert_eq!(
+        c.signer(&domain(CHAIN, assembly()), &signature),
+        Some(holder().address())
+    );
+    serde_json::json!({
+        "session": SESSION,
+        "occurrence": OCCURRENCE,
+        "slotStart": c.slotStart,
+        "audio": c.audio,
+        "revision": c.revision,
+        "text": c.text,
+        "digest": digest,
+        "signature": alloy_primitives::hex::encode_prefixed(signature.as_bytes()),
+        "transcriptDigest": c.transcript_digest(),
+    })
+}
+
 /// The vectors every other signer (the browser's, the Python peer's) must reproduce byte for
 /// byte: `provenance/tests/vectors.json`, written from this crate (`UPDATE_VECTORS=1`).
 #[test]
@@ -258,6 +289,7 @@ fn vectors_are_what_this_crate_writes() {
         "certificateSignature": hex(&cert.signature.as_bytes()),
         "attestationDigest": cert.digest(),
         "packets": packets,
+        "correction": correction_vector(),
     });
     let text = serde_json::to_string_pretty(&v).expect("json") + "\n";
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors.json");

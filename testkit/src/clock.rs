@@ -9,3 +9,11 @@ pub fn now() -> u64 {
         .expect("the system clock is after 1970")
         .as_secs()
 }
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the system clock is after 1970")
+        .as_millis() as u64
+}

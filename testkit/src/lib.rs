@@ -15,6 +15,8 @@
 //! - [`live`] — its live-state WebSocket: connect, and wait for a message.
 //! - [`siwe`] — signing in as an anvil account.
 //! - [`speaking`] — signed audio: a speaking key an anvil account certified.
+//! - [`record`] — nodes that transcribe and anchor, speakers who speak, records read and
+//!   leaves verified on chain.
 //! - [`frames`] — a publisher's packets, pumped every 20 ms.
 //! - [`peers`] — WebRTC peers from other stacks (aiortc, GStreamer), run as scripts.
 //! - [`voice`] — words spoken by espeak-ng as Opus packets, and a process guard.
@@ -39,6 +41,8 @@ pub mod live;
 pub mod node;
 #[cfg(feature = "node")]
 pub mod peers;
+#[cfg(feature = "node")]
+pub mod record;
 #[cfg(feature = "node")]
 pub mod s3;
 #[cfg(feature = "node")]

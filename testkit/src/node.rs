@@ -87,6 +87,7 @@ pub async fn node_with(
             sign_ins_per_minute: 100_000,
             lookups_per_minute: 100_000,
             listen_offers_per_minute: 100_000,
+            corrections_per_minute: 100_000,
             ..LimitsConfig::default()
         },
         secret_file: dir.join("secret"),

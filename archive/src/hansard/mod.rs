@@ -3,11 +3,13 @@
 //!
 //! - [`transcribe`] — the engine interface and its backends.
 //! - [`store`] — the queue, transcripts and full-text index.
+//! - [`corrections`] — speakers' signed corrections, each a revision kept beside the others.
 //!
 //! Transcription runs in its own task, one speech at a time, far from the live path. A
 //! failure (server down, slow, refusing) leaves the speech queued with a growing wait;
 //! when the server returns, the queue drains. Nothing is dropped.
 
+pub mod corrections;
 pub mod store;
 pub mod transcribe;
 

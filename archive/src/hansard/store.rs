@@ -5,6 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use crate::hansard::corrections::{self, LATEST};
 use crate::hansard::transcribe::Segment;
 use crate::record::archive::{self, Archive, ArchiveError, Speech};
 
@@ -28,14 +29,16 @@ pub struct Hit {
     /// The speech that matched, its fields inlined.
     #[serde(flatten)]
     pub speech: Speech,
-    /// The speech's whole transcript.
+    /// The speech's whole transcript, at its latest revision.
     pub text: String,
+    /// That revision: 0 as transcribed, one more for each correction its speaker signed.
+    pub revision: u32,
     /// The matching words in context, matches in [brackets].
     pub snippet: String,
     /// The recording, from the moment the speech starts.
     pub audio: String,
     /// Where in the recording the first searched word was said, in milliseconds, when the
-    /// transcript is timed; null otherwise (play from the start).
+    /// transcript is timed and uncorrected; null otherwise (play from the start).
     pub at_ms: Option<u64>,
 }
 
@@ -64,12 +67,16 @@ pub struct Entry {
     /// The speech, its fields inlined.
     #[serde(flatten)]
     pub speech: Speech,
-    /// `None` while the speech waits for transcription.
+    /// The transcript at its latest revision; `None` while the speech waits for
+    /// transcription and has no correction.
     pub text: Option<String>,
-    /// The transcriber that wrote the text (its `name()`); `None` while the speech waits.
+    /// That revision: 0 as transcribed, one more for each correction its speaker signed
+    /// (`GET /api/v1/archive/speeches/{id}/transcript` has every revision).
+    pub revision: u32,
+    /// The transcriber that wrote revision 0 (its `name()`); `None` while the speech waits.
     pub engine: Option<String>,
     /// The transcript's timed segments, for following playback; empty where the engine
-    /// gave no times.
+    /// gave no times, or the speaker corrected the text (the times are of other words).
     pub segments: Vec<Segment>,
 }
 
@@ -77,6 +84,7 @@ pub struct Entry {
 pub fn migrate(a: &Archive) -> Result<(), ArchiveError> {
     a.with_db(|db| {
         db.execute_batch(SCHEMA)?;
+        corrections::migrate(db)?;
         // Timed segments came later: a database from before gains the column, empty.
         let timed: i64 = db.query_row(
             "SELECT COUNT(*) FROM pragma_table_info('transcripts') WHERE name = 'segments'",
@@ -169,8 +177,20 @@ pub fn succeeded(
             "INSERT OR REPLACE INTO transcripts (speech_id, text, engine, transcribed_ms, segments) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![speech, text, engine, now_ms as i64, timed],
         )?;
+        // A correction the speaker made before the transcriber finished stays what is
+        // searched: it is the latest revision.
+        let corrected: Option<String> = tx
+            .query_row(
+                "SELECT text FROM transcript_corrections WHERE speech_id = ?1 ORDER BY revision DESC LIMIT 1",
+                [speech],
+                |r| r.get(0),
+            )
+            .optional()?;
         tx.execute("DELETE FROM hansard_fts WHERE speech_id = ?1", [speech])?;
-        tx.execute("INSERT INTO hansard_fts (text, speech_id) VALUES (?1, ?2)", params![text, speech])?;
+        tx.execute(
+            "INSERT INTO hansard_fts (text, speech_id) VALUES (?1, ?2)",
+            params![corrected.as_deref().unwrap_or(text), speech],
+        )?;
         tx.execute("DELETE FROM transcript_queue WHERE speech_id = ?1", [speech])?;
         tx.commit()
     })
@@ -248,8 +268,10 @@ pub fn search(a: &Archive, q: &Query) -> Result<Vec<Hit>, ArchiveError> {
         };
         let sql = if words.is_some() {
             format!(
-                "SELECT {}, t.text, snippet(hansard_fts, 0, '[', ']', '…', 12), t.segments
-                 FROM hansard_fts JOIN speeches s ON s.id = hansard_fts.speech_id JOIN transcripts t ON t.speech_id = s.id
+                "SELECT {}, COALESCE(c.text, t.text), snippet(hansard_fts, 0, '[', ']', '…', 12),
+                        CASE WHEN c.text IS NULL THEN t.segments END, COALESCE(c.revision, 0)
+                 FROM hansard_fts JOIN speeches s ON s.id = hansard_fts.speech_id
+                 LEFT JOIN transcripts t ON t.speech_id = s.id {LATEST}
                  WHERE hansard_fts MATCH ?1 AND (?2 IS NULL OR lower(s.speaker) = lower(?2))
                    AND (?3 IS NULL OR s.started_ms >= ?3) AND (?4 IS NULL OR s.started_ms < ?4){session_clause}
                  ORDER BY s.started_ms {order} LIMIT ?5",
@@ -257,9 +279,11 @@ pub fn search(a: &Archive, q: &Query) -> Result<Vec<Hit>, ArchiveError> {
             )
         } else {
             format!(
-                "SELECT {}, t.text, substr(t.text, 1, 120), t.segments
-                 FROM speeches s JOIN transcripts t ON t.speech_id = s.id
-                 WHERE (?1 IS NULL OR 1) AND (?2 IS NULL OR lower(s.speaker) = lower(?2))
+                "SELECT {}, COALESCE(c.text, t.text), substr(COALESCE(c.text, t.text), 1, 120),
+                        CASE WHEN c.text IS NULL THEN t.segments END, COALESCE(c.revision, 0)
+                 FROM speeches s LEFT JOIN transcripts t ON t.speech_id = s.id {LATEST}
+                 WHERE (t.speech_id IS NOT NULL OR c.speech_id IS NOT NULL)
+                   AND (?1 IS NULL OR 1) AND (?2 IS NULL OR lower(s.speaker) = lower(?2))
                    AND (?3 IS NULL OR s.started_ms >= ?3) AND (?4 IS NULL OR s.started_ms < ?4){session_clause}
                  ORDER BY s.started_ms {order} LIMIT ?5",
                 prefixed()
@@ -276,6 +300,7 @@ pub fn search(a: &Archive, q: &Query) -> Result<Vec<Hit>, ArchiveError> {
                     Ok(Hit {
                         speech,
                         text: r.get(13)?,
+                        revision: r.get::<_, i64>(16)? as u32,
                         snippet: r.get(14)?,
                         audio,
                         at_ms: q.words.as_deref().and_then(|w| moment(w, &timed)),
@@ -287,11 +312,26 @@ pub fn search(a: &Archive, q: &Query) -> Result<Vec<Hit>, ArchiveError> {
     })
 }
 
+/// `speech`'s transcript as transcribed (revision 0): its text, the engine's name and when
+/// it was stored (milliseconds since the epoch); None while it waits.
+pub fn transcript(a: &Archive, speech: i64) -> Result<Option<(String, String, u64)>, ArchiveError> {
+    a.with_db(|db| {
+        db.query_row(
+            "SELECT text, engine, transcribed_ms FROM transcripts WHERE speech_id = ?1",
+            [speech],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)),
+        )
+        .optional()
+    })
+}
+
 /// A session's speeches with their transcripts, in order.
 pub fn session(a: &Archive, session: u64) -> Result<Vec<Entry>, ArchiveError> {
     a.with_db(|db| {
         let mut stmt = db.prepare(&format!(
-            "SELECT {}, t.text, t.engine, t.segments FROM speeches s LEFT JOIN transcripts t ON t.speech_id = s.id
+            "SELECT {}, COALESCE(c.text, t.text), t.engine,
+                    CASE WHEN c.text IS NULL THEN t.segments END, COALESCE(c.revision, 0)
+             FROM speeches s LEFT JOIN transcripts t ON t.speech_id = s.id {LATEST}
              WHERE s.session = ?1 ORDER BY s.started_ms, s.id",
             prefixed()
         ))?;
@@ -300,6 +340,7 @@ pub fn session(a: &Archive, session: u64) -> Result<Vec<Entry>, ArchiveError> {
                 Ok(Entry {
                     speech: archive::row(r)?,
                     text: r.get(13)?,
+                    revision: r.get::<_, i64>(16)? as u32,
                     engine: r.get(14)?,
                     segments: segments(r.get(15)?),
                 })

@@ -94,20 +94,25 @@ pub const COLUMNS: &str = "id, session, occurrence, speaker, slot_start, slot_en
 
 /// The [`Speech`] in a row selected with [`COLUMNS`].
 pub fn row(r: &rusqlite::Row) -> rusqlite::Result<Speech> {
+    row_at(r, 0)
+}
+
+/// The [`Speech`] in a row whose columns from `at` on are [`COLUMNS`].
+pub fn row_at(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Speech> {
     Ok(Speech {
-        id: r.get(0)?,
-        session: r.get::<_, i64>(1)? as u64,
-        occurrence: r.get::<_, i64>(2)? as u32,
-        speaker: r.get(3)?,
-        slot_start: r.get::<_, i64>(4)? as u64,
-        slot_end: r.get::<_, i64>(5)? as u64,
-        started_ms: r.get::<_, i64>(6)? as u64,
-        ended_ms: r.get::<_, i64>(7)? as u64,
-        packets: r.get::<_, i64>(8)? as u64,
-        duration_ms: r.get::<_, i64>(9)? as u64,
-        sha256: r.get(10)?,
-        open: r.get::<_, i64>(11)? != 0,
-        file: r.get(12)?,
+        id: r.get(at)?,
+        session: r.get::<_, i64>(at + 1)? as u64,
+        occurrence: r.get::<_, i64>(at + 2)? as u32,
+        speaker: r.get(at + 3)?,
+        slot_start: r.get::<_, i64>(at + 4)? as u64,
+        slot_end: r.get::<_, i64>(at + 5)? as u64,
+        started_ms: r.get::<_, i64>(at + 6)? as u64,
+        ended_ms: r.get::<_, i64>(at + 7)? as u64,
+        packets: r.get::<_, i64>(at + 8)? as u64,
+        duration_ms: r.get::<_, i64>(at + 9)? as u64,
+        sha256: r.get(at + 10)?,
+        open: r.get::<_, i64>(at + 11)? != 0,
+        file: r.get(at + 12)?,
     })
 }
 

@@ -1,9 +1,16 @@
 //! An occurrence's record as this node computes it: the leaf of each of its speeches (see
 //! [`assembly_provenance::record`]), the root over them, and where anchoring that root on
-//! chain stands. It is computed once, when the occurrence is over and its speeches are
-//! closed, checked and transcribed (or the wait for transcripts is over), and kept as
-//! computed: the proofs this node serves are of the leaves it anchored, whatever the
-//! archive learns later.
+//! chain stands. It is first computed when the occurrence is over and its speeches are
+//! closed, checked and transcribed (or the wait for transcripts is over), and its leaves
+//! are kept as computed: the proofs this node serves are of the leaves it anchored,
+//! whatever the archive learns later.
+//!
+//! A speaker's correction of a transcript (see [`crate::hansard::corrections`]) adds a leaf
+//! and takes none away: revision `n` of a speech sits beside revisions `0..n`. Each set of
+//! leaves is an *edition* of the record (0, then one more for each time corrections are
+//! added), with its own root and its own anchoring, so every root this node anchored keeps
+//! proving the leaves it held. Only the latest edition is anchored: one that corrections
+//! overtook before it reached the chain is left, since the next holds all it held.
 //!
 //! A speech is in its occurrence's record when it was heard (at least one packet) and its
 //! recording has a digest; one whose file could not be read has no audio to vouch for.
@@ -16,24 +23,59 @@ use super::archive::{Archive, ArchiveError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS occurrence_records (
-  session INTEGER NOT NULL, occurrence INTEGER NOT NULL,
+  session INTEGER NOT NULL, occurrence INTEGER NOT NULL, edition INTEGER NOT NULL,
   root TEXT NOT NULL, speeches INTEGER NOT NULL,
   chain_id INTEGER NOT NULL, record_anchor TEXT NOT NULL, computed_ms INTEGER NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL DEFAULT 0, last_error TEXT,
   operator TEXT, sender TEXT, tx TEXT, block INTEGER, gas_used INTEGER, anchored_ms INTEGER,
-  PRIMARY KEY (session, occurrence)
+  PRIMARY KEY (session, occurrence, edition)
 );
 CREATE TABLE IF NOT EXISTS record_leaves (
-  speech_id INTEGER PRIMARY KEY,
+  speech_id INTEGER NOT NULL, revision INTEGER NOT NULL, edition INTEGER NOT NULL,
   session INTEGER NOT NULL, occurrence INTEGER NOT NULL, slot_start INTEGER NOT NULL,
   speaker TEXT NOT NULL, audio_digest TEXT NOT NULL, attestation_digest TEXT NOT NULL,
-  transcript_digest TEXT NOT NULL, revision INTEGER NOT NULL
+  transcript_digest TEXT NOT NULL,
+  PRIMARY KEY (speech_id, revision)
 );
 CREATE INDEX IF NOT EXISTS record_leaves_by_occurrence ON record_leaves (session, occurrence);
 ";
 
-/// Creates the records' tables, if they are missing.
+/// Moves a database from before editions (one record per occurrence, one leaf per speech)
+/// to this schema: every record it held becomes edition 0.
+const TO_EDITIONS: &str = "
+ALTER TABLE occurrence_records RENAME TO occurrence_records_v1;
+ALTER TABLE record_leaves RENAME TO record_leaves_v1;
+DROP INDEX IF EXISTS record_leaves_by_occurrence;
+";
+const FROM_V1: &str = "
+INSERT INTO occurrence_records (session, occurrence, edition, root, speeches, chain_id,
+  record_anchor, computed_ms, attempts, next_ms, last_error, operator, sender, tx, block,
+  gas_used, anchored_ms)
+SELECT session, occurrence, 0, root, speeches, chain_id, record_anchor, computed_ms, attempts,
+  next_ms, last_error, operator, sender, tx, block, gas_used, anchored_ms
+FROM occurrence_records_v1;
+INSERT INTO record_leaves (speech_id, revision, edition, session, occurrence, slot_start,
+  speaker, audio_digest, attestation_digest, transcript_digest)
+SELECT speech_id, revision, 0, session, occurrence, slot_start, speaker, audio_digest,
+  attestation_digest, transcript_digest FROM record_leaves_v1;
+DROP TABLE occurrence_records_v1;
+DROP TABLE record_leaves_v1;
+";
+
+/// Creates the records' tables, if they are missing, and brings older ones up to date.
 pub(crate) fn migrate(db: &Connection) -> rusqlite::Result<()> {
+    let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0));
+    let exists = count("SELECT COUNT(*) FROM sqlite_master WHERE name = 'occurrence_records'")?;
+    let editions = count(
+        "SELECT COUNT(*) FROM pragma_table_info('occurrence_records') WHERE name = 'edition'",
+    )?;
+    if exists == 1 && editions == 0 {
+        let tx = db.unchecked_transaction()?;
+        tx.execute_batch(TO_EDITIONS)?;
+        tx.execute_batch(SCHEMA)?;
+        tx.execute_batch(FROM_V1)?;
+        return tx.commit();
+    }
     db.execute_batch(SCHEMA)
 }
 
@@ -85,14 +127,17 @@ pub struct Attestation {
     pub at_ms: u64,
 }
 
-/// One occurrence's record as computed here.
+/// One edition of an occurrence's record as computed here.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     /// The session.
     pub session: u64,
     /// The occurrence.
     pub occurrence: u32,
-    /// Each speech's leaf, by speech id, in id order.
+    /// Which edition: 0 as first computed, one more each time corrections were added.
+    pub edition: u32,
+    /// Each leaf, by speech id: one for each revision of a speech's transcript the
+    /// edition holds. In id order, then revision order.
     pub leaves: Vec<(i64, Leaf)>,
     /// The root over them.
     pub root: B256,
@@ -113,11 +158,20 @@ impl Record {
             .expect("a record is saved only with at least one leaf")
     }
 
-    /// The leaf of `speech`, if it is in this record.
+    /// The leaf of `speech`'s latest revision in this edition, if it is in it.
     pub fn leaf(&self, speech: i64) -> Option<&Leaf> {
         self.leaves
             .iter()
-            .find_map(|(id, l)| (*id == speech).then_some(l))
+            .filter(|(id, _)| *id == speech)
+            .max_by_key(|(_, l)| l.revision)
+            .map(|(_, l)| l)
+    }
+
+    /// The leaf of `speech`'s `revision`, if this edition holds it.
+    pub fn leaf_at(&self, speech: i64, revision: u32) -> Option<&Leaf> {
+        self.leaves
+            .iter()
+            .find_map(|(id, l)| (*id == speech && l.revision == revision).then_some(l))
     }
 }
 
@@ -172,7 +226,8 @@ pub fn readiness(a: &Archive, session: u64, occurrence: u32) -> Result<Readiness
 }
 
 /// The leaves of `session`'s `occurrence` from the archive as it is now (closed, checked
-/// speeches with a digest), by speech id. Needs the Hansard's tables.
+/// speeches with a digest), by speech id: each speech's transcript as transcribed (revision
+/// 0) and each correction its speaker made. Needs the Hansard's tables.
 pub fn leaves(
     a: &Archive,
     session: u64,
@@ -201,29 +256,83 @@ pub fn leaves(
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     })?;
-    rows.into_iter()
-        .map(|(id, slot_start, speaker, sha256, attestation, text)| {
-            let leaf = Leaf {
-                sessionId: U256::from(session),
-                occurrence,
-                slotStart: alloy_primitives::Uint::from(slot_start as u64),
-                speaker: speaker.parse().map_err(|_| corrupt("speaker"))?,
-                audioDigest: b256(&sha256, "sha256")?,
-                attestationDigest: match attestation {
-                    Some(d) => b256(&d, "attestation digest")?,
-                    None => B256::ZERO,
-                },
-                transcriptDigest: transcript_digest(text.as_deref()),
-                revision: 0,
-            };
-            Ok((id, leaf))
-        })
-        .collect()
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, slot_start, speaker, sha256, attestation, text) in rows {
+        let leaf = Leaf {
+            sessionId: U256::from(session),
+            occurrence,
+            slotStart: alloy_primitives::Uint::from(slot_start as u64),
+            speaker: speaker.parse().map_err(|_| corrupt("speaker"))?,
+            audioDigest: b256(&sha256, "sha256")?,
+            attestationDigest: match attestation {
+                Some(d) => b256(&d, "attestation digest")?,
+                None => B256::ZERO,
+            },
+            transcriptDigest: transcript_digest(text.as_deref()),
+            revision: 0,
+        };
+        out.push((id, leaf.clone()));
+        for (revision, text) in revisions(a, id)? {
+            out.push((id, corrected(&leaf, revision, &text)));
+        }
+    }
+    Ok(out)
 }
 
-/// Keeps `leaves` as `session`'s `occurrence`'s record, to be anchored in `record_anchor` on
-/// `chain_id`; a record already kept stays as it was. Returns the record kept, or None for
-/// no leaves.
+/// The corrections of `speech`'s transcript its speaker made (the Hansard's
+/// `transcript_corrections`), as (revision, text), revision 1 first.
+fn revisions(a: &Archive, speech: i64) -> Result<Vec<(u32, String)>, ArchiveError> {
+    a.with_db(|db| {
+        let mut q = db.prepare_cached(
+            "SELECT revision, text FROM transcript_corrections WHERE speech_id = ?1 ORDER BY revision",
+        )?;
+        let rows = q
+            .query_map([speech], |r| Ok((r.get::<_, i64>(0)? as u32, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    })
+}
+
+/// The leaf of the correction to `text` as `revision` of the speech whose original leaf is
+/// `original`.
+fn corrected(original: &Leaf, revision: u32, text: &str) -> Leaf {
+    Leaf {
+        transcriptDigest: transcript_digest(Some(text)),
+        revision,
+        ..original.clone()
+    }
+}
+
+/// The leaves of corrections of `session`'s `occurrence` that its latest edition does not
+/// hold yet, by speech id: what the next edition adds.
+pub fn corrected_leaves(
+    a: &Archive,
+    session: u64,
+    occurrence: u32,
+) -> Result<Vec<(i64, Leaf)>, ArchiveError> {
+    let Some(latest) = record(a, session, occurrence)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    let originals: Vec<(i64, Leaf)> = latest
+        .leaves
+        .iter()
+        .filter(|(_, l)| l.revision == 0)
+        .cloned()
+        .collect();
+    for (id, original) in originals {
+        for (revision, text) in revisions(a, id)? {
+            if latest.leaf_at(id, revision).is_none() {
+                out.push((id, corrected(&original, revision, &text)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Keeps `leaves` as `session`'s `occurrence`'s record (its edition 0), to be anchored in
+/// `record_anchor` on `chain_id`; a record already kept stays as it was. Returns the latest
+/// edition kept, or None for no leaves.
 pub fn save(
     a: &Archive,
     session: u64,
@@ -238,43 +347,119 @@ pub fn save(
     };
     a.with_db(|db| {
         let tx = db.unchecked_transaction()?;
-        let inserted = tx.execute(
-            "INSERT OR IGNORE INTO occurrence_records
-             (session, occurrence, root, speeches, chain_id, record_anchor, computed_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                session as i64,
-                occurrence,
-                tree.root().to_string(),
-                leaves.len() as i64,
-                chain_id as i64,
-                record_anchor.to_checksum(None),
-                now_ms as i64
-            ],
+        let kept: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM occurrence_records WHERE session = ?1 AND occurrence = ?2",
+            params![session as i64, occurrence],
+            |r| r.get(0),
         )?;
-        if inserted == 1 {
-            for (id, l) in leaves {
-                tx.execute(
-                    "INSERT OR REPLACE INTO record_leaves (speech_id, session, occurrence, slot_start,
-                     speaker, audio_digest, attestation_digest, transcript_digest, revision)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    params![
-                        id,
-                        session as i64,
-                        occurrence,
-                        l.slotStart.to::<u64>() as i64,
-                        l.speaker.to_checksum(None),
-                        l.audioDigest.to_string(),
-                        l.attestationDigest.to_string(),
-                        l.transcriptDigest.to_string(),
-                        l.revision
-                    ],
-                )?;
-            }
+        if kept == 0 {
+            insert_edition(
+                &tx,
+                session,
+                occurrence,
+                0,
+                &tree,
+                chain_id,
+                record_anchor,
+                now_ms,
+            )?;
+            insert_leaves(&tx, 0, leaves)?;
         }
         tx.commit()
     })?;
     record(a, session, occurrence)
+}
+
+/// Keeps a new edition of `session`'s `occurrence`'s record: the latest one's leaves and
+/// `added` (see [`corrected_leaves`]). Returns it; None when there is no record to add to,
+/// or nothing to add.
+pub fn extend(
+    a: &Archive,
+    session: u64,
+    occurrence: u32,
+    added: &[(i64, Leaf)],
+    now_ms: u64,
+) -> Result<Option<Record>, ArchiveError> {
+    let Some(latest) = record(a, session, occurrence)? else {
+        return Ok(None);
+    };
+    if added.is_empty() {
+        return Ok(None);
+    }
+    let edition = latest.edition + 1;
+    let tree = Tree::of(latest.leaves.iter().chain(added).map(|(_, l)| l))
+        .expect("an edition holds its predecessor's leaves");
+    a.with_db(|db| {
+        let tx = db.unchecked_transaction()?;
+        insert_edition(
+            &tx,
+            session,
+            occurrence,
+            edition,
+            &tree,
+            latest.chain_id,
+            latest.record_anchor,
+            now_ms,
+        )?;
+        insert_leaves(&tx, edition, added)?;
+        tx.commit()
+    })?;
+    record_at(a, session, occurrence, edition)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_edition(
+    tx: &rusqlite::Transaction<'_>,
+    session: u64,
+    occurrence: u32,
+    edition: u32,
+    tree: &Tree,
+    chain_id: u64,
+    record_anchor: Address,
+    now_ms: u64,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT INTO occurrence_records
+         (session, occurrence, edition, root, speeches, chain_id, record_anchor, computed_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            session as i64,
+            occurrence,
+            edition,
+            tree.root().to_string(),
+            tree.len() as i64,
+            chain_id as i64,
+            record_anchor.to_checksum(None),
+            now_ms as i64
+        ],
+    )
+}
+
+fn insert_leaves(
+    tx: &rusqlite::Transaction<'_>,
+    edition: u32,
+    leaves: &[(i64, Leaf)],
+) -> rusqlite::Result<()> {
+    for (id, l) in leaves {
+        tx.execute(
+            "INSERT INTO record_leaves (speech_id, revision, edition, session, occurrence,
+             slot_start, speaker, audio_digest, attestation_digest, transcript_digest)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                id,
+                l.revision,
+                edition,
+                l.sessionId.saturating_to::<i64>(),
+                l.occurrence,
+                l.slotStart.to::<u64>() as i64,
+                l.speaker.to_checksum(None),
+                l.audioDigest.to_string(),
+                l.attestationDigest.to_string(),
+                l.transcriptDigest.to_string()
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 type RecordRow = (
@@ -293,14 +478,47 @@ type RecordRow = (
     Option<i64>,
 );
 
-/// `session`'s `occurrence`'s record, if it has been computed.
+/// The latest edition of `session`'s `occurrence`'s record, if it has been computed.
 pub fn record(a: &Archive, session: u64, occurrence: u32) -> Result<Option<Record>, ArchiveError> {
+    let latest: Option<i64> = a.with_db(|db| {
+        db.query_row(
+            "SELECT MAX(edition) FROM occurrence_records WHERE session = ?1 AND occurrence = ?2",
+            params![session as i64, occurrence],
+            |r| r.get(0),
+        )
+    })?;
+    match latest {
+        Some(e) => record_at(a, session, occurrence, e as u32),
+        None => Ok(None),
+    }
+}
+
+/// Every edition of `session`'s `occurrence`'s record, the first first.
+pub fn editions(a: &Archive, session: u64, occurrence: u32) -> Result<Vec<Record>, ArchiveError> {
+    let Some(latest) = record(a, session, occurrence)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(latest.edition as usize + 1);
+    for e in 0..latest.edition {
+        out.extend(record_at(a, session, occurrence, e)?);
+    }
+    out.push(latest);
+    Ok(out)
+}
+
+/// `edition` of `session`'s `occurrence`'s record, if it has been computed.
+pub fn record_at(
+    a: &Archive,
+    session: u64,
+    occurrence: u32,
+    edition: u32,
+) -> Result<Option<Record>, ArchiveError> {
     let row: Option<RecordRow> = a.with_db(|db| {
         db.query_row(
             "SELECT root, chain_id, record_anchor, computed_ms, attempts, next_ms, last_error,
                     operator, sender, tx, block, gas_used, anchored_ms
-             FROM occurrence_records WHERE session = ?1 AND occurrence = ?2",
-            params![session as i64, occurrence],
+             FROM occurrence_records WHERE session = ?1 AND occurrence = ?2 AND edition = ?3",
+            params![session as i64, occurrence, edition],
             |r| {
                 Ok((
                     r.get(0)?,
@@ -358,7 +576,8 @@ pub fn record(a: &Archive, session: u64, occurrence: u32) -> Result<Option<Recor
     Ok(Some(Record {
         session,
         occurrence,
-        leaves: stored_leaves(a, session, occurrence)?,
+        edition,
+        leaves: stored_leaves(a, session, occurrence, edition)?,
         root: b256(&root, "root")?,
         chain_id: chain_id as u64,
         record_anchor: address(&anchor, "record anchor")?,
@@ -371,16 +590,18 @@ fn stored_leaves(
     a: &Archive,
     session: u64,
     occurrence: u32,
+    edition: u32,
 ) -> Result<Vec<(i64, Leaf)>, ArchiveError> {
     type Row = (i64, i64, String, String, String, String, i64);
     let rows: Vec<Row> = a.with_db(|db| {
         let mut q = db.prepare_cached(
             "SELECT speech_id, slot_start, speaker, audio_digest, attestation_digest,
                     transcript_digest, revision
-             FROM record_leaves WHERE session = ?1 AND occurrence = ?2 ORDER BY speech_id",
+             FROM record_leaves WHERE session = ?1 AND occurrence = ?2 AND edition <= ?3
+             ORDER BY speech_id, revision",
         )?;
         let rows = q
-            .query_map(params![session as i64, occurrence], |r| {
+            .query_map(params![session as i64, occurrence, edition], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -415,11 +636,12 @@ fn stored_leaves(
         .collect()
 }
 
-/// The record holding `speech`, if its occurrence's record has been computed with it.
+/// The latest edition of the record holding `speech`, if its occurrence's record has been
+/// computed with it.
 pub fn of_speech(a: &Archive, speech: i64) -> Result<Option<Record>, ArchiveError> {
     let at: Option<(i64, i64)> = a.with_db(|db| {
         db.query_row(
-            "SELECT session, occurrence FROM record_leaves WHERE speech_id = ?1",
+            "SELECT session, occurrence FROM record_leaves WHERE speech_id = ?1 AND revision = 0",
             [speech],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -431,37 +653,45 @@ pub fn of_speech(a: &Archive, speech: i64) -> Result<Option<Record>, ArchiveErro
     }
 }
 
-/// Records not yet attested by this node's operator whose next attempt is due at `now_ms`.
-pub fn due(a: &Archive, now_ms: u64) -> Result<Vec<(u64, u32)>, ArchiveError> {
+/// Latest editions not yet attested by this node's operator whose next attempt is due at
+/// `now_ms`, as (session, occurrence, edition).
+pub fn due(a: &Archive, now_ms: u64) -> Result<Vec<(u64, u32, u32)>, ArchiveError> {
     a.with_db(|db| {
         let mut q = db.prepare_cached(
-            "SELECT session, occurrence FROM occurrence_records
-             WHERE anchored_ms IS NULL AND next_ms <= ?1 ORDER BY next_ms, session, occurrence",
+            "SELECT session, occurrence, edition FROM occurrence_records r
+             WHERE anchored_ms IS NULL AND next_ms <= ?1
+               AND edition = (SELECT MAX(edition) FROM occurrence_records l
+                              WHERE l.session = r.session AND l.occurrence = r.occurrence)
+             ORDER BY next_ms, session, occurrence",
         )?;
         let rows = q
             .query_map([now_ms as i64], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u32))
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, i64>(1)? as u32,
+                    r.get::<_, i64>(2)? as u32,
+                ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     })
 }
 
-/// Records that this node's operator has attested the record's root.
+/// Records that this node's operator has attested `record`'s root.
 pub fn attested(
     a: &Archive,
-    session: u64,
-    occurrence: u32,
+    record: &Record,
     attestation: &Attestation,
 ) -> Result<(), ArchiveError> {
     a.with_db(|db| {
         db.execute(
-            "UPDATE occurrence_records SET operator = ?3, sender = ?4, tx = ?5, block = ?6,
-             gas_used = ?7, anchored_ms = ?8, last_error = NULL
-             WHERE session = ?1 AND occurrence = ?2",
+            "UPDATE occurrence_records SET operator = ?4, sender = ?5, tx = ?6, block = ?7,
+             gas_used = ?8, anchored_ms = ?9, last_error = NULL
+             WHERE session = ?1 AND occurrence = ?2 AND edition = ?3",
             params![
-                session as i64,
-                occurrence,
+                record.session as i64,
+                record.occurrence,
+                record.edition,
                 attestation.operator.to_checksum(None),
                 attestation.sender.to_checksum(None),
                 attestation.tx.map(|t| t.to_string()),
@@ -474,26 +704,32 @@ pub fn attested(
     })
 }
 
-/// Records a failed attempt: its count, when to try next, and why.
+/// Records a failed attempt at anchoring `record`: its count, when to try next, and why.
 pub fn failed(
     a: &Archive,
-    session: u64,
-    occurrence: u32,
+    record: &Record,
     attempts: u32,
     next_ms: u64,
     error: &str,
 ) -> Result<(), ArchiveError> {
     a.with_db(|db| {
         db.execute(
-            "UPDATE occurrence_records SET attempts = ?3, next_ms = ?4, last_error = ?5
-             WHERE session = ?1 AND occurrence = ?2",
-            params![session as i64, occurrence, attempts, next_ms as i64, error],
+            "UPDATE occurrence_records SET attempts = ?4, next_ms = ?5, last_error = ?6
+             WHERE session = ?1 AND occurrence = ?2 AND edition = ?3",
+            params![
+                record.session as i64,
+                record.occurrence,
+                record.edition,
+                attempts,
+                next_ms as i64,
+                error
+            ],
         )
         .map(|_| ())
     })
 }
 
-/// The leaf hash of each of a record's speeches, by speech id.
+/// The leaf hash of each of a record's leaves, by speech id.
 pub fn leaf_hashes(record: &Record) -> Vec<(i64, B256)> {
     record
         .leaves
@@ -550,7 +786,7 @@ mod tests {
         let saved = save(&a, 4, 1, &leaves, 31337, anchor, 10).unwrap().unwrap();
         assert!(matches!(saved.state, State::Pending { attempts: 0, .. }));
         assert!(unrecorded(&a).unwrap().is_empty());
-        assert_eq!(due(&a, 10).unwrap(), vec![(4, 1)]);
+        assert_eq!(due(&a, 10).unwrap(), vec![(4, 1, 0)]);
 
         // A later transcript changes nothing kept: the record stays as computed.
         crate::hansard::store::succeeded(&a, ids[1], "Later.", &[], "test", 20).unwrap();
@@ -565,7 +801,7 @@ mod tests {
             assert_eq!(of_speech(&a, id).unwrap().unwrap().root, saved.root);
         }
 
-        failed(&a, 4, 1, 1, 500, "down").unwrap();
+        failed(&a, &saved, 1, 500, "down").unwrap();
         assert!(due(&a, 499).unwrap().is_empty());
         let attestation = Attestation {
             operator: Address::repeat_byte(1),
@@ -575,10 +811,120 @@ mod tests {
             gas_used: Some(60_000),
             at_ms: 600,
         };
-        attested(&a, 4, 1, &attestation).unwrap();
+        attested(&a, &saved, &attestation).unwrap();
         assert!(due(&a, 10_000).unwrap().is_empty());
         let done = record(&a, 4, 1).unwrap().unwrap();
         assert_eq!(done.state, State::Attested(attestation));
+
+        // The speaker corrects speech 0's transcript: a new edition holds its revision 1
+        // beside revision 0, and every leaf of the first edition still proves in it.
+        use crate::hansard::corrections::{insert, Inserted};
+        assert!(corrected_leaves(&a, 4, 1).unwrap().is_empty());
+        let taken = insert(&a, ids[0], 1, "Hello, all.", &speaker, "0x01", 700).unwrap();
+        assert!(matches!(taken, Inserted::New(_)));
+        assert_eq!(
+            insert(&a, ids[0], 1, "Hello, all.", &speaker, "0x01", 701).unwrap(),
+            Inserted::Held(match taken {
+                Inserted::New(c) => c,
+                _ => unreachable!(),
+            })
+        );
+        assert!(matches!(
+            insert(&a, ids[0], 1, "Other.", &speaker, "0x02", 702).unwrap(),
+            Inserted::Taken(_)
+        ));
+        assert_eq!(
+            insert(&a, ids[0], 3, "Skip.", &speaker, "0x03", 703).unwrap(),
+            Inserted::Gap { next: 2 }
+        );
+        let added = corrected_leaves(&a, 4, 1).unwrap();
+        assert_eq!(added.len(), 1);
+        assert_eq!((added[0].0, added[0].1.revision), (ids[0], 1));
+        assert_eq!(
+            added[0].1.transcriptDigest,
+            transcript_digest(Some("Hello, all."))
+        );
+        assert_eq!(
+            added[0].1.audioDigest,
+            saved.leaf(ids[0]).unwrap().audioDigest
+        );
+        let second = extend(&a, 4, 1, &added, 800).unwrap().unwrap();
+        assert_eq!((second.edition, second.leaves.len()), (1, 4));
+        assert_ne!(second.root, saved.root);
+        assert_eq!(second.leaf(ids[0]).unwrap().revision, 1);
+        assert_eq!(second.leaf_at(ids[0], 0), saved.leaf(ids[0]));
+        let tree = second.tree();
+        for (_, hash) in leaf_hashes(&saved) {
+            assert!(verify(&tree.proof(hash).unwrap(), second.root, hash));
+        }
+        // The first edition is kept, attested; the second is the one due.
+        assert_eq!(record_at(&a, 4, 1, 0).unwrap().unwrap().root, saved.root);
+        assert_eq!(editions(&a, 4, 1).unwrap().len(), 2);
+        assert_eq!(due(&a, 10_000).unwrap(), vec![(4, 1, 1)]);
+        assert_eq!(of_speech(&a, ids[1]).unwrap().unwrap().edition, 1);
+        assert!(corrected_leaves(&a, 4, 1).unwrap().is_empty());
+        // A node computing the record only now (the correction already held) gets the
+        // same leaves for the corrected speech, so the same root as this second edition.
+        let fresh: Vec<Leaf> = super::leaves(&a, 4, 1)
+            .unwrap()
+            .into_iter()
+            .filter(|(id, _)| *id == ids[0])
+            .map(|(_, l)| l)
+            .collect();
+        let kept: Vec<Leaf> = second
+            .leaves
+            .iter()
+            .filter(|(id, _)| *id == ids[0])
+            .map(|(_, l)| l.clone())
+            .collect();
+        assert_eq!(fresh, kept);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[cfg(test)]
+mod migration {
+    use rusqlite::Connection;
+
+    #[test]
+    fn records_from_before_editions_become_edition_0() {
+        let db = Connection::open_in_memory().unwrap();
+        db.execute_batch(
+            "CREATE TABLE occurrence_records (
+               session INTEGER NOT NULL, occurrence INTEGER NOT NULL,
+               root TEXT NOT NULL, speeches INTEGER NOT NULL,
+               chain_id INTEGER NOT NULL, record_anchor TEXT NOT NULL, computed_ms INTEGER NOT NULL,
+               attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+               operator TEXT, sender TEXT, tx TEXT, block INTEGER, gas_used INTEGER, anchored_ms INTEGER,
+               PRIMARY KEY (session, occurrence));
+             CREATE TABLE record_leaves (
+               speech_id INTEGER PRIMARY KEY,
+               session INTEGER NOT NULL, occurrence INTEGER NOT NULL, slot_start INTEGER NOT NULL,
+               speaker TEXT NOT NULL, audio_digest TEXT NOT NULL, attestation_digest TEXT NOT NULL,
+               transcript_digest TEXT NOT NULL, revision INTEGER NOT NULL);
+             CREATE INDEX record_leaves_by_occurrence ON record_leaves (session, occurrence);
+             INSERT INTO occurrence_records (session, occurrence, root, speeches, chain_id, record_anchor, computed_ms, anchored_ms)
+               VALUES (4, 1, '0xaa', 1, 31337, '0xbb', 10, 20);
+             INSERT INTO record_leaves VALUES (7, 4, 1, 100, '0xcc', '0x11', '0x22', '0x33', 0);",
+        )
+        .unwrap();
+        super::migrate(&db).unwrap();
+        super::migrate(&db).unwrap();
+        let (edition, anchored): (i64, i64) = db
+            .query_row(
+                "SELECT edition, anchored_ms FROM occurrence_records",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((edition, anchored), (0, 20));
+        let (speech, revision, edition): (i64, i64, i64) = db
+            .query_row(
+                "SELECT speech_id, revision, edition FROM record_leaves",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((speech, revision, edition), (7, 0, 0));
     }
 }

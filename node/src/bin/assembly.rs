@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use alloy::primitives::Address;
 use anyhow::{bail, Context};
-use assembly_node::verify::{self, Anchored, Chain, Proof, Report};
+use assembly_node::verify::{self, Anchored, Chain, Proof, Report, Transcript};
 use serde_json::Value;
 use sha2::Digest;
 
@@ -123,13 +123,12 @@ async fn chain(http: &reqwest::Client, a: &Args, node: Option<&str>) -> anyhow::
     Ok(Chain::connect(&rpc, assembly).await?)
 }
 
-/// The speech's proof and transcript digest, from the node that served it: `None` when its
-/// occurrence has no record yet.
+/// The speech's proof and its transcript at the proof's revision, from the node that
+/// served it: `None` when its occurrence has no record yet.
 async fn proof(
     http: &reqwest::Client,
     target: &str,
-    session: u64,
-) -> anyhow::Result<Option<(Proof, Option<alloy::primitives::B256>)>> {
+) -> anyhow::Result<Option<(Proof, Option<Transcript>)>> {
     let speech = target.trim_end_matches('/').trim_end_matches("/audio");
     let r = http.get(format!("{speech}/proof")).send().await?;
     if r.status().as_u16() == 409 {
@@ -139,24 +138,24 @@ async fn proof(
         bail!("{speech}/proof answered {}", r.status());
     }
     let proof: Proof = r.json().await.context("the proof")?;
-    // The transcript as the Hansard serves it, to check its digest too.
-    let id: i64 = speech
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.parse().ok())
-        .context("a speech URL ends in its id")?;
-    let origin = &speech[..speech.find("/api/").unwrap_or(speech.len())];
-    let hansard: Value = http
-        .get(format!("{origin}/api/v1/hansard/sessions/{session}"))
+    // Every revision of the transcript, to check the leaf's against its digest (and a
+    // correction against its speaker's signature).
+    let revisions: Value = http
+        .get(format!("{speech}/transcript"))
         .send()
         .await?
         .json()
         .await
         .unwrap_or(Value::Null);
-    let transcript = hansard["speeches"]
+    let transcript = revisions["revisions"]
         .as_array()
-        .and_then(|l| l.iter().find(|e| e["id"] == id))
-        .map(|e| assembly_provenance::record::transcript_digest(e["text"].as_str()));
+        .and_then(|l| l.iter().find(|r| r["revision"] == proof.leaf.revision))
+        .and_then(|r| {
+            Some(Transcript {
+                text: r["text"].as_str()?.to_string(),
+                signature: r["signature"].as_str().and_then(|s| s.parse().ok()),
+            })
+        });
     Ok(Some((proof, transcript)))
 }
 
@@ -166,6 +165,13 @@ fn print_anchor(a: &Anchored) {
         a.root, a.attestations, a.roots
     );
     println!("           RecordAnchor.verify: {}", a.verified_on_chain);
+    match (a.revision, a.corrected_by) {
+        (0, _) => println!("transcript revision 0, as transcribed"),
+        (n, Some(by)) => {
+            println!("transcript revision {n}, corrected and signed by the speaker {by}")
+        }
+        (n, None) => println!("transcript revision {n}, NOT signed by the speaker"),
+    }
     if !a.mismatches.is_empty() {
         println!(
             "           leaf disagrees with the recording on {}",
@@ -215,8 +221,12 @@ async fn run() -> anyhow::Result<bool> {
     let digest = alloy::primitives::B256::from_slice(&sha2::Sha256::digest(&bytes));
     let sha256 = alloy::hex::encode(digest);
     let anchored = match node {
-        Some(_) => match proof(&http, &a.target, report.session).await? {
-            Some((p, transcript)) => Some(chain.anchored(&p, &report, digest, transcript).await?),
+        Some(_) => match proof(&http, &a.target).await? {
+            Some((p, transcript)) => Some(
+                chain
+                    .anchored(&p, &report, digest, transcript.as_ref())
+                    .await?,
+            ),
             None => None,
         },
         None => None,

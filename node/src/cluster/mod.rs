@@ -95,10 +95,15 @@ impl Cluster {
 
     /// A token for telling the sibling at `url` this node's reactions and counts.
     pub fn live_token(&self, url: &str) -> String {
+        self.token(url, "live")
+    }
+
+    /// A token for a request to the sibling at `url` for `purpose` (not a relay).
+    pub fn token(&self, url: &str, purpose: &str) -> String {
         token::make(
             &self.signer,
             url,
-            "live",
+            purpose,
             None,
             assembly_floor::clock::now_s(),
         )

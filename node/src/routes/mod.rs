@@ -3,6 +3,7 @@
 //!
 //! - [`archive`] — speeches by session or speaker, one speech, and its audio.
 //! - [`record`] — each occurrence's record as anchored on chain, and a speech's proof.
+//! - [`corrections`] — speakers' signed corrections of their transcripts.
 //! - [`cluster`] — the registered nodes and which is this one.
 //! - [`relay`] — WHIP from sibling nodes, relaying their speakers.
 //! - [`hansard`] — search and exports of the transcripts.
@@ -14,6 +15,7 @@
 
 pub mod archive;
 pub mod cluster;
+pub mod corrections;
 pub mod feeds;
 pub mod hansard;
 pub mod names;

@@ -4,9 +4,10 @@
 //!   computed for an occurrence, and every root any member anchored for it on chain with
 //!   who attested it: a disagreement shows as two roots.
 //! - `GET /api/v1/archive/speeches/{id}/proof` — what checking one speech against the chain
-//!   takes, and nothing else: its leaf's fields as `IRecordAnchor.Speech` names them, the
-//!   root this node computed, the Merkle proof, and the RecordAnchor's address and chain,
-//!   for `RecordAnchor.verify(sessionId, occurrence, root, leaf, proof)`.
+//!   takes, and nothing else: its leaf's fields as `IRecordAnchor.Speech` names them (the
+//!   latest revision of its transcript, or the one asked for), the root this node computed,
+//!   the Merkle proof, and the RecordAnchor's address and chain, for
+//!   `RecordAnchor.verify(sessionId, occurrence, root, leaf, proof)`.
 //!
 //! Hashes and addresses are 0x-hex strings; integers are JSON numbers.
 
@@ -56,7 +57,7 @@ struct LeafFields {
     attestation_digest: String,
     /// SHA-256 of the transcript's UTF-8 text as the Hansard stores it; zero if none.
     transcript_digest: String,
-    /// 0 for the original transcript.
+    /// 0 for the transcript as transcribed; one more for each correction its speaker signed.
     revision: u32,
 }
 
@@ -110,7 +111,7 @@ impl From<&RecordAnchorRow> for OnChain {
 struct AnchoredRoot {
     /// The root.
     root: String,
-    /// Whether it is the root this node computed.
+    /// Whether it is a root this node computed (an edition of its record).
     this_node: bool,
     /// Who attested it, in chain order.
     attestations: Vec<OnChain>,
@@ -133,11 +134,14 @@ struct RecordEntry {
 #[serde(rename_all = "camelCase")]
 #[schema(as = ComputedRecord)]
 struct Computed {
+    /// Which edition: 0 as first computed, one more each time speakers' corrections were
+    /// added (every earlier edition's leaves are in it).
+    edition: u32,
     /// The root over the leaves.
     root: String,
     /// When it was computed, milliseconds since the epoch.
     computed_ms: u64,
-    /// The leaves, by speech id.
+    /// The leaves, by speech id, then revision: one per revision of each transcript.
     leaves: Vec<RecordEntry>,
     /// Whether this node's operator has attested the root on chain.
     attested: bool,
@@ -167,8 +171,12 @@ struct OccurrenceRecord {
     chain_id: u64,
     /// The RecordAnchor contract; null until this node has computed the record.
     record_anchor: Option<String>,
-    /// This node's record; null until the occurrence is over and its speeches are ready.
+    /// This node's record (its latest edition); null until the occurrence is over and its
+    /// speeches are ready.
     computed: Option<Computed>,
+    /// The editions before it, the first first, each as it was anchored: their roots
+    /// stay on chain and keep proving the leaves they held.
+    earlier: Vec<Computed>,
     /// Every root anchored on chain for the occurrence (more than one: a disagreement, or
     /// a correction), in the order first anchored.
     roots: Vec<AnchoredRoot>,
@@ -176,6 +184,7 @@ struct OccurrenceRecord {
 
 fn computed(r: &Record) -> Computed {
     let mut c = Computed {
+        edition: r.edition,
         root: r.root.to_string(),
         computed_ms: r.computed_ms,
         leaves: r
@@ -216,7 +225,7 @@ fn computed(r: &Record) -> Computed {
 }
 
 /// Every root on chain for an occurrence, grouped, in the order first anchored.
-fn roots(rows: &[RecordAnchorRow], mine: Option<B256>) -> Vec<AnchoredRoot> {
+fn roots(rows: &[RecordAnchorRow], mine: Vec<B256>) -> Vec<AnchoredRoot> {
     let mut out: Vec<(B256, AnchoredRoot)> = Vec::new();
     for r in rows {
         match out.iter_mut().find(|(root, _)| *root == r.root) {
@@ -225,7 +234,7 @@ fn roots(rows: &[RecordAnchorRow], mine: Option<B256>) -> Vec<AnchoredRoot> {
                 r.root,
                 AnchoredRoot {
                     root: r.root.to_string(),
-                    this_node: mine == Some(r.root),
+                    this_node: mine.contains(&r.root),
                     attestations: vec![r.into()],
                 },
             )),
@@ -260,10 +269,12 @@ async fn occurrence_record(
     Path((session, occurrence)): Path<(u64, u32)>,
 ) -> Response {
     let archive = s.archive.clone();
-    let mine = match blocking(move || occurrence::record(&archive, session, occurrence)).await {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
+    let mut editions =
+        match blocking(move || occurrence::editions(&archive, session, occurrence)).await {
+            Ok(r) => r,
+            Err(e) => return e.into_response(),
+        };
+    let mine = editions.pop();
     let rows = match on_chain(&s.hub.store, session, occurrence).await {
         Ok(rows) => rows,
         Err(e) => return e.into_response(),
@@ -273,8 +284,12 @@ async fn occurrence_record(
         occurrence,
         chain_id: s.client_config.chain_id,
         record_anchor: mine.as_ref().map(|r| r.record_anchor.to_checksum(None)),
-        roots: roots(&rows, mine.as_ref().map(|r| r.root)),
+        roots: roots(
+            &rows,
+            mine.iter().chain(&editions).map(|r| r.root).collect(),
+        ),
         computed: mine.as_ref().map(computed),
+        earlier: editions.iter().map(computed).collect(),
     })
     .into_response()
 }
@@ -285,6 +300,11 @@ async fn occurrence_record(
 struct SpeechProof {
     /// The speech's id in this node's archive.
     speech: i64,
+    /// The edition of this node's record the proof is in.
+    edition: u32,
+    /// The revisions of the speech's transcript that edition holds (each its own leaf;
+    /// `leaf` is the one asked for, the latest by default).
+    revisions: Vec<u32>,
     /// The leaf's fields, as `RecordAnchor.verify` takes them.
     leaf: LeafFields,
     /// The leaf hash (`RecordAnchor.leafHash(leaf)`).
@@ -306,23 +326,46 @@ struct SpeechProof {
     audio: String,
 }
 
+/// Which leaf of a speech to prove, under which edition.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ProofQuery {
+    /// The transcript's revision (0: as transcribed); absent: the latest the edition holds.
+    revision: Option<u32>,
+    /// The edition of the record; absent: the latest.
+    edition: Option<u32>,
+}
+
 /// A speech's proof: its leaf, the root of its occurrence's record this node computed,
 /// the Merkle proof, and where to check them (`RecordAnchor.verify` on `chainId`). Fetch
 /// the audio, check its SHA-256 against `leaf.audioDigest` and its attestations against
 /// `leaf.attestationDigest`, then call `verify`.
 #[utoipa::path(get, path = "/api/v1/archive/speeches/{id}/proof", tag = "archive",
-    params(("id" = i64, Path, description = "The speech id.")),
+    params(("id" = i64, Path, description = "The speech id."), ProofQuery),
     responses(
         (status = 200, description = "The proof.", body = SpeechProof),
         (status = 404, description = "No such speech.", body = ErrorBody),
+        (status = 404, description = "`no_such_leaf`: the edition does not hold that revision, or there is no such edition.", body = ErrorBody),
         (status = 409, description = "`no_record`: the speech's occurrence has no record on this node yet (it is computed once the occurrence is over and its speeches are transcribed), or the record left it out.", body = ErrorBody),
     ))]
-async fn proof(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
+async fn proof(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<ProofQuery>,
+) -> Response {
     let archive = s.archive.clone();
     let found = blocking(
         move || -> Result<_, assembly_archive::record::archive::ArchiveError> {
             let speech = archive.speech(id)?;
-            let record = occurrence::of_speech(&archive, id)?;
+            let record = match occurrence::of_speech(&archive, id)? {
+                Some(latest) => match q.edition {
+                    Some(e) if e != latest.edition => {
+                        occurrence::record_at(&archive, latest.session, latest.occurrence, e)?
+                    }
+                    _ => Some(latest),
+                },
+                None => None,
+            };
             Ok((speech, record))
         },
     )
@@ -342,8 +385,19 @@ async fn proof(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
         }
         Err(e) => return e.into_response(),
     };
-    let Some(leaf) = record.leaf(id) else {
-        return ApiError::internal(format!("speech {id}'s record lacks its leaf")).into_response();
+    let leaf = match q.revision {
+        Some(r) => record.leaf_at(id, r),
+        None => record.leaf(id),
+    };
+    let Some(leaf) = leaf else {
+        return failure(
+            StatusCode::NOT_FOUND,
+            "no_such_leaf",
+            format!(
+                "edition {} of speech {id}'s record holds no such revision",
+                record.edition
+            ),
+        );
     };
     let hash = leaf_hash(leaf);
     let Some(path) = record.tree().proof(hash) else {
@@ -359,6 +413,13 @@ async fn proof(State(s): State<AppState>, Path(id): Path<i64>) -> Response {
     distinct.dedup();
     Json(SpeechProof {
         speech: id,
+        edition: record.edition,
+        revisions: record
+            .leaves
+            .iter()
+            .filter(|(s, _)| *s == id)
+            .map(|(_, l)| l.revision)
+            .collect(),
         leaf: leaf.into(),
         leaf_hash: hash.to_string(),
         root: record.root.to_string(),

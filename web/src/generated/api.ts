@@ -4,6 +4,33 @@
  */
 
 export interface paths {
+    "/api/v1/archive/corrections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The corrections this node holds, in the order it took them, each as its speaker signed
+         *     it: anyone can check every one, and members read each other's from here.
+         */
+        get: operations["list_corrections"];
+        put?: never;
+        /**
+         * A speaker corrects the transcript of their speech: the correction is checked (it must be
+         *     signed by the speech's speaker, by their key or their contract wallet), kept as the
+         *     speech's next revision beside every earlier one, shown and searched in the Hansard in
+         *     their place, passed to every member of the cluster, and added to the occurrence's
+         *     record as a new leaf, whose new root each member anchors.
+         */
+        post: operations["submit_correction"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/archive/speeches": {
         parameters: {
             query?: never;
@@ -73,6 +100,26 @@ export interface paths {
          *     `leaf.attestationDigest`, then call `verify`.
          */
         get: operations["proof"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/archive/speeches/{id}/transcript": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A speech's transcript, every revision of it: as transcribed, then each correction its
+         *     speaker signed, with what signing the next takes.
+         */
+        get: operations["speech_transcript"];
         put?: never;
         post?: never;
         delete?: never;
@@ -169,6 +216,23 @@ export interface paths {
         get: operations["cluster"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cluster/corrections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A member tells this node a correction it took: checked as a client's is, never sent on. */
+        post: operations["told_correction"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1002,7 +1066,7 @@ export interface components {
         AnchoredRoot: {
             /** @description The root. */
             root: string;
-            /** @description Whether it is the root this node computed. */
+            /** @description Whether it is a root this node computed (an edition of its record). */
             thisNode: boolean;
             /** @description Who attested it, in chain order. */
             attestations: components["schemas"]["RecordAttestation"][];
@@ -1139,6 +1203,12 @@ export interface components {
         };
         /** @description The record this node computed for an occurrence, and where anchoring it stands. */
         ComputedRecord: {
+            /**
+             * Format: int32
+             * @description Which edition: 0 as first computed, one more each time speakers' corrections were
+             *     added (every earlier edition's leaves are in it).
+             */
+            edition: number;
             /** @description The root over the leaves. */
             root: string;
             /**
@@ -1146,7 +1216,7 @@ export interface components {
              * @description When it was computed, milliseconds since the epoch.
              */
             computedMs: number;
-            /** @description The leaves, by speech id. */
+            /** @description The leaves, by speech id, then revision: one per revision of each transcript. */
             leaves: components["schemas"]["RecordEntry"][];
             /** @description Whether this node's operator has attested the root on chain. */
             attested: boolean;
@@ -1168,6 +1238,45 @@ export interface components {
             attempts: number;
             /** @description The last attempt's failure. */
             lastError?: string | null;
+        };
+        /**
+         * @description A correction as a client submits it and a node passes it on: the speech it corrects,
+         *     named as every node that heard it knows it, the revision and text, and the speaker's
+         *     signature of the typed data (`TranscriptCorrection`, in the domain speaking keys are
+         *     certified in).
+         */
+        CorrectionRequest: {
+            /**
+             * Format: int64
+             * @description The session (Assembly's id).
+             */
+            sessionId: number;
+            /**
+             * Format: int32
+             * @description The occurrence, from 0.
+             */
+            occurrence: number;
+            /**
+             * Format: int64
+             * @description The start of the speaker's slot, unix seconds.
+             */
+            slotStart: number;
+            /** @description The speaker, who signs. */
+            speaker: string;
+            /** @description SHA-256 of the speech's recording (0x-hex), as its record leaf has it. */
+            audioDigest: string;
+            /**
+             * Format: int32
+             * @description The revision this makes: one more than the speech's latest (the first correction is 1).
+             */
+            revision: number;
+            /** @description The corrected transcript. */
+            text: string;
+            /**
+             * @description The speaker's signature of the typed data, 0x-hex (65 bytes from an account; what
+             *     the wallet's contract accepts from a contract wallet).
+             */
+            signature: string;
         };
         /** @description One caption: what the floor holder said over a few seconds. */
         Cue: {
@@ -1209,13 +1318,22 @@ export interface components {
         };
         /** @description A speech with its transcript, for exports. */
         Entry: components["schemas"]["Speech"] & {
-            /** @description `None` while the speech waits for transcription. */
+            /**
+             * @description The transcript at its latest revision; `None` while the speech waits for
+             *     transcription and has no correction.
+             */
             text?: string | null;
-            /** @description The transcriber that wrote the text (its `name()`); `None` while the speech waits. */
+            /**
+             * Format: int32
+             * @description That revision: 0 as transcribed, one more for each correction its speaker signed
+             *     (`GET /api/v1/archive/speeches/{id}/transcript` has every revision).
+             */
+            revision: number;
+            /** @description The transcriber that wrote revision 0 (its `name()`); `None` while the speech waits. */
             engine?: string | null;
             /**
              * @description The transcript's timed segments, for following playback; empty where the engine
-             *     gave no times.
+             *     gave no times, or the speaker corrected the text (the times are of other words).
              */
             segments: components["schemas"]["Segment"][];
         };
@@ -1310,10 +1428,23 @@ export interface components {
              */
             end?: number | null;
         };
+        /** @description A correction this node holds, with its place in the order this node took them. */
+        HeldCorrection: components["schemas"]["CorrectionRequest"] & {
+            /**
+             * Format: int64
+             * @description Its place here: ask for corrections `after` it to read on.
+             */
+            seq: number;
+        };
         /** @description One search hit. */
         Hit: components["schemas"]["Speech"] & {
-            /** @description The speech's whole transcript. */
+            /** @description The speech's whole transcript, at its latest revision. */
             text: string;
+            /**
+             * Format: int32
+             * @description That revision: 0 as transcribed, one more for each correction its speaker signed.
+             */
+            revision: number;
             /** @description The matching words in context, matches in [brackets]. */
             snippet: string;
             /** @description The recording, from the moment the speech starts. */
@@ -1321,7 +1452,7 @@ export interface components {
             /**
              * Format: int64
              * @description Where in the recording the first searched word was said, in milliseconds, when the
-             *     transcript is timed; null otherwise (play from the start).
+             *     transcript is timed and uncorrected; null otherwise (play from the start).
              */
             at_ms?: number | null;
         };
@@ -1584,6 +1715,11 @@ export interface components {
             /** @description The RecordAnchor contract; null until this node has computed the record. */
             recordAnchor?: string | null;
             computed?: null | components["schemas"]["ComputedRecord"];
+            /**
+             * @description The editions before it, the first first, each as it was anchored: their roots
+             *     stay on chain and keep proving the leaves they held.
+             */
+            earlier: components["schemas"]["ComputedRecord"][];
             /**
              * @description Every root anchored on chain for the occurrence (more than one: a disagreement, or
              *     a correction), in the order first anchored.
@@ -1877,7 +2013,7 @@ export interface components {
             transcriptDigest: string;
             /**
              * Format: int32
-             * @description 0 for the original transcript.
+             * @description 0 for the transcript as transcribed; one more for each correction its speaker signed.
              */
             revision: number;
         };
@@ -2177,6 +2313,16 @@ export interface components {
              * @description The speech's id in this node's archive.
              */
             speech: number;
+            /**
+             * Format: int32
+             * @description The edition of this node's record the proof is in.
+             */
+            edition: number;
+            /**
+             * @description The revisions of the speech's transcript that edition holds (each its own leaf;
+             *     `leaf` is the one asked for, the latest by default).
+             */
+            revisions: number[];
             /** @description The leaf's fields, as `RecordAnchor.verify` takes them. */
             leaf: components["schemas"]["RecordLeaf"];
             /** @description The leaf hash (`RecordAnchor.leafHash(leaf)`). */
@@ -2202,6 +2348,51 @@ export interface components {
             rootCount: number;
             /** @description The recording whose SHA-256 is `leaf.audioDigest`. */
             audio: string;
+        };
+        /**
+         * @description Every revision of a speech's transcript, and what its speaker's wallet signs to make
+         *     the next.
+         */
+        SpeechTranscript: {
+            /**
+             * Format: int64
+             * @description The speech's id in this node's archive.
+             */
+            speech: number;
+            /**
+             * Format: int64
+             * @description The session (the typed data's `session`).
+             */
+            sessionId: number;
+            /**
+             * Format: int32
+             * @description The occurrence.
+             */
+            occurrence: number;
+            /**
+             * Format: int64
+             * @description The slot's start, unix seconds (`slotStart`).
+             */
+            slotStart: number;
+            /** @description The speaker, who alone may correct it. */
+            speaker: string;
+            /** @description SHA-256 of the recording (`audio`); null while it is being recorded. */
+            audioDigest?: string | null;
+            /**
+             * Format: int64
+             * @description The chain of the typed data's domain.
+             */
+            chainId: number;
+            /** @description The Assembly contract, the domain's `verifyingContract`. */
+            assembly: string;
+            /** @description Every revision held, 0 (as transcribed, once it is) first. */
+            revisions: components["schemas"]["TranscriptRevision"][];
+            /**
+             * Format: int32
+             * @description The revision a correction makes next; null while the speech is being recorded, or
+             *     once it has all 16 corrections it takes.
+             */
+            nextRevision?: number | null;
         };
         /**
          * @description A role with its stake: an orchestrator's total stake, a delegator's pending stake (bonded
@@ -2397,6 +2588,29 @@ export interface components {
             /** @description The whole speech's text. */
             text: string;
         };
+        /** @description One revision of a speech's transcript. */
+        TranscriptRevision: {
+            /**
+             * Format: int32
+             * @description 0 as transcribed; one more for each correction.
+             */
+            revision: number;
+            /** @description The text. */
+            text: string;
+            /** @description SHA-256 of the text's UTF-8 bytes: its record leaf's `transcriptDigest`. */
+            transcriptDigest: string;
+            /**
+             * Format: int64
+             * @description When this node stored it, milliseconds since the epoch.
+             */
+            atMs: number;
+            /** @description The transcriber that wrote it (revision 0 only). */
+            engine?: string | null;
+            /** @description The speaker who signed it (corrections only). */
+            speaker?: string | null;
+            /** @description Their signature of the `TranscriptCorrection` typed data (corrections only). */
+            signature?: string | null;
+        };
         /**
          * @description The `type` of a [`TranscriptMessage`].
          * @enum {string}
@@ -2545,6 +2759,143 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_corrections: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only those this node took after this place (a previous answer's last `seq`); 0 or
+                 *     absent: from the first.
+                 */
+                after?: number;
+                /** @description Only those of speeches of this session (with `occurrence`). */
+                session?: number;
+                /** @description Only those of speeches of this occurrence (with `session`). */
+                occurrence?: number;
+                /** @description At most this many (default and most: 500). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The corrections, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeldCorrection"][];
+                };
+            };
+            /** @description `bad_request`: `session` without `occurrence`, or the reverse. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    submit_correction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CorrectionRequest"];
+            };
+        };
+        responses: {
+            /** @description This very correction was held already. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TranscriptRevision"];
+                };
+            };
+            /** @description Taken: the speech's new latest revision. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TranscriptRevision"];
+                };
+            };
+            /** @description `malformed_correction` (a field does not parse), `revision_zero`, `too_many_revisions` (over 16), `empty_text`, `text_too_long` (over 64 KiB), or `bad_body`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_the_speaker`: the signature is not the speech's speaker's. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unknown_speech`: this node holds no closed speech by that speaker in that slot with that recording. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `revision_taken` (another correction holds it) or `revision_gap` (the message says which is next). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: too many corrections from this address. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `chain_unavailable`: a contract wallet could not be asked. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     list: {
         parameters: {
             query?: {
@@ -2647,7 +2998,12 @@ export interface operations {
     };
     proof: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The transcript's revision (0: as transcribed); absent: the latest the edition holds. */
+                revision?: number;
+                /** @description The edition of the record; absent: the latest. */
+                edition?: number;
+            };
             header?: never;
             path: {
                 /** @description The speech id. */
@@ -2666,7 +3022,7 @@ export interface operations {
                     "application/json": components["schemas"]["SpeechProof"];
                 };
             };
-            /** @description No such speech. */
+            /** @description `no_such_leaf`: the edition does not hold that revision, or there is no such edition. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2677,6 +3033,38 @@ export interface operations {
             };
             /** @description `no_record`: the speech's occurrence has no record on this node yet (it is computed once the occurrence is over and its speeches are transcribed), or the record left it out. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    speech_transcript: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The speech id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The revisions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpeechTranscript"];
+                };
+            };
+            /** @description No such speech. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2847,6 +3235,84 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ClusterView"];
+                };
+            };
+            /** @description The chain could not be read. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    told_correction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CorrectionRequest"];
+            };
+        };
+        responses: {
+            /** @description Held already. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TranscriptRevision"];
+                };
+            };
+            /** @description Taken. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TranscriptRevision"];
+                };
+            };
+            /** @description Malformed, as for a client's. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not a member node's fresh token for this node, or `not_the_speaker`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unknown_speech`: not (yet) held here. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `revision_taken` or `revision_gap`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The chain could not be read. */

@@ -1,0 +1,519 @@
+//! Speakers' corrections of their transcripts: taken from anyone who brings one, checked,
+//! kept, and passed to every member of the cluster, so that every node's record of the
+//! occurrence holds the same revisions and anchors the same root.
+//!
+//! A correction's authority is its signature alone ([`TranscriptCorrection`]): it must be
+//! the speech's speaker's, as this node recorded the speech from the chain's floor, by
+//! `ecrecover` or by the speaker's contract wallet (EIP-1271). So a client, a sibling or a
+//! sibling's list are all taken the same way, and a node that lies about one is caught by
+//! every node it tells. Nothing here needs the sibling to be honest, only to be reachable:
+//!
+//! - the node a client brings a correction to tells each member at once (and again with a
+//!   growing wait while a member answers that it does not hold the speech yet, which a
+//!   member still closing the recording may);
+//! - every node reads each member's corrections every minute from where it last read, and
+//!   an occurrence's corrections from every member before it first computes its record,
+//!   so one that was down when told catches up.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{Address, Bytes, Signature, B256, U256};
+use alloy::providers::DynProvider;
+use assembly_archive::hansard::corrections::{self, Correction, Filter, Inserted};
+use assembly_archive::record::archive::{Archive, ArchiveError, Speech};
+use assembly_floor::clock;
+use assembly_provenance::correction::{Malformed, TranscriptCorrection};
+use assembly_provenance::Eip712Domain;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use prometheus::IntCounterVec;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use utoipa::ToSchema;
+
+use crate::cluster::Cluster;
+use crate::error::failure;
+
+/// A correction as a client submits it and a node passes it on: the speech it corrects,
+/// named as every node that heard it knows it, the revision and text, and the speaker's
+/// signature of the typed data (`TranscriptCorrection`, in the domain speaking keys are
+/// certified in).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CorrectionRequest {
+    /// The session (Assembly's id).
+    pub session_id: u64,
+    /// The occurrence, from 0.
+    pub occurrence: u32,
+    /// The start of the speaker's slot, unix seconds.
+    pub slot_start: u64,
+    /// The speaker, who signs.
+    pub speaker: String,
+    /// SHA-256 of the speech's recording (0x-hex), as its record leaf has it.
+    pub audio_digest: String,
+    /// The revision this makes: one more than the speech's latest (the first correction is 1).
+    pub revision: u32,
+    /// The corrected transcript.
+    pub text: String,
+    /// The speaker's signature of the typed data, 0x-hex (65 bytes from an account; what
+    /// the wallet's contract accepts from a contract wallet).
+    pub signature: String,
+}
+
+/// A correction this node holds, with its place in the order this node took them.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldCorrection {
+    /// Its place here: ask for corrections `after` it to read on.
+    pub seq: i64,
+    /// The correction, as its speaker signed it.
+    #[serde(flatten)]
+    pub correction: CorrectionRequest,
+}
+
+/// Why a correction was not taken. Every reason but [`CorrectionError::Chain`] and
+/// [`CorrectionError::Archive`] is the bringer's to mend.
+#[derive(Debug, thiserror::Error)]
+pub enum CorrectionError {
+    /// The revision or text is out of bounds.
+    #[error(transparent)]
+    Malformed(#[from] Malformed),
+    /// A field does not parse.
+    #[error("{0} is malformed")]
+    Field(&'static str),
+    /// This node holds no closed speech by that speaker, slot and recording.
+    #[error("no closed speech here by that speaker in that slot with that recording")]
+    UnknownSpeech,
+    /// The signature is neither the speaker's key's nor one their contract wallet accepts.
+    #[error("the correction is not signed by the speech's speaker")]
+    NotTheSpeaker,
+    /// Another correction holds the revision.
+    #[error("revision {0} of this speech is another correction; the next is {1}")]
+    RevisionTaken(u32, u32),
+    /// The revision skips one.
+    #[error("the next revision of this speech is {0}")]
+    RevisionGap(u32),
+    /// The speaker's contract wallet could not be asked.
+    #[error("chain: {0}")]
+    Chain(String),
+    /// The archive could not be read or written.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+}
+
+impl CorrectionError {
+    /// The stable code clients see.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CorrectionError::Malformed(m) => m.code(),
+            CorrectionError::Field(_) => "malformed_correction",
+            CorrectionError::UnknownSpeech => "unknown_speech",
+            CorrectionError::NotTheSpeaker => "not_the_speaker",
+            CorrectionError::RevisionTaken(..) => "revision_taken",
+            CorrectionError::RevisionGap(_) => "revision_gap",
+            CorrectionError::Chain(_) => "chain_unavailable",
+            CorrectionError::Archive(_) => "internal",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            CorrectionError::Malformed(_) | CorrectionError::Field(_) => StatusCode::BAD_REQUEST,
+            CorrectionError::UnknownSpeech => StatusCode::NOT_FOUND,
+            CorrectionError::NotTheSpeaker => StatusCode::FORBIDDEN,
+            CorrectionError::RevisionTaken(..) | CorrectionError::RevisionGap(_) => {
+                StatusCode::CONFLICT
+            }
+            CorrectionError::Chain(_) => StatusCode::BAD_GATEWAY,
+            CorrectionError::Archive(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for CorrectionError {
+    fn into_response(self) -> Response {
+        match &self {
+            CorrectionError::Archive(e) => {
+                tracing::error!(error = %e, "taking a correction");
+                crate::error::ApiError::internal(e).into_response()
+            }
+            CorrectionError::Chain(e) => {
+                tracing::warn!(error = %e, "asking a contract wallet about a correction");
+                crate::error::ApiError::Chain(e.clone()).into_response()
+            }
+            _ => failure(self.status(), self.code(), &self),
+        }
+    }
+}
+
+/// What taking a correction came to.
+#[derive(Clone, Debug)]
+pub struct Taken {
+    /// The correction as held.
+    pub correction: Correction,
+    /// Whether it is new here (else this very correction was held already).
+    pub new: bool,
+}
+
+/// Where a correction came from (the `source` label of `assembly_corrections_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A client (a speaker's browser, a script).
+    Client,
+    /// A sibling telling this node, or this node reading a sibling's list.
+    Sibling,
+}
+
+/// Taking, keeping and passing on corrections.
+pub struct Corrections {
+    archive: Arc<Archive>,
+    domain: Eip712Domain,
+    provider: DynProvider,
+    cluster: Arc<Cluster>,
+    http: reqwest::Client,
+    counted: IntCounterVec,
+}
+
+/// How long one request to a sibling may take.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// How often every member's list is read.
+const EVERY: Duration = Duration::from_secs(60);
+/// How many times a sibling is told one correction before its list is left to catch it.
+const TELLS: u32 = 6;
+
+impl Corrections {
+    /// Corrections kept in `archive`, checked in `domain` (a contract wallet asked through
+    /// `provider`), passed among `cluster`'s members; outcomes counted in `counted`
+    /// (`source`, `outcome`).
+    pub fn new(
+        archive: Arc<Archive>,
+        domain: Eip712Domain,
+        provider: DynProvider,
+        cluster: Arc<Cluster>,
+        counted: IntCounterVec,
+    ) -> anyhow::Result<Arc<Self>> {
+        Ok(Arc::new(Self {
+            archive,
+            domain,
+            provider,
+            cluster,
+            http: reqwest::Client::builder().timeout(TIMEOUT).build()?,
+            counted,
+        }))
+    }
+
+    /// The typed data `req` makes, and the speech this node holds for it.
+    async fn read(
+        &self,
+        req: &CorrectionRequest,
+    ) -> Result<(TranscriptCorrection, Speech, Address), CorrectionError> {
+        let speaker: Address = req
+            .speaker
+            .parse()
+            .map_err(|_| CorrectionError::Field("speaker"))?;
+        let audio: B256 = req
+            .audio_digest
+            .parse()
+            .map_err(|_| CorrectionError::Field("audioDigest"))?;
+        let typed = TranscriptCorrection {
+            session: U256::from(req.session_id),
+            occurrence: req.occurrence,
+            slotStart: req.slot_start,
+            audio,
+            revision: req.revision,
+            text: req.text.clone(),
+        };
+        typed.well_formed()?;
+        let (archive, r) = (self.archive.clone(), req.clone());
+        let speech = run(move || {
+            corrections::find_speech(
+                &archive,
+                r.session_id,
+                r.occurrence,
+                r.slot_start,
+                &speaker.to_checksum(None),
+                &audio.to_string(),
+            )
+        })
+        .await?
+        .ok_or(CorrectionError::UnknownSpeech)?;
+        Ok((typed, speech, speaker))
+    }
+
+    /// Whether `signature` over `typed` is `speaker`'s: their key's, or their contract
+    /// wallet's by EIP-1271 (asked only when the key's is not).
+    async fn signed_by(
+        &self,
+        typed: &TranscriptCorrection,
+        signature: &str,
+        speaker: Address,
+    ) -> Result<(), CorrectionError> {
+        let bytes: Bytes = signature
+            .parse()
+            .map_err(|_| CorrectionError::Field("signature"))?;
+        if bytes.is_empty() || bytes.len() > 4096 {
+            return Err(CorrectionError::Field("signature"));
+        }
+        let recovered = Signature::try_from(bytes.as_ref())
+            .ok()
+            .and_then(|s| typed.signer(&self.domain, &s));
+        if recovered == Some(speaker) {
+            return Ok(());
+        }
+        let digest = typed.digest(&self.domain);
+        match crate::auth::contract_vouches(&self.provider, speaker, digest, bytes).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(CorrectionError::NotTheSpeaker),
+            Err(e) => Err(CorrectionError::Chain(e)),
+        }
+    }
+
+    /// Checks `req` and keeps it; a correction new here is told to every member when it
+    /// came from a client.
+    pub async fn take(
+        self: &Arc<Self>,
+        req: CorrectionRequest,
+        source: Source,
+    ) -> Result<Taken, CorrectionError> {
+        let result = self.check_and_keep(&req).await;
+        let outcome = match &result {
+            Ok(t) if t.new => "taken",
+            Ok(_) => "held",
+            Err(CorrectionError::Chain(_) | CorrectionError::Archive(_)) => "failed",
+            Err(_) => "refused",
+        };
+        let source_label = match source {
+            Source::Client => "client",
+            Source::Sibling => "sibling",
+        };
+        self.counted
+            .with_label_values(&[source_label, outcome])
+            .inc();
+        if let Ok(t) = &result {
+            if t.new {
+                tracing::info!(
+                    speech = t.correction.speech,
+                    revision = t.correction.revision,
+                    speaker = %t.correction.speaker,
+                    source = source_label,
+                    "transcript corrected"
+                );
+                if source == Source::Client {
+                    self.tell_members(req);
+                }
+            }
+        }
+        result
+    }
+
+    async fn check_and_keep(&self, req: &CorrectionRequest) -> Result<Taken, CorrectionError> {
+        let (typed, speech, speaker) = self.read(req).await?;
+        self.signed_by(&typed, &req.signature, speaker).await?;
+        let (archive, text, signature, revision) = (
+            self.archive.clone(),
+            req.text.clone(),
+            req.signature.to_ascii_lowercase(),
+            req.revision,
+        );
+        let speaker = speaker.to_checksum(None);
+        let inserted = run(move || {
+            corrections::insert(
+                &archive,
+                speech.id,
+                revision,
+                &text,
+                &speaker,
+                &signature,
+                clock::now_ms(),
+            )
+        })
+        .await?;
+        match inserted {
+            Inserted::New(c) => Ok(Taken {
+                correction: c,
+                new: true,
+            }),
+            Inserted::Held(c) => Ok(Taken {
+                correction: c,
+                new: false,
+            }),
+            Inserted::Taken(c) => Err(CorrectionError::RevisionTaken(c.revision, c.revision + 1)),
+            Inserted::Gap { next } => Err(CorrectionError::RevisionGap(next)),
+        }
+    }
+
+    /// Tells every member `req`, each on its own, again with a growing wait while it does
+    /// not hold the speech or the revision before (it may still be closing the recording,
+    /// or be behind), or cannot be reached.
+    fn tell_members(self: &Arc<Self>, req: CorrectionRequest) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let siblings = match this.cluster.siblings().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the members to tell a correction");
+                    return;
+                }
+            };
+            for sibling in siblings {
+                let (this, req) = (this.clone(), req.clone());
+                tokio::spawn(async move {
+                    let url = sibling.node.url.trim_end_matches('/').to_string();
+                    for attempt in 0..TELLS {
+                        if attempt > 0 {
+                            tokio::time::sleep(Duration::from_secs(2u64 << attempt)).await;
+                        }
+                        let token = this.cluster.token(&sibling.node.url, "corrections");
+                        let answer = this
+                            .http
+                            .post(format!("{url}/api/v1/cluster/corrections"))
+                            .bearer_auth(token)
+                            .json(&req)
+                            .send()
+                            .await;
+                        let status = match answer {
+                            Ok(r) => r.status(),
+                            Err(e) => {
+                                tracing::debug!(sibling = %url, error = %e, "telling a correction");
+                                continue;
+                            }
+                        };
+                        let again = status == StatusCode::NOT_FOUND
+                            || status == StatusCode::CONFLICT
+                            || status.is_server_error();
+                        if status.is_success() || !again {
+                            if !status.is_success() {
+                                tracing::warn!(sibling = %url, %status, "a member refused a correction");
+                            }
+                            return;
+                        }
+                    }
+                    tracing::warn!(sibling = %url, "a member was not told a correction; it reads it from this node's list");
+                });
+            }
+        });
+    }
+
+    /// This node's corrections after `filter.after`, as the speakers signed them.
+    pub async fn list(&self, filter: Filter) -> Result<Vec<HeldCorrection>, CorrectionError> {
+        let archive = self.archive.clone();
+        let rows = run(move || corrections::since(&archive, filter)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(c, s)| HeldCorrection {
+                seq: c.seq,
+                correction: CorrectionRequest {
+                    session_id: s.session,
+                    occurrence: s.occurrence,
+                    slot_start: s.slot_start,
+                    speaker: c.speaker,
+                    audio_digest: format!("0x{}", s.sha256.unwrap_or_default()),
+                    revision: c.revision,
+                    text: c.text,
+                    signature: c.signature,
+                },
+            })
+            .collect())
+    }
+
+    /// Reads `url`'s corrections after `after` (of `occurrence`, if given) and takes each;
+    /// returns the last place read. A correction of a speech this node did not hear is
+    /// passed over: it is no part of this node's record.
+    async fn read_member(
+        self: &Arc<Self>,
+        url: &str,
+        after: i64,
+        occurrence: Option<(u64, u32)>,
+    ) -> Result<i64, reqwest::Error> {
+        let mut after = after;
+        loop {
+            // Numbers only: nothing to escape.
+            let mut q = format!("after={after}&limit=500");
+            if let Some((s, o)) = occurrence {
+                q.push_str(&format!("&session={s}&occurrence={o}"));
+            }
+            let page: Vec<HeldCorrection> = self
+                .http
+                .get(format!(
+                    "{}/api/v1/archive/corrections?{q}",
+                    url.trim_end_matches('/')
+                ))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            let Some(last) = page.last().map(|c| c.seq) else {
+                return Ok(after);
+            };
+            for held in page {
+                match self.take(held.correction, Source::Sibling).await {
+                    Ok(_) | Err(CorrectionError::UnknownSpeech) => {}
+                    Err(e) => tracing::debug!(sibling = %url, error = %e, "a member's correction"),
+                }
+            }
+            if last <= after {
+                return Ok(after);
+            }
+            after = last;
+        }
+    }
+
+    /// Reads every member's corrections of `session`'s `occurrence`: what the record needs
+    /// before it is first computed.
+    pub async fn catch_up(self: &Arc<Self>, session: u64, occurrence: u32) {
+        let Ok(siblings) = self.cluster.siblings().await else {
+            return;
+        };
+        for s in siblings {
+            if let Err(e) = self
+                .read_member(&s.node.url, 0, Some((session, occurrence)))
+                .await
+            {
+                tracing::debug!(sibling = %s.node.url, error = %e, "reading a member's corrections");
+            }
+        }
+    }
+
+    /// Reads every member's list every minute, from where it was last read, until
+    /// `shutdown`.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut read_to: HashMap<String, i64> = HashMap::new();
+        let mut tick = tokio::time::interval(EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let Ok(siblings) = self.cluster.siblings().await else {
+                continue;
+            };
+            for s in siblings {
+                let after = read_to.get(&s.node.url).copied().unwrap_or(0);
+                match self.read_member(&s.node.url, after, None).await {
+                    Ok(to) => {
+                        read_to.insert(s.node.url.clone(), to);
+                    }
+                    Err(e) => {
+                        tracing::debug!(sibling = %s.node.url, error = %e, "reading a member's corrections")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs a blocking archive call off the async workers.
+async fn run<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ArchiveError> + Send + 'static,
+) -> Result<T, CorrectionError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(CorrectionError::from),
+        Err(e) => Err(CorrectionError::Archive(ArchiveError::Corrupt(
+            e.to_string(),
+        ))),
+    }
+}
