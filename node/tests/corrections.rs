@@ -245,9 +245,44 @@ async fn a_speaker_corrects_their_transcript_and_both_roots_stand() {
         replaced.as_array().unwrap().iter().all(|h| h["id"] != id),
         "the replaced words are no longer searched: {replaced}"
     );
+    // The list members read each other's from: all, by occurrence, and from a place on.
     let listed = get_json(&a, "/api/v1/archive/corrections").await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["text"], CORRECTED);
+    assert_eq!(listed[0]["signature"], body["signature"]);
+    let seq = listed[0]["seq"].as_i64().unwrap();
+    let of = |q: String| {
+        let a = &a;
+        async move { get_json(a, &format!("/api/v1/archive/corrections?{q}")).await }
+    };
+    assert_eq!(
+        of(format!("session={session}&occurrence=0"))
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(of(format!("session={session}&occurrence=1"))
+        .await
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(of(format!("after={seq}"))
+        .await
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let half = a
+        .client
+        .get(format!(
+            "{}/api/v1/archive/corrections?session={session}",
+            a.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(half.status().as_u16(), 400);
 
     // Each node adds the correction's leaf in a new edition and anchors its root.
     let corrected = |v: &Value| v["computed"]["edition"] == 1 && v["computed"]["attested"] == true;

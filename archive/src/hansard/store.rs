@@ -437,6 +437,57 @@ mod db_tests {
             session(&a, 3).unwrap()[0].text.as_deref(),
             Some("We should fund the monitoring work.")
         );
+
+        // The speaker corrects it: the Hansard shows and searches revision 1, without the
+        // engine's times (they are of other words); the original stays as transcribed.
+        corrections::insert(
+            &a,
+            id,
+            1,
+            "We should fund the auditing work.",
+            "0xAb",
+            "0x01",
+            7_000,
+        )
+        .unwrap();
+        let entry = &session(&a, 3).unwrap()[0];
+        assert_eq!(
+            (entry.text.as_deref(), entry.revision, entry.segments.len()),
+            (Some("We should fund the auditing work."), 1, 0)
+        );
+        let words = |w: &str| {
+            search(
+                &a,
+                &Query {
+                    words: Some(w.into()),
+                    ..Query::default()
+                },
+            )
+            .unwrap()
+        };
+        assert_eq!(words("auditing").len(), 1);
+        assert_eq!(words("auditing")[0].revision, 1);
+        assert!(
+            words("monitoring").is_empty(),
+            "the replaced words are not searched"
+        );
+        assert_eq!(
+            transcript(&a, id).unwrap().unwrap().0,
+            "We should fund the monitoring work."
+        );
+        // A transcript stored after a correction (a retried engine) leaves the correction
+        // what is searched.
+        succeeded(
+            &a,
+            id,
+            "We should fund the monitoring work.",
+            &[],
+            "test",
+            8_000,
+        )
+        .unwrap();
+        assert_eq!(words("auditing").len(), 1);
+        assert!(words("monitoring").is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
