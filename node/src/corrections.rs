@@ -517,3 +517,36 @@ async fn run<T: Send + 'static>(
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listed_correction_reads_back_as_the_speaker_signed_it() {
+        let held = HeldCorrection {
+            seq: 7,
+            correction: CorrectionRequest {
+                session_id: 3,
+                occurrence: 1,
+                slot_start: 2_000_000_000,
+                speaker: "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65".into(),
+                audio_digest: format!("0x{}", "ab".repeat(32)),
+                revision: 2,
+                text: "Words.".into(),
+                signature: format!("0x{}", "01".repeat(65)),
+            },
+        };
+        let wire = serde_json::to_value(&held).unwrap();
+        assert_eq!(wire["seq"], 7);
+        assert_eq!(wire["slotStart"], 2_000_000_000u64);
+        let back: HeldCorrection = serde_json::from_value(wire.clone()).unwrap();
+        assert_eq!((back.seq, back.correction), (7, held.correction));
+        // A body with a field no correction has is refused, not half read.
+        let mut extra = wire;
+        extra["seq"] = serde_json::Value::Null;
+        extra.as_object_mut().unwrap().remove("seq");
+        extra["chair"] = "0x00".into();
+        assert!(serde_json::from_value::<CorrectionRequest>(extra).is_err());
+    }
+}

@@ -44,15 +44,22 @@ export type ClusterView = Schemas["ClusterView"];
 export type EnsName = Schemas["Name"];
 /** A recorded speech: speaker, session, slot, timing, digest. */
 export type Speech = Schemas["Speech"];
-/** A speech with its transcript (null while pending). */
+/** A speech with its transcript (null while pending) and its revision (0: as transcribed). */
 export type Entry = Schemas["Entry"];
+/** A speaker's signed correction of their speech's transcript (`POST /api/v1/archive/corrections`). */
+export type CorrectionRequest = Schemas["CorrectionRequest"];
+/** One revision of a speech's transcript: 0 the transcriber's, 1 and on its speaker's corrections. */
+export type TranscriptRevision = Schemas["TranscriptRevision"];
+/** A speech's transcript revisions, and what the next correction of it signs. */
+export type SpeechTranscript = Schemas["SpeechTranscript"];
 
-/** An error the node explained. */
+/** An error the node explained: `code` is its stable code (`ErrorBody.error`), when it gave one. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
     readonly reason?: string,
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -62,14 +69,16 @@ async function json<T>(r: Response): Promise<T> {
   if (!r.ok) {
     let message = `${r.status} ${r.statusText}`;
     let reason: string | undefined;
+    let code: string | undefined;
     try {
       const body: Partial<ErrorBody> = await r.json();
       message = body.message ?? body.error ?? message;
       reason = body.reason ?? undefined;
+      code = body.error;
     } catch {
       // Not JSON: the status line says enough.
     }
-    throw new ApiError(r.status, message, reason);
+    throw new ApiError(r.status, message, reason, code);
   }
   return r.json() as Promise<T>;
 }
@@ -127,6 +136,24 @@ export class Api {
       credentials: "include",
       headers: token ? { authorization: `Bearer ${token}` } : {},
     }).then(json<Me>);
+  }
+
+  /** A speech's transcript revisions, oldest first, and the revision a correction would make. */
+  transcript(speech: number): Promise<SpeechTranscript> {
+    return fetch(this.url(`/api/v1/archive/speeches/${speech}/transcript`)).then(json<SpeechTranscript>);
+  }
+
+  /**
+   * Submits a speaker's signed correction; the signature is its whole authority. `fresh` is
+   * false when the node already held that very correction (200 rather than 201).
+   */
+  async correct(body: CorrectionRequest): Promise<{ revision: TranscriptRevision; fresh: boolean }> {
+    const r = await fetch(this.url("/api/v1/archive/corrections"), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { revision: await json<TranscriptRevision>(r), fresh: r.status === 201 };
   }
 
   /** Ends the session on the node: its tokens are refused from now on. */

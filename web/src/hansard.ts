@@ -1,10 +1,13 @@
 // The archive and the Hansard on the main page: search what was said (words, speaker), each
-// hit with its speaker, time and recording; a session's Hansard as Markdown or JSON.
+// hit with its speaker, time and recording (and, once its speaker corrected it, its revisions);
+// a session's Hansard as Markdown or JSON.
 
 import type { ErrorBody, Hit, SaidVoted, SessionHansard } from "./api";
 import { el, lpt, short } from "./format";
+import { revisionNote } from "./revisions";
 
-export function mountHansard(root: HTMLElement, sessionOf: () => number | undefined) {
+/** `meOf`: the signed-in account, whose own speeches link to their correction in the record. */
+export function mountHansard(root: HTMLElement, sessionOf: () => number | undefined, meOf: () => string | undefined = () => undefined) {
   // Visible labels rather than hint text inside the fields: they stay readable once typed in.
   const words = el("input", { type: "search", id: "hansard-q" });
   const speaker = el("input", { type: "text", id: "hansard-speaker", size: 44 });
@@ -33,7 +36,7 @@ export function mountHansard(root: HTMLElement, sessionOf: () => number | undefi
       const hits = (await r.json()) as Hit[] | ErrorBody;
       if (!Array.isArray(hits)) throw new Error(hits.message ?? hits.error);
       results.replaceChildren(
-        ...(hits.length ? hits.map(hit) : [el("li", { textContent: "Nothing found. Speeches are searchable once transcribed." })]),
+        ...(hits.length ? hits.map((h) => hit(h, meOf()?.toLowerCase() === h.speaker.toLowerCase())) : [el("li", { textContent: "Nothing found. Speeches are searchable once transcribed." })]),
       );
     } catch (err) {
       results.replaceChildren(el("li", { textContent: `Search failed: ${(err as Error).message}` }));
@@ -56,7 +59,7 @@ export function mountHansard(root: HTMLElement, sessionOf: () => number | undefi
   root.append(form, results, exports, debate);
 }
 
-function hit(h: Hit): HTMLLIElement {
+function hit(h: Hit, mine: boolean): HTMLLIElement {
   const when = new Date(h.started_ms).toLocaleString();
   const player = el("audio", { controls: true, preload: "none", src: h.audio });
   player.setAttribute("aria-label", `Recording of ${short(h.speaker)} at ${when}`);
@@ -73,7 +76,10 @@ function hit(h: Hit): HTMLLIElement {
     el("a", { href: `/record.html?speech=${h.id}${h.at_ms ? `&t=${(h.at_ms / 1000).toFixed(1)}` : ""}`, textContent: "in the record" }),
     " · ",
     el("a", { href: h.audio, textContent: "download" }),
+    mine ? " · " : "",
+    mine ? el("a", { href: `/record.html?speech=${h.id}&correct=1`, textContent: "correct your transcript" }) : "",
     snippet,
+    revisionNote(h.id, h.revision),
     player,
   );
 }

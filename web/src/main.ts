@@ -56,7 +56,11 @@ class App {
     this.me = await api.me().catch(() => null);
     this.floor.me = this.me;
     this.live.onState((s) => this.update(s));
-    mountHansard($("hansard"), () => (this.live.state ? this.floor.shown(this.live.state)?.session : undefined));
+    mountHansard(
+      $("hansard"),
+      () => (this.live.state ? this.floor.shown(this.live.state)?.session : undefined),
+      () => this.me?.address,
+    );
     setInterval(() => this.live.state && this.update(this.live.state), 500);
     this.renderAccount();
   }

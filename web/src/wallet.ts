@@ -15,9 +15,11 @@ import {
   type Abi,
   type Chain,
   type EIP1193Provider,
+  type Hex,
 } from "viem";
 import { abi as assemblyAbi } from "../../indexer/abi/Assembly.json";
 import type { ClientConfig } from "./api";
+import { transcriptCorrectionTypedData, type TranscriptCorrection } from "./provenance/correction";
 import { speakingKeyTypedData, type SpeakingKey } from "./provenance/typed";
 import reasons from "./reasons.json";
 
@@ -150,6 +152,21 @@ export class Wallet {
     const wallet = createWalletClient({ chain: this.chain, transport: custom(this.info.provider), account: this.address });
     try {
       return hexToBytes(await wallet.signTypedData(speakingKeyTypedData(this.config.chainId, getAddress(this.config.assembly), key)));
+    } catch (e) {
+      throw new Error(reasonOf(e));
+    }
+  }
+
+  /**
+   * Signs a correction of the transcript of one of this account's speeches (EIP-712 typed
+   * data, `eth_signTypedData_v4`, in the domain of `certify`): the wallet shows the speaker
+   * the words they put their name to. Fails with the reason in words.
+   */
+  async correct(correction: TranscriptCorrection): Promise<Hex> {
+    if (!this.address) throw new Error("connect the wallet first");
+    const wallet = createWalletClient({ chain: this.chain, transport: custom(this.info.provider), account: this.address });
+    try {
+      return await wallet.signTypedData(transcriptCorrectionTypedData(this.config.chainId, getAddress(this.config.assembly), correction));
     } catch (e) {
       throw new Error(reasonOf(e));
     }

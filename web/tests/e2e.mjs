@@ -5,7 +5,8 @@
 // listens over WHEP and its WebRTC stats show audio arriving while the orchestrator holds the
 // floor and stopping after the slot ends; the delegator's reaction reaches the speaker's page;
 // a stranger is told why they cannot speak; the speakers' audio is signed in the browser and
-// the node counts it signed, none altered, nothing refused. Saves screenshots to
+// the node counts it signed, none altered, nothing refused; the orchestrator corrects the
+// transcript of their speech with their wallet's signature. Saves screenshots to
 // web/test-results/ and prints page weight, time to first audio and the cost of signing.
 //
 //   node tests/e2e.mjs   (needs: cargo build -p assembly-node, npm run build, chromium)
@@ -560,6 +561,47 @@ async function main() {
   await record.screenshot({ path: join(results, "record.png"), fullPage: true });
   await axe(record, "the record");
   await record.close();
+
+  // The speaker corrects that speech's transcript: from their own hit in the Hansard to the
+  // record's form, signed by their wallet (EIP-712) and submitted. The Hansard then has the
+  // corrected words as revision 1, and the transcriber's kept as the original.
+  step("correction");
+  const corrected = "Opening words, then the closing words as I said them.";
+  const mine = await speaker.context().newPage();
+  mine.on("pageerror", (e) => console.error("page error:", e.message));
+  const searchClosing = async () => {
+    await mine.goto(`${base}/?session=${session}`);
+    await mine.getByLabel("Words said").fill("closing");
+    await mine.getByRole("button", { name: "Search" }).click();
+    return mine.locator("#hansard li").filter({ has: mine.locator(`a[href="/record.html?speech=${last.id}&correct=1"]`) });
+  };
+  await (await searchClosing()).getByRole("link", { name: "correct your transcript" }).click();
+  const ownSpeech = mine.locator(`#speech-${last.id}`);
+  const correction = ownSpeech.getByRole("textbox", { name: "Your corrected transcript" });
+  await correction.waitFor({ timeout: 10_000 });
+  if (!(await correction.evaluate((t) => t === document.activeElement))) throw new Error("the correction form opened without focus");
+  if ((await correction.inputValue()) !== "opening words closing words") throw new Error(`the form holds ${await correction.inputValue()}`);
+  await correction.fill(corrected);
+  await ownSpeech.getByRole("button", { name: "Sign and submit the correction" }).click();
+  const saved = ownSpeech.getByRole("status").filter({ hasText: /^(Saved|Not saved)/ });
+  await saved.waitFor({ timeout: 10_000 });
+  const said = await saved.textContent();
+  if (!said.startsWith("Saved as revision 1")) throw new Error(`correct the transcript: ${said}`);
+  const entry = (await (await fetch(`${base}/api/v1/hansard/sessions/${session}`)).json()).speeches.find((s) => s.id === last.id);
+  if (entry?.text !== corrected || entry?.revision !== 1) throw new Error(`the Hansard after the correction: ${JSON.stringify(entry)}`);
+  const found = (await (await fetch(`${base}/api/v1/hansard/search?q=closing&session=${session}`)).json()).find((h) => h.id === last.id);
+  if (found?.text !== corrected || found?.revision !== 1) throw new Error(`the search hit after the correction: ${JSON.stringify(found)}`);
+  // Read again: the corrected words, said to be the speaker's, the original a click away.
+  await mine.reload();
+  await ownSpeech.locator("p.said").getByText(corrected, { exact: true }).waitFor({ timeout: 10_000 });
+  await ownSpeech.getByText("Corrected by the speaker, revision 1.").waitFor({ timeout: 5_000 });
+  await ownSpeech.getByText("The original and each revision").click();
+  await ownSpeech.locator("ul.revisions").getByText("opening words closing words", { exact: true }).waitFor({ timeout: 5_000 });
+  await mine.screenshot({ path: join(results, "record-corrected.png"), fullPage: true });
+  await axe(mine, "the record, corrected by its speaker");
+  // And in the Hansard on the main page.
+  await (await searchClosing()).getByText("Corrected by the speaker, revision 1.").waitFor({ timeout: 10_000 });
+  await mine.close();
 
   // A newcomer with no wallet at all, and only a keyboard (Tab to each control, then Enter):
   // the local chain's demo accounts, labelled as such,

@@ -1,12 +1,13 @@
 // The browser's signer (web/src/provenance/) against the Rust crate's: every vector in
 // provenance/tests/vectors.json reproduced byte for byte from the same speaking key,
-// certificate and times; the certificate's EIP-712 digest and its attestation digest; and the
-// Opus framing's own rules, as provenance/src/packet.rs's tests state them. The TypeScript is
+// certificate and times; the certificate's EIP-712 digest and its attestation digest; a
+// speaker's transcript correction's EIP-712 digest and signer; and the Opus framing's own rules, as provenance/src/packet.rs's tests state them. The TypeScript is
 // bundled with Vite (the build the page uses) into a temporary directory and imported.
 //
 //   node web/tests/provenance.mjs
 
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,20 +29,20 @@ try {
       emptyOutDir: true,
       minify: false,
       lib: {
-        entry: Object.fromEntries(["signer", "packet", "typed"].map((m) => [m, new URL(`web/src/provenance/${m}.ts`, repo).pathname])),
+        entry: Object.fromEntries(["signer", "packet", "typed", "correction"].map((m) => [m, new URL(`web/src/provenance/${m}.ts`, repo).pathname])),
         formats: ["es"],
         fileName: (_, name) => `${name}.mjs`,
       },
     },
   });
   const load = (m) => import(pathToFileURL(join(out, `${m}.mjs`)).href);
-  const figures = await check({ ...(await load("signer")), ...(await load("packet")), ...(await load("typed")) });
+  const figures = await check({ ...(await load("signer")), ...(await load("packet")), ...(await load("typed")), ...(await load("correction")) });
   console.log(JSON.stringify({ ok: true, ...figures }));
 } finally {
   rmSync(out, { recursive: true, force: true });
 }
 
-async function check({ Signer, attestationDigest, certificateItem, speakingKeyTypedData, parse, canonical, withPadding, tag }) {
+async function check({ Signer, attestationDigest, certificateItem, speakingKeyTypedData, transcriptCorrectionTypedData, parse, canonical, withPadding, tag }) {
   const v = vectors;
   const body = { session: BigInt(v.session), occurrence: v.occurrence, key: v.speakingKeyAddress, notAfter: BigInt(v.notAfter) };
   const certificate = { body, signature: hexToBytes(v.certificateSignature) };
@@ -52,6 +53,15 @@ async function check({ Signer, attestationDigest, certificateItem, speakingKeyTy
   assert.equal(hashTypedData(typed), v.certificateDigest, "certificateDigest");
   assert.equal((await recoverTypedDataAddress({ ...typed, signature: v.certificateSignature })).toLowerCase(), v.holder);
   assert.equal(attestationDigest(certificate), v.attestationDigest, "attestationDigest");
+
+  // A speaker's correction of their transcript: its digest, who signed it, and its text's.
+  const c = v.correction;
+  const correction = transcriptCorrectionTypedData(v.chainId, v.assembly, {
+    session: BigInt(c.session), occurrence: c.occurrence, slotStart: BigInt(c.slotStart), audio: c.audio, revision: c.revision, text: c.text,
+  });
+  assert.equal(hashTypedData(correction), c.digest, "correction.digest");
+  assert.equal((await recoverTypedDataAddress({ ...correction, signature: c.signature })).toLowerCase(), v.holder, "correction signer");
+  assert.equal(`0x${createHash("sha256").update(c.text, "utf8").digest("hex")}`, c.transcriptDigest, "correction.transcriptDigest");
 
   // Every packet, byte for byte.
   const signer = new Signer(certificate, v.speakingKey);
