@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use assembly_testkit::chain::{enqueue, open_session, Mined, TestChain};
 use assembly_testkit::clock::now;
-use assembly_testkit::node::{spawn_node, NodeProcess};
+use assembly_testkit::node::{spawn_node_with, NodeProcess, LOOPBACK_LIMITS};
 use assembly_testkit::ports::{free_port, free_udp_port};
 use assembly_testkit::registry::{node_key, register_key};
 use serde_json::{json, Value};
@@ -36,12 +36,13 @@ const ACCOUNTS: usize = 32;
 /// Starts a node in `dir`, registered on chain by `operator`, and waits for it to answer.
 async fn member(chain: &TestChain, dir: &std::path::Path, operator: usize) -> NodeProcess {
     std::fs::create_dir_all(dir).unwrap();
-    let node = spawn_node(
+    let node = spawn_node_with(
         env!("CARGO_BIN_EXE_assembly-node"),
         chain,
         dir,
         free_port(),
         free_udp_port(),
+        Some(LOOPBACK_LIMITS),
     )
     .await;
     let key = node_key(dir);

@@ -14,18 +14,19 @@ use alloy::primitives::U256;
 use assembly_indexer::bindings::IAssembly;
 use assembly_testkit::chain::{enqueue, Mined, TestChain};
 use assembly_testkit::clock::now;
-use assembly_testkit::node::{spawn_node, NodeProcess};
+use assembly_testkit::node::{spawn_node_with, NodeProcess, LOOPBACK_LIMITS};
 use assembly_testkit::ports::{free_port, free_udp_port};
 use serde_json::Value;
 
 async fn start_node(chain: &TestChain, dir: &std::path::Path, session: u64) -> NodeProcess {
     let _ = std::fs::remove_file(dir.join("node.sqlite"));
-    let node = spawn_node(
+    let node = spawn_node_with(
         env!("CARGO_BIN_EXE_assembly-node"),
         chain,
         dir,
         free_port(),
         free_udp_port(),
+        Some(LOOPBACK_LIMITS),
     )
     .await;
     let http = reqwest::Client::new();

@@ -162,8 +162,20 @@ pub struct Taken {
 pub enum Source {
     /// A client (a speaker's browser, a script).
     Client,
-    /// A sibling telling this node, or this node reading a sibling's list.
-    Sibling,
+    /// A member telling this node one it took.
+    Told,
+    /// This node reading a member's list.
+    Listed,
+}
+
+impl Source {
+    fn label(self) -> &'static str {
+        match self {
+            Source::Client => "client",
+            Source::Told => "told",
+            Source::Listed => "listed",
+        }
+    }
 }
 
 /// Taking, keeping and passing on corrections.
@@ -284,10 +296,7 @@ impl Corrections {
             Err(CorrectionError::Chain(_) | CorrectionError::Archive(_)) => "failed",
             Err(_) => "refused",
         };
-        let source_label = match source {
-            Source::Client => "client",
-            Source::Sibling => "sibling",
-        };
+        let source_label = source.label();
         self.counted
             .with_label_values(&[source_label, outcome])
             .inc();
@@ -449,7 +458,7 @@ impl Corrections {
                 return Ok(after);
             };
             for held in page {
-                match self.take(held.correction, Source::Sibling).await {
+                match self.take(held.correction, Source::Listed).await {
                     Ok(_) | Err(CorrectionError::UnknownSpeech) => {}
                     Err(e) => tracing::debug!(sibling = %url, error = %e, "a member's correction"),
                 }

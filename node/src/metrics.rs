@@ -159,7 +159,7 @@ impl Metrics {
         let corrections = IntCounterVec::new(
             Opts::new(
                 "assembly_corrections_total",
-                "Transcript corrections brought to this node, by source (client, sibling) and outcome: taken (new here), held (already), refused (not the speaker's, unknown speech, revision taken or skipped, malformed), failed (the chain or the archive could not be read).",
+                "Transcript corrections brought to this node, by source (client; told by a member; listed, read from a member's list) and outcome: taken (new here), held (already), refused (not the speaker's, unknown speech, revision taken or skipped, malformed), failed (the chain or the archive could not be read).",
             ),
             &["source", "outcome"],
         )

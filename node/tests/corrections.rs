@@ -7,7 +7,9 @@
 //! original and the first root's proofs all verify on chain; and `assembly verify` accepts
 //! the speech with its corrected transcript. Corrections that are not the speaker's, skip
 //! a revision, name a speech no one heard, rewrite a revision already taken or carry no
-//! words are each refused with their own code, and none is kept.
+//! words are each refused with their own code, and none is kept. Then B goes down, the
+//! speaker corrects again, and B, back without any member able to reach it, reads the
+//! correction from A's list and anchors the third edition with A.
 
 use std::time::Duration;
 
@@ -21,12 +23,14 @@ use assembly_testkit::chain::TestChain;
 use assembly_testkit::clock::now;
 use assembly_testkit::node::{get_json, Node};
 use assembly_testkit::record::{
-    anchoring_pair, b256, json_when, leaf_of, spoken_occurrence, verifies, Anchoring,
+    anchoring_node, anchoring_pair, b256, json_when, leaf_of, spoken_occurrence, verifies,
+    Anchoring,
 };
 use assembly_testkit::siwe::key;
 use serde_json::{json, Value};
 
 const CORRECTED: &str = "We should fund the public archive in full.";
+const SECOND: &str = "We should fund the public archive, in full, this year.";
 
 /// The body correcting `speech` (a `/transcript` answer) to `text` as `revision`, signed by
 /// anvil account `signer`.
@@ -89,7 +93,13 @@ async fn a_speaker_corrects_their_transcript_and_both_roots_stand() {
     let mut chain = TestChain::start_at(&["--block-time", "1"], now()).await;
     let contract = deploy_record_anchor(&mut chain).await;
     let anchor = *contract.address();
-    let Anchoring { a, b, dirs, .. } = anchoring_pair(&chain, "corrections").await;
+    let Anchoring {
+        a,
+        b,
+        dirs,
+        transcriber: stt,
+        ..
+    } = anchoring_pair(&chain, "corrections").await;
     let (session, end) = spoken_occurrence(&chain, &a, &b).await;
     eprintln!("occurrence ends at {end}; now {}", now());
     let path = format!("/api/v1/sessions/{session}/occurrences/0/record");
@@ -211,7 +221,7 @@ async fn a_speaker_corrects_their_transcript_and_both_roots_stand() {
     );
     assert_eq!(on_b["nextRevision"], 2);
     assert_eq!(
-        b.metric("assembly_corrections_total{outcome=\"taken\",source=\"sibling\"}")
+        b.metric("assembly_corrections_total{outcome=\"taken\",source=\"told\"}")
             .await,
         1
     );
@@ -392,6 +402,58 @@ async fn a_speaker_corrects_their_transcript_and_both_roots_stand() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("RecordAnchor.verify: true"), "{text}");
     assert!(text.contains("revision 1"), "{text}");
+
+    // B goes down, and the speaker corrects again on A. B comes back over its files but on
+    // another port than its operator registered, so no member can tell it anything: it
+    // catches up by reading A's list, and both anchor a third edition.
+    drop(b);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t2 = get_json(&a, &format!("/api/v1/archive/speeches/{id}/transcript")).await;
+    assert_eq!(t2["nextRevision"], 2);
+    let (status, e) = submit(&a, &correction(&chain, &t2, 2, SECOND, 4)).await;
+    assert_eq!(status, 201, "{e}");
+    let b = anchoring_node(&chain, &dirs[1], &stt).await;
+    let caught_up = json_when(
+        &b,
+        &format!("/api/v1/archive/speeches/{id_b}/transcript"),
+        "B read revision 2 from A's list",
+        Duration::from_secs(30),
+        |v| v["revisions"].as_array().is_some_and(|r| r.len() == 3),
+    )
+    .await;
+    assert_eq!(caught_up["revisions"][2]["text"], SECOND);
+    assert_eq!(
+        b.metric("assembly_corrections_total{outcome=\"taken\",source=\"listed\"}")
+            .await,
+        1
+    );
+    let third = |v: &Value| v["computed"]["edition"] == 2 && v["computed"]["attested"] == true;
+    let mut roots = Vec::new();
+    for n in [&a, &b] {
+        let r = json_when(
+            n,
+            &path,
+            "edition 2 anchored",
+            Duration::from_secs(60),
+            third,
+        )
+        .await;
+        assert_eq!(r["computed"]["leaves"].as_array().unwrap().len(), 4);
+        roots.push(b256(&r["computed"]["root"]));
+    }
+    assert_eq!(roots[0], roots[1], "one root for the second correction");
+    assert_eq!(
+        contract.rootCount(id_u, 0).call().await.unwrap(),
+        U256::from(3)
+    );
+    assert_eq!(
+        contract
+            .attestations(id_u, 0, roots[0])
+            .call()
+            .await
+            .unwrap(),
+        U256::from(2)
+    );
     for d in &dirs {
         let _ = std::fs::remove_dir_all(d);
     }

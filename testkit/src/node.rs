@@ -216,6 +216,23 @@ impl Node {
     }
 }
 
+/// A configuration for a benchmark's node: every client of a load generator comes from
+/// 127.0.0.1, and the per-address budgets, meant for strangers on the internet, would cut
+/// its listeners at 20; here what one address may do is raised far past what it asks.
+pub const LOOPBACK_LIMITS: &str = "
+[media]
+max_listeners_per_address = 100000
+
+[limits]
+connections_per_ip = 100000
+sockets_per_ip = 100000
+nonces_per_minute = 100000
+sign_ins_per_minute = 100000
+lookups_per_minute = 100000
+listen_offers_per_minute = 100000
+corrections_per_minute = 100000
+";
+
 /// The node binary as its own process (for restarts and for benchmarks), on fixed ports so a
 /// restarted node is where its clients left it.
 pub struct NodeProcess {
@@ -234,6 +251,7 @@ impl Drop for NodeProcess {
 
 /// Starts `assembly-node` on `http_port`/`udp_port` with its state in `dir` (which holds
 /// `deployment.json`), and waits until its HTTP side answers.
+/// It runs with the node's default limits: a hostile client's test needs them.
 pub async fn spawn_node(
     binary: &str,
     chain: &TestChain,
@@ -241,12 +259,30 @@ pub async fn spawn_node(
     http_port: u16,
     udp_port: u16,
 ) -> NodeProcess {
+    spawn_node_with(binary, chain, dir, http_port, udp_port, None).await
+}
+
+/// [`spawn_node`] with `config` as its configuration file ([`LOOPBACK_LIMITS`] for a
+/// benchmark whose load comes from one address).
+pub async fn spawn_node_with(
+    binary: &str,
+    chain: &TestChain,
+    dir: &Path,
+    http_port: u16,
+    udp_port: u16,
+    config: Option<&str>,
+) -> NodeProcess {
     std::fs::write(
         dir.join("deployment.json"),
         serde_json::to_vec(&chain.deployment).expect("the deployment as JSON"),
     )
     .expect("deployment.json written");
-    let child = std::process::Command::new(binary)
+    let mut command = std::process::Command::new(binary);
+    if let Some(config) = config {
+        std::fs::write(dir.join("node.toml"), config).expect("node.toml written");
+        command.env("ASSEMBLY_NODE_CONFIG", dir.join("node.toml"));
+    }
+    let child = command
         .env("ASSEMBLY_NODE_LISTEN", format!("127.0.0.1:{http_port}"))
         .env("ASSEMBLY_RPC_URL", chain.anvil.ws_endpoint())
         .env("ASSEMBLY_DEPLOYMENT", dir.join("deployment.json"))

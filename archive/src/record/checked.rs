@@ -6,14 +6,17 @@
 //! The recorder checks each packet as it writes it: a Keccak-256 per frame and two
 //! `ecrecover`s a second, beside the file write. A speech closed without a verdict (left
 //! open by a crash, or recorded before the checks existed) is checked again from its file,
-//! which holds the same packets: the verdict is a function of the recording alone, the
-//! same on every node whose recording has the same digest.
+//! which holds the same packets: the verdict is a function of the recording alone (and,
+//! for a contract wallet's certificate, of the wallet's answer, asked then), the same on
+//! every node whose recording has the same digest.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256};
 use assembly_media::attest::Provenance as Checking;
 use assembly_media::gate::Held;
+use assembly_provenance::carrier::Certificate;
 use assembly_provenance::check::{Checker, Counts};
 use serde::Serialize;
 
@@ -66,11 +69,53 @@ impl Checked {
     }
 
     /// Checks the recording at `path` with `checker` (made by [`checker`]).
-    pub fn of_file(path: &Path, mut checker: Checker) -> Result<Self, ogg::OggError> {
+    pub fn of_file(path: &Path, checker: Checker) -> Result<Self, ogg::OggError> {
+        Ok(Self::reading(path, checker)?.0)
+    }
+
+    /// Checks the recording at `path` with `checker`, and returns the first certificate
+    /// that was not the holder's key's (one their contract wallet may vouch for).
+    fn reading(
+        path: &Path,
+        mut checker: Checker,
+    ) -> Result<(Self, Option<Certificate>), ogg::OggError> {
+        let mut ask = None;
         for packet in ogg::read_packets(path)? {
-            checker.packet(&packet);
+            let (_, step) = checker.packet(&packet);
+            if ask.is_none() {
+                ask = step.ask_wallet;
+            }
         }
-        Ok(Self::of(&mut checker))
+        Ok((Self::of(&mut checker), ask))
+    }
+
+    /// Checks the recording at `path` as the recorder would have, with no live path to
+    /// have asked the holder's contract wallet first: a certificate not the holder's key's
+    /// is asked of it (`provenance.wallets`), and once it has answered (within `wait`) the
+    /// file is read again with `fresh`, so a contract wallet's speech a crash left
+    /// unchecked reads as signed, as it would have.
+    pub fn of_file_asking(
+        path: &Path,
+        first: Checker,
+        fresh: impl FnOnce() -> Checker,
+        holder: Address,
+        provenance: &Checking,
+        wait: Duration,
+    ) -> Result<Self, ogg::OggError> {
+        let (found, ask) = Self::reading(path, first)?;
+        let Some(certificate) = ask else {
+            return Ok(found);
+        };
+        provenance.wallets.ask(holder, &certificate);
+        let digest = certificate.digest();
+        let until = Instant::now() + wait;
+        while !provenance.wallets.vouched(&digest) {
+            if Instant::now() >= until {
+                return Ok(found);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self::of_file(path, fresh())
     }
 }
 
@@ -247,5 +292,70 @@ mod tests {
         let other = Checked::of(&mut other);
         assert_eq!((other.key, other.attestation_digest), (None, B256::ZERO));
         assert_eq!(other.counts.unsigned, 60);
+    }
+
+    /// A contract wallet that vouches for whatever it is asked about, once asked.
+    #[derive(Default)]
+    struct Agreeable(parking_lot::Mutex<std::collections::HashSet<B256>>);
+
+    impl assembly_media::attest::WalletCheck for Agreeable {
+        fn vouched(&self, certificate: &B256) -> bool {
+            self.0.lock().contains(certificate)
+        }
+        fn ask(&self, _: Address, certificate: &Certificate) {
+            self.0.lock().insert(certificate.digest());
+        }
+    }
+
+    #[test]
+    fn a_contract_wallets_speech_checked_from_its_file_asks_the_wallet() {
+        let domain = assembly_provenance::domain(31337, Address::repeat_byte(1));
+        // The holder is a contract wallet; its owner's key signed the certificate.
+        let holder = Address::repeat_byte(0xcc);
+        let packets = signed_speech(&key(7), &domain);
+        let dir = std::env::temp_dir().join(format!("checked-wallet-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("speech.ogg");
+        let mut w = ogg::OggOpusWriter::create(&path, 1, "test").unwrap();
+        for p in &packets {
+            w.write(p).unwrap();
+        }
+        w.finish().unwrap();
+        let slot = (2_000_000_000, 2_000_000_060);
+        let checking = Checking {
+            domain: domain.clone(),
+            wallets: std::sync::Arc::new(Agreeable::default()),
+        };
+        let fresh = || checker(3, 1, holder, slot, &checking);
+        // Read once, the wallet not yet asked: unsigned.
+        assert_eq!(
+            Checked::of_file(&path, fresh()).unwrap().counts.unsigned,
+            60
+        );
+        let found = Checked::of_file_asking(
+            &path,
+            fresh(),
+            fresh,
+            holder,
+            &checking,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!((found.counts.signed, found.counts.unsigned), (50, 0));
+        assert_ne!(found.attestation_digest, B256::ZERO);
+        // A wallet that never answers: the verdict without it, after the wait.
+        let silent = plain(domain);
+        let fresh = || checker(3, 1, holder, slot, &silent);
+        let unanswered = Checked::of_file_asking(
+            &path,
+            fresh(),
+            fresh,
+            holder,
+            &silent,
+            Duration::from_millis(200),
+        )
+        .unwrap();
+        assert_eq!(unanswered.counts.unsigned, 60);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

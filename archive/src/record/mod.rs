@@ -95,8 +95,13 @@ impl Recorder {
     }
 }
 
+/// How long a re-check waits for a contract wallet's answer about a speech's certificate
+/// before storing the verdict without it (its frames then read as unsigned).
+const WALLET_WAIT: Duration = Duration::from_secs(15);
+
 /// Checks the speeches closed without a verdict (a crash's, or from before the checks) from
-/// their files: the same packets the recorder would have checked.
+/// their files: the same packets the recorder would have checked, a contract wallet asked
+/// about its certificate as the live path would have.
 fn recheck(archive: &Archive, provenance: &Provenance) {
     let speeches = match archive.unchecked() {
         Ok(s) => s,
@@ -113,14 +118,24 @@ fn recheck(archive: &Archive, provenance: &Provenance) {
                 continue;
             }
         };
-        let checker = checked::checker(
-            s.session,
-            s.occurrence,
+        let checker = || {
+            checked::checker(
+                s.session,
+                s.occurrence,
+                holder,
+                (s.slot_start, s.slot_end),
+                provenance,
+            )
+        };
+        let found = Checked::of_file_asking(
+            &archive.path(&s),
+            checker(),
+            checker,
             holder,
-            (s.slot_start, s.slot_end),
             provenance,
-        );
-        let found = Checked::of_file(&archive.path(&s), checker).unwrap_or_else(|e| {
+            WALLET_WAIT,
+        )
+        .unwrap_or_else(|e| {
             // Nothing to check: no audio, which the record leaves out for want of a digest.
             tracing::warn!(speech = s.id, error = %e, "reading a recording to check it");
             Checked::default()

@@ -129,7 +129,7 @@ async fn told(
         Err(SiblingRefused::Token(e)) => return failure(StatusCode::FORBIDDEN, e.code(), e),
         Err(SiblingRefused::Cluster(e)) => return ApiError::Chain(e.to_string()).into_response(),
     }
-    match s.corrections.take(req, Source::Sibling).await {
+    match s.corrections.take(req, Source::Told).await {
         Ok(t) => taken(t),
         Err(e) => e.into_response(),
     }
