@@ -50,6 +50,8 @@ export interface SenderTransform {
   /** What the RTCPeerConnection must be made with for it. */
   readonly rtcConfig?: RTCConfiguration;
   attach(sender: RTCRtpSender): void;
+  /** The sender is about to stop: settles once what was sent so far is wrapped up. */
+  finish?(): Promise<void>;
 }
 
 type Status = "connecting" | "connected" | "reconnecting" | "stopped" | "refused";
@@ -175,6 +177,12 @@ export class Publisher extends Link {
       const t = pc.addTransceiver(track, { direction: "sendonly", streams: [this.stream] });
       this.transform?.attach(t.sender);
     }
+  }
+
+  /** Lets the transform wrap up (the signer's last batch goes out) before the connection ends. */
+  override async stop(): Promise<void> {
+    if (this.pc?.connectionState === "connected") await this.transform?.finish?.();
+    return super.stop();
   }
 }
 

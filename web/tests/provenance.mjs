@@ -87,6 +87,27 @@ async function check({ Signer, attestationDigest, certificateItem, speakingKeyTy
     } else assert.equal(bytesToHex(got), packet.out, `packet ${i} after a restatement`);
   }
 
+  // A speaker stopping (or a slot ending) closes the batch on the next frame: it carries the
+  // batch of the 11 frames so far, itself the last, and the next batch goes on from 11.
+  // Layout (provenance/src/carrier.rs): magic, kind 2, session u64, occurrence u32, first
+  // u64, signed_ms u64, the count of tags, then the tags and the signature.
+  const closing = new Signer(certificate, v.speakingKey);
+  const batchAt = (bytes) => {
+    const pad = parse(bytes).padding;
+    const at = 4; // after the magic: the batch is the only item
+    return { kind: pad[at], first: new DataView(pad.buffer, pad.byteOffset + at + 13).getBigUint64(0), count: pad[at + 29] };
+  };
+  let closed;
+  for (const [i, packet] of v.packets.slice(0, 11).entries()) {
+    if (i === 10) closing.flush();
+    closed = await closing.sign(hexToBytes(packet.in), packet.at_ms);
+    if (i < 10 && i > 0) assert.equal(bytesToHex(closed), packet.in, `packet ${i} before the flush carries nothing`);
+  }
+  assert.deepEqual(batchAt(closed), { kind: 2, first: 0n, count: 11 }, "the flush's batch");
+  let next;
+  for (const packet of v.packets.slice(0, 25)) next = await closing.sign(hexToBytes(packet.in), packet.at_ms);
+  assert.deepEqual(batchAt(next), { kind: 2, first: 11n, count: 25 }, "the batch after");
+
   // Opus framing (provenance/src/packet.rs's tests): an encoder's packet is its own canonical
   // form; padding is read and left out of it, so a padded packet keeps its frame's tag.
   const plain = new Uint8Array([0xfc, 1, 2, 3, 4]);

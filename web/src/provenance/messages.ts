@@ -21,6 +21,8 @@ export type ToWorker =
   | { type: "certificate"; id: string; body: SpeakingKey; signature: Uint8Array; span: Span }
   /** Slot `id` moved (the holder before yielded early): sign inside its new span. */
   | { type: "span"; id: string; span: Span }
+  /** The speaker stops: close each batch on the next frame, so the last frames are attested. */
+  | { type: "flush" }
   /** Chromium's encoded streams of a sender (where there is no RTCRtpScriptTransform). */
   | { type: "streams"; readable: ReadableStream<RTCEncodedAudioFrame>; writable: WritableStream<RTCEncodedAudioFrame> };
 

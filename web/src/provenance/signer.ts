@@ -110,6 +110,8 @@ export class Signer {
   private tags: Uint8Array[] = [];
   /** Whether the next frame carries the certificate whatever the schedule says. */
   private restating = false;
+  /** Whether the next frame closes the batch, however few frames it holds. */
+  private flushing = false;
   /** Batches signed so far. */
   batches = 0;
 
@@ -134,6 +136,15 @@ export class Signer {
     this.restating = true;
   }
 
+  /**
+   * Closes the batch on the next frame, however few it holds (down to that frame alone): the
+   * speaker is about to stop, or their slot to end, and frames whose batch would come after
+   * the last frame sent would be unattested. A batch of fewer than 25 is one a node takes.
+   */
+  flush() {
+    this.flushing = true;
+  }
+
   /** The packet to send for `packet`, an Opus packet as the encoder gave it, at `nowMs`. */
   async sign(packet: Uint8Array, nowMs: number): Promise<Uint8Array> {
     const p = parse(packet);
@@ -141,7 +152,8 @@ export class Signer {
     if (this.restating || (this.tags.length === 0 && this.batches % CERTIFICATE_EVERY === 0)) items.push(this.certificate);
     this.restating = false;
     this.tags.push(tag(p));
-    if (this.tags.length === BATCH_FRAMES) {
+    if (this.tags.length === BATCH_FRAMES || this.flushing) {
+      this.flushing = false;
       // The state moves on before the signature is awaited: the next frame may come meanwhile.
       const b: Batch = { session: this.session, occurrence: this.occurrence, first: this.first, signedMs: BigInt(Math.floor(nowMs)), tags: this.tags };
       this.tags = [];

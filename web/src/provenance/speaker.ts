@@ -149,6 +149,27 @@ export class Signing implements SenderTransform {
     this.detail = detail;
   }
 
+  /**
+   * The speaker stops: the worker closes the batch on the next frame, and this settles once
+   * that batch is signed (or after 150 ms, seven frames, if no frame comes), so the
+   * connection ends with every frame sent attested.
+   */
+  finish(): Promise<void> {
+    if (!this.worker || this.figures.state !== "signing") return Promise.resolve();
+    const worker = this.worker;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        worker.removeEventListener("message", batch);
+        resolve();
+      };
+      const batch = (e: MessageEvent<FromWorker>) => e.data.type === "batch" && done();
+      const timer = setTimeout(done, 150);
+      worker.addEventListener("message", batch);
+      this.post({ type: "flush" });
+    });
+  }
+
   private post(m: ToWorker, transfer: Transferable[] = []) {
     this.worker?.postMessage(m, transfer);
   }

@@ -23,13 +23,20 @@ const keys = new Map<string, Hex>();
 const speeches = new Map<string, { signer: Signer; span: Span }>();
 
 /** The signer for a frame encoded now (server time `now`), if a certified slot is on. */
-function current(): { signer: Signer; now: number } | undefined {
+function current(): { signer: Signer; now: number; span: Span } | undefined {
   for (const { signer, span } of speeches.values()) {
     const now = Date.now() + span.offsetMs;
-    if (now >= span.fromMs && now < span.untilMs) return { signer, now };
+    if (now >= span.fromMs && now < span.untilMs) return { signer, now, span };
   }
   return undefined;
 }
+
+/**
+ * The last frames of a slot each carry their own batch: one gathered across the slot's end
+ * would be signed after it, and a node that cut the slot there would hold its frames
+ * unattested. 100 ms is five frames: the cost is four small batches a slot.
+ */
+const CLOSING_MS = 100;
 
 let frames = 0;
 let added = 0;
@@ -39,6 +46,7 @@ let told = false;
 async function transform(frame: RTCEncodedAudioFrame, out: TransformStreamDefaultController<RTCEncodedAudioFrame>) {
   const on = current();
   if (on && frame.data.byteLength > 0) {
+    if (on.now + CLOSING_MS >= on.span.untilMs) on.signer.flush();
     const before = on.signer.batches;
     const t0 = performance.now();
     try {
@@ -104,6 +112,9 @@ scope.onmessage = ({ data: m }) => {
     }
     case "streams":
       pipe(m.readable, m.writable);
+      break;
+    case "flush":
+      for (const { signer } of speeches.values()) signer.flush();
       break;
   }
 };
