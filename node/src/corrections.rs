@@ -194,6 +194,24 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 const EVERY: Duration = Duration::from_secs(60);
 /// How many times a sibling is told one correction before its list is left to catch it.
 const TELLS: u32 = 6;
+/// How many corrections one read of a member's list asks for.
+const PAGE: u32 = 50;
+/// The most one page of a member's list may weigh: 50 of the longest corrections, escaped.
+const PAGE_BYTES: usize = PAGE as usize * (2 * assembly_provenance::correction::MAX_TEXT + 1024);
+
+/// Why a member's list could not be read.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    /// The member did not answer, or answered an error.
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+    /// The answer is not a list of corrections.
+    #[error("not a list of corrections: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The answer is larger than a page of corrections can be.
+    #[error("larger than a page of corrections")]
+    TooLarge,
+}
 
 impl Corrections {
     /// Corrections kept in `archive`, checked in `domain` (a contract wallet asked through
@@ -429,21 +447,23 @@ impl Corrections {
 
     /// Reads `url`'s corrections after `after` (of `occurrence`, if given) and takes each;
     /// returns the last place read. A correction of a speech this node did not hear is
-    /// passed over: it is no part of this node's record.
+    /// passed over: it is no part of this node's record. A member's answer is read only up
+    /// to what a page of honest corrections can weigh, and a page that does not go forward
+    /// ends the reading.
     async fn read_member(
         self: &Arc<Self>,
         url: &str,
         after: i64,
         occurrence: Option<(u64, u32)>,
-    ) -> Result<i64, reqwest::Error> {
+    ) -> Result<i64, ReadError> {
         let mut after = after;
         loop {
             // Numbers only: nothing to escape.
-            let mut q = format!("after={after}&limit=500");
+            let mut q = format!("after={after}&limit={PAGE}");
             if let Some((s, o)) = occurrence {
                 q.push_str(&format!("&session={s}&occurrence={o}"));
             }
-            let page: Vec<HeldCorrection> = self
+            let mut answer = self
                 .http
                 .get(format!(
                     "{}/api/v1/archive/corrections?{q}",
@@ -451,20 +471,24 @@ impl Corrections {
                 ))
                 .send()
                 .await?
-                .error_for_status()?
-                .json()
-                .await?;
-            let Some(last) = page.last().map(|c| c.seq) else {
-                return Ok(after);
+                .error_for_status()?;
+            let mut body = Vec::new();
+            while let Some(chunk) = answer.chunk().await? {
+                if body.len() + chunk.len() > PAGE_BYTES {
+                    return Err(ReadError::TooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let page: Vec<HeldCorrection> = serde_json::from_slice(&body)?;
+            let last = match page.last() {
+                Some(c) if c.seq > after => c.seq,
+                _ => return Ok(after),
             };
-            for held in page {
+            for held in page.into_iter().take(PAGE as usize) {
                 match self.take(held.correction, Source::Listed).await {
                     Ok(_) | Err(CorrectionError::UnknownSpeech) => {}
                     Err(e) => tracing::debug!(sibling = %url, error = %e, "a member's correction"),
                 }
-            }
-            if last <= after {
-                return Ok(after);
             }
             after = last;
         }
