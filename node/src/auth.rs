@@ -65,6 +65,24 @@ pub async fn contract_vouches(
     }
 }
 
+/// Whether `signature` of `hash` is `signer`'s: their key's (`ecrecover` of a 65-byte
+/// signature), or else their contract wallet's (EIP-1271, asked only then). `Err` when the
+/// chain could not be asked.
+pub async fn signed_by(
+    provider: &DynProvider,
+    signer: Address,
+    hash: alloy::primitives::B256,
+    signature: &Bytes,
+) -> Result<bool, String> {
+    let by_key = Signature::try_from(signature.as_ref())
+        .ok()
+        .and_then(|s| s.recover_address_from_prehash(&hash).ok());
+    if by_key == Some(signer) {
+        return Ok(true);
+    }
+    contract_vouches(provider, signer, hash, signature.clone()).await
+}
+
 /// Sign-in failures; all but `Chain` are the client's fault (4xx).
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

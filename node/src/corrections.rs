@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::primitives::{Address, Bytes, Signature, B256, U256};
+use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::providers::DynProvider;
 use assembly_archive::hansard::corrections::{self, Correction, Filter, Inserted};
 use assembly_archive::record::archive::{Archive, ArchiveError, Speech};
@@ -89,8 +89,12 @@ pub enum CorrectionError {
     /// The signature is neither the speaker's key's nor one their contract wallet accepts.
     #[error("the correction is not signed by the speech's speaker")]
     NotTheSpeaker,
-    /// Another correction holds the revision.
-    #[error("revision {0} of this speech is another correction; the next is {1}")]
+    /// The speech's occurrence has a record that left it out (it had no audio to vouch for):
+    /// a correction of it could never be anchored.
+    #[error("the speech is not in its occurrence's record, so its transcript cannot be corrected")]
+    NotInRecord,
+    /// The revision already has as many texts as one takes.
+    #[error("revision {0} of this speech already has {max} corrections; the next is {1}", max = corrections::MAX_VARIANTS)]
     RevisionTaken(u32, u32),
     /// The revision skips one.
     #[error("the next revision of this speech is {0}")]
@@ -101,6 +105,9 @@ pub enum CorrectionError {
     /// The archive could not be read or written.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// The node is stopping: the archive's task was cancelled.
+    #[error("the node is stopping: {0}")]
+    Stopping(String),
 }
 
 impl CorrectionError {
@@ -111,10 +118,11 @@ impl CorrectionError {
             CorrectionError::Field(_) => "malformed_correction",
             CorrectionError::UnknownSpeech => "unknown_speech",
             CorrectionError::NotTheSpeaker => "not_the_speaker",
+            CorrectionError::NotInRecord => "not_in_record",
             CorrectionError::RevisionTaken(..) => "revision_taken",
             CorrectionError::RevisionGap(_) => "revision_gap",
             CorrectionError::Chain(_) => "chain_unavailable",
-            CorrectionError::Archive(_) => "internal",
+            CorrectionError::Archive(_) | CorrectionError::Stopping(_) => "internal",
         }
     }
 
@@ -123,11 +131,13 @@ impl CorrectionError {
             CorrectionError::Malformed(_) | CorrectionError::Field(_) => StatusCode::BAD_REQUEST,
             CorrectionError::UnknownSpeech => StatusCode::NOT_FOUND,
             CorrectionError::NotTheSpeaker => StatusCode::FORBIDDEN,
-            CorrectionError::RevisionTaken(..) | CorrectionError::RevisionGap(_) => {
-                StatusCode::CONFLICT
-            }
+            CorrectionError::RevisionTaken(..)
+            | CorrectionError::RevisionGap(_)
+            | CorrectionError::NotInRecord => StatusCode::CONFLICT,
             CorrectionError::Chain(_) => StatusCode::BAD_GATEWAY,
-            CorrectionError::Archive(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            CorrectionError::Archive(_) | CorrectionError::Stopping(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 }
@@ -135,9 +145,9 @@ impl CorrectionError {
 impl IntoResponse for CorrectionError {
     fn into_response(self) -> Response {
         match &self {
-            CorrectionError::Archive(e) => {
-                tracing::error!(error = %e, "taking a correction");
-                crate::error::ApiError::internal(e).into_response()
+            CorrectionError::Archive(_) | CorrectionError::Stopping(_) => {
+                tracing::error!(error = %self, "taking a correction");
+                crate::error::ApiError::internal(&self).into_response()
             }
             CorrectionError::Chain(e) => {
                 tracing::warn!(error = %e, "asking a contract wallet about a correction");
@@ -196,8 +206,19 @@ const EVERY: Duration = Duration::from_secs(60);
 const TELLS: u32 = 6;
 /// How many corrections one read of a member's list asks for.
 const PAGE: u32 = 50;
-/// The most one page of a member's list may weigh: 50 of the longest corrections, escaped.
-const PAGE_BYTES: usize = PAGE as usize * (2 * assembly_provenance::correction::MAX_TEXT + 1024);
+/// The longest signature taken, in bytes (a contract wallet's may be long; an account's is 65).
+const MAX_SIGNATURE: usize = 4096;
+/// The most one correction weighs as JSON: its text with every character escaped (the
+/// text holds no control character, so at most two bytes each), its signature in hex, and
+/// the rest.
+pub const MAX_CORRECTION_BYTES: usize =
+    2 * assembly_provenance::correction::MAX_TEXT + 2 * MAX_SIGNATURE + 1024;
+/// The most one page of a member's list may weigh.
+const PAGE_BYTES: usize = PAGE as usize * MAX_CORRECTION_BYTES;
+/// The most pages one read of a member's list takes; the next read goes on from there.
+const MAX_PAGES: usize = 20;
+/// The longest one member's list is read for before an occurrence's record is computed.
+const CATCH_UP: Duration = Duration::from_secs(30);
 
 /// Why a member's list could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -283,17 +304,11 @@ impl Corrections {
         let bytes: Bytes = signature
             .parse()
             .map_err(|_| CorrectionError::Field("signature"))?;
-        if bytes.is_empty() || bytes.len() > 4096 {
+        if bytes.is_empty() || bytes.len() > MAX_SIGNATURE {
             return Err(CorrectionError::Field("signature"));
         }
-        let recovered = Signature::try_from(bytes.as_ref())
-            .ok()
-            .and_then(|s| typed.signer(&self.domain, &s));
-        if recovered == Some(speaker) {
-            return Ok(());
-        }
         let digest = typed.digest(&self.domain);
-        match crate::auth::contract_vouches(&self.provider, speaker, digest, bytes).await {
+        match crate::auth::signed_by(&self.provider, speaker, digest, &bytes).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(CorrectionError::NotTheSpeaker),
             Err(e) => Err(CorrectionError::Chain(e)),
@@ -311,7 +326,11 @@ impl Corrections {
         let outcome = match &result {
             Ok(t) if t.new => "taken",
             Ok(_) => "held",
-            Err(CorrectionError::Chain(_) | CorrectionError::Archive(_)) => "failed",
+            Err(
+                CorrectionError::Chain(_)
+                | CorrectionError::Archive(_)
+                | CorrectionError::Stopping(_),
+            ) => "failed",
             Err(_) => "refused",
         };
         let source_label = source.label();
@@ -337,6 +356,30 @@ impl Corrections {
 
     async fn check_and_keep(&self, req: &CorrectionRequest) -> Result<Taken, CorrectionError> {
         let (typed, speech, speaker) = self.read(req).await?;
+        // The same words held at that revision are the same leaf: nothing to check again (a
+        // member re-reading a list after a restart asks no contract wallet twice).
+        let (archive, id, revision, text) = (
+            self.archive.clone(),
+            speech.id,
+            req.revision,
+            req.text.clone(),
+        );
+        let (held, outside) = run(move || {
+            Ok((
+                corrections::held(&archive, id, revision, &text)?,
+                corrections::outside_record(&archive, id)?,
+            ))
+        })
+        .await?;
+        if let Some(c) = held {
+            return Ok(Taken {
+                correction: c,
+                new: false,
+            });
+        }
+        if outside {
+            return Err(CorrectionError::NotInRecord);
+        }
         self.signed_by(&typed, &req.signature, speaker).await?;
         let (archive, text, signature, revision) = (
             self.archive.clone(),
@@ -366,7 +409,7 @@ impl Corrections {
                 correction: c,
                 new: false,
             }),
-            Inserted::Taken(c) => Err(CorrectionError::RevisionTaken(c.revision, c.revision + 1)),
+            Inserted::Taken { next } => Err(CorrectionError::RevisionTaken(revision, next)),
             Inserted::Gap { next } => Err(CorrectionError::RevisionGap(next)),
         }
     }
@@ -400,20 +443,30 @@ impl Corrections {
                             .json(&req)
                             .send()
                             .await;
-                        let status = match answer {
-                            Ok(r) => r.status(),
+                        let answer = match answer {
+                            Ok(r) => r,
                             Err(e) => {
                                 tracing::debug!(sibling = %url, error = %e, "telling a correction");
                                 continue;
                             }
                         };
-                        let again = status == StatusCode::NOT_FOUND
-                            || status == StatusCode::CONFLICT
+                        let status = answer.status();
+                        if status.is_success() {
+                            return;
+                        }
+                        let code = answer
+                            .json::<serde_json::Value>()
+                            .await
+                            .ok()
+                            .and_then(|v| v["error"].as_str().map(str::to_string))
+                            .unwrap_or_default();
+                        // Worth telling again: the member may still be closing the recording,
+                        // be behind by a revision, be busy, or have failed itself.
+                        let again = matches!(code.as_str(), "unknown_speech" | "revision_gap")
+                            || status == StatusCode::TOO_MANY_REQUESTS
                             || status.is_server_error();
-                        if status.is_success() || !again {
-                            if !status.is_success() {
-                                tracing::warn!(sibling = %url, %status, "a member refused a correction");
-                            }
+                        if !again {
+                            tracing::warn!(sibling = %url, %status, code, "a member refused a correction");
                             return;
                         }
                     }
@@ -457,7 +510,7 @@ impl Corrections {
         occurrence: Option<(u64, u32)>,
     ) -> Result<i64, ReadError> {
         let mut after = after;
-        loop {
+        for _ in 0..MAX_PAGES {
             // Numbers only: nothing to escape.
             let mut q = format!("after={after}&limit={PAGE}");
             if let Some((s, o)) = occurrence {
@@ -480,18 +533,37 @@ impl Corrections {
                 body.extend_from_slice(&chunk);
             }
             let page: Vec<HeldCorrection> = serde_json::from_slice(&body)?;
-            let last = match page.last() {
-                Some(c) if c.seq > after => c.seq,
-                _ => return Ok(after),
-            };
+            let full = page.len() >= PAGE as usize;
             for held in page.into_iter().take(PAGE as usize) {
+                // A list that does not go forward is read no further.
+                if held.seq <= after {
+                    return Ok(after);
+                }
+                let seq = held.seq;
                 match self.take(held.correction, Source::Listed).await {
-                    Ok(_) | Err(CorrectionError::UnknownSpeech) => {}
-                    Err(e) => tracing::debug!(sibling = %url, error = %e, "a member's correction"),
+                    // Taken, held, or not for this node (a speech it did not hear, or words
+                    // no one signed: a member that lies is passed over).
+                    Ok(_)
+                    | Err(CorrectionError::UnknownSpeech)
+                    | Err(CorrectionError::NotTheSpeaker)
+                    | Err(CorrectionError::NotInRecord)
+                    | Err(CorrectionError::Malformed(_))
+                    | Err(CorrectionError::Field(_))
+                    | Err(CorrectionError::RevisionTaken(..)) => after = seq,
+                    // Worth reading again from here: the chain or the archive failed, or an
+                    // earlier revision has not come yet.
+                    Err(e) => {
+                        tracing::debug!(sibling = %url, error = %e, "a member's correction, read again later");
+                        return Ok(after);
+                    }
                 }
             }
-            after = last;
+            // An honest member fills every page but its last.
+            if !full {
+                return Ok(after);
+            }
         }
+        Ok(after)
     }
 
     /// Reads every member's corrections of `session`'s `occurrence`: what the record needs
@@ -501,11 +573,15 @@ impl Corrections {
             return;
         };
         for s in siblings {
-            if let Err(e) = self
-                .read_member(&s.node.url, 0, Some((session, occurrence)))
-                .await
-            {
-                tracing::debug!(sibling = %s.node.url, error = %e, "reading a member's corrections");
+            let read = self.read_member(&s.node.url, 0, Some((session, occurrence)));
+            match tokio::time::timeout(CATCH_UP, read).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::debug!(sibling = %s.node.url, error = %e, "reading a member's corrections")
+                }
+                Err(_) => {
+                    tracing::warn!(sibling = %s.node.url, "a member's corrections took too long to read")
+                }
             }
         }
     }
@@ -545,9 +621,8 @@ async fn run<T: Send + 'static>(
 ) -> Result<T, CorrectionError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(CorrectionError::from),
-        Err(e) => Err(CorrectionError::Archive(ArchiveError::Corrupt(
-            e.to_string(),
-        ))),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(CorrectionError::Stopping(e.to_string())),
     }
 }
 

@@ -221,8 +221,12 @@ impl Chain {
                 mismatches.push(what);
             }
         }
-        if l.revision > 0 && corrected_by.is_none() {
-            mismatches.push("correction (not the speaker's signature)");
+        match transcript {
+            None if l.revision > 0 => mismatches.push("transcript (the node did not serve it)"),
+            Some(_) if l.revision > 0 && corrected_by.is_none() => {
+                mismatches.push("correction (not the speaker's signature)")
+            }
+            _ => {}
         }
         let anchor = RecordAnchor::new(proof.record_anchor, self.assembly.provider().clone());
         let chain = |e: alloy::contract::Error| VerifyError::Chain(e.to_string());
@@ -288,17 +292,11 @@ impl Chain {
             text: t.text.clone(),
         };
         let domain = domain(self.chain_id, *self.assembly.address());
-        let by_key = alloy::primitives::Signature::try_from(signature.as_ref())
-            .ok()
-            .and_then(|s| typed.signer(&domain, &s));
-        if by_key == Some(l.speaker) {
-            return Ok(Some(l.speaker));
-        }
-        let vouched = crate::auth::contract_vouches(
+        let vouched = crate::auth::signed_by(
             self.assembly.provider(),
             l.speaker,
             typed.digest(&domain),
-            signature.clone(),
+            signature,
         )
         .await
         .map_err(VerifyError::Chain)?;

@@ -54,6 +54,10 @@ pub enum Malformed {
     /// Longer than [`MAX_TEXT`].
     #[error("the corrected text is longer than {MAX_TEXT} bytes")]
     TooLong,
+    /// A control character other than a line break or a tab: nothing a transcript says,
+    /// and six bytes each once escaped in JSON.
+    #[error("the corrected text holds a control character other than a line break or a tab")]
+    ControlCharacter,
 }
 
 impl Malformed {
@@ -64,6 +68,7 @@ impl Malformed {
             Malformed::TooManyRevisions => "too_many_revisions",
             Malformed::Empty => "empty_text",
             Malformed::TooLong => "text_too_long",
+            Malformed::ControlCharacter => "control_character",
         }
     }
 }
@@ -82,6 +87,13 @@ impl TranscriptCorrection {
         }
         if self.text.len() > MAX_TEXT {
             return Err(Malformed::TooLong);
+        }
+        if self
+            .text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(Malformed::ControlCharacter);
         }
         Ok(())
     }
@@ -157,6 +169,11 @@ mod tests {
         assert_eq!(
             correction(&"a".repeat(MAX_TEXT + 1)).well_formed(),
             Err(Malformed::TooLong)
+        );
+        assert_eq!(correction("a\nb\tc\r\n").well_formed(), Ok(()));
+        assert_eq!(
+            correction("a\u{0}b").well_formed(),
+            Err(Malformed::ControlCharacter)
         );
         let mut c = correction("ok");
         c.revision = 0;

@@ -12,7 +12,7 @@ const when = (ms: number) => new Date(ms).toLocaleString([], { dateStyle: "mediu
 
 // What to do about the refusals a speaker can do something about, beside the node's words.
 const HINTS: Record<string, string> = {
-  revision_taken: "A revision was saved meanwhile (in another tab?): reload the page to see it, then correct that.",
+  revision_taken: "That revision already has four texts you signed: reload the page and correct the latest.",
   revision_gap: "A revision was saved meanwhile (in another tab?): reload the page to see it, then correct that.",
   rate_limited: "Wait a minute, then try again.",
   chain_unavailable: "The node cannot reach the chain just now: try again shortly.",

@@ -179,13 +179,7 @@ pub fn succeeded(
         )?;
         // A correction the speaker made before the transcriber finished stays what is
         // searched: it is the latest revision.
-        let corrected: Option<String> = tx
-            .query_row(
-                "SELECT text FROM transcript_corrections WHERE speech_id = ?1 ORDER BY revision DESC LIMIT 1",
-                [speech],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let corrected = corrections::shown(&tx, speech)?;
         tx.execute("DELETE FROM hansard_fts WHERE speech_id = ?1", [speech])?;
         tx.execute(
             "INSERT INTO hansard_fts (text, speech_id) VALUES (?1, ?2)",

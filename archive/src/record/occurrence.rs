@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS record_leaves (
   session INTEGER NOT NULL, occurrence INTEGER NOT NULL, slot_start INTEGER NOT NULL,
   speaker TEXT NOT NULL, audio_digest TEXT NOT NULL, attestation_digest TEXT NOT NULL,
   transcript_digest TEXT NOT NULL,
-  PRIMARY KEY (speech_id, revision)
+  PRIMARY KEY (speech_id, revision, transcript_digest)
 );
 CREATE INDEX IF NOT EXISTS record_leaves_by_occurrence ON record_leaves (session, occurrence);
 ";
@@ -137,7 +137,8 @@ pub struct Record {
     /// Which edition: 0 as first computed, one more each time corrections were added.
     pub edition: u32,
     /// Each leaf, by speech id: one for each revision of a speech's transcript the
-    /// edition holds. In id order, then revision order.
+    /// edition holds (two texts its speaker signed for one revision are two leaves). In id
+    /// order, then revision order.
     pub leaves: Vec<(i64, Leaf)>,
     /// The root over them.
     pub root: B256,
@@ -158,20 +159,31 @@ impl Record {
             .expect("a record is saved only with at least one leaf")
     }
 
-    /// The leaf of `speech`'s latest revision in this edition, if it is in it.
+    /// The leaf of the text the Hansard shows of `speech`, as this edition holds it: its
+    /// highest revision, and of that revision's texts the lowest digest.
     pub fn leaf(&self, speech: i64) -> Option<&Leaf> {
         self.leaves
             .iter()
             .filter(|(id, _)| *id == speech)
-            .max_by_key(|(_, l)| l.revision)
+            .max_by_key(|(_, l)| (l.revision, std::cmp::Reverse(l.transcriptDigest)))
             .map(|(_, l)| l)
     }
 
-    /// The leaf of `speech`'s `revision`, if this edition holds it.
+    /// The leaf of `speech`'s `revision` (of its texts, the lowest digest), if this edition
+    /// holds it.
     pub fn leaf_at(&self, speech: i64, revision: u32) -> Option<&Leaf> {
         self.leaves
             .iter()
-            .find_map(|(id, l)| (*id == speech && l.revision == revision).then_some(l))
+            .filter(|(id, l)| *id == speech && l.revision == revision)
+            .min_by_key(|(_, l)| l.transcriptDigest)
+            .map(|(_, l)| l)
+    }
+
+    /// Whether this edition holds `speech`'s `revision` with the text whose digest is `digest`.
+    pub fn holds(&self, speech: i64, revision: u32, digest: B256) -> bool {
+        self.leaves
+            .iter()
+            .any(|(id, l)| *id == speech && l.revision == revision && l.transcriptDigest == digest)
     }
 }
 
@@ -284,7 +296,8 @@ pub fn leaves(
 fn revisions(a: &Archive, speech: i64) -> Result<Vec<(u32, String)>, ArchiveError> {
     a.with_db(|db| {
         let mut q = db.prepare_cached(
-            "SELECT revision, text FROM transcript_corrections WHERE speech_id = ?1 ORDER BY revision",
+            "SELECT revision, text FROM transcript_corrections WHERE speech_id = ?1
+             ORDER BY revision, digest",
         )?;
         let rows = q
             .query_map([speech], |r| Ok((r.get::<_, i64>(0)? as u32, r.get(1)?)))?
@@ -322,7 +335,7 @@ pub fn corrected_leaves(
         .collect();
     for (id, original) in originals {
         for (revision, text) in revisions(a, id)? {
-            if latest.leaf_at(id, revision).is_none() {
+            if !latest.holds(id, revision, transcript_digest(Some(&text))) {
                 out.push((id, corrected(&original, revision, &text)));
             }
         }
@@ -598,7 +611,7 @@ fn stored_leaves(
             "SELECT speech_id, slot_start, speaker, audio_digest, attestation_digest,
                     transcript_digest, revision
              FROM record_leaves WHERE session = ?1 AND occurrence = ?2 AND edition <= ?3
-             ORDER BY speech_id, revision",
+             ORDER BY speech_id, revision, transcript_digest",
         )?;
         let rows = q
             .query_map(params![session as i64, occurrence, edition], |r| {
@@ -823,35 +836,42 @@ mod tests {
         let taken = insert(&a, ids[0], 1, "Hello, all.", &speaker, "0x01", 700).unwrap();
         assert!(matches!(taken, Inserted::New(_)));
         assert_eq!(
-            insert(&a, ids[0], 1, "Hello, all.", &speaker, "0x01", 701).unwrap(),
+            insert(&a, ids[0], 1, "Hello, all.", &speaker, "0x09", 701).unwrap(),
             Inserted::Held(match taken {
                 Inserted::New(c) => c,
                 _ => unreachable!(),
             })
         );
+        // Another text the speaker signed for the same revision is kept beside it.
         assert!(matches!(
             insert(&a, ids[0], 1, "Other.", &speaker, "0x02", 702).unwrap(),
-            Inserted::Taken(_)
+            Inserted::New(_)
         ));
         assert_eq!(
             insert(&a, ids[0], 3, "Skip.", &speaker, "0x03", 703).unwrap(),
             Inserted::Gap { next: 2 }
         );
         let added = corrected_leaves(&a, 4, 1).unwrap();
-        assert_eq!(added.len(), 1);
-        assert_eq!((added[0].0, added[0].1.revision), (ids[0], 1));
-        assert_eq!(
-            added[0].1.transcriptDigest,
-            transcript_digest(Some("Hello, all."))
-        );
+        assert_eq!(added.len(), 2);
+        assert!(added.iter().all(|(id, l)| (*id, l.revision) == (ids[0], 1)));
+        let mut digests: Vec<B256> = added.iter().map(|(_, l)| l.transcriptDigest).collect();
+        digests.sort();
+        let mut both = vec![
+            transcript_digest(Some("Hello, all.")),
+            transcript_digest(Some("Other.")),
+        ];
+        both.sort();
+        assert_eq!(digests, both);
         assert_eq!(
             added[0].1.audioDigest,
             saved.leaf(ids[0]).unwrap().audioDigest
         );
         let second = extend(&a, 4, 1, &added, 800).unwrap().unwrap();
-        assert_eq!((second.edition, second.leaves.len()), (1, 4));
+        assert_eq!((second.edition, second.leaves.len()), (1, 5));
         assert_ne!(second.root, saved.root);
-        assert_eq!(second.leaf(ids[0]).unwrap().revision, 1);
+        // The text shown is the lower digest of the two: the same on every node.
+        let shown = second.leaf(ids[0]).unwrap();
+        assert_eq!((shown.revision, shown.transcriptDigest), (1, both[0]));
         assert_eq!(second.leaf_at(ids[0], 0), saved.leaf(ids[0]));
         let tree = second.tree();
         for (_, hash) in leaf_hashes(&saved) {

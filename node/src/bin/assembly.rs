@@ -149,7 +149,17 @@ async fn proof(
         .unwrap_or(Value::Null);
     let transcript = revisions["revisions"]
         .as_array()
-        .and_then(|l| l.iter().find(|r| r["revision"] == proof.leaf.revision))
+        .and_then(|l| {
+            // The text of the leaf's revision whose digest is the leaf's (a revision may
+            // have two texts its speaker signed); else that revision's text, to be found
+            // not to match.
+            let digest = proof.leaf.transcript_digest.to_string();
+            let of_revision = |r: &&Value| r["revision"] == proof.leaf.revision;
+            l.iter()
+                .filter(of_revision)
+                .find(|r| r["transcriptDigest"].as_str() == Some(digest.as_str()))
+                .or_else(|| l.iter().find(of_revision))
+        })
         .and_then(|r| {
             Some(Transcript {
                 text: r["text"].as_str()?.to_string(),
@@ -170,7 +180,7 @@ fn print_anchor(a: &Anchored) {
         (n, Some(by)) => {
             println!("transcript revision {n}, corrected and signed by the speaker {by}")
         }
-        (n, None) => println!("transcript revision {n}, NOT signed by the speaker"),
+        (n, None) => println!("transcript revision {n}, NOT shown to be signed by the speaker"),
     }
     if !a.mismatches.is_empty() {
         println!(

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use assembly_archive::hansard::corrections::{self, Correction, Filter};
 use assembly_archive::hansard::store;
 use assembly_archive::record::archive::ArchiveError;
-use assembly_provenance::correction::{MAX_REVISION, MAX_TEXT};
+use assembly_provenance::correction::MAX_REVISION;
 use assembly_provenance::record::transcript_digest;
 
 use crate::cluster::SiblingRefused;
@@ -27,8 +27,8 @@ use crate::corrections::{CorrectionRequest, HeldCorrection, Source, Taken};
 use crate::error::{blocking, failure, ApiError, AppJson, ErrorBody};
 use crate::state::{bearer, AppState};
 
-/// The largest correction body: the longest text, JSON-escaped, and the rest.
-const MAX_BODY: usize = 2 * MAX_TEXT + 16 * 1024;
+/// The largest correction body.
+const MAX_BODY: usize = crate::corrections::MAX_CORRECTION_BYTES;
 
 /// The corrections' routes, each declared with its documentation.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -47,7 +47,9 @@ struct TranscriptRevision {
     revision: u32,
     /// The text.
     text: String,
-    /// SHA-256 of the text's UTF-8 bytes: its record leaf's `transcriptDigest`.
+    /// SHA-256 of the text's UTF-8 bytes: the `transcriptDigest` of its record leaf (for
+    /// revision 0, if the transcript was there when the record was computed; else the
+    /// leaf holds zero).
     transcript_digest: String,
     /// When this node stored it, milliseconds since the epoch.
     at_ms: u64,
@@ -62,7 +64,7 @@ struct TranscriptRevision {
 fn revision(c: Correction) -> TranscriptRevision {
     TranscriptRevision {
         revision: c.revision,
-        transcript_digest: transcript_digest(Some(&c.text)).to_string(),
+        transcript_digest: c.digest,
         text: c.text,
         at_ms: c.received_ms,
         engine: None,
@@ -82,7 +84,8 @@ fn taken(t: Taken) -> Response {
 
 /// A speaker corrects the transcript of their speech: the correction is checked (it must be
 /// signed by the speech's speaker, by their key or their contract wallet), kept as the
-/// speech's next revision beside every earlier one, shown and searched in the Hansard in
+/// speech's next revision beside every earlier one (or beside another text the speaker
+/// signed for the same revision: the Hansard then shows the one with the lower digest), shown and searched in the Hansard in
 /// their place, passed to every member of the cluster, and added to the occurrence's
 /// record as a new leaf, whose new root each member anchors.
 #[utoipa::path(post, path = "/api/v1/archive/corrections", tag = "archive", operation_id = "submit_correction",
@@ -90,10 +93,10 @@ fn taken(t: Taken) -> Response {
     responses(
         (status = 201, description = "Taken: the speech's new latest revision.", body = TranscriptRevision),
         (status = 200, description = "This very correction was held already.", body = TranscriptRevision),
-        (status = 400, description = "`malformed_correction` (a field does not parse), `revision_zero`, `too_many_revisions` (over 16), `empty_text`, `text_too_long` (over 64 KiB), or `bad_body`.", body = ErrorBody),
+        (status = 400, description = "`malformed_correction` (a field does not parse), `revision_zero`, `too_many_revisions` (over 16), `empty_text`, `text_too_long` (over 64 KiB), `control_character` (other than a line break or a tab), or `bad_body`.", body = ErrorBody),
         (status = 403, description = "`not_the_speaker`: the signature is not the speech's speaker's.", body = ErrorBody),
         (status = 404, description = "`unknown_speech`: this node holds no closed speech by that speaker in that slot with that recording.", body = ErrorBody),
-        (status = 409, description = "`revision_taken` (another correction holds it) or `revision_gap` (the message says which is next).", body = ErrorBody),
+        (status = 409, description = "`revision_taken` (the revision already has 4 texts the speaker signed), `revision_gap` (the message says which is next), or `not_in_record` (the occurrence's record left the speech out).", body = ErrorBody),
         (status = 413, description = "The body is too large.", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many corrections from this address.", body = ErrorBody),
         (status = 502, description = "`chain_unavailable`: a contract wallet could not be asked.", body = ErrorBody),
@@ -155,9 +158,16 @@ struct ListQuery {
 #[utoipa::path(get, path = "/api/v1/archive/corrections", tag = "archive", operation_id = "list_corrections", params(ListQuery),
     responses(
         (status = 200, description = "The corrections, oldest first.", body = Vec<HeldCorrection>),
-        (status = 400, description = "`bad_request`: `session` without `occurrence`, or the reverse.", body = ErrorBody),
+        (status = 400, description = "`bad_request`: a malformed query, or `session` without `occurrence` (or the reverse).", body = ErrorBody),
     ))]
-async fn list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Response {
+async fn list(
+    State(s): State<AppState>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return ApiError::BadRequest(e.body_text()).into_response(),
+    };
     let occurrence = match (q.session, q.occurrence) {
         (Some(s), Some(o)) => Some((s, o)),
         (None, None) => None,

@@ -159,6 +159,41 @@ struct Computed {
     last_error: Option<String>,
 }
 
+/// An earlier edition of this node's record.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = EarlierRecord)]
+struct Earlier {
+    /// Which edition.
+    edition: u32,
+    /// Its root.
+    root: String,
+    /// How many leaves it holds.
+    leaves: usize,
+    /// When it was computed, milliseconds since the epoch.
+    computed_ms: u64,
+    /// Whether this node's operator attested it (an edition overtaken by corrections
+    /// before it was anchored is left unanchored: the next holds all it held).
+    attested: bool,
+    /// The transaction this node sent for it.
+    tx: Option<String>,
+}
+
+fn earlier(r: &Record) -> Earlier {
+    let (attested, tx) = match &r.state {
+        Anchoring::Attested(a) => (true, a.tx.map(|t| t.to_string())),
+        Anchoring::Pending { .. } => (false, None),
+    };
+    Earlier {
+        edition: r.edition,
+        root: r.root.to_string(),
+        leaves: r.leaves.len(),
+        computed_ms: r.computed_ms,
+        attested,
+        tx,
+    }
+}
+
 /// An occurrence's record: this node's, and every root on chain.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -174,9 +209,9 @@ struct OccurrenceRecord {
     /// This node's record (its latest edition); null until the occurrence is over and its
     /// speeches are ready.
     computed: Option<Computed>,
-    /// The editions before it, the first first, each as it was anchored: their roots
-    /// stay on chain and keep proving the leaves they held.
-    earlier: Vec<Computed>,
+    /// The editions before it, the first first (their leaves are the latest's but for the
+    /// corrections added since): their roots stay on chain and keep proving what they held.
+    earlier: Vec<Earlier>,
     /// Every root anchored on chain for the occurrence (more than one: a disagreement, or
     /// a correction), in the order first anchored.
     roots: Vec<AnchoredRoot>,
@@ -289,7 +324,7 @@ async fn occurrence_record(
             mine.iter().chain(&editions).map(|r| r.root).collect(),
         ),
         computed: mine.as_ref().map(computed),
-        earlier: editions.iter().map(computed).collect(),
+        earlier: editions.iter().map(earlier).collect(),
     })
     .into_response()
 }
@@ -344,26 +379,31 @@ struct ProofQuery {
     params(("id" = i64, Path, description = "The speech id."), ProofQuery),
     responses(
         (status = 200, description = "The proof.", body = SpeechProof),
-        (status = 404, description = "No such speech.", body = ErrorBody),
-        (status = 404, description = "`no_such_leaf`: the edition does not hold that revision, or there is no such edition.", body = ErrorBody),
+        (status = 400, description = "`bad_request`: a malformed query.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such speech; or `no_such_leaf`: no such edition, or the edition does not hold that revision.", body = ErrorBody),
         (status = 409, description = "`no_record`: the speech's occurrence has no record on this node yet (it is computed once the occurrence is over and its speeches are transcribed), or the record left it out.", body = ErrorBody),
     ))]
 async fn proof(
     State(s): State<AppState>,
     Path(id): Path<i64>,
-    axum::extract::Query(q): axum::extract::Query<ProofQuery>,
+    q: Result<axum::extract::Query<ProofQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let axum::extract::Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return ApiError::BadRequest(e.body_text()).into_response(),
+    };
     let archive = s.archive.clone();
     let found = blocking(
         move || -> Result<_, assembly_archive::record::archive::ArchiveError> {
             let speech = archive.speech(id)?;
+            // None: no record yet; Some(None): no such edition of it.
             let record = match occurrence::of_speech(&archive, id)? {
-                Some(latest) => match q.edition {
+                Some(latest) => Some(match q.edition {
                     Some(e) if e != latest.edition => {
                         occurrence::record_at(&archive, latest.session, latest.occurrence, e)?
                     }
                     _ => Some(latest),
-                },
+                }),
                 None => None,
             };
             Ok((speech, record))
@@ -372,7 +412,14 @@ async fn proof(
     .await;
     let record = match found {
         Ok((None, _)) => return ApiError::NotFound(format!("no speech {id}")).into_response(),
-        Ok((Some(_), Some(r))) => r,
+        Ok((Some(_), Some(Some(r)))) => r,
+        Ok((Some(_), Some(None))) => {
+            return failure(
+                StatusCode::NOT_FOUND,
+                "no_such_leaf",
+                format!("speech {id}'s record has no such edition"),
+            )
+        }
         Ok((Some(_), None)) => {
             return failure(
                 StatusCode::CONFLICT,

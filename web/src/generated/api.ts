@@ -20,7 +20,8 @@ export interface paths {
         /**
          * A speaker corrects the transcript of their speech: the correction is checked (it must be
          *     signed by the speech's speaker, by their key or their contract wallet), kept as the
-         *     speech's next revision beside every earlier one, shown and searched in the Hansard in
+         *     speech's next revision beside every earlier one (or beside another text the speaker
+         *     signed for the same revision: the Hansard then shows the one with the lower digest), shown and searched in the Hansard in
          *     their place, passed to every member of the cluster, and added to the occurrence's
          *     record as a new leaf, whose new root each member anchors.
          */
@@ -1316,6 +1317,30 @@ export interface components {
             /** @description How it is shown ("Demo orchestrator 1"). */
             label: string;
         };
+        /** @description An earlier edition of this node's record. */
+        EarlierRecord: {
+            /**
+             * Format: int32
+             * @description Which edition.
+             */
+            edition: number;
+            /** @description Its root. */
+            root: string;
+            /** @description How many leaves it holds. */
+            leaves: number;
+            /**
+             * Format: int64
+             * @description When it was computed, milliseconds since the epoch.
+             */
+            computedMs: number;
+            /**
+             * @description Whether this node's operator attested it (an edition overtaken by corrections
+             *     before it was anchored is left unanchored: the next holds all it held).
+             */
+            attested: boolean;
+            /** @description The transaction this node sent for it. */
+            tx?: string | null;
+        };
         /** @description A speech with its transcript, for exports. */
         Entry: components["schemas"]["Speech"] & {
             /**
@@ -1716,10 +1741,10 @@ export interface components {
             recordAnchor?: string | null;
             computed?: null | components["schemas"]["ComputedRecord"];
             /**
-             * @description The editions before it, the first first, each as it was anchored: their roots
-             *     stay on chain and keep proving the leaves they held.
+             * @description The editions before it, the first first (their leaves are the latest's but for the
+             *     corrections added since): their roots stay on chain and keep proving what they held.
              */
-            earlier: components["schemas"]["ComputedRecord"][];
+            earlier: components["schemas"]["EarlierRecord"][];
             /**
              * @description Every root anchored on chain for the occurrence (more than one: a disagreement, or
              *     a correction), in the order first anchored.
@@ -2597,7 +2622,11 @@ export interface components {
             revision: number;
             /** @description The text. */
             text: string;
-            /** @description SHA-256 of the text's UTF-8 bytes: its record leaf's `transcriptDigest`. */
+            /**
+             * @description SHA-256 of the text's UTF-8 bytes: the `transcriptDigest` of its record leaf (for
+             *     revision 0, if the transcript was there when the record was computed; else the
+             *     leaf holds zero).
+             */
             transcriptDigest: string;
             /**
              * Format: int64
@@ -2789,7 +2818,7 @@ export interface operations {
                     "application/json": components["schemas"]["HeldCorrection"][];
                 };
             };
-            /** @description `bad_request`: `session` without `occurrence`, or the reverse. */
+            /** @description `bad_request`: a malformed query, or `session` without `occurrence` (or the reverse). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2831,7 +2860,7 @@ export interface operations {
                     "application/json": components["schemas"]["TranscriptRevision"];
                 };
             };
-            /** @description `malformed_correction` (a field does not parse), `revision_zero`, `too_many_revisions` (over 16), `empty_text`, `text_too_long` (over 64 KiB), or `bad_body`. */
+            /** @description `malformed_correction` (a field does not parse), `revision_zero`, `too_many_revisions` (over 16), `empty_text`, `text_too_long` (over 64 KiB), `control_character` (other than a line break or a tab), or `bad_body`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2858,7 +2887,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `revision_taken` (another correction holds it) or `revision_gap` (the message says which is next). */
+            /** @description `revision_taken` (the revision already has 4 texts the speaker signed), `revision_gap` (the message says which is next), or `not_in_record` (the occurrence's record left the speech out). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3022,7 +3051,16 @@ export interface operations {
                     "application/json": components["schemas"]["SpeechProof"];
                 };
             };
-            /** @description `no_such_leaf`: the edition does not hold that revision, or there is no such edition. */
+            /** @description `bad_request`: a malformed query. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: no such speech; or `no_such_leaf`: no such edition, or the edition does not hold that revision. */
             404: {
                 headers: {
                     [name: string]: unknown;
