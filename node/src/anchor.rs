@@ -52,6 +52,10 @@ pub struct AnchorConfig {
     pub transcript_wait_secs: u64,
     /// How often to look for occurrences to anchor, in milliseconds.
     pub every_ms: u64,
+    /// The least time between two editions of one occurrence's record, in seconds: the
+    /// corrections made meanwhile go into one, so a speaker correcting again and again
+    /// costs each member one anchor transaction per this long, not one per correction.
+    pub corrections_every_secs: u64,
 }
 
 impl Default for AnchorConfig {
@@ -61,6 +65,7 @@ impl Default for AnchorConfig {
             operator_key_file: None,
             transcript_wait_secs: 600,
             every_ms: 5_000,
+            corrections_every_secs: 600,
         }
     }
 }
@@ -123,6 +128,7 @@ pub struct Anchorer {
     operator_key: Option<Address>,
     transcribing: bool,
     transcript_wait: u64,
+    corrections_every_ms: u64,
     corrections: Arc<Corrections>,
     outcomes: IntCounterVec,
 }
@@ -174,6 +180,7 @@ pub async fn start(
         operator_key,
         transcribing,
         transcript_wait: config.transcript_wait_secs,
+        corrections_every_ms: config.corrections_every_secs.saturating_mul(1000),
         corrections,
         outcomes,
     };
@@ -225,9 +232,12 @@ impl Anchorer {
         }
         let archive = self.archive.clone();
         let now = clock::now_ms();
-        for (session, occurrence, latest_ms) in blocking(move || held::unrecorded(&archive)).await?
+        for (session, occurrence, latest_ms, edition_ms) in
+            blocking(move || held::unrecorded(&archive)).await?
         {
-            if now >= latest_ms.saturating_add(CORRECTIONS_SETTLE_MS) {
+            if now >= latest_ms.saturating_add(CORRECTIONS_SETTLE_MS)
+                && now >= edition_ms.saturating_add(self.corrections_every_ms)
+            {
                 if let Err(e) = self.correct(session, occurrence).await {
                     tracing::warn!(session, occurrence, error = %e, "adding corrections to a record");
                 }
@@ -268,6 +278,13 @@ impl Anchorer {
         }
         let waited = clock::now_s() >= end.saturating_add(self.transcript_wait);
         if self.transcribing && ready.untranscribed > 0 && !waited {
+            return Ok(());
+        }
+        // An occurrence none of whose speeches has audio to vouch for has no record: no
+        // member is asked about it (this pass comes every few seconds).
+        let archive = self.archive.clone();
+        let any = blocking(move || occurrence::leaves(&archive, session, occurrence)).await?;
+        if any.is_empty() {
             return Ok(());
         }
         // Corrections a member took that this node was not told of belong in the record

@@ -41,7 +41,7 @@
 //! | `ens_registry` | `ASSEMBLY_ENS_REGISTRY` | mainnet's `0x00000000000C2E074eC69A0dFb2997BA6C7d2e1e` |
 //! | `[anchor]` `enabled` | `ASSEMBLY_ANCHOR` (`true`/`false`) | `true`: anchor each ended occurrence's record in the deployment's RecordAnchor, with the node key (registered and funded) |
 //! | `[anchor]` `operator_key_file` | `ASSEMBLY_OPERATOR_KEY_FILE` | none; a lone node whose key is not registered anchors with its operator's own key from this file |
-//! | `[anchor]` `transcript_wait_secs`, `every_ms` | — | `600` (the longest an ended occurrence waits for its transcripts), `5000` (how often to look) |
+//! | `[anchor]` `transcript_wait_secs`, `every_ms`, `corrections_every_secs` | — | `600` (the longest an ended occurrence waits for its transcripts), `5000` (how often to look), `600` (the least time between two editions of one record: corrections made meanwhile are anchored together) |
 
 use std::path::PathBuf;
 

@@ -95,6 +95,7 @@ pub async fn anchoring_node(chain: &TestChain, dir: &std::path::Path, transcribe
             c.archive.captions = false;
             c.anchor.every_ms = 500;
             c.anchor.transcript_wait_secs = 60;
+            c.anchor.corrections_every_secs = 0;
         },
     )
     .await

@@ -315,20 +315,21 @@ pub fn since(a: &Archive, f: Filter) -> Result<Vec<(Correction, Speech)>, Archiv
     })
 }
 
-/// Occurrences with a correction their record does not hold yet (of a speech it holds),
-/// with when the latest of those corrections was taken.
-pub fn unrecorded(a: &Archive) -> Result<Vec<(u64, u32, u64)>, ArchiveError> {
+/// Occurrences with a correction their record does not hold yet (of a speech it holds):
+/// (session, occurrence, when the latest of those corrections was taken, when the latest
+/// edition of the record was computed), milliseconds since the epoch.
+pub fn unrecorded(a: &Archive) -> Result<Vec<(u64, u32, u64, u64)>, ArchiveError> {
     a.with_db(|db| {
         let mut q = db.prepare_cached(
-            "SELECT s.session, s.occurrence, MAX(c.received_ms)
+            "SELECT s.session, s.occurrence, MAX(c.received_ms),
+                    (SELECT MAX(r.computed_ms) FROM occurrence_records r
+                     WHERE r.session = s.session AND r.occurrence = s.occurrence)
              FROM transcript_corrections c JOIN speeches s ON s.id = c.speech_id
              WHERE NOT EXISTS (SELECT 1 FROM record_leaves l
                                WHERE l.speech_id = c.speech_id AND l.revision = c.revision
                                  AND l.transcript_digest = c.digest)
                AND EXISTS (SELECT 1 FROM record_leaves l0
                            WHERE l0.speech_id = c.speech_id AND l0.revision = 0)
-               AND EXISTS (SELECT 1 FROM occurrence_records r
-                           WHERE r.session = s.session AND r.occurrence = s.occurrence)
              GROUP BY s.session, s.occurrence ORDER BY s.session, s.occurrence",
         )?;
         let rows = q
@@ -337,6 +338,7 @@ pub fn unrecorded(a: &Archive) -> Result<Vec<(u64, u32, u64)>, ArchiveError> {
                     r.get::<_, i64>(0)? as u64,
                     r.get::<_, i64>(1)? as u32,
                     r.get::<_, i64>(2)? as u64,
+                    r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u64,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
