@@ -143,16 +143,27 @@ async fn the_floor_is_broadcast_continuously_over_hls() {
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
 
+    // Twelve whole segments: the stream begins with the first packet, a moment after the
+    // session, and a segment is listed once it is whole, so the twelfth may land a second
+    // after the twelfth second (a read at once found eleven on a loaded machine).
     let base = format!("{}/hls/{session}", node.base);
-    let playlist = node
-        .client
-        .get(format!("{base}/index.m3u8"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let playlist = loop {
+        let playlist = node
+            .client
+            .get(format!("{base}/index.m3u8"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let whole = playlist.lines().filter(|l| l.ends_with(".m4s")).count();
+        if whole >= 12 || std::time::Instant::now() >= deadline {
+            break playlist;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let segments: Vec<&str> = playlist.lines().filter(|l| l.ends_with(".m4s")).collect();
     let pdts: Vec<i64> = playlist
         .lines()
