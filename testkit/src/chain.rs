@@ -235,7 +235,13 @@ impl TestChain {
             .to::<u64>()
     }
 
-    /// Sends `call` from `from`; false if the chain refused it.
+    /// Sends `call` from `from`; false if the chain refused it (the reason printed, for the
+    /// test's output).
+    ///
+    /// The gas is the estimate with room to spare: an estimate is made at the last block's
+    /// time, and on a chain that follows the present a call mined a moment later can take
+    /// another path (an occurrence begun in between costs more to enqueue in) and run out
+    /// of a bare estimate. A call the estimate finds refused is not sent.
     pub async fn try_send(
         &self,
         call: alloy::contract::CallBuilder<
@@ -244,13 +250,34 @@ impl TestChain {
         >,
         from: Address,
     ) -> bool {
-        match call.from(from).send().await {
-            Ok(pending) => pending
-                .get_receipt()
-                .await
-                .map(|r| r.status())
-                .unwrap_or(false),
-            Err(_) => false,
+        let call = call.from(from);
+        let estimate = match call.estimate_gas().await {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("try_send from {from}: refused: {e}");
+                return false;
+            }
+        };
+        let gas = estimate.saturating_mul(2).max(estimate + 200_000);
+        match call.gas(gas).send().await {
+            Ok(pending) => match pending.get_receipt().await {
+                Ok(r) if r.status() => true,
+                Ok(r) => {
+                    eprintln!(
+                        "try_send from {from}: reverted in {} ({} of {gas} gas)",
+                        r.transaction_hash, r.gas_used
+                    );
+                    false
+                }
+                Err(e) => {
+                    eprintln!("try_send from {from}: no receipt: {e}");
+                    false
+                }
+            },
+            Err(e) => {
+                eprintln!("try_send from {from}: refused: {e}");
+                false
+            }
         }
     }
 
