@@ -237,11 +237,6 @@ impl TestChain {
 
     /// Sends `call` from `from`; false if the chain refused it (the reason printed, for the
     /// test's output).
-    ///
-    /// The gas is the estimate with room to spare: an estimate is made at the last block's
-    /// time, and on a chain that follows the present a call mined a moment later can take
-    /// another path (an occurrence begun in between costs more to enqueue in) and run out
-    /// of a bare estimate. A call the estimate finds refused is not sent.
     pub async fn try_send(
         &self,
         call: alloy::contract::CallBuilder<
@@ -250,21 +245,12 @@ impl TestChain {
         >,
         from: Address,
     ) -> bool {
-        let call = call.from(from);
-        let estimate = match call.estimate_gas().await {
-            Ok(g) => g,
-            Err(e) => {
-                eprintln!("try_send from {from}: refused: {e}");
-                return false;
-            }
-        };
-        let gas = estimate.saturating_mul(2).max(estimate + 200_000);
-        match call.gas(gas).send().await {
+        match call.from(from).send().await {
             Ok(pending) => match pending.get_receipt().await {
                 Ok(r) if r.status() => true,
                 Ok(r) => {
                     eprintln!(
-                        "try_send from {from}: reverted in {} ({} of {gas} gas)",
+                        "try_send from {from}: reverted in {} ({} gas)",
                         r.transaction_hash, r.gas_used
                     );
                     false
