@@ -10,9 +10,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use alloy::primitives::U256;
-use assembly_indexer::bindings::IAssembly;
-use assembly_testkit::chain::{enqueue, Mined, TestChain};
+use assembly_testkit::chain::{enqueue, one_off_session, TestChain};
 use assembly_testkit::clock::now;
 use assembly_testkit::node::{spawn_node_with, NodeProcess, LOOPBACK_LIMITS};
 use assembly_testkit::ports::{free_port, free_udp_port};
@@ -60,25 +58,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
     let chain = TestChain::start_at(&[], now()).await;
-    let p = IAssembly::SessionParams {
-        start: alloy::primitives::Uint::from(now()),
-        duration: alloy::primitives::Uint::from(86_400u64),
-        period: alloy::primitives::Uint::from(0u64),
-        count: 0,
-        slotLength: 86_000,
-        maxQueue: 8,
-        speakers: 0,
-        kind: 0,
-        proposalId: U256::ZERO,
-    };
-    chain.assembly.createSession(p).mined().await;
-    let session = chain
-        .assembly
-        .sessionCount()
-        .call()
-        .await
-        .unwrap()
-        .to::<u64>();
+    let session = one_off_session(&chain, now(), 86_400, 86_000).await;
     enqueue(&chain, session, 1).await;
     let dir = std::env::temp_dir().join(format!("assembly-bench-media-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

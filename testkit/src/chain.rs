@@ -324,9 +324,15 @@ impl<C: alloy::sol_types::SolCall + Send + Sync> Mined
 /// slots and a queue of eight; returns its id. Unlike [`TestChain::create_session`] it
 /// leaves the clock alone, for chains that follow the present.
 pub async fn open_session(chain: &TestChain, start: u64, slot: u32) -> u64 {
+    one_off_session(chain, start, 3600, slot).await
+}
+
+/// A one-off open floor for orchestrators from `start`, `duration` seconds long, with
+/// `slot`-second slots and a queue of eight; returns its id. Leaves the clock alone.
+pub async fn one_off_session(chain: &TestChain, start: u64, duration: u64, slot: u32) -> u64 {
     let p = IAssembly::SessionParams {
         start: alloy::primitives::Uint::from(start),
-        duration: alloy::primitives::Uint::from(3600u64),
+        duration: alloy::primitives::Uint::from(duration),
         period: alloy::primitives::Uint::from(0u64),
         count: 0,
         slotLength: slot,

@@ -18,10 +18,9 @@ use assembly_provenance::record::{self, Leaf};
 use serde_json::Value;
 
 use alloy::signers::local::PrivateKeySigner;
-use assembly_indexer::bindings::IAssembly;
 
 use crate::anchor::fund;
-use crate::chain::{Mined, TestChain};
+use crate::chain::{one_off_session, TestChain};
 use crate::clock::now;
 use crate::node::{get_json, node_with, Node};
 use crate::registry::{node_key, register_key};
@@ -273,25 +272,7 @@ pub async fn spoken_occurrence(chain: &TestChain, a: &Node, b: &Node) -> (u64, u
     // One occurrence, 16 s long from 3 s on, with slots of 5 s: orchestrator 4 speaks
     // first (signed, on A), orchestrator 5 second (unsigned, on B).
     let start = now() + 3;
-    let p = IAssembly::SessionParams {
-        start: alloy::primitives::Uint::from(start),
-        duration: alloy::primitives::Uint::from(16u64),
-        period: alloy::primitives::Uint::from(0u64),
-        count: 0,
-        slotLength: 5,
-        maxQueue: 8,
-        speakers: 0,
-        kind: 0,
-        proposalId: U256::ZERO,
-    };
-    chain.assembly.createSession(p).mined().await;
-    let session = chain
-        .assembly
-        .sessionCount()
-        .call()
-        .await
-        .unwrap()
-        .to::<u64>();
+    let session = one_off_session(chain, start, 16, 5).await;
     ask_for_the_floor(chain, session, 4).await;
     ask_for_the_floor(chain, session, 5).await;
     let slot = |i: u32| async move {

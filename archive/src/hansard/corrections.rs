@@ -287,11 +287,7 @@ pub fn since(a: &Archive, f: Filter) -> Result<Vec<(Correction, Speech)>, Archiv
         Some((s, o)) => (Some(s as i64), Some(i64::from(o))),
         None => (None, None),
     };
-    let speech_columns: String = archive::COLUMNS
-        .split(", ")
-        .map(|c| format!("s.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let speech_columns = super::store::prefixed();
     a.with_db(|db| {
         let mut q = db.prepare_cached(&format!(
             "SELECT c.seq, c.speech_id, c.revision, c.digest, c.text, c.speaker, c.signature,

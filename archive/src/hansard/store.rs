@@ -151,7 +151,8 @@ pub fn due(a: &Archive, now_ms: u64) -> Result<Option<(Speech, u32)>, ArchiveErr
     })
 }
 
-fn prefixed() -> String {
+/// [`archive::COLUMNS`] as columns of `s` (a query's speeches).
+pub(crate) fn prefixed() -> String {
     archive::COLUMNS
         .split(", ")
         .map(|c| format!("s.{c}"))
